@@ -1,0 +1,25 @@
+# Microsoft CSP for Odoo: the two commands are `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+ADDONS := csp_connector csp_connector_billing csp_connector_assets
+
+.PHONY: help demo test lint format
+
+help:
+	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
+	@echo "make test   lint, install the add-ons in a fresh database, run all tests"
+	@echo "make lint   ruff, ruff-format and pylint-odoo"
+
+demo:
+	@bash scripts/demo.sh
+
+test:
+	@bash scripts/test.sh
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m pylint --rcfile=.pylintrc --score=n $(ADDONS)
+
+format:
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format .

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# make test: lint, install the three add-ons in a fresh database, then run every test.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PY=${PYTHON:-python3}
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+ADDONS=csp_connector,csp_connector_billing,csp_connector_assets
+
+require_odoo "make test"
+started=$(date +%s)
+
+echo "== Installing test requirements"
+"$PY" -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt 2>&1 |
+    grep -v -E "^WARNING: (Running pip as|Location)" || true
+
+echo "== Lint"
+make --no-print-directory lint PYTHON="$PY"
+
+WORK=$(mktemp -d)
+DB="csp_test_$(date +%Y%m%d%H%M%S)_$$"
+cleanup() {
+    set +e
+    if [ -n "${PG_SUPER:-}" ]; then
+        "${PG_SUPER[@]}" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1
+    fi
+    stop_postgres
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+find_or_start_postgres
+ensure_db_role
+CONF="$WORK/odoo.conf"
+write_odoo_conf "$CONF" "$(free_port)"
+
+echo "== Installing $ADDONS in a fresh database ($DB, no demo data)"
+LOG="$WORK/install.log"
+if ! "$PY" -m odoo -c "$CONF" -d "$DB" -i "$ADDONS" --stop-after-init --log-level=info --logfile="$LOG"; then
+    tail -n 40 "$LOG" >&2
+    echo "make test: installing the add-ons failed (log above)." >&2
+    exit 1
+fi
+if grep -E '^[0-9-]+ [0-9:,]+ [0-9]+ (WARNING|ERROR|CRITICAL) ' "$LOG"; then
+    echo "make test: the installation logged the warnings or errors above." >&2
+    exit 1
+fi
+echo "Installed in $(($(date +%s) - started)) s since the start."
+
+echo "== Tests ($(($(date +%s) - started)) s so far)"
+TEST_DIRS=(tests)
+for addon in ${ADDONS//,/ }; do
+    [ -d "$addon/tests" ] && TEST_DIRS+=("$addon/tests")
+done
+set +e
+"$PY" -m pytest -p no:cacheprovider --odoo-config="$CONF" --odoo-database="$DB" \
+    --odoo-log-level=warn "${TEST_DIRS[@]}"
+status=$?
+exit $status
