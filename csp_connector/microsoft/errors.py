@@ -1,0 +1,282 @@
+"""Typed Microsoft errors and what they mean for an MSP, in plain words.
+
+``explain(error)`` returns the likely cause and the fix; buttons show it in a
+``UserError``, scheduled runs store it on the run, the tenant and the chatter.
+"""
+
+import re
+from dataclasses import dataclass
+
+_AADSTS = re.compile(r"AADSTS(\d+)")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    title: str
+    cause: str
+    fix: str
+
+
+class MicrosoftError(Exception):
+    """A call to Microsoft failed. ``message`` is Microsoft's own text (no secrets)."""
+
+    def __init__(
+        self,
+        message,
+        *,
+        service=None,
+        status=None,
+        code=None,
+        aadsts=None,
+        correlation_id=None,
+        request_id=None,
+        retry_after=None,
+        tenant=None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.service = service
+        self.status = status
+        self.code = code
+        if aadsts is None and message:
+            found = _AADSTS.search(message)
+            aadsts = int(found.group(1)) if found else None
+        self.aadsts = aadsts
+        self.correlation_id = correlation_id
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.tenant = tenant
+
+    @property
+    def explanation(self):
+        return explain(self)
+
+    def user_message(self):
+        """Cause and fix first, then Microsoft's words and the ids support will ask for."""
+        expl = self.explanation
+        lines = [expl.title, f"Likely cause: {expl.cause}", f"How to fix it: {expl.fix}"]
+        details = []
+        if self.status:
+            details.append(f"HTTP {self.status}")
+        if self.code:
+            details.append(str(self.code))
+        head = f" ({', '.join(details)})" if details else ""
+        lines.append(f"Microsoft's answer{head}: {self.message}")
+        if self.correlation_id:
+            lines.append(f"Correlation id: {self.correlation_id}")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.message
+
+
+class TransportError(MicrosoftError):
+    """No HTTP answer: DNS, TLS, refused or reset connection, timeout."""
+
+
+class HostNotAllowedError(MicrosoftError):
+    """A URL outside the connection's endpoints was about to be called."""
+
+
+class ThrottledError(MicrosoftError):
+    """429 answers kept coming after the allowed waiting time."""
+
+
+class AuthError(MicrosoftError):
+    """The token endpoint refused (an AADSTS error)."""
+
+
+# -- explanations -------------------------------------------------------------
+
+_CONSENT_FIX = (
+    "Open the tenant in Odoo and click 'Grant admin consent', signing in as a "
+    "Global Administrator of that customer (through GDAP). Check the GDAP relationship "
+    "is active and its security group holds the needed roles."
+)
+
+AADSTS_EXPLANATIONS = {
+    7000229: Explanation(
+        "The GDAP app is not set up in this customer's tenant.",
+        "Admin consent was never granted (or was removed) in this tenant, so Microsoft has "
+        "no service principal for the app there.",
+        _CONSENT_FIX,
+    ),
+    700016: Explanation(
+        "Microsoft does not know this app in that tenant.",
+        "The client id is wrong, the app was deleted, or admin consent was not granted in "
+        "the customer tenant.",
+        "Compare the client id on the connection with the app registration in Entra ID; "
+        "for a customer tenant, grant admin consent again. " + _CONSENT_FIX,
+    ),
+    7000119: Explanation(
+        "The app refuses to be used by this tenant.",
+        "The multi-tenant app registration only accepts a list of tenants, and this "
+        "customer's tenant is not on it.",
+        "In Entra ID, open the GDAP app registration, Authentication, supported account "
+        "types: allow all organisations, or add this tenant, then grant consent again.",
+    ),
+    50011: Explanation(
+        "The redirect URI does not match the app registration.",
+        "Microsoft only sends the user back to redirect URIs registered on the app, and "
+        "the one Odoo sent is not among them (often http versus https, or a changed "
+        "web.base.url).",
+        "Copy the redirect URI shown on the connection into the app registration "
+        "(Authentication, Web platform), save, and authorise again.",
+    ),
+    7000215: Explanation(
+        "The client secret is wrong.",
+        "The secret stored on the connection is not a valid secret of this app: often the "
+        "secret's id was copied instead of its value.",
+        "Create a new client secret in the app registration, copy its Value (not the "
+        "Secret ID) into the connection, and authorise again.",
+    ),
+    7000222: Explanation(
+        "The client secret has expired.",
+        "App secrets have an end date; this one has passed.",
+        "Create a new client secret in the app registration, paste its value into the "
+        "connection, and authorise again. Note the new end date in your calendar.",
+    ),
+    700082: Explanation(
+        "The Partner Center sign-in has expired.",
+        "The stored refresh token was not used for 90 days, or was revoked by a password "
+        "change, MFA reset or conditional access.",
+        "Open the connection and click 'Authorize' again with a Partner Center admin "
+        "account. Keep the integrator enabled so the token stays in use.",
+    ),
+    70043: Explanation(
+        "Conditional access ended the Partner Center session.",
+        "A sign-in frequency policy made the stored refresh token expire.",
+        "Click 'Authorize' on the connection again; ask your security admin to exclude "
+        "the integration account from short sign-in frequency policies.",
+    ),
+    700003: Explanation(
+        "The device or session behind the sign-in was removed.",
+        "The refresh token belongs to a session Entra ID no longer trusts.",
+        "Click 'Authorize' on the connection again.",
+    ),
+    65001: Explanation(
+        "Consent is missing for the requested permissions.",
+        "No administrator has consented to the app's permissions in this tenant, or a "
+        "permission was added to the app after consent was given.",
+        _CONSENT_FIX,
+    ),
+    50076: Explanation(
+        "Multi-factor authentication is required.",
+        "A conditional access policy asks for MFA, which a background sync cannot do.",
+        "Click 'Authorize' on the connection and complete MFA; the stored token then "
+        "carries the MFA claim.",
+    ),
+    50078: Explanation(
+        "The MFA proof has expired.",
+        "The MFA claim in the stored token is too old for a conditional access policy.",
+        "Click 'Authorize' on the connection again and complete MFA.",
+    ),
+    90002: Explanation(
+        "Microsoft cannot find this tenant.",
+        "The tenant id or domain is mistyped, or the tenant was deleted.",
+        "Check the tenant id (a GUID from Entra ID, Overview) on the connection or tenant.",
+    ),
+    65004: Explanation(
+        "Admin consent was declined.",
+        "The person signing in cancelled the consent screen.",
+        "Click 'Grant admin consent' again and accept the permissions.",
+    ),
+    90094: Explanation(
+        "Only an administrator can grant this consent.",
+        "The account used has no admin role in the customer tenant.",
+        "Sign in with a Global Administrator of the customer (or a GDAP role that may "
+        "consent to applications).",
+    ),
+}
+
+_THROTTLED = Explanation(
+    "Microsoft is throttling requests.",
+    "Too many calls were made to this service in a short time (limits apply per partner "
+    "and per customer tenant).",
+    "Nothing to change: the next run continues. If it keeps happening, sync fewer "
+    "modules at once or lengthen the integrator's interval.",
+)
+_TRANSPORT = Explanation(
+    "Microsoft could not be reached.",
+    "The network, a proxy or a firewall blocked the call, the TLS certificate was not "
+    "trusted, or the service timed out.",
+    "Check that the Odoo server reaches the endpoints shown on the connection (and, "
+    "behind a proxy, the CA bundle setting), then run the sync again.",
+)
+_HOST = Explanation(
+    "A call to an unexpected host was blocked.",
+    "Microsoft (or a misconfiguration) pointed Odoo at a host that is not one of the "
+    "connection's endpoints.",
+    "Check the endpoint settings on the connection; only system administrators can change them.",
+)
+_FORBIDDEN_GRAPH = Explanation(
+    "The app may not read this data in the customer's tenant.",
+    "The GDAP app lacks an application permission, admin consent predates it, or the "
+    "GDAP relationship's roles do not cover it.",
+    "Check the app has the application (not delegated) permissions listed in the "
+    "guide, grant admin consent again, and check the GDAP relationship is active with "
+    "the needed roles.",
+)
+_FORBIDDEN_PC = Explanation(
+    "Partner Center refused the request.",
+    "The account that authorised the connection lacks a Partner Center role (Admin "
+    "agent or Sales agent), the reseller relationship has ended, or Entra flagged the "
+    "account as risky.",
+    "Sign in to Partner Center with that account and open the customer list; fix its "
+    "roles or risk state, then click 'Authorize' again.",
+)
+_UNAUTHORIZED = Explanation(
+    "Microsoft did not accept the access token.",
+    "The token expired, was issued for another service, or was revoked.",
+    "Run the sync again; if it repeats, click 'Authorize' on the connection.",
+)
+_NOT_P1 = Explanation(
+    "Last sign-in dates need Entra ID P1 in the customer's tenant.",
+    "signInActivity is only available to tenants with a Microsoft Entra ID P1 or P2 "
+    "licence (Business Premium and E3/E5 include it).",
+    "Turn off 'Import last sign-in' for this tenant, or license Entra ID P1.",
+)
+_CONFLICT = Explanation(
+    "Microsoft is busy with this subscription.",
+    "A renewal or another change is in progress.",
+    "Try again in a few minutes.",
+)
+_SERVER = Explanation(
+    "Microsoft had an internal error.",
+    "The service failed or was unavailable, even after retries.",
+    "Run the sync again later; check the Microsoft 365 service health if it persists.",
+)
+_GENERIC = Explanation(
+    "Microsoft refused the request.",
+    "See Microsoft's answer below.",
+    "Check the connection's settings and the request log for this call.",
+)
+
+
+def explain(error):
+    """The cause and fix of a :class:`MicrosoftError` (or any exception)."""
+    if isinstance(error, HostNotAllowedError):
+        return _HOST
+    if isinstance(error, TransportError):
+        return _TRANSPORT
+    if isinstance(error, ThrottledError):
+        return _THROTTLED
+    if not isinstance(error, MicrosoftError):
+        return _GENERIC
+    if error.aadsts in AADSTS_EXPLANATIONS:
+        return AADSTS_EXPLANATIONS[error.aadsts]
+    code = (error.code or "").lower()
+    if code == "authentication_requestfromnonpremiumtenantorb2ctenant":
+        return _NOT_P1
+    status = error.status
+    if status == 429:
+        return _THROTTLED
+    if status == 401:
+        return _UNAUTHORIZED
+    if status == 403:
+        return _FORBIDDEN_PC if error.service == "partnercenter" else _FORBIDDEN_GRAPH
+    if status == 409:
+        return _CONFLICT
+    if status and status >= 500:
+        return _SERVER
+    return _GENERIC

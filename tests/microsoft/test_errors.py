@@ -1,0 +1,46 @@
+from odoo.addons.csp_connector.microsoft import errors
+
+
+def test_aadsts_code_is_read_from_microsofts_message():
+    error = errors.AuthError(
+        "AADSTS7000229: The client application abc is missing service principal in the "
+        "tenant def. Trace ID: 1",
+        service="login",
+    )
+    assert error.aadsts == 7000229
+    text = error.user_message()
+    assert "Grant admin consent" in text
+    assert "missing service principal" in text  # Microsoft's own words are kept
+
+
+def test_every_documented_code_has_its_own_cause_and_fix():
+    codes = [7000229, 700016, 7000119, 50011, 7000215, 7000222, 700082, 65001, 50076, 50078, 90002]
+    explanations = {code: errors.explain(errors.AuthError(f"AADSTS{code}: x")) for code in codes}
+    assert all(expl is not errors._GENERIC for expl in explanations.values())
+    # secrets: wrong value and expired value need different fixes
+    assert explanations[7000215] != explanations[7000222]
+    assert "Value" in explanations[7000215].fix
+
+
+def test_http_statuses_map_to_service_specific_advice():
+    pc = errors.MicrosoftError("Forbidden", service="partnercenter", status=403)
+    graph = errors.MicrosoftError(
+        "Insufficient privileges", service="graph", status=403, code="Authorization_RequestDenied"
+    )
+    assert "Partner Center" in errors.explain(pc).cause
+    assert "GDAP" in errors.explain(graph).fix
+    throttled = errors.MicrosoftError("Too many", service="graph", status=429)
+    assert errors.explain(throttled) == errors.explain(errors.ThrottledError("x"))
+    not_p1 = errors.MicrosoftError(
+        "Neither tenant is B2C or tenant doesn't have premium license",
+        service="graph",
+        status=403,
+        code="Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+    )
+    assert "P1" in errors.explain(not_p1).title
+
+
+def test_transport_and_host_errors_are_explained():
+    assert "reached" in errors.explain(errors.TransportError("ConnectionError")).title
+    assert "host" in errors.explain(errors.HostNotAllowedError("x")).title
+    assert errors.explain(ValueError("boom")) is errors._GENERIC
