@@ -1,0 +1,131 @@
+"""Tokens through MSAL: Partner Center app+user (code flow with PKCE) and GDAP app-only.
+
+MSAL does the OAuth work; its HTTP goes through :class:`MicrosoftHttp` (allow-list,
+timeouts, CA bundle, request log). The token cache is MSAL's serialised cache, stored
+by the caller (on the connection, readable by system administrators only).
+"""
+
+import warnings
+
+import msal
+
+from . import errors
+
+PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/user_impersonation"
+PRICING_SCOPE = "https://api.partner.microsoft.com/user_impersonation"
+GRAPH_APP_SCOPE = "https://graph.microsoft.com/.default"
+
+
+class MsalHttpClient:
+    """The ``http_client`` MSAL expects (get/post returning a requests.Response)."""
+
+    def __init__(self, http, tenant=None):
+        self.http = http
+        self.tenant = tenant
+
+    def post(self, url, params=None, data=None, headers=None, **_kwargs):
+        return self.http.request(
+            "POST",
+            url,
+            service="login",
+            tenant=self.tenant,
+            params=params,
+            data=data,
+            headers=headers,
+            raise_for_status=False,
+        )
+
+    def get(self, url, params=None, headers=None, **_kwargs):
+        return self.http.request(
+            "GET",
+            url,
+            service="login",
+            tenant=self.tenant,
+            params=params,
+            headers=headers,
+            raise_for_status=False,
+        )
+
+    def close(self):
+        """MSAL calls it; the session belongs to MicrosoftHttp."""
+
+
+def load_cache(serialized):
+    cache = msal.SerializableTokenCache()
+    if serialized:
+        cache.deserialize(serialized)
+    return cache
+
+
+def confidential_app(http, client_id, client_secret, tenant, cache=None):
+    """An MSAL confidential client for ``tenant`` on the connection's login endpoint."""
+    return msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=client_secret,
+        authority=http.url("login", tenant),
+        token_cache=cache,
+        http_client=MsalHttpClient(http, tenant),
+        instance_discovery=False,
+    )
+
+
+def raise_for_result(result, tenant=None):
+    """MSAL answers with a dict; turn an error answer into an :class:`errors.AuthError`."""
+    if result and "access_token" in result:
+        return result
+    result = result or {}
+    codes = result.get("error_codes") or []
+    raise errors.AuthError(
+        result.get("error_description") or result.get("error") or "No token was returned.",
+        service="login",
+        code=result.get("error"),
+        aadsts=codes[0] if codes else None,
+        correlation_id=result.get("correlation_id"),
+        tenant=tenant,
+    )
+
+
+def start_code_flow(app, redirect_uri, state, scopes=(PARTNER_CENTER_SCOPE,), login_hint=None):
+    """Begin the authorisation code flow (PKCE). Keep the returned flow server-side."""
+    return app.initiate_auth_code_flow(
+        list(scopes),
+        redirect_uri=redirect_uri,
+        state=state,
+        login_hint=login_hint,
+        response_mode="query",
+    )
+
+
+def finish_code_flow(app, flow, auth_response):
+    """Redeem the code Microsoft sent back; the tokens land in the app's cache."""
+    try:
+        result = app.acquire_token_by_auth_code_flow(flow, auth_response)
+    except ValueError as exc:  # state mismatch or a flow that does not belong here
+        raise errors.AuthError(f"The sign-in answer does not match this flow: {exc}") from None
+    return raise_for_result(result)
+
+
+def silent_token(app, scopes=(PARTNER_CENTER_SCOPE,), force_refresh=False):
+    """A delegated token from the cache, refreshed with the refresh token when needed.
+
+    ``force_refresh`` redeems the refresh token even if the cached access token looks
+    valid (after Microsoft answered 401 for it, for example).
+    """
+    accounts = app.get_accounts()
+    if not accounts:
+        raise errors.AuthError(
+            "No Partner Center sign-in is stored for this connection.", code="not_authorized"
+        )
+    result = app.acquire_token_silent_with_error(
+        list(scopes), account=accounts[0], force_refresh=force_refresh
+    )
+    if result is None:
+        raise errors.AuthError(
+            "The stored Partner Center sign-in cannot be refreshed.", code="not_authorized"
+        )
+    return raise_for_result(result)
+
+
+def app_token(app, scope=GRAPH_APP_SCOPE, tenant=None):
+    """An app-only token (client credentials), e.g. for Graph in a customer tenant."""
+    return raise_for_result(app.acquire_token_for_client([scope]), tenant=tenant)

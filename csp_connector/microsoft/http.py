@@ -1,0 +1,337 @@
+"""The one HTTP entry point to Microsoft: timeouts, host allow-list, retries, paging.
+
+Every call goes through :class:`MicrosoftHttp`. It only calls https URLs on the hosts
+of the connection's endpoints; retries connection errors and 5xx with exponential
+back-off; honours ``Retry-After`` on 429 within a bounded total wait; sends
+``MS-RequestId`` (kept on retry, so Partner Center treats a retry as the same request)
+and ``MS-CorrelationId``; and reports each exchange to ``on_exchange`` so the caller
+can log it (bodies are redacted there, on demand).
+"""
+
+import email.utils
+import json as jsonlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import requests
+
+from . import errors, redact
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+MAX_THROTTLED_ATTEMPTS = 20
+
+
+@dataclass
+class Exchange:
+    """One attempt of one request, as the request log shows it."""
+
+    service: str
+    tenant: str | None
+    method: str
+    url: str  # redacted
+    attempt: int
+    request_id: str
+    correlation_id: str
+    duration_ms: int
+    status: int | None = None
+    error: str | None = None
+    _request_body: object = field(default=None, repr=False)
+    _response: object = field(default=None, repr=False)
+
+    def request_text(self):
+        body = self._request_body
+        if body is None:
+            return ""
+        if isinstance(body, dict):
+            body = urlencode(body)
+        return redact.redact_text(body)
+
+    def response_text(self):
+        return redact.redact_text(self._response.text) if self._response is not None else ""
+
+
+class MicrosoftHttp:
+    """HTTP client bound to one connection's endpoints.
+
+    ``endpoints`` maps a service name (login, partnercenter, graph, pricing) to its base
+    URL. ``ca_bundle`` is passed as ``verify`` on every request, so it wins over
+    REQUESTS_CA_BUNDLE (which requests would otherwise prefer to a Session setting).
+    """
+
+    def __init__(
+        self,
+        endpoints,
+        *,
+        ca_bundle=None,
+        connect_timeout=10,
+        read_timeout=60,
+        max_attempts=4,
+        max_wait=120.0,
+        backoff=1.0,
+        on_exchange=None,
+        correlation_id=None,
+        sleep=time.sleep,
+        session=None,
+    ):
+        self.endpoints = {name: url.rstrip("/") for name, url in endpoints.items() if url}
+        self.allowed_hosts = {urlsplit(url).netloc.lower() for url in self.endpoints.values()}
+        self.verify = ca_bundle or True
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_attempts = max_attempts
+        self.max_wait = max_wait
+        self.backoff = backoff
+        self.on_exchange = on_exchange
+        self.correlation_id = correlation_id or str(uuid.uuid4())
+        self.sleep = sleep
+        self.session = session or requests.Session()
+
+    # -- URLs -------------------------------------------------------------
+
+    def url(self, service, path):
+        return f"{self.endpoints[service]}/{path.lstrip('/')}"
+
+    def check_url(self, url):
+        parts = urlsplit(url)
+        if parts.scheme != "https" or parts.netloc.lower() not in self.allowed_hosts:
+            raise errors.HostNotAllowedError(
+                f"Refused to call {redact.redact_url(url)}: only https URLs on "
+                f"{', '.join(sorted(self.allowed_hosts))} are allowed."
+            )
+
+    # -- requests ---------------------------------------------------------
+
+    def request(
+        self,
+        method,
+        url,
+        *,
+        service,
+        tenant=None,
+        headers=None,
+        params=None,
+        json=None,
+        data=None,
+        raise_for_status=True,
+        request_id=None,
+    ):
+        """Send a request with retries; return the final ``requests.Response``.
+
+        Raises :class:`errors.MicrosoftError` subclasses: TransportError when no answer
+        came, ThrottledError when 429 outlasted ``max_wait``, and (when
+        ``raise_for_status``) an error built from Microsoft's body for any 4xx/5xx.
+        """
+        self.check_url(url)
+        request_id = request_id or str(uuid.uuid4())
+        sent_headers = {
+            "Accept": "application/json",
+            **self._service_headers(service, request_id),
+            **(headers or {}),
+        }
+        body = jsonlib.dumps(json) if json is not None else data
+        waited = 0.0
+        attempt = 0
+        failures = 0
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    headers=sent_headers,
+                    params=params,
+                    json=json,
+                    data=data,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                failures += 1
+                message = f"{type(exc).__name__}: {redact.redact_text(str(exc), 500)}"
+                self._report(
+                    service,
+                    tenant,
+                    method,
+                    url,
+                    attempt,
+                    request_id,
+                    started,
+                    error=message,
+                    body=body,
+                )
+                delay = self._backoff_delay(failures)
+                if failures < self.max_attempts and waited + delay <= self.max_wait:
+                    self.sleep(delay)
+                    waited += delay
+                    continue
+                raise errors.TransportError(
+                    message,
+                    service=service,
+                    tenant=tenant,
+                    request_id=request_id,
+                    correlation_id=self.correlation_id,
+                ) from None
+            self._report(
+                service,
+                tenant,
+                method,
+                url,
+                attempt,
+                request_id,
+                started,
+                response=response,
+                body=body,
+            )
+            status = response.status_code
+            if status == 429 or status in RETRY_STATUSES:
+                if status == 429:
+                    delay = self._retry_after(response)
+                    allowed = attempt < MAX_THROTTLED_ATTEMPTS
+                else:
+                    failures += 1
+                    delay = self._retry_after(response, default=self._backoff_delay(failures))
+                    allowed = failures < self.max_attempts
+                if allowed and waited + delay <= self.max_wait:
+                    self.sleep(delay)
+                    waited += delay
+                    continue
+                if status == 429:
+                    raise self._error(errors.ThrottledError, response, service, tenant, request_id)
+            if raise_for_status and status >= 400:
+                raise self._error(errors.MicrosoftError, response, service, tenant, request_id)
+            return response
+
+    def get_json(self, url, *, service, tenant=None, params=None, headers=None):
+        response = self.request(
+            "GET", url, service=service, tenant=tenant, params=params, headers=headers
+        )
+        return response.json() if response.content else {}
+
+    # -- paging -----------------------------------------------------------
+
+    def iter_odata_pages(self, url, *, service="graph", tenant=None, params=None, headers=None):
+        """Yield each page of an OData collection, following ``@odata.nextLink``.
+
+        The last page carries ``@odata.deltaLink`` for delta queries.
+        """
+        while url:
+            page = self.get_json(
+                url, service=service, tenant=tenant, params=params, headers=headers
+            )
+            yield page
+            url = page.get("@odata.nextLink")
+            params = None  # the next link already carries the query
+
+    def iter_partner_center_pages(self, url, *, tenant=None, params=None):
+        """Yield each page of a Partner Center collection (``links.next`` + continuation)."""
+        headers = None
+        while True:
+            page = self.get_json(
+                url, service="partnercenter", tenant=tenant, params=params, headers=headers
+            )
+            yield page
+            following = (page.get("links") or {}).get("next")
+            if not following or not following.get("uri"):
+                return
+            url = self._partner_center_link(following["uri"])
+            params = None
+            headers = {item["key"]: item["value"] for item in following.get("headers") or []}
+
+    def _partner_center_link(self, uri):
+        if uri.startswith("https://"):
+            return uri
+        base = self.endpoints["partnercenter"]
+        if not uri.startswith("/v1/"):
+            uri = "/v1/" + uri.lstrip("/")
+        return urljoin(base + "/", uri.lstrip("/"))
+
+    # -- internals --------------------------------------------------------
+
+    def _service_headers(self, service, request_id):
+        if service == "partnercenter":
+            return {"MS-RequestId": request_id, "MS-CorrelationId": self.correlation_id}
+        if service in ("graph", "pricing"):
+            return {"client-request-id": request_id}
+        return {}
+
+    def _backoff_delay(self, failures):
+        return self.backoff * (2 ** (failures - 1))
+
+    def _retry_after(self, response, default=None):
+        value = response.headers.get("Retry-After")
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(value)
+                if when is not None:
+                    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        return default if default is not None else self._backoff_delay(1)
+
+    def _error(self, cls, response, service, tenant, request_id):
+        code, message, correlation = _parse_error_body(response)
+        retry_after = response.headers.get("Retry-After")
+        return cls(
+            message or f"HTTP {response.status_code} from {service}",
+            service=service,
+            status=response.status_code,
+            code=code,
+            tenant=tenant,
+            request_id=request_id,
+            correlation_id=correlation or self.correlation_id,
+            retry_after=retry_after,
+        )
+
+    def _report(
+        self,
+        service,
+        tenant,
+        method,
+        url,
+        attempt,
+        request_id,
+        started,
+        response=None,
+        error=None,
+        body=None,
+    ):
+        if self.on_exchange is None:
+            return
+        self.on_exchange(
+            Exchange(
+                service=service,
+                tenant=tenant,
+                method=method,
+                url=redact.redact_url(response.url if response is not None else url),
+                attempt=attempt,
+                request_id=request_id,
+                correlation_id=self.correlation_id,
+                duration_ms=int((time.monotonic() - started) * 1000),
+                status=response.status_code if response is not None else None,
+                error=error,
+                _request_body=body,
+                _response=response,
+            )
+        )
+
+
+def _parse_error_body(response):
+    """(code, message, correlation id) from Graph, Partner Center or token error bodies."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, redact.redact_text(response.text, 500) or None, None
+    if not isinstance(body, dict):
+        return None, None, None
+    inner = body.get("error")
+    if isinstance(inner, dict):  # Graph
+        return inner.get("code"), inner.get("message"), None
+    if isinstance(inner, str):  # Entra ID token endpoint
+        return inner, body.get("error_description"), body.get("correlation_id")
+    # Partner Center
+    code = body.get("code") or body.get("errorCode")
+    return (str(code) if code is not None else None), body.get("description"), None

@@ -1,0 +1,174 @@
+"""MicrosoftHttp against the sandbox over HTTPS: allow-list, retries, throttling, paging."""
+
+import pytest
+
+from odoo.addons.csp_connector.microsoft import auth, errors
+from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp
+
+
+class Recorder:
+    """Collects exchanges and the waits the client asked for (no real sleeping)."""
+
+    def __init__(self):
+        self.exchanges = []
+        self.sleeps = []
+
+    def exchange(self, exchange):
+        self.exchanges.append(exchange)
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+
+
+def make_http(sb, rec, **kwargs):
+    endpoints = {
+        "login": sb.urls["login"],
+        "partnercenter": sb.urls["partner_center"],
+        "graph": sb.urls["graph"],
+        "pricing": sb.urls["pricing"],
+    }
+    return MicrosoftHttp(
+        endpoints, ca_bundle=sb.ca_path, on_exchange=rec.exchange, sleep=rec.sleep, **kwargs
+    )
+
+
+def graph_app_token(http, sb, tenant_id):
+    app = auth.confidential_app(
+        http, sb.world.gdap_app.client_id, sb.world.gdap_app.client_secret, tenant_id
+    )
+    return auth.app_token(app, tenant=tenant_id)["access_token"]
+
+
+@pytest.fixture
+def consented_tenant(sandbox):
+    special = sandbox.world.special
+    excluded = set(special["no_consent"]) | {special["consent_blocked"]}
+    return next(tid for tid in sandbox.world.tenants if tid not in excluded)
+
+
+def test_hosts_outside_the_endpoints_are_never_called(sandbox):
+    rec = Recorder()
+    http = make_http(sandbox, rec)
+    with pytest.raises(errors.HostNotAllowedError):
+        http.request("GET", "https://evil.example.com/v1.0/users", service="graph")
+    plain = sandbox.urls["graph"].replace("https://", "http://")
+    with pytest.raises(errors.HostNotAllowedError):
+        http.request("GET", plain + "/v1.0/users", service="graph")
+    assert rec.exchanges == []
+
+
+def test_a_429_storm_is_ridden_out_honouring_retry_after(sandbox, consented_tenant):
+    rec = Recorder()
+    http = make_http(sandbox, rec)
+    token = graph_app_token(http, sandbox, consented_tenant)
+    sandbox.faults.add(service="graph", path="/v1.0/users", status=429, retry_after=7, times=5)
+    rec.exchanges.clear()
+    page = http.get_json(
+        http.url("graph", "v1.0/users"),
+        service="graph",
+        headers={"Authorization": f"Bearer {token}"},
+        params={"$top": "5"},
+    )
+    assert len(page["value"]) == 5
+    assert [e.status for e in rec.exchanges] == [429] * 5 + [200]
+    assert rec.sleeps == [7.0] * 5
+    # one logical request: the same request id on every attempt
+    assert len({e.request_id for e in rec.exchanges}) == 1
+
+
+def test_throttling_beyond_the_wait_budget_raises_an_explained_error(sandbox, consented_tenant):
+    rec = Recorder()
+    http = make_http(sandbox, rec, max_wait=100)
+    token = graph_app_token(http, sandbox, consented_tenant)
+    sandbox.faults.add(service="graph", path="/v1.0/users", status=429, retry_after=30)
+    with pytest.raises(errors.ThrottledError) as caught:
+        http.get_json(
+            http.url("graph", "v1.0/users"),
+            service="graph",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert sum(rec.sleeps) <= 100
+    assert caught.value.status == 429
+    assert "throttling" in caught.value.user_message()
+
+
+def test_server_errors_are_retried_with_backoff(sandbox, consented_tenant):
+    rec = Recorder()
+    http = make_http(sandbox, rec, backoff=0.5)
+    token = graph_app_token(http, sandbox, consented_tenant)
+    sandbox.faults.add(service="graph", path="/v1.0/organization", status=503, times=2)
+    body = http.get_json(
+        http.url("graph", "v1.0/organization"),
+        service="graph",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert body["value"]
+    assert rec.sleeps == [0.5, 1.0]
+
+
+def test_connection_resets_are_retried_then_reported(sandbox, consented_tenant):
+    rec = Recorder()
+    http = make_http(sandbox, rec, max_attempts=3)
+    token = graph_app_token(http, sandbox, consented_tenant)
+    headers = {"Authorization": f"Bearer {token}"}
+    url = http.url("graph", "v1.0/organization")
+    sandbox.faults.add(service="graph", path="/v1.0/organization", reset=True, times=1)
+    assert http.get_json(url, service="graph", headers=headers)["value"]
+    sandbox.faults.add(service="graph", path="/v1.0/organization", reset=True)
+    with pytest.raises(errors.TransportError) as caught:
+        http.get_json(url, service="graph", headers=headers)
+    assert "could not be reached" in caught.value.user_message()
+    assert rec.exchanges[-1].status is None and rec.exchanges[-1].error
+
+
+def test_graph_errors_carry_microsofts_code(sandbox):
+    rec = Recorder()
+    http = make_http(sandbox, rec)
+    no_p1 = next(
+        tid
+        for tid in sandbox.world.special["no_p1"]
+        if tid not in sandbox.world.special["no_consent"]
+        and tid != sandbox.world.special["consent_blocked"]
+    )
+    token = graph_app_token(http, sandbox, no_p1)
+    with pytest.raises(errors.MicrosoftError) as caught:
+        http.get_json(
+            http.url("graph", "v1.0/users"),
+            service="graph",
+            headers={"Authorization": f"Bearer {token}"},
+            params={"$select": "id,signInActivity"},
+        )
+    assert caught.value.status == 403
+    assert caught.value.code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+    assert "P1" in caught.value.explanation.title
+
+
+def test_graph_paging_follows_next_links(sandbox, consented_tenant):
+    rec = Recorder()
+    http = make_http(sandbox, rec)
+    token = graph_app_token(http, sandbox, consented_tenant)
+    pages = list(
+        http.iter_odata_pages(
+            http.url("graph", "v1.0/users"),
+            params={"$top": "7", "$select": "id,displayName"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    )
+    ids = [user["id"] for page in pages for user in page["value"]]
+    tenant = sandbox.world.tenant(consented_tenant)
+    assert len(pages) == -(-len(tenant.users) // 7)
+    assert sorted(ids) == sorted(tenant.users)
+
+
+def test_token_exchanges_are_logged_without_secrets(sandbox, consented_tenant):
+    rec = Recorder()
+    http = make_http(sandbox, rec)
+    token = graph_app_token(http, sandbox, consented_tenant)
+    token_calls = [e for e in rec.exchanges if "/oauth2/v2.0/token" in e.url]
+    assert token_calls and token_calls[-1].status == 200
+    secret = sandbox.world.gdap_app.client_secret
+    for exchange in rec.exchanges:
+        text = exchange.url + exchange.request_text() + exchange.response_text()
+        assert secret not in text
+        assert token not in text
+    assert "access_token" in token_calls[-1].response_text()  # the key stays, not the value
