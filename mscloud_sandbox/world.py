@@ -217,7 +217,8 @@ class World:
     def tenant(self, tenant_id):
         tenant = self.tenants.get(tenant_id)
         if tenant is not None:
-            tenant.ensure_loaded()
+            with self.lock:  # two request threads must not both run the loader
+                tenant.ensure_loaded()
         return tenant
 
     def tenant_by_domain(self, domain):
@@ -273,3 +274,60 @@ class World:
             tenant.ensure_loaded()
             tenant.groups.pop(group_id)
             tenant.record_change("group", group_id, removed=True)
+
+    # -- devices, subscriptions and tenant settings (control API, admin consent) --
+
+    def upsert_device(self, tenant, device):
+        with self.lock:
+            tenant.ensure_loaded()
+            tenant.devices[device.id] = device
+
+    def delete_device(self, tenant, device_id):
+        with self.lock:
+            tenant.ensure_loaded()
+            tenant.devices.pop(device_id)
+
+    def upsert_subscription(self, tenant, subscription):
+        """Add `subscription`, or replace the one with the same id (kept in place)."""
+        with self.lock:
+            for index, existing in enumerate(tenant.subscriptions):
+                if existing.id == subscription.id:
+                    tenant.subscriptions[index] = subscription
+                    return
+            tenant.subscriptions.append(subscription)
+
+    def delete_subscription(self, tenant, subscription_id):
+        with self.lock:
+            before = len(tenant.subscriptions)
+            tenant.subscriptions[:] = [s for s in tenant.subscriptions if s.id != subscription_id]
+            if len(tenant.subscriptions) == before:
+                raise KeyError(subscription_id)
+
+    def grant_consent(self, tenant, client_ids):
+        with self.lock:
+            tenant.consented_apps.update(client_ids)
+
+    def revoke_consent(self, tenant, client_ids=None):
+        """Remove the apps' consent, or every consent when `client_ids` is None."""
+        with self.lock:
+            if client_ids is None:
+                tenant.consented_apps.clear()
+            else:
+                tenant.consented_apps.difference_update(client_ids)
+
+    def update_tenant(self, tenant, **values):
+        """Set tenant flags (consent_blocked, has_p1, reseller, company_name...)."""
+        _set_fields(self.lock, tenant, values)
+
+    def update_gdap(self, tenant, **values):
+        """Set fields of the tenant's GDAP relationship (status, endDateTime...)."""
+        _set_fields(self.lock, tenant.gdap, values)
+
+
+def _set_fields(lock, obj, values):
+    with lock:
+        for key in values:
+            if key.startswith("_") or not hasattr(obj, key):
+                raise KeyError(key)
+        for key, value in values.items():
+            setattr(obj, key, value)

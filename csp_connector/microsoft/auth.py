@@ -86,14 +86,22 @@ def raise_for_result(result, tenant=None):
 
 
 def start_code_flow(app, redirect_uri, state, scopes=(PARTNER_CENTER_SCOPE,), login_hint=None):
-    """Begin the authorisation code flow (PKCE). Keep the returned flow server-side."""
-    return app.initiate_auth_code_flow(
-        list(scopes),
-        redirect_uri=redirect_uri,
-        state=state,
-        login_hint=login_hint,
-        response_mode="query",
-    )
+    """Begin the authorisation code flow (PKCE). Keep the returned flow server-side.
+
+    The answer comes back as a query string on purpose: a cross-site form_post would
+    arrive without Odoo's SameSite=Lax session cookie, and the callback needs the
+    signed-in administrator. PKCE and the HMAC-signed state protect the code instead,
+    so MSAL's advice to prefer form_post is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="response_mode='form_post'")
+        return app.initiate_auth_code_flow(
+            list(scopes),
+            redirect_uri=redirect_uri,
+            state=state,
+            login_hint=login_hint,
+            response_mode="query",
+        )
 
 
 def finish_code_flow(app, flow, auth_response):
