@@ -116,9 +116,11 @@ class MicrosoftHttp:
         data=None,
         raise_for_status=True,
         request_id=None,
+        auth=None,
     ):
         """Send a request with retries; return the final ``requests.Response``.
 
+        ``auth`` is a callable returning headers (a fresh bearer token) for each call.
         Raises :class:`errors.MicrosoftError` subclasses: TransportError when no answer
         came, ThrottledError when 429 outlasted ``max_wait``, and (when
         ``raise_for_status``) an error built from Microsoft's body for any 4xx/5xx.
@@ -128,6 +130,7 @@ class MicrosoftHttp:
         sent_headers = {
             "Accept": "application/json",
             **self._service_headers(service, request_id),
+            **(auth() if auth else {}),
             **(headers or {}),
         }
         body = jsonlib.dumps(json) if json is not None else data
@@ -205,33 +208,40 @@ class MicrosoftHttp:
                 raise self._error(errors.MicrosoftError, response, service, tenant, request_id)
             return response
 
-    def get_json(self, url, *, service, tenant=None, params=None, headers=None):
+    def get_json(self, url, *, service, tenant=None, params=None, headers=None, auth=None):
         response = self.request(
-            "GET", url, service=service, tenant=tenant, params=params, headers=headers
+            "GET", url, service=service, tenant=tenant, params=params, headers=headers, auth=auth
         )
         return response.json() if response.content else {}
 
     # -- paging -----------------------------------------------------------
 
-    def iter_odata_pages(self, url, *, service="graph", tenant=None, params=None, headers=None):
+    def iter_odata_pages(
+        self, url, *, service="graph", tenant=None, params=None, headers=None, auth=None
+    ):
         """Yield each page of an OData collection, following ``@odata.nextLink``.
 
         The last page carries ``@odata.deltaLink`` for delta queries.
         """
         while url:
             page = self.get_json(
-                url, service=service, tenant=tenant, params=params, headers=headers
+                url, service=service, tenant=tenant, params=params, headers=headers, auth=auth
             )
             yield page
             url = page.get("@odata.nextLink")
             params = None  # the next link already carries the query
 
-    def iter_partner_center_pages(self, url, *, tenant=None, params=None):
+    def iter_partner_center_pages(self, url, *, tenant=None, params=None, auth=None):
         """Yield each page of a Partner Center collection (``links.next`` + continuation)."""
         headers = None
         while True:
             page = self.get_json(
-                url, service="partnercenter", tenant=tenant, params=params, headers=headers
+                url,
+                service="partnercenter",
+                tenant=tenant,
+                params=params,
+                headers=headers,
+                auth=auth,
             )
             yield page
             following = (page.get("links") or {}).get("next")

@@ -1,0 +1,41 @@
+"""Partner Center REST calls: customers, subscriptions, subscribed SKUs, quantities.
+
+``token`` is a callable returning a Partner Center access token; it is asked before
+every call, so MSAL can refresh it during long runs.
+"""
+
+from urllib.parse import quote
+
+PAGE_SIZE = 500  # Partner Center's maximum for customers
+
+
+class PartnerCenter:
+    def __init__(self, http, token):
+        self.http = http
+        self.token = token
+
+    def _auth(self):
+        return {"Authorization": f"Bearer {self.token()}"}
+
+    def _url(self, path):
+        return self.http.url("partnercenter", path)
+
+    def iter_customers(self, page_size=PAGE_SIZE):
+        """Every customer with a reseller relationship, across all pages."""
+        pages = self.http.iter_partner_center_pages(
+            self._url("v1/customers"), params={"size": page_size}, auth=self._auth
+        )
+        for page in pages:
+            yield from page.get("items") or []
+
+    def subscriptions(self, customer_id):
+        return self._items(f"v1/customers/{quote(customer_id)}/subscriptions", customer_id)
+
+    def subscribed_skus(self, customer_id):
+        return self._items(f"v1/customers/{quote(customer_id)}/subscribedskus", customer_id)
+
+    def _items(self, path, tenant):
+        body = self.http.get_json(
+            self._url(path), service="partnercenter", tenant=tenant, auth=self._auth
+        )
+        return body.get("items") or []
