@@ -14,7 +14,11 @@
     "data": [
         "security/csp_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_cron.xml",
         "views/csp_connection_views.xml",
+        "views/csp_tenant_views.xml",
+        "views/csp_sync_run_views.xml",
+        "views/csp_request_log_views.xml",
         "views/menus.xml",
     ],
     "application": True,

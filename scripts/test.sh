@@ -55,6 +55,6 @@ for addon in ${ADDONS//,/ }; do
 done
 set +e
 "$PY" -m pytest -p no:cacheprovider --odoo-config="$CONF" --odoo-database="$DB" \
-    --odoo-log-level=warn "${TEST_DIRS[@]}"
+    --odoo-log-level=warn --odoo-http "${TEST_DIRS[@]}"
 status=$?
 exit $status

@@ -58,15 +58,24 @@ def load_cache(serialized):
 
 
 def confidential_app(http, client_id, client_secret, tenant, cache=None):
-    """An MSAL confidential client for ``tenant`` on the connection's login endpoint."""
-    return msal.ConfidentialClientApplication(
-        client_id,
-        client_credential=client_secret,
-        authority=http.url("login", tenant),
-        token_cache=cache,
-        http_client=MsalHttpClient(http, tenant),
-        instance_discovery=False,
-    )
+    """An MSAL confidential client for ``tenant`` on the connection's login endpoint.
+
+    MSAL reads the tenant's OpenID configuration first; when Microsoft refuses (an
+    unknown tenant, an injected AADSTS error) MSAL raises ValueError with Microsoft's
+    answer inside: it becomes an explained AuthError.
+    """
+    try:
+        return msal.ConfidentialClientApplication(
+            client_id,
+            client_credential=client_secret,
+            authority=http.url("login", tenant),
+            token_cache=cache,
+            http_client=MsalHttpClient(http, tenant),
+            instance_discovery=False,
+        )
+    except ValueError as exc:
+        cause = exc.__context__ or exc
+        raise errors.AuthError(str(cause), service="login", tenant=tenant) from None
 
 
 def raise_for_result(result, tenant=None):

@@ -8,6 +8,12 @@ import re
 from dataclasses import dataclass
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
+# ids and times that change on every call, in Microsoft's texts and in ours
+_VOLATILE = re.compile(
+    r"(Trace ID|Correlation ID|Timestamp|Correlation id)\s*:\s*[^\n]*?(?=\s+(?:Trace ID|"
+    r"Correlation ID|Timestamp)\b|\n|$)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,14 @@ AADSTS_EXPLANATIONS = {
         "The person signing in cancelled the consent screen.",
         "Click 'Grant admin consent' again and accept the permissions.",
     ),
+    50020: Explanation(
+        "Your account cannot sign in to this customer's tenant.",
+        "Partner accounts reach a customer tenant only through an active GDAP (or DAP) "
+        "relationship, and this tenant has none that covers the account.",
+        "Ask the customer to approve a GDAP relationship whose roles include Cloud "
+        "Application Administrator or Global Administrator, or have one of the "
+        "customer's own Global Administrators grant the consent.",
+    ),
     90094: Explanation(
         "Only an administrator can grant this consent.",
         "The account used has no admin role in the customer tenant.",
@@ -251,6 +265,14 @@ _GENERIC = Explanation(
     "See Microsoft's answer below.",
     "Check the connection's settings and the request log for this call.",
 )
+
+
+def same_failure(old, new):
+    """Whether two explained messages describe the same failure (ids and times aside).
+
+    Syncs compare with it so that an error seen again is not written again.
+    """
+    return bool(old) and _VOLATILE.sub("", old) == _VOLATILE.sub("", new or "")
 
 
 def explain(error):

@@ -32,11 +32,13 @@ class Graph:
             self._url(path), service="graph", tenant=self.tenant, params=params, auth=self._auth
         )
 
-    def iter_relationships(self):
+    def iter_relationships(self, page_size=None):
         """The partner's GDAP relationships (all statuses)."""
-        return self.iter_collection(RELATIONSHIPS)
+        return self.iter_collection(
+            RELATIONSHIPS, params={"$top": page_size} if page_size else None
+        )
 
     def organization(self):
         """The tenant's organisation: one cheap call, used to test access."""
-        values = self.get("v1.0/organization", params={"$select": "id,displayName"})
+        values = self.get("v1.0/organization", params={"$select": "id,displayName,verifiedDomains"})
         return (values.get("value") or [{}])[0]

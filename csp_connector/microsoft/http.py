@@ -66,8 +66,7 @@ class MicrosoftHttp:
         endpoints,
         *,
         ca_bundle=None,
-        connect_timeout=10,
-        read_timeout=60,
+        timeout=30,
         max_attempts=4,
         max_wait=120.0,
         backoff=1.0,
@@ -79,7 +78,8 @@ class MicrosoftHttp:
         self.endpoints = {name: url.rstrip("/") for name, url in endpoints.items() if url}
         self.allowed_hosts = {urlsplit(url).netloc.lower() for url in self.endpoints.values()}
         self.verify = ca_bundle or True
-        self.timeout = (connect_timeout, read_timeout)
+        # one number (connect and read): Odoo's test harness only accepts a scalar
+        self.timeout = timeout
         self.max_attempts = max_attempts
         self.max_wait = max_wait
         self.backoff = backoff

@@ -1,6 +1,34 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+import json
+import logging
+import threading
+from datetime import timedelta
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..microsoft import auth, errors
+from ..microsoft.graph import Graph
+from ..microsoft.http import MicrosoftHttp
+from ..microsoft.partner_center import PartnerCenter
+from ..sync import tenants as tenant_rules
+from . import oauth_state
+
+_logger = logging.getLogger(__name__)
+
+AUTH_SCOPE = "csp_connection_authorize"
+ENDPOINT_FIELDS = (
+    "login_endpoint",
+    "partner_center_endpoint",
+    "graph_endpoint",
+    "pricing_endpoint",
+    "ca_bundle_path",
+)
+SECRET_FIELDS = ("pc_client_secret", "gdap_client_secret", "token_cache", "auth_flow")
+MODULES = ("tenants", "licences", "users", "assets", "consumption", "pricing")
 
 
 class CspConnection(models.Model):
@@ -8,7 +36,7 @@ class CspConnection(models.Model):
 
     _name = "csp.connection"
     _description = "Microsoft CSP Connection"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _order = "name, id"
 
     name = fields.Char(required=True, tracking=True)
@@ -24,6 +52,134 @@ class CspConnection(models.Model):
         tracking=True,
         help="The Microsoft Entra tenant id (a GUID) of your CSP partner tenant.",
     )
+    relationship_mode = fields.Selection(
+        [("gdap_dap", "GDAP and DAP"), ("gdap_only", "GDAP only")],
+        string="Tenant Relationships",
+        default="gdap_dap",
+        required=True,
+        tracking=True,
+        help="GDAP and DAP: customers come from Partner Center (reseller relationships) "
+        "and from GDAP relationships. GDAP only: from GDAP relationships alone, for "
+        "partners without reseller relationships.",
+    )
+
+    # -- apps (secrets are write-only from the form) --------------------------
+    pc_client_id = fields.Char(string="Partner Center App (Client) ID", tracking=True)
+    pc_client_secret = fields.Char(
+        string="Partner Center App Secret",
+        groups="base.group_system",
+        copy=False,
+        exportable=False,
+    )
+    pc_client_secret_input = fields.Char(
+        string="New Partner Center App Secret",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_pc_client_secret_input",
+        copy=False,
+        exportable=False,
+        help="Paste the secret's Value (not its Secret ID). Once saved it is never shown "
+        "again; only system administrators can read it.",
+    )
+    pc_client_secret_set = fields.Boolean(
+        string="Partner Center Secret Stored", compute="_compute_secret_set"
+    )
+    gdap_client_id = fields.Char(string="GDAP App (Client) ID", tracking=True)
+    gdap_client_secret = fields.Char(
+        string="GDAP App Secret",
+        groups="base.group_system",
+        copy=False,
+        exportable=False,
+    )
+    gdap_client_secret_input = fields.Char(
+        string="New GDAP App Secret",
+        compute="_compute_secret_inputs",
+        inverse="_inverse_gdap_client_secret_input",
+        copy=False,
+        exportable=False,
+    )
+    gdap_client_secret_set = fields.Boolean(
+        string="GDAP Secret Stored", compute="_compute_secret_set"
+    )
+
+    # -- endpoints: Microsoft's by default, changed by system administrators only --
+    login_endpoint = fields.Char(default="https://login.microsoftonline.com", required=True)
+    partner_center_endpoint = fields.Char(
+        default="https://api.partnercenter.microsoft.com", required=True
+    )
+    graph_endpoint = fields.Char(default="https://graph.microsoft.com", required=True)
+    pricing_endpoint = fields.Char(default="https://api.partner.microsoft.com", required=True)
+    can_edit_endpoints = fields.Boolean(compute="_compute_can_edit_endpoints")
+    ca_bundle_path = fields.Char(
+        string="CA Bundle",
+        help="Path on the Odoo server of a PEM file of certificate authorities to trust "
+        "for these endpoints (a corporate proxy's, or the sandbox's). Empty: the "
+        "system's trust store.",
+    )
+
+    # -- authorisation --------------------------------------------------------
+    state = fields.Selection(
+        [("not_authorized", "Not authorised"), ("authorized", "Authorised"), ("error", "Error")],
+        default="not_authorized",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+    )
+    last_error = fields.Text(readonly=True, copy=False)
+    token_cache = fields.Text(groups="base.group_system", copy=False, exportable=False)
+    auth_flow = fields.Text(groups="base.group_system", copy=False, exportable=False)
+    authorized_upn = fields.Char(string="Authorised By", readonly=True, copy=False)
+    authorized_date = fields.Datetime(string="Authorised On", readonly=True, copy=False)
+    redirect_uri = fields.Char(
+        string="Redirect URI (Partner Center app)", compute="_compute_redirect_uris"
+    )
+    consent_redirect_uri = fields.Char(
+        string="Redirect URI (GDAP app)", compute="_compute_redirect_uris"
+    )
+
+    # -- options ----------------------------------------------------------------
+    create_customers = fields.Boolean(
+        string="Create Customers from New Tenants",
+        help="A newly discovered tenant that no company matches becomes a new customer.",
+    )
+    auto_sso_allowlist = fields.Boolean(
+        string="Add Tenants to the SSO Allow-list",
+        help="Imported tenants may sign in to Odoo with Microsoft.",
+    )
+    sso_allowed_tenant_ids = fields.Text(
+        string="SSO Allowed Tenants",
+        help="One Microsoft tenant id per line.",
+    )
+
+    # -- integrator -----------------------------------------------------------
+    integrator_enabled = fields.Boolean(tracking=True)
+    sync_tenants = fields.Boolean(default=True)
+    sync_licences = fields.Boolean()
+    sync_users = fields.Boolean()
+    sync_assets = fields.Boolean()
+    sync_consumption = fields.Boolean()
+    sync_pricing = fields.Boolean()
+    interval_number = fields.Integer(string="Every", default=4, required=True)
+    interval_type = fields.Selection(
+        [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")],
+        default="hours",
+        required=True,
+    )
+    # derived from the runs, so that a run with nothing to do writes nothing here
+    last_sync = fields.Datetime(compute="_compute_sync_dates")
+    next_sync = fields.Datetime(compute="_compute_sync_dates")
+    log_retention_days = fields.Integer(
+        string="Keep Request Logs (days)",
+        default=30,
+        required=True,
+        help="Older request logs are deleted every night; 0 keeps them forever.",
+    )
+
+    tenant_ids = fields.One2many("csp.tenant", "connection_id", string="Tenants")
+    tenant_count = fields.Integer(compute="_compute_counts")
+    run_ids = fields.One2many("csp.sync.run", "connection_id", string="Sync Runs")
+    run_count = fields.Integer(compute="_compute_counts")
+    log_count = fields.Integer(compute="_compute_counts")
 
     _sql_constraints = [
         (
@@ -31,4 +187,398 @@ class CspConnection(models.Model):
             "unique(partner_tenant_id, company_id)",
             "This partner tenant is already connected for this company.",
         ),
+        (
+            "interval_positive",
+            "check(interval_number > 0)",
+            "The integrator's interval must be positive.",
+        ),
     ]
+
+    # -- computes -------------------------------------------------------------
+
+    def _compute_secret_inputs(self):
+        self.pc_client_secret_input = False
+        self.gdap_client_secret_input = False
+
+    def _inverse_pc_client_secret_input(self):
+        for connection in self.filtered("pc_client_secret_input"):
+            connection.sudo().pc_client_secret = connection.pc_client_secret_input.strip()
+            connection.message_post(body=self.env._("The Partner Center app secret was replaced."))
+
+    def _inverse_gdap_client_secret_input(self):
+        for connection in self.filtered("gdap_client_secret_input"):
+            connection.sudo().gdap_client_secret = connection.gdap_client_secret_input.strip()
+            connection.message_post(body=self.env._("The GDAP app secret was replaced."))
+
+    def _compute_secret_set(self):
+        for connection in self:
+            stored = connection.sudo()
+            connection.pc_client_secret_set = bool(stored.pc_client_secret)
+            connection.gdap_client_secret_set = bool(stored.gdap_client_secret)
+
+    def _compute_can_edit_endpoints(self):
+        self.can_edit_endpoints = self.env.user._is_system()
+
+    def _compute_redirect_uris(self):
+        for connection in self:
+            base = connection.get_base_url().rstrip("/")
+            connection.redirect_uri = f"{base}/csp/authcallback"
+            connection.consent_redirect_uri = f"{base}/csp/adminconsent"
+
+    @api.depends("run_ids.started", "run_ids.ended", "interval_number", "interval_type")
+    def _compute_sync_dates(self):
+        for connection in self:
+            runs = connection.run_ids  # newest first
+            finished = runs.filtered("ended")[:1]
+            connection.last_sync = finished.ended
+            if not connection.integrator_enabled:
+                connection.next_sync = False
+            elif runs[:1].state == "running":
+                connection.next_sync = fields.Datetime.now()  # resumes at the next cron call
+            else:
+                started = runs[:1].started
+                connection.next_sync = (
+                    started + connection._csp_interval() if started else fields.Datetime.now()
+                )
+
+    def _compute_counts(self):
+        tenants = self.env["csp.tenant"]._read_group(
+            [("connection_id", "in", self.ids)], ["connection_id"], ["__count"]
+        )
+        runs = self.env["csp.sync.run"]._read_group(
+            [("connection_id", "in", self.ids)], ["connection_id"], ["__count"]
+        )
+        logs = self.env["csp.request.log"]._read_group(
+            [("connection_id", "in", self.ids)], ["connection_id"], ["__count"]
+        )
+        tenants, runs, logs = (
+            {connection.id: count for connection, count in group} for group in (tenants, runs, logs)
+        )
+        for connection in self:
+            connection.tenant_count = tenants.get(connection.id, 0)
+            connection.run_count = runs.get(connection.id, 0)
+            connection.log_count = logs.get(connection.id, 0)
+
+    # -- ORM guards ---------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._check_endpoint_rights(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_endpoint_rights(vals)
+        return super().write(vals)
+
+    def _check_endpoint_rights(self, vals):
+        if self.env.su or self.env.user._is_system():
+            return
+        if any(name in vals for name in ENDPOINT_FIELDS):
+            raise AccessError(
+                self.env._("Only system administrators can change a connection's endpoints.")
+            )
+
+    # -- Microsoft clients ----------------------------------------------------
+
+    def _csp_http(self, recorder=None):
+        """A MicrosoftHttp bound to this connection's endpoints."""
+        self.ensure_one()
+        recorder = recorder or self.env["csp.request.log"]._csp_recorder(self)
+        return MicrosoftHttp(
+            {
+                "login": self.login_endpoint,
+                "partnercenter": self.partner_center_endpoint,
+                "graph": self.graph_endpoint,
+                "pricing": self.pricing_endpoint,
+            },
+            ca_bundle=self.ca_bundle_path or None,
+            on_exchange=recorder.add,
+        )
+
+    def _csp_require(self, *field_names):
+        missing = [self._fields[name].string for name in field_names if not self.sudo()[name]]
+        if missing:
+            raise UserError(
+                self.env._(
+                    "Fill in %(fields)s on the connection %(name)s first.",
+                    fields=", ".join(missing),
+                    name=self.name,
+                )
+            )
+
+    def _csp_pc_app(self, http, cache=None):
+        self._csp_require("partner_tenant_id", "pc_client_id", "pc_client_secret")
+        return auth.confidential_app(
+            http,
+            self.pc_client_id,
+            self.sudo().pc_client_secret,
+            self.partner_tenant_id,
+            cache,
+        )
+
+    def _csp_gdap_app(self, http, tenant_id):
+        self._csp_require("gdap_client_id", "gdap_client_secret")
+        return auth.confidential_app(
+            http, self.gdap_client_id, self.sudo().gdap_client_secret, tenant_id
+        )
+
+    def _csp_partner_center(self, http):
+        """A Partner Center client using the stored sign-in (refreshed silently)."""
+        cache = auth.load_cache(self.sudo().token_cache)
+        app = self._csp_pc_app(http, cache)
+
+        def token():
+            try:
+                result = auth.silent_token(app)
+            except errors.AuthError as exc:
+                exc.signin = True  # the stored Partner Center sign-in no longer works
+                self._csp_authorization_lost(exc)
+                raise
+            if cache.has_state_changed:
+                self.sudo().token_cache = cache.serialize()
+                cache.has_state_changed = False
+            return result["access_token"]
+
+        return PartnerCenter(http, token)
+
+    def _csp_graph(self, http, tenant_id=None):
+        """Graph with an app-only token of the GDAP app in `tenant_id` (default: partner)."""
+        tenant_id = tenant_id or self.partner_tenant_id
+        app = self._csp_gdap_app(http, tenant_id)
+        return Graph(
+            http,
+            lambda: auth.app_token(app, tenant=tenant_id)["access_token"],
+            tenant=tenant_id,
+        )
+
+    def _csp_authorization_lost(self, error):
+        """A refresh failure: the connection needs a new sign-in."""
+        if error.code == "not_authorized" and self.state == "not_authorized":
+            return
+        message = error.user_message()
+        self.sudo().write({"state": "error", "last_error": message})
+        self.message_post(body=self.env._("Partner Center sign-in stopped working:\n%s", message))
+
+    # -- authorisation flow -----------------------------------------------------
+
+    def _check_system(self):
+        if not self.env.user._is_system():
+            raise AccessError(self.env._("Only system administrators can authorise a connection."))
+
+    def action_authorize(self):
+        """Send the administrator to Microsoft's sign-in (code flow with PKCE)."""
+        self.ensure_one()
+        self._check_system()
+        http = self._csp_http()
+        app = self._csp_pc_app(http)
+        state = oauth_state.sign(self.env, AUTH_SCOPE, self.id, oauth_state.new_nonce())
+        flow = auth.start_code_flow(app, self.redirect_uri, state)
+        self.sudo().auth_flow = json.dumps(flow)
+        return {"type": "ir.actions.act_url", "url": flow["auth_uri"], "target": "self"}
+
+    @api.model
+    def _csp_finish_authorization(self, params):
+        """Store the tokens of a sign-in that came back to /csp/authcallback.
+
+        Returns the connection; when Microsoft refused, the explanation is on its
+        ``last_error`` and chatter. Raises AccessError for a state that is forged,
+        belongs to another user or was already used: then nothing is stored.
+        """
+        self._check_system()
+        verified = oauth_state.verify(self.env, AUTH_SCOPE, params.get("state"))
+        connection = self.browse(verified[0]).exists() if verified else self.browse()
+        stored = connection.sudo().auth_flow if connection else False
+        flow = json.loads(stored) if stored else None
+        if not flow or flow.get("state") != params.get("state"):
+            _logger.warning("CSP: refused an authorisation answer with an unknown state")
+            raise AccessError(
+                self.env._(
+                    "This sign-in answer is not valid: it was already used, has been "
+                    "replaced by a newer sign-in, or was not started by you. Click "
+                    "'Authorize' on the connection again."
+                )
+            )
+        connection.sudo().auth_flow = False  # one use only
+        if params.get("error"):
+            error = errors.AuthError(
+                params.get("error_description") or params["error"], code=params["error"]
+            )
+            connection._csp_record_error(error)
+            return connection
+        http = connection._csp_http()
+        cache = auth.load_cache(None)
+        app = connection._csp_pc_app(http, cache)
+        try:
+            result = auth.finish_code_flow(app, flow, params)
+        except errors.MicrosoftError as exc:
+            connection._csp_record_error(exc)
+            return connection
+        claims = result.get("id_token_claims") or {}
+        upn = claims.get("preferred_username") or claims.get("upn") or ""
+        connection.sudo().write(
+            {
+                "token_cache": cache.serialize(),
+                "state": "authorized",
+                "last_error": False,
+                "authorized_upn": upn,
+                "authorized_date": fields.Datetime.now(),
+            }
+        )
+        connection.message_post(body=self.env._("Authorised in Partner Center as %s.", upn or "?"))
+        return connection
+
+    def _csp_record_error(self, error):
+        message = error.user_message() if isinstance(error, errors.MicrosoftError) else str(error)
+        _logger.warning("CSP connection %s: %s", self.id, message)
+        self.sudo().write({"state": "error", "last_error": message})
+        self.message_post(body=message)
+        return message
+
+    def action_disconnect(self):
+        self._check_system()
+        self.sudo().write(
+            {
+                "token_cache": False,
+                "auth_flow": False,
+                "state": "not_authorized",
+                "authorized_upn": False,
+                "authorized_date": False,
+                "last_error": False,
+            }
+        )
+        for connection in self:
+            connection.message_post(body=self.env._("Disconnected from Partner Center."))
+
+    # -- buttons ----------------------------------------------------------------
+
+    def action_sync_now(self):
+        """Run the integrator for this connection now, in the foreground."""
+        self.ensure_one()
+        run = self._csp_sync(trigger="manual")
+        return run._csp_open()
+
+    def action_discover_tenants(self):
+        self.ensure_one()
+        run = self._csp_sync(trigger="manual", modules=["tenants"])
+        return run._csp_open()
+
+    def action_suggest_mappings(self):
+        self.ensure_one()
+        count = self.tenant_ids._csp_suggest_partners()
+        action = self.env["ir.actions.act_window"]._for_xml_id("csp_connector.csp_tenant_action")
+        action["domain"] = [("connection_id", "=", self.id)]
+        action["context"] = {"search_default_to_confirm": 1}
+        if not count:
+            action["help"] = self.env._(
+                "<p>No new suggestion: map the remaining tenants by hand.</p>"
+            )
+        return action
+
+    def action_open_tenants(self):
+        return self._csp_open_related("csp_connector.csp_tenant_action")
+
+    def action_open_runs(self):
+        return self._csp_open_related("csp_connector.csp_sync_run_action")
+
+    def action_open_logs(self):
+        return self._csp_open_related("csp_connector.csp_request_log_action")
+
+    def _csp_open_related(self, xmlid):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        action["domain"] = [("connection_id", "=", self.id)]
+        action["context"] = {"default_connection_id": self.id}
+        return action
+
+    # -- integrator ---------------------------------------------------------------
+
+    def _csp_modules(self):
+        return [name for name in MODULES if self[f"sync_{name}"]]
+
+    def _csp_interval(self):
+        return relativedelta(**{self.interval_type: self.interval_number})
+
+    def _csp_sync(self, trigger="cron", modules=None, batch=None):
+        """Run (or resume) a sync of this connection; returns the csp.sync.run."""
+        self.ensure_one()
+        return self.env["csp.sync.run"]._csp_execute(
+            self, trigger=trigger, modules=modules or self._csp_modules(), batch=batch
+        )
+
+    @api.model
+    def _cron_run_integrator(self, batch=50):
+        """Run due connections, one after the other; each commits per tenant.
+
+        A connection another worker is syncing is skipped (advisory lock). When a
+        connection still has tenants left after `batch`, the cron reports progress and
+        Odoo calls it again at once; the open run resumes where it stopped.
+        """
+        now = fields.Datetime.now()
+        connections = self.search([("integrator_enabled", "=", True)]).filtered(
+            lambda c: c.next_sync <= now
+        )
+        done = remaining = 0
+        for connection in connections:
+            run = connection._csp_sync(trigger="cron", batch=batch)
+            if run.state == "running":
+                remaining += 1
+            else:
+                done += 1
+            if not getattr(threading.current_thread(), "testing", False):
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+
+    # -- sync steps (called by csp.sync.run, inside a savepoint) ------------------
+
+    def _csp_sync_step(self, module, http):
+        if module == "tenants":
+            return self._csp_sync_tenants(http)
+        return {}
+
+    def _csp_record_step_error(self, module, error, message):
+        if getattr(error, "signin", False):
+            self._csp_authorization_lost(error)  # again: the savepoint rolled it back
+            return
+        if errors.same_failure(self.last_error, message):
+            return
+        self.sudo().write({"last_error": message})
+        self.message_post(
+            body=self.env._(
+                "Sync of %(module)s failed:\n%(message)s", module=module, message=message
+            )
+        )
+
+    def _csp_sync_tenants(self, http):
+        """Discover the connection's tenants and upsert them (counters for the run)."""
+        page_size = self._csp_page_size()
+        customers = []
+        if self.relationship_mode == "gdap_dap":
+            customers = list(self._csp_partner_center(http).iter_customers(page_size))
+        relationships = list(self._csp_graph(http).iter_relationships(page_size))
+        discovered = tenant_rules.merge(customers, relationships, self.relationship_mode)
+        counters = self.env["csp.tenant"]._csp_upsert(self, discovered)
+        if self.state != "authorized" and self.relationship_mode == "gdap_dap":
+            self.sudo().write({"state": "authorized", "last_error": False})
+        return counters
+
+    def _csp_page_size(self):
+        """Page size for Partner Center and Graph lists (system parameter, default 500)."""
+        value = self.env["ir.config_parameter"].sudo().get_param("csp_connector.page_size")
+        return max(1, min(int(value), 999)) if value and value.isdigit() else 500
+
+    def _csp_allow_sso_tenants(self, tenant_ids):
+        """Add tenant ids to the SSO allow-list (kept one per line, no duplicates)."""
+        current = (self.sudo().sso_allowed_tenant_ids or "").split()
+        added = [tid for tid in tenant_ids if tid not in current]
+        if added:
+            self.sudo().sso_allowed_tenant_ids = "\n".join(current + added)
+
+    @api.model
+    def _cron_purge_request_logs(self):
+        keeping = self.with_context(active_test=False).search([("log_retention_days", ">", 0)])
+        for connection in keeping:
+            limit = fields.Datetime.now() - timedelta(days=connection.log_retention_days)
+            self.env["csp.request.log"].search(
+                [("connection_id", "=", connection.id), ("create_date", "<", limit)]
+            ).unlink()

@@ -1,1 +1,4 @@
 from . import test_access
+from . import test_authorize
+from . import test_housekeeping
+from . import test_sync

@@ -44,3 +44,21 @@ def test_transport_and_host_errors_are_explained():
     assert "reached" in errors.explain(errors.TransportError("ConnectionError")).title
     assert "host" in errors.explain(errors.HostNotAllowedError("x")).title
     assert errors.explain(ValueError("boom")) is errors._GENERIC
+
+
+def test_same_failure_ignores_ids_and_times():
+    first = errors.AuthError(
+        "AADSTS7000229: missing service principal. Trace ID: 1111 Correlation ID: 2222 "
+        "Timestamp: 2026-11-27 03:35:04Z",
+        correlation_id="aaaa",
+    ).user_message()
+    again = errors.AuthError(
+        "AADSTS7000229: missing service principal. Trace ID: 3333 Correlation ID: 4444 "
+        "Timestamp: 2026-11-28 09:00:00Z",
+        correlation_id="bbbb",
+    ).user_message()
+    other = errors.AuthError("AADSTS7000222: secret expired. Trace ID: 5").user_message()
+    assert first != again
+    assert errors.same_failure(first, again)
+    assert not errors.same_failure(first, other)
+    assert not errors.same_failure(False, first)

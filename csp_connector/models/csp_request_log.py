@@ -1,0 +1,116 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+import threading
+
+from odoo import SUPERUSER_ID, api, fields, models
+
+_logger = logging.getLogger(__name__)
+
+
+class CspRequestLog(models.Model):
+    """Every exchange with Microsoft, both ways, with secrets redacted."""
+
+    _name = "csp.request.log"
+    _description = "Microsoft CSP Request Log"
+    _order = "id desc"
+    _rec_name = "url"
+
+    connection_id = fields.Many2one("csp.connection", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="connection_id.company_id", store=True)
+    tenant = fields.Char(string="Tenant ID", index=True)
+    direction = fields.Selection(
+        [("outbound", "Outbound (to Microsoft)"), ("inbound", "Inbound (from Microsoft)")],
+        required=True,
+        default="outbound",
+    )
+    service = fields.Selection(
+        [
+            ("login", "Entra ID"),
+            ("partnercenter", "Partner Center"),
+            ("graph", "Microsoft Graph"),
+            ("pricing", "Price sheet"),
+            ("webhook", "Webhook"),
+        ]
+    )
+    method = fields.Char()
+    url = fields.Char(string="URL")
+    status = fields.Integer(string="HTTP Status")
+    duration_ms = fields.Integer(string="Duration (ms)")
+    attempt = fields.Integer(default=1)
+    request_id = fields.Char(string="Request ID")
+    correlation_id = fields.Char(string="Correlation ID", index=True)
+    request_body = fields.Text()
+    response_body = fields.Text()
+    outcome = fields.Selection(
+        [("success", "Success"), ("retried", "Retried"), ("error", "Error")], index=True
+    )
+    error = fields.Text()
+
+    @api.model
+    def _csp_recorder(self, connection):
+        return Recorder(self.env, connection.id)
+
+    @api.model
+    def _csp_values(self, connection_id, exchange):
+        status = exchange.status
+        if exchange.error or status is None:
+            outcome = "error"
+        elif status == 429 or status >= 500:
+            outcome = "retried"
+        elif status >= 400:
+            outcome = "error"
+        else:
+            outcome = "success"
+        return {
+            "connection_id": connection_id,
+            "tenant": exchange.tenant,
+            "direction": "outbound",
+            "service": exchange.service,
+            "method": exchange.method,
+            "url": exchange.url,
+            "status": status or 0,
+            "duration_ms": exchange.duration_ms,
+            "attempt": exchange.attempt,
+            "request_id": exchange.request_id,
+            "correlation_id": exchange.correlation_id,
+            "request_body": exchange.request_text(),
+            "response_body": exchange.response_text(),
+            "outcome": outcome,
+            "error": exchange.error,
+        }
+
+
+class Recorder:
+    """Buffers a connection's exchanges and writes them in their own transaction.
+
+    The log must survive the rollback of the work that failed, so ``flush`` writes
+    with a separate cursor. Under tests, where nothing may commit, it writes with the
+    current cursor instead.
+    """
+
+    FLUSH_EVERY = 50
+
+    def __init__(self, env, connection_id):
+        self.env = env
+        self.connection_id = connection_id
+        self.pending = []
+
+    def add(self, exchange):
+        self.pending.append(self.env["csp.request.log"]._csp_values(self.connection_id, exchange))
+        if len(self.pending) >= self.FLUSH_EVERY:
+            self.flush()
+
+    def flush(self):
+        if not self.pending:
+            return
+        values, self.pending = self.pending, []
+        if getattr(threading.current_thread(), "testing", False):
+            self.env["csp.request.log"].sudo().create(values)
+            return
+        try:
+            with self.env.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env["csp.request.log"].create(values)
+        except Exception:  # the log must never break the sync it describes
+            _logger.exception("CSP: could not write %s request log lines", len(values))

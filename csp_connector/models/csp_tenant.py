@@ -1,0 +1,491 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..microsoft import errors
+from ..sync import matching
+from . import oauth_state
+
+_logger = logging.getLogger(__name__)
+
+CONSENT_SCOPE = "csp_tenant_admin_consent"
+GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
+EXPIRY_WARNING_DAYS = 30
+# the GDAP app has no service principal (no admin consent) in the tenant
+CONSENT_MISSING_CODES = frozenset({7000229, 700016, 65001})
+
+
+class CspTenant(models.Model):
+    """A customer's Microsoft tenant, seen through one connection."""
+
+    _name = "csp.tenant"
+    _description = "Microsoft CSP Tenant"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "name, id"
+
+    connection_id = fields.Many2one(
+        "csp.connection", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
+    active = fields.Boolean(default=True)
+    tenant_id = fields.Char(string="Tenant ID", required=True, readonly=True, index=True)
+    name = fields.Char(required=True, readonly=True)
+    default_domain = fields.Char(readonly=True)
+    verified_domains = fields.Char(
+        readonly=True, help="The tenant's verified domains, as Microsoft Graph lists them."
+    )
+    relationship = fields.Selection(
+        [("reseller", "Reseller"), ("gdap", "GDAP"), ("both", "Reseller and GDAP")],
+        readonly=True,
+    )
+    gdap_status = fields.Selection(
+        [
+            ("active", "Active"),
+            ("approvalPending", "Approval pending"),
+            ("activating", "Activating"),
+            ("created", "Created"),
+            ("approved", "Approved"),
+            ("terminationRequested", "Termination requested"),
+            ("terminating", "Terminating"),
+            ("expired", "Expired"),
+            ("terminated", "Terminated"),
+        ],
+        string="GDAP Status",
+        readonly=True,
+    )
+    gdap_end = fields.Datetime(string="GDAP Ends", readonly=True)
+    gdap_auto_extend = fields.Boolean(string="GDAP Auto-extends", readonly=True)
+    gdap_relationship_id = fields.Char(string="GDAP Relationship ID", readonly=True)
+    gdap_expiring = fields.Boolean(
+        string="GDAP Expiring",
+        compute="_compute_gdap_expiring",
+        search="_search_gdap_expiring",
+        help=f"The GDAP relationship ends within {EXPIRY_WARNING_DAYS} days and will not "
+        "extend by itself.",
+    )
+
+    # -- mapping ------------------------------------------------------------------
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        domain="[('is_company', '=', True)]",
+        tracking=True,
+        index=True,
+    )
+    do_not_import = fields.Boolean(tracking=True, help="Ignore this tenant in every sync.")
+    mapping_state = fields.Selection(
+        [("unmapped", "Unmapped"), ("mapped", "Mapped"), ("ignored", "Do not import")],
+        compute="_compute_mapping_state",
+        store=True,
+    )
+    suggested_partner_id = fields.Many2one(
+        "res.partner", string="Suggested Customer", readonly=True, copy=False
+    )
+    suggestion_reason = fields.Selection(
+        [("name", "Same name"), ("domain", "Same e-mail domain")], readonly=True, copy=False
+    )
+    # per-mapping overrides, used by the licence, user and device syncs
+    relationship_override = fields.Selection(
+        [("reseller", "Reseller"), ("gdap", "GDAP"), ("both", "Reseller and GDAP")],
+        help="Treat this tenant as if it had this relationship.",
+    )
+    licence_import_type = fields.Selection(
+        [
+            ("skus", "All subscribed SKUs"),
+            ("subscriptions", "Your subscriptions"),
+            ("both", "Your subscriptions and SKUs"),
+        ],
+        string="Licence Import",
+    )
+    exclude_devices = fields.Boolean(string="Exclude from Device Import")
+
+    # -- consent and access ---------------------------------------------------
+    consent_state = fields.Selection(
+        [
+            ("unknown", "Not checked"),
+            ("granted", "Granted"),
+            ("missing", "Missing"),
+            ("error", "Error"),
+        ],
+        default="unknown",
+        required=True,
+        readonly=True,
+        tracking=True,
+    )
+    consent_nonce = fields.Char(groups="base.group_system", copy=False, exportable=False)
+    last_error = fields.Text(readonly=True)
+    last_sync = fields.Datetime(compute="_compute_last_sync")
+
+    _sql_constraints = [
+        (
+            "tenant_connection_unique",
+            "unique(connection_id, tenant_id)",
+            "A tenant appears once per connection.",
+        ),
+    ]
+
+    def _compute_last_sync(self):
+        """When a run last handled the tenant without error (kept on the run lines)."""
+        groups = self.env["csp.sync.run.line"]._read_group(
+            [("tenant_ref_id", "in", self.ids), ("state", "=", "done")],
+            ["tenant_ref_id"],
+            ["create_date:max"],
+        )
+        last = {tenant.id: when for tenant, when in groups}
+        for tenant in self:
+            tenant.last_sync = last.get(tenant.id, False)
+
+    @api.depends("partner_id", "do_not_import")
+    def _compute_mapping_state(self):
+        for tenant in self:
+            if tenant.do_not_import:
+                tenant.mapping_state = "ignored"
+            elif tenant.partner_id:
+                tenant.mapping_state = "mapped"
+            else:
+                tenant.mapping_state = "unmapped"
+
+    def _expiry_limit(self):
+        return fields.Datetime.now() + timedelta(days=EXPIRY_WARNING_DAYS)
+
+    @api.depends("gdap_status", "gdap_end", "gdap_auto_extend")
+    def _compute_gdap_expiring(self):
+        limit = self._expiry_limit()
+        for tenant in self:
+            tenant.gdap_expiring = bool(
+                tenant.gdap_status == "active"
+                and tenant.gdap_end
+                and not tenant.gdap_auto_extend
+                and tenant.gdap_end <= limit
+            )
+
+    def _search_gdap_expiring(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(self.env._("Unsupported search on GDAP Expiring."))
+        domain = [
+            ("gdap_status", "=", "active"),
+            ("gdap_auto_extend", "=", False),
+            ("gdap_end", "<=", self._expiry_limit()),
+        ]
+        positive = (operator == "=") == value
+        return domain if positive else ["!", "&", "&", *domain]
+
+    @api.constrains("partner_id", "do_not_import")
+    def _check_mapping(self):
+        for tenant in self:
+            if tenant.partner_id and tenant.do_not_import:
+                raise UserError(
+                    self.env._(
+                        "Tenant %s cannot be both mapped and set to 'Do not import'.", tenant.name
+                    )
+                )
+
+    # -- mapping suggestions ----------------------------------------------------
+
+    def _csp_suggest_partners(self):
+        """Store a suggested customer on each unmapped tenant; returns how many got one."""
+        unmapped = self.filtered(lambda t: t.mapping_state == "unmapped")
+        if not unmapped:
+            return 0
+        companies = self.env["res.partner"].search_read(
+            [("is_company", "=", True)], ["name", "email", "website"]
+        )
+        # e-mail domains of the companies' contacts count too
+        contacts = self.env["res.partner"].search_read(
+            [("parent_id", "in", [c["id"] for c in companies]), ("email", "!=", False)],
+            ["parent_id", "email"],
+        )
+        domains = {c["id"]: [c["email"], c["website"]] for c in companies}
+        for contact in contacts:
+            domains[contact["parent_id"][0]].append(contact["email"])
+        found = matching.suggest(
+            [(t.id, t.name, t._csp_domains()) for t in unmapped],
+            [(c["id"], c["name"], [d for d in domains[c["id"]] if d]) for c in companies],
+        )
+        for tenant in unmapped:
+            partner_id, reason = found.get(tenant.id, (False, False))
+            if tenant.suggested_partner_id.id != partner_id:
+                tenant.write({"suggested_partner_id": partner_id, "suggestion_reason": reason})
+        return len(found)
+
+    def _csp_domains(self):
+        return [d for d in {self.default_domain, *(self.verified_domains or "").split()} if d]
+
+    def action_confirm_suggestion(self):
+        for tenant in self.filtered("suggested_partner_id"):
+            tenant.write(
+                {
+                    "partner_id": tenant.suggested_partner_id.id,
+                    "do_not_import": False,
+                    "suggested_partner_id": False,
+                    "suggestion_reason": False,
+                }
+            )
+
+    def action_reject_suggestion(self):
+        self.write({"suggested_partner_id": False, "suggestion_reason": False})
+
+    def action_create_customer(self):
+        """Create a company named after each unmapped tenant and map it."""
+        for tenant in self.filtered(lambda t: t.mapping_state == "unmapped"):
+            tenant.partner_id = tenant._csp_new_partner()
+
+    def _csp_new_partner(self):
+        website = self.default_domain
+        if website and website.endswith(".onmicrosoft.com"):
+            website = False
+        return self.env["res.partner"].create(
+            {
+                "name": self.name,
+                "is_company": True,
+                "website": website,
+                "company_id": self.company_id.id,
+            }
+        )
+
+    # -- admin consent -----------------------------------------------------------
+
+    def action_grant_consent(self):
+        """Open Microsoft's admin-consent page for this tenant and the GDAP app."""
+        self.ensure_one()
+        if not self.env.user.has_group("csp_connector.group_csp_manager"):
+            raise AccessError(self.env._("Only Microsoft CSP managers can grant admin consent."))
+        connection = self.connection_id
+        connection._csp_require("gdap_client_id")
+        nonce = oauth_state.new_nonce()
+        self.sudo().consent_nonce = nonce
+        query = urlencode(
+            {
+                "client_id": connection.gdap_client_id,
+                "redirect_uri": connection.consent_redirect_uri,
+                "state": oauth_state.sign(self.env, CONSENT_SCOPE, self.id, nonce),
+                "scope": GRAPH_DEFAULT_SCOPE,
+            }
+        )
+        url = f"{connection.login_endpoint.rstrip('/')}/{self.tenant_id}/v2.0/adminconsent"
+        return {"type": "ir.actions.act_url", "url": f"{url}?{query}", "target": "self"}
+
+    @api.model
+    def _csp_finish_consent(self, params):
+        """Record the answer of Microsoft's admin-consent page; returns the tenant."""
+        verified = oauth_state.verify(self.env, CONSENT_SCOPE, params.get("state"))
+        tenant = self.browse(verified[0]).exists() if verified else self.browse()
+        if (
+            not tenant
+            or not tenant.sudo().consent_nonce
+            or (tenant.sudo().consent_nonce != verified[1])
+        ):
+            _logger.warning("CSP: refused an admin-consent answer with an unknown state")
+            raise AccessError(
+                self.env._(
+                    "This consent answer is not valid: it was already used, was replaced by "
+                    "a newer request, or was not started by you."
+                )
+            )
+        tenant.sudo().consent_nonce = False
+        if params.get("error"):
+            error = errors.AuthError(
+                params.get("error_description") or params["error"], code=params["error"]
+            )
+            tenant._csp_set_error(error, consent_state="error")
+            return tenant
+        if (params.get("tenant") or "").lower() != tenant.tenant_id.lower() or (
+            params.get("admin_consent") or ""
+        ).lower() != "true":
+            tenant._csp_set_error(
+                errors.AuthError(
+                    self.env._("Consent came back for another tenant (%s).", params.get("tenant"))
+                ),
+                consent_state="error",
+            )
+            return tenant
+        tenant.write({"consent_state": "granted", "last_error": False})
+        tenant.message_post(body=self.env._("Admin consent granted for the GDAP app."))
+        return tenant
+
+    def _csp_set_error(self, error, consent_state=None):
+        message = error.user_message() if isinstance(error, errors.MicrosoftError) else str(error)
+        values = {"last_error": message}
+        if consent_state:
+            values["consent_state"] = consent_state
+        self.write(values)
+        self.message_post(body=message)
+        return message
+
+    # -- access check --------------------------------------------------------------
+
+    def action_test_access(self):
+        """Get an app-only token in this tenant and read its organisation."""
+        self.ensure_one()
+        recorder = self.env["csp.request.log"]._csp_recorder(self.connection_id)
+        try:
+            self._csp_check_access(self.connection_id._csp_http(recorder))
+        except errors.MicrosoftError as exc:
+            raise UserError(exc.user_message()) from None
+        finally:
+            recorder.flush()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._("Odoo can read %s's tenant.", self.name),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def _csp_check_access(self, http):
+        """Consent and access check; records the outcome, raises MicrosoftError."""
+        try:
+            graph = self.connection_id._csp_graph(http, self.tenant_id)
+            organization = graph.organization()
+        except errors.MicrosoftError as exc:
+            self._csp_set_error(exc, consent_state=self._csp_consent_state_for(exc))
+            raise
+        values = {"consent_state": "granted", "last_error": False}
+        domains = organization.get("verifiedDomains") or []
+        default = next((d.get("name") for d in domains if d.get("isDefault")), None)
+        if default and not self.default_domain:
+            values["default_domain"] = default
+        names = " ".join(sorted(d["name"].lower() for d in domains if d.get("name")))
+        if names:
+            values["verified_domains"] = names
+        changed = {k: v for k, v in values.items() if self[k] != v}
+        if changed:
+            self.write(changed)
+        return organization
+
+    # -- sync --------------------------------------------------------------------
+
+    # modules that have a per-tenant step (later add-ons and issues extend it)
+    _CSP_TENANT_STEPS = frozenset({"tenants"})
+
+    def _csp_sync_step(self, module, http):
+        if module == "tenants":
+            before = (self.consent_state, self.last_error)
+            self._csp_check_access(http)
+            changed = before != (self.consent_state, self.last_error)
+            return {"updated": 1} if changed else {"skipped": 1}
+        return {}
+
+    @api.model
+    def _csp_consent_state_for(self, error):
+        """Consent state after a failed access check."""
+        return "missing" if getattr(error, "aadsts", None) in CONSENT_MISSING_CODES else "error"
+
+    def _csp_record_step_error(self, module, error, message):
+        """Called by the run after the failed step was rolled back."""
+        values = {}
+        if not errors.same_failure(self.last_error, message):
+            values["last_error"] = message
+        if module == "tenants":
+            values["consent_state"] = self._csp_consent_state_for(error)
+        changed = {k: v for k, v in values.items() if self[k] != v}
+        if changed:
+            self.write(changed)
+        if "last_error" in changed:
+            self.message_post(body=message)
+
+    @api.model
+    def _csp_upsert(self, connection, discovered):
+        """Create, update or archive the connection's tenants from discovery.
+
+        Idempotent: unchanged tenants are not written at all.
+        """
+        existing = {
+            t.tenant_id: t
+            for t in self.with_context(active_test=False).search(
+                [("connection_id", "=", connection.id)]
+            )
+        }
+        counters = dict.fromkeys(("created", "updated", "deactivated", "skipped"), 0)
+        to_create = []
+        seen = set()
+        for found in discovered:
+            seen.add(found.tenant_id)
+            values = {
+                "name": found.name,
+                "relationship": found.relationship,
+                "gdap_status": found.gdap_status or False,
+                "gdap_end": found.gdap_end.replace(tzinfo=None) if found.gdap_end else False,
+                "gdap_auto_extend": found.gdap_auto_extend,
+                "gdap_relationship_id": found.gdap_relationship_id or False,
+            }
+            if found.domain:
+                values["default_domain"] = found.domain
+            tenant = existing.get(found.tenant_id)
+            if tenant is None:
+                to_create.append(
+                    {**values, "connection_id": connection.id, "tenant_id": found.tenant_id}
+                )
+                continue
+            if not tenant.active:
+                values["active"] = True
+            changed = {k: v for k, v in values.items() if tenant._csp_differs(k, v)}
+            if changed:
+                tenant.write(changed)
+                counters["updated"] += 1
+            else:
+                counters["skipped"] += 1
+        created = self.create(to_create) if to_create else self.browse()
+        counters["created"] = len(created)
+        gone = [t for tid, t in existing.items() if tid not in seen and t.active]
+        if gone:
+            self.browse([t.id for t in gone]).write({"active": False})
+            counters["deactivated"] = len(gone)
+        if created:
+            created._csp_on_new_tenants()
+        self.search([("connection_id", "=", connection.id)])._csp_warn_expiring()
+        return counters
+
+    def _csp_differs(self, name, value):
+        current = self[name]
+        if isinstance(current, models.BaseModel):
+            current = current.id
+        return (current or False) != (value or False)
+
+    def _csp_on_new_tenants(self):
+        """Options of the connection applied to newly discovered tenants."""
+        connection = self.connection_id
+        if connection.auto_sso_allowlist:
+            connection._csp_allow_sso_tenants(self.mapped("tenant_id"))
+        self._csp_suggest_partners()
+        if connection.create_customers:
+            # a suggestion waits for confirmation: only tenants nobody matches are created
+            self.filtered(
+                lambda t: t.mapping_state == "unmapped" and not t.suggested_partner_id
+            ).action_create_customer()
+
+    def _csp_warn_expiring(self):
+        """An activity for the CSP managers on each tenant whose GDAP ends soon."""
+        expiring = self.filtered("gdap_expiring")
+        if not expiring:
+            return
+        activity_type = self.env.ref("mail.mail_activity_data_todo")
+        managers = self.env.ref("csp_connector.group_csp_manager").users.filtered(
+            lambda u: not u.share and u.active
+        )
+        user = managers[:1] or self.env.user
+        summary = self.env._("GDAP relationship ends soon")
+        for tenant in expiring:
+            if tenant.activity_ids.filtered(lambda a: a.summary == summary):
+                continue
+            tenant.activity_schedule(
+                activity_type_id=activity_type.id,
+                summary=summary,
+                note=self.env._(
+                    "The GDAP relationship with %(name)s ends on %(date)s and will not "
+                    "extend by itself. Ask the customer to approve a new relationship "
+                    "(or turn on auto-extend) before then, or user, licence and device "
+                    "syncs for this tenant will stop.",
+                    name=tenant.name,
+                    date=tenant.gdap_end,
+                ),
+                date_deadline=tenant.gdap_end.date(),
+                user_id=user.id,
+            )

@@ -1,0 +1,134 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Tests run against the repository's Microsoft cloud sandbox, started as a separate
+process and driven through its control API, exactly as Microsoft would be reached:
+through the endpoints configured on the connection."""
+
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from odoo.tests import new_test_user
+from odoo.tests.common import HttpCase, TransactionCase
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+class Sandbox:
+    """A `python -m mscloud_sandbox serve` process on a free port."""
+
+    def __init__(self, tenants=8, users=12, seed=1):
+        self.workdir = tempfile.TemporaryDirectory(prefix="csp-sandbox-")
+        state_file = pathlib.Path(self.workdir.name, "state.json")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "mscloud_sandbox", "serve", "--port", "0",
+                "--seed", str(seed), "--tenants", str(tenants), "--users", str(users),
+                "--ca-path", str(pathlib.Path(self.workdir.name, "ca.pem")),
+                "--state-file", str(state_file),
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not state_file.exists() or not state_file.stat().st_size:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sandbox did not start: {self.process.stderr.read()!r}")
+            time.sleep(0.05)
+        self.info = json.loads(state_file.read_text())
+        self.ca_path = self.info["ca_path"]
+        self.urls = self.info["urls"]
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.process.stderr.close()
+        self.workdir.cleanup()
+
+    def control(self, method, path, payload=None):
+        response = requests.request(
+            method, f"{self.urls['control']}/{path.lstrip('/')}", json=payload,
+            verify=self.ca_path, timeout=30,
+        )  # fmt: skip
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def state(self):
+        return self.control("GET", "state")
+
+    def tenants(self):
+        return self.state()["tenants"]
+
+    def fault(self, **rule):
+        return self.control("POST", "faults", rule)
+
+    def browse(self, url):
+        """What a browser does at an auto-approving Microsoft page: the redirect URL."""
+        response = requests.get(url, allow_redirects=False, verify=self.ca_path, timeout=30)
+        assert response.status_code in (302, 303), response.text
+        return response.headers["Location"]
+
+
+def query_of(url):
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+class SandboxMixin:
+    """Starts one sandbox per test class and a connection to it."""
+
+    sandbox_tenants = 8
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = Sandbox(tenants=cls.sandbox_tenants)
+        cls.addClassCleanup(cls.sandbox.stop)
+        info = cls.sandbox.info
+        cls.partner = info["partner_tenant_id"]
+        cls.manager = new_test_user(
+            cls.env, login="csp_mgr", groups="csp_connector.group_csp_manager"
+        )
+        cls.connection = cls.env["csp.connection"].create(
+            {
+                "name": "Sandbox partner",
+                "partner_tenant_id": info["partner_tenant_id"],
+                "pc_client_id": info["partner_center_app"]["client_id"],
+                "pc_client_secret": info["partner_center_app"]["client_secret"],
+                "gdap_client_id": info["gdap_app"]["client_id"],
+                "gdap_client_secret": info["gdap_app"]["client_secret"],
+                "login_endpoint": info["urls"]["login"],
+                "partner_center_endpoint": info["urls"]["partner_center"],
+                "graph_endpoint": info["urls"]["graph"],
+                "pricing_endpoint": info["urls"]["pricing"],
+                "ca_bundle_path": info["ca_path"],
+            }
+        )
+
+    def authorize(self, connection=None):
+        """The whole sign-in without a browser: Microsoft's answer goes to the model."""
+        connection = connection or self.connection
+        action = connection.action_authorize()
+        answer = query_of(self.sandbox.browse(action["url"]))
+        connection.env["csp.connection"]._csp_finish_authorization(answer)
+        return answer
+
+    def special(self, name):
+        return self.sandbox.state()["special"][name]
+
+
+class CspSandboxCase(SandboxMixin, TransactionCase):
+    pass
+
+
+class CspSandboxHttpCase(SandboxMixin, HttpCase):
+    pass

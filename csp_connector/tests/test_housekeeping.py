@@ -1,0 +1,67 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from datetime import timedelta
+
+from odoo import fields
+from odoo.modules.neutralize import get_neutralization_queries
+from odoo.tests import tagged
+from odoo.tests.common import TransactionCase
+
+
+@tagged("post_install", "-at_install")
+class TestHousekeeping(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.connection = cls.env["csp.connection"].create(
+            {
+                "name": "Production partner",
+                "pc_client_secret": "pc-secret",
+                "gdap_client_secret": "gdap-secret",
+                "token_cache": '{"RefreshToken": {}}',
+                "integrator_enabled": True,
+            }
+        )
+        cls.connection.sudo().state = "authorized"
+
+    def test_neutralised_copies_hold_no_secret_and_never_sync(self):
+        for query in get_neutralization_queries(["csp_connector"]):
+            self.env.cr.execute(query)
+        self.env.invalidate_all()
+        stored = self.connection.sudo()
+        self.assertFalse(stored.pc_client_secret or stored.gdap_client_secret)
+        self.assertFalse(stored.token_cache)
+        self.assertFalse(stored.integrator_enabled)
+        self.assertEqual(stored.state, "not_authorized")
+
+    def test_old_request_logs_are_purged_per_connection(self):
+        keep_forever = self.env["csp.connection"].create(
+            {"name": "Audit partner", "log_retention_days": 0}
+        )
+        logs = self.env["csp.request.log"]
+        old = fields.Datetime.now() - timedelta(days=45)
+        for connection in (self.connection, keep_forever):
+            for when in (old, fields.Datetime.now()):
+                log = logs.create({"connection_id": connection.id, "url": "https://x"})
+                self.env.cr.execute(
+                    "UPDATE csp_request_log SET create_date = %s WHERE id = %s", (when, log.id)
+                )
+        self.env.invalidate_all()
+        self.env["csp.connection"]._cron_purge_request_logs()
+        remaining = logs.search([("connection_id", "in", (self.connection | keep_forever).ids)])
+        self.assertEqual(len(remaining.filtered(lambda r: r.connection_id == self.connection)), 1)
+        self.assertEqual(len(remaining.filtered(lambda r: r.connection_id == keep_forever)), 2)
+
+    def test_integrator_runs_only_due_connections(self):
+        self.assertLessEqual(self.connection.next_sync, fields.Datetime.now())
+        run = self.env["csp.sync.run"].create(
+            {
+                "connection_id": self.connection.id,
+                "trigger": "cron",
+                "state": "done",
+                "ended": fields.Datetime.now(),
+            }
+        )
+        self.connection.invalidate_recordset()
+        self.assertEqual(self.connection.last_sync, run.ended)
+        self.assertEqual(self.connection.next_sync, run.started + timedelta(hours=4))
