@@ -51,6 +51,10 @@ else
     "$PY" -m odoo -c "$CONF" -d "$DB" -i "$ADDONS" --stop-after-init --log-level=warn
 fi
 
+echo "== Connecting $DB to the sandbox: authorise, discover, map, consent, sync"
+CSP_SANDBOX_STATE="$WORK/sandbox.json" "$PY" -m odoo shell -c "$CONF" -d "$DB" --no-http \
+    --log-level=warn <"$ROOT/scripts/demo_setup.py"
+
 "$PY" - "$WORK/sandbox.json" <<'PYEOF'
 import json
 import sys

@@ -110,7 +110,13 @@ class Recorder:
             return
         try:
             with self.env.registry.cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                env["csp.request.log"].create(values)
+                # a connection created in the still open transaction is not visible
+                # from another cursor: then the log goes with the current transaction
+                cr.execute("SELECT 1 FROM csp_connection WHERE id = %s", [self.connection_id])
+                if cr.fetchone():
+                    api.Environment(cr, SUPERUSER_ID, {})["csp.request.log"].create(values)
+                    return
         except Exception:  # the log must never break the sync it describes
             _logger.exception("CSP: could not write %s request log lines", len(values))
+            return
+        self.env["csp.request.log"].sudo().create(values)

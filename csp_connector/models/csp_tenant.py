@@ -380,6 +380,13 @@ class CspTenant(models.Model):
 
     def _csp_record_step_error(self, module, error, message):
         """Called by the run after the failed step was rolled back."""
+        if not self.gdap_status and self.relationship == "reseller":
+            message = self.env._(
+                "%(name)s has no GDAP relationship with you: Graph data needs one, approved "
+                "by the customer, before admin consent can be granted.\n\n%(error)s",
+                name=self.name,
+                error=message,
+            )
         values = {}
         if not errors.same_failure(self.last_error, message):
             values["last_error"] = message

@@ -108,6 +108,28 @@ class TestSync(CspSandboxCase):
         self.assertEqual(len(by_name.search([("id", "=", by_name.id)])), 1)
         self.assertEqual(len(tenants.filtered(lambda t: t.partner_id == by_name)), 2)
 
+    def test_new_tenants_become_customers_and_join_the_sso_allow_list(self):
+        existing = self.env["res.partner"].create(
+            {"name": "Tidewell Labs Limited", "is_company": True}
+        )
+        self.connection.write({"create_customers": True, "auto_sso_allowlist": True})
+        self.authorize()
+        self.connection.action_discover_tenants()
+        tenants = self.connection.tenant_ids
+        tidewell = tenants.filtered(lambda t: t.name == "Tidewell Labs")
+        # a tenant matching an existing company waits for confirmation, no duplicate
+        self.assertEqual(tidewell.suggested_partner_id, existing)
+        self.assertFalse(tidewell.partner_id)
+        self.assertEqual(self.env["res.partner"].search_count([("name", "ilike", "tidewell")]), 1)
+        others = tenants - tidewell
+        self.assertTrue(all(t.partner_id.is_company for t in others))
+        self.assertEqual(others.mapped("partner_id.name"), others.mapped("name"))
+        allowed = self.connection.sudo().sso_allowed_tenant_ids.split()
+        self.assertEqual(sorted(allowed), sorted(tenants.mapped("tenant_id")))
+        # rediscovery adds nothing twice
+        self.connection.action_discover_tenants()
+        self.assertEqual(len(self.connection.sudo().sso_allowed_tenant_ids.split()), len(allowed))
+
     def test_one_failing_tenant_never_stops_the_others(self):
         self.authorize()
         run = self.connection._csp_sync(trigger="manual", modules=["tenants"])
@@ -133,6 +155,10 @@ class TestSync(CspSandboxCase):
         )
         with self.assertRaisesRegex(UserError, "Grant admin consent"):
             tenant.action_test_access()
+        reseller_only = self.connection.tenant_ids.filtered(
+            lambda t: t.tenant_id == self.special("reseller_only")[0]
+        )
+        self.assertIn("no GDAP relationship", reseller_only.last_error)
 
     def test_a_429_storm_is_ridden_out(self):
         self.authorize()

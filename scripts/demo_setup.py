@@ -1,0 +1,88 @@
+"""make demo, second step: connect the demo database to the running sandbox.
+
+Run inside `odoo shell` (which provides `env`), with CSP_SANDBOX_STATE pointing at the
+sandbox's state file. It does what an MSP engineer does in the back office: create a
+connection, authorise it (the sandbox approves without a human), discover and map the
+tenants, grant admin consent where the sandbox allows it, run one sync; then it prints
+a summary. Running it again reuses the connection and converges.
+"""
+
+# ruff: noqa: F821 - `env` is provided by `odoo shell`
+# pylint: disable=print-used
+import json
+import os
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+with open(os.environ["CSP_SANDBOX_STATE"]) as handle:
+    state = json.load(handle)
+admin = env.ref("base.user_admin")
+env = env(user=admin)  # flows are bound to the user who starts them
+
+
+def browse(url):
+    """The browser's visit to an auto-approving Microsoft page: where it sends us back."""
+    response = requests.get(url, allow_redirects=False, verify=state["ca_path"], timeout=30)
+    location = response.headers.get("Location", "")
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+Connection = env["csp.connection"]
+connection = Connection.search([("partner_tenant_id", "=", state["partner_tenant_id"])], limit=1)
+values = {
+    "name": "Sandbox partner (Harbourside IT)",
+    "partner_tenant_id": state["partner_tenant_id"],
+    "pc_client_id": state["partner_center_app"]["client_id"],
+    "pc_client_secret_input": state["partner_center_app"]["client_secret"],
+    "gdap_client_id": state["gdap_app"]["client_id"],
+    "gdap_client_secret_input": state["gdap_app"]["client_secret"],
+    "login_endpoint": state["urls"]["login"],
+    "partner_center_endpoint": state["urls"]["partner_center"],
+    "graph_endpoint": state["urls"]["graph"],
+    "pricing_endpoint": state["urls"]["pricing"],
+    "ca_bundle_path": state["ca_path"],
+    "create_customers": True,
+    "auto_sso_allowlist": True,
+}
+if connection:
+    connection.write(values)
+else:
+    connection = Connection.create(values)
+
+# 1. authorise: Microsoft's sign-in page answers at once in the sandbox
+answer = browse(connection.action_authorize()["url"])
+Connection._csp_finish_authorization(answer)
+print(f"Authorised as {connection.authorized_upn}: {connection.state}")
+
+# 2. discover tenants, create customers for new ones, check access per tenant
+run = connection._csp_sync(trigger="manual", modules=["tenants"])
+
+# 3. confirm the suggested mappings, as a person would after reviewing them
+tenants = connection.tenant_ids
+tenants._csp_suggest_partners()
+tenants.filtered("suggested_partner_id").action_confirm_suggestion()
+
+# 4. grant admin consent where it is missing (refused where the sandbox says so)
+for tenant in tenants.filtered(lambda t: t.consent_state != "granted"):
+    answer = browse(tenant.action_grant_consent()["url"])
+    env["csp.tenant"]._csp_finish_consent(answer)
+
+# 5. one full sync now that consent is in place
+run = connection._csp_sync(trigger="manual", modules=["tenants"])
+env.cr.commit()
+
+mapped = tenants.filtered(lambda t: t.mapping_state == "mapped")
+consented = tenants.filtered(lambda t: t.consent_state == "granted")
+failing = tenants.filtered("last_error")
+print(f"Tenants found:     {len(tenants)}")
+print(f"Mapped:            {len(mapped)} (to {len(mapped.partner_id)} customers)")
+print(f"Admin consent:     {len(consented)}")
+print(f"GDAP ending soon:  {len(tenants.filtered('gdap_expiring'))}")
+print(
+    f"Last run:          {run.state} ({run.created} created, {run.updated} updated, "
+    f"{run.skipped} unchanged, {run.errors} errors)"
+)
+for tenant in failing:
+    first_lines = "\n      ".join(tenant.last_error.splitlines()[:3])
+    print(f"  ! {tenant.name}:\n      {first_lines}")
