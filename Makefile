@@ -2,18 +2,22 @@
 PYTHON ?= python3
 ADDONS := csp_connector csp_connector_billing csp_connector_assets
 
-.PHONY: help demo test lint format
+.PHONY: help demo test lint format bench-users
 
 help:
 	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
 	@echo "make test   lint, install the add-ons in a fresh database, run all tests"
 	@echo "make lint   ruff, ruff-format and pylint-odoo"
+	@echo "make bench-users   user import benchmark (100 tenants x 500 users)"
 
 demo:
 	@bash scripts/demo.sh
 
 test:
 	@bash scripts/test.sh
+
+bench-users:
+	@bash scripts/bench_users.sh
 
 lint:
 	$(PYTHON) -m ruff check .

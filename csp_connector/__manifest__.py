@@ -9,7 +9,7 @@
     "author": "Microsoft CSP for Odoo contributors",
     "license": "LGPL-3",
     "development_status": "Alpha",
-    "depends": ["base", "mail", "contacts", "auth_oauth"],
+    "depends": ["base", "mail", "contacts", "auth_oauth", "auth_oidc"],
     "external_dependencies": {"python": ["msal", "requests"]},
     "data": [
         "security/csp_security.xml",
@@ -19,6 +19,8 @@
         "views/csp_tenant_views.xml",
         "views/csp_sync_run_views.xml",
         "views/csp_request_log_views.xml",
+        "views/csp_user_views.xml",
+        "views/csp_connection_sso_views.xml",
         "views/menus.xml",
     ],
     "application": True,

@@ -5,6 +5,9 @@ timeouts, CA bundle, request log). The token cache is MSAL's serialised cache, s
 by the caller (on the connection, readable by system administrators only).
 """
 
+import hashlib
+import threading
+import time
 import warnings
 
 import msal
@@ -146,3 +149,32 @@ def silent_token(app, scopes=(PARTNER_CENTER_SCOPE,), force_refresh=False):
 def app_token(app, scope=GRAPH_APP_SCOPE, tenant=None):
     """An app-only token (client credentials), e.g. for Graph in a customer tenant."""
     return raise_for_result(app.acquire_token_for_client([scope]), tenant=tenant)
+
+
+# App-only tokens, kept in this process's memory only (never stored or logged): a sync
+# of hundreds of tenants then spends no discovery or token request per tenant per run.
+_APP_TOKENS = {}
+_APP_TOKENS_LOCK = threading.Lock()
+_MARGIN = 300  # seconds: a token that expires sooner is not reused
+
+
+def cached_app_token(http, client_id, client_secret, tenant, scope=GRAPH_APP_SCOPE):
+    """Like :func:`app_token` (client credentials), reusing a still valid token."""
+    secret_hash = hashlib.sha256((client_secret or "").encode()).hexdigest()
+    key = (http.endpoints.get("login"), client_id, secret_hash, tenant, scope)
+    now = time.time()
+    with _APP_TOKENS_LOCK:
+        hit = _APP_TOKENS.get(key)
+    if hit and hit[1] - _MARGIN > now:
+        return hit[0]
+    app = confidential_app(http, client_id, client_secret, tenant)
+    result = app_token(app, scope, tenant=tenant)
+    with _APP_TOKENS_LOCK:
+        _APP_TOKENS[key] = (result["access_token"], now + int(result.get("expires_in", 0)))
+    return result["access_token"]
+
+
+def forget_app_tokens():
+    """Drop the cached app-only tokens (after a secret change, or in tests)."""
+    with _APP_TOKENS_LOCK:
+        _APP_TOKENS.clear()

@@ -2,3 +2,11 @@ from . import csp_connection
 from . import csp_tenant
 from . import csp_sync_run
 from . import csp_request_log
+from . import csp_azure_group
+from . import csp_site_mapping
+from . import csp_field_mapping
+from . import csp_user_binding
+from . import csp_connection_users
+from . import auth_oauth_provider
+from . import csp_connection_sso
+from . import res_users

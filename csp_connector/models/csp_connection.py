@@ -206,6 +206,7 @@ class CspConnection(models.Model):
             connection.message_post(body=self.env._("The Partner Center app secret was replaced."))
 
     def _inverse_gdap_client_secret_input(self):
+        auth.forget_app_tokens()
         for connection in self.filtered("gdap_client_secret_input"):
             connection.sudo().gdap_client_secret = connection.gdap_client_secret_input.strip()
             connection.message_post(body=self.env._("The GDAP app secret was replaced."))
@@ -317,12 +318,6 @@ class CspConnection(models.Model):
             cache,
         )
 
-    def _csp_gdap_app(self, http, tenant_id):
-        self._csp_require("gdap_client_id", "gdap_client_secret")
-        return auth.confidential_app(
-            http, self.gdap_client_id, self.sudo().gdap_client_secret, tenant_id
-        )
-
     def _csp_partner_center(self, http):
         """A Partner Center client using the stored sign-in (refreshed silently)."""
         cache = auth.load_cache(self.sudo().token_cache)
@@ -345,11 +340,13 @@ class CspConnection(models.Model):
     def _csp_graph(self, http, tenant_id=None):
         """Graph with an app-only token of the GDAP app in `tenant_id` (default: partner)."""
         tenant_id = tenant_id or self.partner_tenant_id
-        app = self._csp_gdap_app(http, tenant_id)
+        self._csp_require("gdap_client_id", "gdap_client_secret")
+        client_id, secret = self.gdap_client_id, self.sudo().gdap_client_secret
         return Graph(
             http,
-            lambda: auth.app_token(app, tenant=tenant_id)["access_token"],
+            lambda: auth.cached_app_token(http, client_id, secret, tenant_id),
             tenant=tenant_id,
+            forget_token=auth.forget_app_tokens,
         )
 
     def _csp_authorization_lost(self, error):

@@ -128,6 +128,9 @@ class CspSyncRun(models.Model):
                     return self  # still running: the cron resumes it
                 for module in modules:
                     self._csp_step(tenant, module, http, commit)
+                # one tenant's records leave the cache: memory stays flat over hundreds
+                self.env.flush_all()
+                self.env.invalidate_all()
             return self._csp_finish()
         finally:
             recorder.flush()

@@ -119,6 +119,14 @@ class CspTenant(models.Model):
     )
     consent_nonce = fields.Char(groups="base.group_system", copy=False, exportable=False)
     last_error = fields.Text(readonly=True)
+    # users (delta links are opaque URLs from Graph; a new one is kept when something
+    # changed or the stored one is a day old, so a run without change writes nothing)
+    users_delta_link = fields.Char(readonly=True, copy=False)
+    users_delta_date = fields.Datetime(readonly=True, copy=False)
+    groups_delta_link = fields.Char(readonly=True, copy=False)
+    groups_delta_date = fields.Datetime(readonly=True, copy=False)
+    user_binding_ids = fields.One2many("csp.user.binding", "tenant_ref_id", string="Users")
+    user_count = fields.Integer(compute="_compute_user_count")
     last_sync = fields.Datetime(compute="_compute_last_sync")
 
     _sql_constraints = [
@@ -363,7 +371,7 @@ class CspTenant(models.Model):
     # -- sync --------------------------------------------------------------------
 
     # modules that have a per-tenant step (later add-ons and issues extend it)
-    _CSP_TENANT_STEPS = frozenset({"tenants"})
+    _CSP_TENANT_STEPS = frozenset({"tenants", "users"})
 
     def _csp_sync_step(self, module, http):
         if module == "tenants":
@@ -371,7 +379,60 @@ class CspTenant(models.Model):
             self._csp_check_access(http)
             changed = before != (self.consent_state, self.last_error)
             return {"updated": 1} if changed else {"skipped": 1}
+        if module == "users":
+            return self.env["csp.user.binding"]._csp_sync_users(self, http)
         return {}
+
+    def _csp_store_delta_link(self, kind, link, changed):
+        """Keep the newest delta link when it matters (see the fields' comment)."""
+        if not link:
+            return
+        date_field = f"{kind}_delta_date"
+        stale = not self[date_field] or self[date_field] < fields.Datetime.now() - timedelta(days=1)
+        if changed or stale or not self[f"{kind}_delta_link"]:
+            self.write({f"{kind}_delta_link": link, date_field: fields.Datetime.now()})
+
+    def _compute_user_count(self):
+        groups = self.env["csp.user.binding"]._read_group(
+            [("tenant_ref_id", "in", self.ids), ("removed", "=", False)],
+            ["tenant_ref_id"],
+            ["__count"],
+        )
+        counts = {tenant.id: count for tenant, count in groups}
+        for tenant in self:
+            tenant.user_count = counts.get(tenant.id, 0)
+
+    def action_reset_users(self):
+        """Next run reads every user and group again (a full sync)."""
+        self.write({"users_delta_link": False, "users_delta_date": False,
+                    "groups_delta_link": False, "groups_delta_date": False})  # fmt: skip
+
+    def action_latest_users(self):
+        """Skip the changes made until now: the next run only sees later ones."""
+        recorder = self.env["csp.request.log"]._csp_recorder(self.connection_id[:1])
+        try:
+            for tenant in self:
+                connection = tenant.connection_id
+                graph = connection._csp_graph(connection._csp_http(recorder), tenant.tenant_id)
+                context_select = self.env["csp.user.binding"]._csp_select_for(tenant)
+                tenant.write(
+                    {
+                        "users_delta_link": graph.delta_latest("v1.0/users/delta", context_select),
+                        "users_delta_date": fields.Datetime.now(),
+                    }
+                )
+        except errors.MicrosoftError as exc:
+            raise UserError(exc.user_message()) from None
+        finally:
+            recorder.flush()
+
+    def action_open_users(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "csp_connector.csp_user_binding_action"
+        )
+        action["domain"] = [("tenant_ref_id", "=", self.id)]
+        return action
 
     @api.model
     def _csp_consent_state_for(self, error):

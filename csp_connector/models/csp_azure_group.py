@@ -1,0 +1,108 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+
+from odoo import api, fields, models
+
+from ..microsoft import errors
+
+
+class CspAzureGroup(models.Model):
+    """An Entra ID group of a customer tenant, kept (with its members) from groups delta
+    because site mappings and value mappings filter users by group."""
+
+    _name = "csp.azure.group"
+    _description = "Microsoft CSP Azure Group"
+    _order = "name, id"
+
+    tenant_ref_id = fields.Many2one(
+        "csp.tenant", string="Tenant", required=True, ondelete="cascade", index=True
+    )
+    connection_id = fields.Many2one(related="tenant_ref_id.connection_id", store=True)
+    company_id = fields.Many2one(related="tenant_ref_id.company_id", store=True)
+    object_id = fields.Char(string="Object ID", required=True)
+    name = fields.Char(required=True)
+    member_ids_json = fields.Text(default="[]")
+    member_count = fields.Integer(compute="_compute_member_count")
+
+    _sql_constraints = [
+        ("group_unique", "unique(tenant_ref_id, object_id)", "A group appears once per tenant."),
+    ]
+
+    @api.depends("member_ids_json")
+    def _compute_member_count(self):
+        for group in self:
+            group.member_count = len(json.loads(group.member_ids_json or "[]"))
+
+    @api.depends("name", "tenant_ref_id")
+    def _compute_display_name(self):
+        for group in self:
+            group.display_name = f"{group.name} ({group.tenant_ref_id.name})"
+
+    @api.model
+    def _csp_memberships(self, tenant):
+        """{user object id: set of group object ids} for the tenant."""
+        memberships = {}
+        for group in self.search([("tenant_ref_id", "=", tenant.id)]):
+            for member in json.loads(group.member_ids_json or "[]"):
+                memberships.setdefault(member, set()).add(group.object_id)
+        return memberships
+
+    @api.model
+    def _csp_sync_groups(self, tenant, graph):
+        """Apply groups delta (names and members@delta); a 410 restarts from scratch."""
+        try:
+            return self._csp_groups_round(tenant, graph, tenant.groups_delta_link)
+        except errors.MicrosoftError as exc:
+            if not tenant.groups_delta_link or not is_resync(exc):
+                raise
+            tenant.message_post(body=self.env._("Groups delta expired: all groups are read again."))
+            return self._csp_groups_round(tenant, graph, None)
+
+    def _csp_groups_round(self, tenant, graph, link):
+        existing = {g.object_id: g for g in self.search([("tenant_ref_id", "=", tenant.id)])}
+        if link:
+            pages = graph.iter_pages(link)
+        else:
+            pages = graph.iter_pages(
+                "v1.0/groups/delta", params={"$select": "id,displayName,members"}
+            )
+        new_link = None
+        seen = set()
+        for page in pages:
+            for item in page.get("value") or []:
+                seen.add(item["id"])
+                self._csp_apply_group(tenant, item, existing, full=not link)
+            new_link = page.get("@odata.deltaLink") or new_link
+        if not link:  # a full round: groups not listed are gone
+            self.browse([g.id for oid, g in existing.items() if oid not in seen]).unlink()
+        tenant._csp_store_delta_link("groups", new_link, changed=bool(seen))
+
+    def _csp_apply_group(self, tenant, item, existing, full):
+        group = existing.get(item["id"])
+        if "@removed" in item:
+            if group:
+                existing.pop(item["id"]).unlink()
+            return
+        members = set() if full or not group else set(json.loads(group.member_ids_json))
+        for member in item.get("members@delta") or []:
+            if "@removed" in member:
+                members.discard(member["id"])
+            else:
+                members.add(member["id"])
+        values = {"member_ids_json": json.dumps(sorted(members))}
+        if item.get("displayName"):
+            values["name"] = item["displayName"]
+        if group is None:
+            values.setdefault("name", item["id"])
+            existing[item["id"]] = self.create(
+                {**values, "tenant_ref_id": tenant.id, "object_id": item["id"]}
+            )
+        elif any(group[key] != value for key, value in values.items()):
+            group.write(values)
+
+
+def is_resync(error):
+    """Graph's answers for a delta token it no longer knows (410, or 400 on some APIs)."""
+    code = (error.code or "").lower()
+    return error.status == 410 or code in ("syncstatenotfound", "resyncrequired")

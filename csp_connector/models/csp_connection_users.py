@@ -1,0 +1,113 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+
+from ..sync import users as user_rules
+
+
+class CspConnection(models.Model):
+    """The connection's user import settings: mappings and options."""
+
+    _inherit = "csp.connection"
+
+    site_mapping_ids = fields.One2many("csp.site.mapping", "connection_id", string="Site Mappings")
+    field_mapping_ids = fields.One2many(
+        "csp.field.mapping", "connection_id", string="Field Mappings"
+    )
+    auto_site_mapping = fields.Boolean(
+        string="Create a Site Mapping When a Tenant Is Mapped",
+        help="Mapping a tenant to a customer adds a mapping of its users to that "
+        "customer's main site.",
+    )
+    user_match_field = fields.Selection(
+        [("object_id", "Azure object id"), ("email", "E-mail"), ("upn", "User principal name")],
+        string="Match Users By",
+        default="object_id",
+        required=True,
+        help="Existing contacts of the customer with the same e-mail (or UPN) are bound "
+        "instead of duplicated. Azure object id: only users imported before are known.",
+    )
+    user_active_follows_account = fields.Boolean(
+        string="Active Follows Account Enabled", default=True
+    )
+    user_deactivate_missing = fields.Boolean(
+        string="Deactivate Users No Longer Found",
+        default=True,
+        help="Contacts of users deleted in Azure are archived, never deleted.",
+    )
+    user_import_sign_in = fields.Boolean(
+        string="Import Last Sign-in",
+        help="Needs Entra ID P1 in the customer's tenant; other tenants get a warning "
+        "and import without it.",
+    )
+    user_licence_rule = fields.Selection(
+        [
+            ("none", "No licence check"),
+            ("include", "Only users holding one of these licences"),
+            ("exclude", "Exclude users holding these licences"),
+        ],
+        string="Licence Check",
+        default="none",
+        required=True,
+    )
+    user_licence_skus = fields.Char(
+        string="Licence SKU IDs",
+        help="skuIds (GUIDs) separated by spaces, as Microsoft Graph lists them.",
+    )
+    user_delta_method = fields.Selection(
+        [("mapped", "Only fields that are mapped"), ("all", "All changes")],
+        string="Delta Method",
+        default="mapped",
+        required=True,
+        help="Only mapped fields: Graph is asked for (and reports changes of) the "
+        "properties the mappings use. All changes: every user property.",
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        connections = super().create(vals_list)
+        self.env["csp.field.mapping"]._csp_create_defaults(connections)
+        return connections
+
+    def action_generate_site_mappings(self):
+        """One mapping per mapped tenant (not yet mapped) to its customer's main site."""
+        for connection in self:
+            mapped = connection.tenant_ids.filtered(lambda t: t.mapping_state == "mapped")
+            (mapped - connection.site_mapping_ids.tenant_ids)._csp_create_site_mappings()
+
+    def action_reset_users(self):
+        self.tenant_ids.action_reset_users()
+
+    def action_latest_users(self):
+        self.tenant_ids.filtered(lambda t: t.mapping_state == "mapped").action_latest_users()
+
+
+class CspTenant(models.Model):
+    _inherit = "csp.tenant"
+
+    def _csp_create_site_mappings(self):
+        return self.env["csp.site.mapping"].create(
+            [
+                {
+                    "connection_id": tenant.connection_id.id,
+                    "kind": user_rules.KIND_SITE,
+                    "customer_id": tenant.partner_id.id,
+                    "site_id": tenant.partner_id.id,
+                    "tenant_ids": [(6, 0, tenant.ids)],
+                    "description": self.env._("Users of %s", tenant.name),
+                    "sequence": 100,
+                }
+                for tenant in self
+            ]
+        )
+
+    def write(self, vals):
+        newly_mapped = self.browse()
+        if vals.get("partner_id"):
+            newly_mapped = self.filtered(
+                lambda t: not t.partner_id and t.connection_id.auto_site_mapping
+            )
+        result = super().write(vals)
+        if newly_mapped:
+            newly_mapped._csp_create_site_mappings()
+        return result

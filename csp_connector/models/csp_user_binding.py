@@ -1,0 +1,384 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Azure users -> contacts: the binding model and the user sync that fills it."""
+
+import logging
+from collections import defaultdict
+
+from odoo import api, fields, models
+
+from ..microsoft import errors
+from ..sync import users as user_rules
+from ..sync.tenants import parse_datetime
+from .csp_azure_group import is_resync
+
+_logger = logging.getLogger(__name__)
+
+NOT_PREMIUM = "authentication_requestfromnonpremiumtenantorb2ctenant"
+
+
+class CspUserBinding(models.Model):
+    """One Azure user of one tenant, bound to the contact it became."""
+
+    _name = "csp.user.binding"
+    _description = "Microsoft CSP User"
+    _order = "tenant_ref_id, upn"
+    _rec_name = "upn"
+
+    connection_id = fields.Many2one("csp.connection", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="connection_id.company_id", store=True)
+    tenant_ref_id = fields.Many2one(
+        "csp.tenant", string="Tenant", required=True, ondelete="cascade", index=True
+    )
+    object_id = fields.Char(string="Object ID", required=True)
+    partner_id = fields.Many2one("res.partner", string="Contact", ondelete="set null", index=True)
+    upn = fields.Char(string="User Principal Name")
+    mail = fields.Char()
+    account_enabled = fields.Boolean(default=True)
+    external = fields.Boolean(help="A guest of the tenant (#EXT#).")
+    licensed = fields.Boolean(
+        help="Holds at least one licence. Unlicensed accounts (service accounts, shared "
+        "mailboxes) are left out of anything billed per user."
+    )
+    sku_ids = fields.Char(string="Licence SKUs", help="skuIds of the assigned licences.")
+    last_sign_in = fields.Datetime()
+    mapping_id = fields.Many2one("csp.site.mapping", ondelete="set null")
+    fingerprint = fields.Char(help="What was last written, to skip unchanged users.")
+    removed = fields.Boolean(help="Deleted in Azure, or no longer imported.")
+
+    _sql_constraints = [
+        (
+            "binding_unique",
+            "unique(connection_id, tenant_ref_id, object_id)",
+            "An Azure user is bound once per tenant and connection.",
+        ),
+    ]
+
+    # -- the sync ---------------------------------------------------------------
+
+    @api.model
+    def _csp_sync_users(self, tenant, http):
+        """Full or delta import of one tenant's users. Returns the run counters."""
+        counters = dict.fromkeys(("created", "updated", "deactivated", "skipped"), 0)
+        if tenant.mapping_state != "mapped":
+            return counters
+        connection = tenant.connection_id
+        graph = connection._csp_graph(http, tenant.tenant_id)
+        context = _SyncContext(self.env, tenant)
+        # groups are always kept: mappings choose among them, and filter by membership
+        self.env["csp.azure.group"]._csp_sync_groups(tenant, graph)
+        if context.needs_groups:
+            context.memberships = self.env["csp.azure.group"]._csp_memberships(tenant)
+        link = tenant.users_delta_link
+        try:
+            self._csp_users_round(tenant, graph, context, link, counters)
+        except errors.MicrosoftError as exc:
+            if not link or not is_resync(exc):
+                raise
+            _logger.info("CSP: users delta of %s expired, full resync", tenant.tenant_id)
+            tenant.message_post(
+                body=self.env._("The users delta link expired: all users are read again.")
+            )
+            self._csp_users_round(tenant, graph, context, None, counters)
+        return counters
+
+    @api.model
+    def _csp_select_for(self, tenant):
+        return _SyncContext(self.env, tenant).select()
+
+    def _csp_users_round(self, tenant, graph, context, link, counters):
+        select = context.select()
+        sign_in = context.sign_in
+        seen = set()
+        changed = False
+        try:
+            if link:
+                pages = graph.iter_pages(link)
+                new_link = None
+            else:
+                # the link is taken first: changes made while we read come again next time
+                new_link = graph.delta_latest("v1.0/users/delta", select)
+                pages = graph.iter_pages("v1.0/users", params={"$select": select, "$top": 999})
+            for page in pages:
+                users = page.get("value") or []
+                seen.update(u["id"] for u in users)
+                changed |= self._csp_apply_page(tenant, users, context, counters)
+                new_link = page.get("@odata.deltaLink") or new_link
+        except errors.MicrosoftError as exc:
+            if not sign_in or (exc.code or "").lower() != NOT_PREMIUM:
+                raise
+            tenant.message_post(body=exc.user_message())
+            context.sign_in = False  # the others still import, without last sign-in
+            return self._csp_users_round(tenant, graph, context, link, counters)
+        if not link and tenant.connection_id.user_deactivate_missing:
+            gone = self.search(
+                [("tenant_ref_id", "=", tenant.id), ("object_id", "not in", list(seen)),
+                 ("removed", "=", False)]
+            )  # fmt: skip
+            counters["deactivated"] += self._csp_deactivate(gone)
+            changed |= bool(gone)
+        tenant._csp_store_delta_link("users", new_link, changed=changed)
+        return None
+
+    def _csp_apply_page(self, tenant, users, context, counters):
+        """Apply one page of users in batches. Returns whether anything was written."""
+        bindings = {
+            b.object_id: b
+            for b in self.search(
+                [("tenant_ref_id", "=", tenant.id),
+                 ("object_id", "in", [u["id"] for u in users])]
+            )
+        }  # fmt: skip
+        removed = [bindings[u["id"]] for u in users if "@removed" in u and u["id"] in bindings]
+        deactivated = self._csp_deactivate(self.union(*removed)) if removed else 0
+        counters["deactivated"] += deactivated
+        decisions = []
+        for user in users:
+            if "@removed" in user:
+                continue
+            decision = context.decide(user)
+            if decision.skip_reason:
+                counters["skipped"] += 1
+                binding = bindings.get(user["id"])
+                if binding and not binding.removed:
+                    counters["deactivated"] += self._csp_deactivate(binding)
+                    deactivated += 1
+                continue
+            decisions.append((user, decision))
+        written = self._csp_write_decisions(tenant, decisions, bindings, context, counters)
+        return bool(deactivated or written)
+
+    def _csp_write_decisions(self, tenant, decisions, bindings, context, counters):
+        batch = _Batch(self, tenant)
+        sites = context.resolve_sites(d for _u, d in decisions)
+        matches = context.match_existing([u for u, _d in decisions if u["id"] not in bindings])
+        for user, decision in decisions:
+            parent = sites.get((decision.customer_id, decision.site_value), decision.parent_id)
+            print_ = user_rules.fingerprint(decision)
+            values = {**decision.values, "parent_id": parent}
+            if decision.tag_ids:
+                values["category_id"] = [(6, 0, list(decision.tag_ids))]
+            meta = _binding_values(user, decision, print_, context.sign_in)
+            binding = bindings.get(user["id"])
+            if binding and binding.partner_id:
+                if binding.fingerprint == print_ and not binding.removed:
+                    counters["skipped"] += 1
+                    binding._csp_write_changed(meta)
+                    continue
+                if binding.removed:  # back in Azure, or imported again
+                    values.setdefault("active", True)
+                batch.write_contact(binding.partner_id.id, values)
+                binding.write({**meta, "removed": False})
+                counters["updated"] += 1
+            elif user["id"] in matches:  # an existing contact (same e-mail or UPN)
+                batch.write_contact(matches[user["id"]], values)
+                batch.bind(user["id"], matches[user["id"]], meta)
+                counters["updated"] += 1
+            else:
+                batch.new_contact(user["id"], values, meta, binding)
+        counters["created"] += batch.flush()
+        portal = {d.object_id for _u, d in decisions if d.portal}
+        if portal:
+            context.grant_portal(
+                self.search(
+                    [("tenant_ref_id", "=", tenant.id), ("object_id", "in", list(portal))]
+                ).partner_id.ids
+            )
+        return batch.written
+
+    def _csp_write_changed(self, values):
+        changes = {k: v for k, v in values.items() if self._csp_differs(k, v)}
+        if changes:
+            self.write(changes)
+
+    def _csp_deactivate(self, bindings):
+        """Archive the contacts of users gone from Azure (never delete them)."""
+        bindings = bindings.filtered(lambda b: not b.removed)
+        if not bindings:
+            return 0
+        bindings.partner_id.filtered("active").write({"active": False})
+        bindings.write({"removed": True, "fingerprint": False})
+        return len(bindings)
+
+    def _csp_differs(self, name, value):
+        current = self[name]
+        if isinstance(current, models.BaseModel):
+            current = current.id
+        if name == "last_sign_in" and value:
+            value = fields.Datetime.to_datetime(value)
+        return (current or False) != (value or False)
+
+
+class _Batch:
+    """The contact creations, writes and bindings of one page, done in bulk."""
+
+    def __init__(self, bindings_model, tenant):
+        self.bindings = bindings_model
+        self.tenant = tenant
+        self.partners = bindings_model.env["res.partner"].with_context(tracking_disable=True)
+        self.updates = defaultdict(list)  # frozen values -> partner ids
+        self.creates = []  # (object id, values, binding values, existing binding)
+        self.binds = []
+        self.written = False
+
+    def write_contact(self, partner_id, values):
+        self.updates[_freeze(values)].append(partner_id)
+
+    def new_contact(self, object_id, values, meta, binding):
+        self.creates.append((object_id, values, meta, binding))
+
+    def bind(self, object_id, partner_id, meta):
+        self.binds.append(
+            {**meta, "partner_id": partner_id, "object_id": object_id,
+             "tenant_ref_id": self.tenant.id, "connection_id": self.tenant.connection_id.id}
+        )  # fmt: skip
+
+    def flush(self):
+        """Write everything; returns the number of contacts created."""
+        for frozen, partner_ids in self.updates.items():
+            self.partners.browse(partner_ids).write(dict(frozen))
+        created = self.partners.create([values for _o, values, _m, _b in self.creates])
+        for (object_id, _values, meta, binding), partner in zip(self.creates, created, strict=True):
+            if binding:
+                binding.write({**meta, "partner_id": partner.id, "removed": False})
+            else:
+                self.bind(object_id, partner.id, meta)
+        if self.binds:
+            self.bindings.create(self.binds)
+        self.written = bool(self.updates or self.creates or self.binds)
+        return len(created)
+
+
+def _freeze(values):
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items()))
+
+
+def _binding_values(user, decision, print_, with_sign_in):
+    licences = sorted(lic.get("skuId") for lic in user.get("assignedLicenses") or [])
+    values = {
+        "upn": user.get("userPrincipalName"),
+        "mail": user.get("mail") or False,
+        "account_enabled": bool(user.get("accountEnabled", True)),
+        "external": user_rules.is_external(user),
+        "licensed": bool(licences),
+        "sku_ids": " ".join(licences) or False,
+        "mapping_id": decision.mapping_id,
+        "fingerprint": print_,
+    }
+    if with_sign_in:
+        activity = user.get("signInActivity") or {}
+        when = parse_datetime(activity.get("lastSignInDateTime"))
+        values["last_sign_in"] = when.replace(tzinfo=None) if when else False
+    return values
+
+
+class _SyncContext:
+    """What a tenant's user sync needs, read once per tenant (not per user)."""
+
+    def __init__(self, env, tenant):
+        self.env = env
+        self.tenant = tenant
+        connection = tenant.connection_id
+        self.connection = connection
+        mappings = connection.site_mapping_ids.sorted(lambda m: (m.sequence, m.id))
+        self.mappings = [m._csp_rule() for m in mappings]
+        self.field_mappings = [(f.azure_field, f.field_name) for f in connection.field_mapping_ids]
+        self.converters = env["csp.field.mapping"]._csp_converters(
+            [odoo for _azure, odoo in self.field_mappings]
+        )
+        self.needs_groups = any(
+            m.group_ids or any(v.group_id for v in m.values) for m in self.mappings
+        )
+        self.memberships = {}
+        self.sign_in = connection.user_import_sign_in
+        self.options = {
+            "licence_rule": connection.user_licence_rule,
+            "licence_skus": frozenset((connection.user_licence_skus or "").split()),
+            "active_follows_account": connection.user_active_follows_account,
+            "sites_by_value": {
+                m.id: m._csp_sites_by_value() for m in mappings if m.kind == user_rules.KIND_MATCH
+            },
+        }
+
+    def select(self):
+        """$select of only what the mappings and filters read."""
+        return user_rules.select_for(
+            self.field_mappings,
+            self.mappings,
+            with_sign_in=self.sign_in,
+            everything=self.connection.user_delta_method == "all",
+        )
+
+    def decide(self, user):
+        return user_rules.decide(
+            self.tenant.tenant_id,
+            user,
+            self.mappings,
+            self.field_mappings,
+            self.memberships.get(user["id"], set()),
+            self.options,
+            self.converters,
+        )
+
+    def resolve_sites(self, decisions):
+        """{(customer id, value): site id}, creating the sites that do not exist yet."""
+        wanted = {(d.customer_id, d.site_value) for d in decisions if d.site_value}
+        if not wanted:
+            return {}
+        Partner = self.env["res.partner"]
+        customers = {customer for customer, _value in wanted}
+        found = {}
+        for site in Partner.search([("parent_id", "in", list(customers)), ("type", "=", "other")]):
+            found.setdefault((site.parent_id.id, (site.name or "").lower()), site.id)
+        result, missing = {}, []
+        for customer, value in wanted:
+            site_id = found.get((customer, value.lower()))
+            if site_id:
+                result[(customer, value)] = site_id
+            else:
+                missing.append((customer, value))
+        if missing:
+            created = Partner.create(
+                [{"name": value, "parent_id": customer, "type": "other"}
+                 for customer, value in missing]
+            )  # fmt: skip
+            result.update(zip(missing, created.ids, strict=True))
+        return result
+
+    def match_existing(self, users):
+        """{object id: contact id} for users an existing contact already stands for."""
+        field = self.connection.user_match_field
+        if field == "object_id" or not users or not self.tenant.partner_id:
+            return {}
+        key = "mail" if field == "email" else "userPrincipalName"
+        by_value = {(u.get(key) or "").lower(): u["id"] for u in users if u.get(key)}
+        if not by_value:
+            return {}
+        bound = (
+            self.env["csp.user.binding"]
+            .search([("connection_id", "=", self.connection.id), ("partner_id", "!=", False)])
+            .partner_id.ids
+        )
+        contacts = self.env["res.partner"].search(
+            [
+                ("commercial_partner_id", "=", self.tenant.partner_id.commercial_partner_id.id),
+                ("email_normalized", "in", list(by_value)),
+                ("id", "not in", bound),
+            ]
+        )
+        matches = {}
+        for contact in contacts:
+            object_id = by_value.get(contact.email_normalized)
+            if object_id and object_id not in matches:
+                matches[object_id] = contact.id
+        return matches
+
+    def grant_portal(self, partner_ids):
+        portal = self.env.ref("base.group_portal")
+        partners = self.env["res.partner"].browse(partner_ids)
+        partners = partners.filtered(lambda p: p.email and p.active and not p.user_ids)
+        if partners:
+            self.env["res.users"].with_context(no_reset_password=True).create(
+                [{"name": p.name, "login": p.email, "partner_id": p.id,
+                  "groups_id": [(6, 0, [portal.id])]} for p in partners]
+            )  # fmt: skip

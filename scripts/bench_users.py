@@ -1,0 +1,199 @@
+"""make bench-users: user import speed and memory against the sandbox.
+
+Run by scripts/bench_users.sh inside `odoo shell` (which provides `env`) on a fresh
+database, with the sandbox serving 100 tenants x 500 users (20 groups each). Prints
+the figures and writes them as JSON (path in CSP_BENCH_OUT). Every figure is measured
+in this run; the baseline is one batched res.partner.create of the same contacts.
+"""
+
+# ruff: noqa: F821 - `env` is provided by `odoo shell`
+# pylint: disable=print-used
+import json
+import os
+import resource
+import time
+
+import requests
+
+from odoo import sql_db
+
+state_path = os.environ["CSP_SANDBOX_STATE"]
+out_path = os.environ["CSP_BENCH_OUT"]
+with open(state_path) as handle:
+    state = json.load(handle)
+CONTROL = state["urls"]["control"]
+CA = state["ca_path"]
+
+
+def control(method, path, payload=None):
+    response = requests.request(method, f"{CONTROL}/{path}", json=payload, verify=CA, timeout=120)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rows_written():
+    """Rows inserted, updated or deleted by this transaction in the synced tables."""
+    env.flush_all()
+    env.cr.execute(
+        """SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)
+             FROM pg_stat_xact_user_tables
+            WHERE relname IN ('res_partner', 'csp_user_binding', 'csp_tenant',
+                              'csp_azure_group')"""
+    )
+    return int(env.cr.fetchone()[0])
+
+
+def request_count():
+    """Request logs are written by their own transaction: count them from another one."""
+    with env.registry.cursor() as cr:
+        cr.execute("SELECT count(*) FROM csp_request_log")
+        return cr.fetchone()[0]
+
+
+def timed_run(connection, label):
+    env.cr.commit()
+    queries = sql_db.sql_counter
+    logs_before = request_count()
+    rows_before = rows_written()
+    started = time.perf_counter()
+    run = connection._csp_sync(trigger="manual", modules=["users"])
+    env.flush_all()
+    seconds = time.perf_counter() - started
+    figures = {
+        "label": label,
+        "seconds": round(seconds, 2),
+        "state": run.state,
+        "created": run.created,
+        "updated": run.updated,
+        "deactivated": run.deactivated,
+        "skipped": run.skipped,
+        "errors": run.errors,
+        "sql_queries": sql_db.sql_counter - queries,
+        "http_requests": request_count() - logs_before,
+        "rows_written": rows_written() - rows_before,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+    env.cr.commit()
+    env.invalidate_all()
+    print(f"  {label}: {json.dumps(figures)}")
+    return figures
+
+
+admin = env.ref("base.user_admin")
+env = env(user=admin, context={"tracking_disable": True})
+connection = env["csp.connection"].create(
+    {
+        "name": "Benchmark partner",
+        "partner_tenant_id": state["partner_tenant_id"],
+        "pc_client_id": state["partner_center_app"]["client_id"],
+        "pc_client_secret": state["partner_center_app"]["client_secret"],
+        "gdap_client_id": state["gdap_app"]["client_id"],
+        "gdap_client_secret": state["gdap_app"]["client_secret"],
+        "login_endpoint": state["urls"]["login"],
+        "partner_center_endpoint": state["urls"]["partner_center"],
+        "graph_endpoint": state["urls"]["graph"],
+        "pricing_endpoint": state["urls"]["pricing"],
+        "ca_bundle_path": CA,
+        "relationship_mode": "gdap_only",  # no Partner Center sign-in needed here
+        "log_retention_days": 0,
+    }
+)
+for tenant_state in control("GET", "state")["tenants"]:  # consent everywhere
+    if tenant_state["gdap"] and not tenant_state["consent_blocked"]:
+        control("POST", f"tenants/{tenant_state['id']}/consent", {})
+connection._csp_sync(trigger="manual", modules=["tenants"])
+tenants = connection.tenant_ids.filtered(lambda t: t.consent_state == "granted").sorted("id")
+customers = env["res.partner"].create(
+    [{"name": f"Customer {t.name}", "is_company": True} for t in tenants]
+)
+for tenant, customer in zip(tenants, customers, strict=True):
+    tenant.partner_id = customer
+env["csp.site.mapping"].create(
+    {
+        "connection_id": connection.id,
+        "kind": "field_sites",
+        "customer_id": customer.id,
+        "azure_field": "officeLocation",
+        "tenant_ids": [(6, 0, [tenant.id])],
+    }
+    for tenant, customer in zip(tenants, customers, strict=True)
+)
+small, rest = tenants[:10], tenants[10:]
+rest.write({"do_not_import": True, "partner_id": False})
+env.cr.commit()
+rss_start = peak_rss_mb()
+print(f"Benchmark: {len(tenants)} tenants mapped, peak RSS at start {rss_start:.0f} MB")
+
+first = timed_run(connection, "full import, first 10 tenants")
+for tenant, customer in zip(rest, customers[10:], strict=True):
+    tenant.write({"do_not_import": False, "partner_id": customer.id})
+rest_run = timed_run(connection, "full import, other tenants")
+users = env["csp.user.binding"].search_count([("removed", "=", False)])
+full_seconds = first["seconds"] + rest_run["seconds"]
+no_change = timed_run(connection, "delta, no change")
+
+# 1% of the users change (display name and office)
+bindings = env["csp.user.binding"].search([("removed", "=", False)], order="id")
+step = max(1, len(bindings) // max(1, users // 100))
+changed = bindings[::step][: users // 100]
+for binding in changed:
+    control(
+        "PATCH",
+        f"tenants/{binding.tenant_ref_id.tenant_id}/users/{binding.object_id}",
+        {"displayName": f"Changed {binding.object_id[:8]}", "officeLocation": "Relocated"},
+    )
+one_percent = timed_run(connection, f"delta, {len(changed)} users changed")
+
+# baseline: the same contacts, one batched create, in a transaction rolled back
+contacts = env["res.partner"].search_read(
+    [("id", "in", bindings.partner_id.ids)],
+    ["name", "email", "function", "mobile", "phone", "street", "city", "zip", "parent_id"],
+)
+values = [
+    {**{k: v for k, v in c.items() if k not in ("id", "parent_id")},
+     "parent_id": c["parent_id"][0] if c["parent_id"] else False}
+    for c in contacts
+]  # fmt: skip
+env.invalidate_all()
+started = time.perf_counter()
+env["res.partner"].create(values)
+env.flush_all()
+baseline_seconds = time.perf_counter() - started
+env.cr.rollback()
+
+tenants_count = len(tenants)
+result = {
+    "users": users,
+    "tenants": tenants_count,
+    "full_import_seconds": round(full_seconds, 2),
+    "users_per_second": round(users / full_seconds, 1),
+    "baseline_create_seconds": round(baseline_seconds, 2),
+    "full_vs_baseline": round(full_seconds / baseline_seconds, 2),
+    "sql_queries_per_user": round(
+        (first["sql_queries"] + rest_run["sql_queries"]) / max(users, 1), 2
+    ),
+    "peak_rss_mb_after_5000": first["peak_rss_mb"],
+    "peak_rss_mb_after_50000": rest_run["peak_rss_mb"],
+    "peak_rss_growth_mb": round(rest_run["peak_rss_mb"] - first["peak_rss_mb"], 1),
+    "no_change_delta": no_change,
+    "no_change_requests_per_tenant": round(no_change["http_requests"] / tenants_count, 2),
+    "one_percent_delta": one_percent,
+    "one_percent_vs_full": round(one_percent["seconds"] / full_seconds, 3),
+    "runs": [first, rest_run],
+}
+targets = {
+    "full import within 2x baseline": result["full_vs_baseline"] <= 2,
+    "peak RSS grows < 300 MB from 5k to 50k users": result["peak_rss_growth_mb"] < 300,
+    "no-change delta writes 0 rows": no_change["rows_written"] == 0,
+    "no-change delta <= 2 requests per tenant": result["no_change_requests_per_tenant"] <= 2,
+    "1% run < 5% of full import": result["one_percent_vs_full"] < 0.05,
+}
+result["targets"] = targets
+os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
+with open(out_path, "w") as handle:
+    json.dump(result, handle, indent=2)
+print(json.dumps({k: v for k, v in result.items() if k not in ("runs",)}, indent=2))
