@@ -68,8 +68,14 @@ for tenant in tenants.filtered(lambda t: t.consent_state != "granted"):
     answer = browse(tenant.action_grant_consent()["url"])
     env["csp.tenant"]._csp_finish_consent(answer)
 
-# 5. one full sync now that consent is in place
-run = connection._csp_sync(trigger="manual", modules=["tenants"])
+# 5. users: one site mapping per mapped tenant to its customer, sites per office
+connection.action_generate_site_mappings()
+connection.site_mapping_ids.filtered(lambda m: m.kind == "site").write(
+    {"kind": "field_sites", "azure_field": "officeLocation", "site_id": False}
+)
+
+# 6. one full sync now that consent is in place: tenants and users
+run = connection._csp_sync(trigger="manual", modules=["tenants", "users"])
 env.cr.commit()
 
 mapped = tenants.filtered(lambda t: t.mapping_state == "mapped")
@@ -79,6 +85,11 @@ print(f"Tenants found:     {len(tenants)}")
 print(f"Mapped:            {len(mapped)} (to {len(mapped.partner_id)} customers)")
 print(f"Admin consent:     {len(consented)}")
 print(f"GDAP ending soon:  {len(tenants.filtered('gdap_expiring'))}")
+users = env["csp.user.binding"].search([("connection_id", "=", connection.id)])
+print(
+    f"Users imported:    {len(users.filtered('partner_id'))} contacts "
+    f"({len(users.filtered(lambda u: not u.licensed))} without licence)"
+)
 print(
     f"Last run:          {run.state} ({run.created} created, {run.updated} updated, "
     f"{run.skipped} unchanged, {run.errors} errors)"

@@ -137,6 +137,11 @@ class MicrosoftHttp:
         waited = 0.0
         attempt = 0
         failures = 0
+
+        def report(**outcome):
+            self._report(service, tenant, method, url, attempt, request_id, started,
+                         body=body, **outcome)  # fmt: skip
+
         while True:
             attempt += 1
             started = time.monotonic()
@@ -155,17 +160,7 @@ class MicrosoftHttp:
             except requests.RequestException as exc:
                 failures += 1
                 message = f"{type(exc).__name__}: {redact.redact_text(str(exc), 500)}"
-                self._report(
-                    service,
-                    tenant,
-                    method,
-                    url,
-                    attempt,
-                    request_id,
-                    started,
-                    error=message,
-                    body=body,
-                )
+                report(error=message)
                 delay = self._backoff_delay(failures)
                 if failures < self.max_attempts and waited + delay <= self.max_wait:
                     self.sleep(delay)
@@ -178,17 +173,7 @@ class MicrosoftHttp:
                     request_id=request_id,
                     correlation_id=self.correlation_id,
                 ) from None
-            self._report(
-                service,
-                tenant,
-                method,
-                url,
-                attempt,
-                request_id,
-                started,
-                response=response,
-                body=body,
-            )
+            report(response=response)
             status = response.status_code
             if status == 429 or status in RETRY_STATUSES:
                 if status == 429:

@@ -201,15 +201,18 @@ class CspConnection(models.Model):
         self.gdap_client_secret_input = False
 
     def _inverse_pc_client_secret_input(self):
-        for connection in self.filtered("pc_client_secret_input"):
-            connection.sudo().pc_client_secret = connection.pc_client_secret_input.strip()
-            connection.message_post(body=self.env._("The Partner Center app secret was replaced."))
+        self._csp_store_secret("pc_client_secret", self.env._("Partner Center app"))
 
     def _inverse_gdap_client_secret_input(self):
         auth.forget_app_tokens()
-        for connection in self.filtered("gdap_client_secret_input"):
-            connection.sudo().gdap_client_secret = connection.gdap_client_secret_input.strip()
-            connection.message_post(body=self.env._("The GDAP app secret was replaced."))
+        self._csp_store_secret("gdap_client_secret", self.env._("GDAP app"))
+
+    def _csp_store_secret(self, field_name, label):
+        """A secret typed in the form goes to its system-only field; only the fact of
+        the change is noted in the chatter."""
+        for connection in self.filtered(f"{field_name}_input"):
+            connection.sudo()[field_name] = connection[f"{field_name}_input"].strip()
+            connection.message_post(body=self.env._("The %s secret was replaced.", label))
 
     def _compute_secret_set(self):
         for connection in self:

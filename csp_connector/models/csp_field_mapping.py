@@ -4,17 +4,15 @@ from odoo import api, fields, models
 
 from .csp_site_mapping import AZURE_FIELDS
 
-# Azure property -> contact field, created with every new connection
+# Azure property -> contact field, created with every new connection. Address fields
+# are left out on purpose: in Odoo a contact shares the address of its site (the
+# parent), which is where site mappings put each user.
 DEFAULT_FIELD_MAPPINGS = (
     ("displayName", "name"),
     ("mail", "email"),
     ("jobTitle", "function"),
     ("mobilePhone", "mobile"),
     ("businessPhones", "phone"),
-    ("streetAddress", "street"),
-    ("city", "city"),
-    ("postalCode", "zip"),
-    ("country", "country_id"),
 )
 
 

@@ -111,6 +111,7 @@ class CspSyncRun(models.Model):
 
     def _csp_run(self, commit=False, batch=None):
         self.ensure_one()
+        self = self.with_context(csp_run_memo={})  # noqa: PLW0642 - what steps share in a run
         connection = self.connection_id
         modules = (self.modules or "").split(",")
         recorder = self.env["csp.request.log"]._csp_recorder(connection)

@@ -6,6 +6,7 @@ import logging
 from collections import defaultdict
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from ..microsoft import errors
 from ..sync import users as user_rules
@@ -152,6 +153,7 @@ class CspUserBinding(models.Model):
         batch = _Batch(self, tenant)
         sites = context.resolve_sites(d for _u, d in decisions)
         matches = context.match_existing([u for u, _d in decisions if u["id"] not in bindings])
+        changed = []  # (user, decision, values, meta, binding) of bound users that changed
         for user, decision in decisions:
             parent = sites.get((decision.customer_id, decision.site_value), decision.parent_id)
             print_ = user_rules.fingerprint(decision)
@@ -163,19 +165,21 @@ class CspUserBinding(models.Model):
             if binding and binding.partner_id:
                 if binding.fingerprint == print_ and not binding.removed:
                     counters["skipped"] += 1
-                    binding._csp_write_changed(meta)
+                    batch.update_binding(binding, meta)
                     continue
                 if binding.removed:  # back in Azure, or imported again
                     values.setdefault("active", True)
-                batch.write_contact(binding.partner_id.id, values)
-                binding.write({**meta, "removed": False})
+                changed.append((binding.partner_id.id, values))
+                batch.update_binding(binding, {**meta, "removed": False})
                 counters["updated"] += 1
             elif user["id"] in matches:  # an existing contact (same e-mail or UPN)
-                batch.write_contact(matches[user["id"]], values)
+                changed.append((matches[user["id"]], values))
                 batch.bind(user["id"], matches[user["id"]], meta)
                 counters["updated"] += 1
             else:
                 batch.new_contact(user["id"], values, meta, binding)
+        for partner_id, diff in _partner_diffs(self.env, changed):
+            batch.write_contact(partner_id, diff)
         counters["created"] += batch.flush()
         portal = {d.object_id for _u, d in decisions if d.portal}
         if portal:
@@ -185,11 +189,6 @@ class CspUserBinding(models.Model):
                 ).partner_id.ids
             )
         return batch.written
-
-    def _csp_write_changed(self, values):
-        changes = {k: v for k, v in values.items() if self._csp_differs(k, v)}
-        if changes:
-            self.write(changes)
 
     def _csp_deactivate(self, bindings):
         """Archive the contacts of users gone from Azure (never delete them)."""
@@ -216,13 +215,23 @@ class _Batch:
         self.bindings = bindings_model
         self.tenant = tenant
         self.partners = bindings_model.env["res.partner"].with_context(tracking_disable=True)
-        self.updates = defaultdict(list)  # frozen values -> partner ids
+        self.updates = defaultdict(list)  # (field, frozen value) -> partner ids
         self.creates = []  # (object id, values, binding values, existing binding)
         self.binds = []
+        self.binding_updates = []  # (binding, changed values)
         self.written = False
 
+    def update_binding(self, binding, values):
+        changes = {k: v for k, v in values.items() if binding._csp_differs(k, v)}
+        if changes:
+            self.binding_updates.append((binding, changes))
+
     def write_contact(self, partner_id, values):
-        self.updates[_freeze(values)].append(partner_id)
+        """Grouped by field and value: a move to one site is one write for all the users
+        moved there, while a unique value (a name) costs a light write of its own."""
+        for name, value in values.items():
+            frozen = tuple(value) if isinstance(value, list) else value
+            self.updates[(name, frozen)].append(partner_id)
 
     def new_contact(self, object_id, values, meta, binding):
         self.creates.append((object_id, values, meta, binding))
@@ -235,8 +244,13 @@ class _Batch:
 
     def flush(self):
         """Write everything; returns the number of contacts created."""
-        for frozen, partner_ids in self.updates.items():
-            self.partners.browse(partner_ids).write(dict(frozen))
+        # moves first: Odoo then copies the new site's address to its contacts, and
+        # the mapped values written next are the ones that stay
+        ordered = sorted(self.updates.items(), key=lambda item: item[0][0] != "parent_id")
+        for (name, value), partner_ids in ordered:
+            self.partners.browse(partner_ids).write(
+                {name: list(value) if isinstance(value, tuple) else value}
+            )
         created = self.partners.create([values for _o, values, _m, _b in self.creates])
         for (object_id, _values, meta, binding), partner in zip(self.creates, created, strict=True):
             if binding:
@@ -245,12 +259,74 @@ class _Batch:
                 self.bind(object_id, partner.id, meta)
         if self.binds:
             self.bindings.create(self.binds)
-        self.written = bool(self.updates or self.creates or self.binds)
+        _write_bindings(self.bindings, self.binding_updates)
+        self.written = bool(self.updates or self.creates or self.binds or self.binding_updates)
         return len(created)
 
 
-def _freeze(values):
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items()))
+def _write_bindings(model, updates):
+    """Bindings whose own fields changed, grouped into one write per set of values.
+
+    Fingerprints differ per user, so these writes rarely group: they go in one SQL
+    statement per set of changed columns (bindings have no dependent computed field).
+    """
+    by_columns = defaultdict(list)
+    for binding, changes in updates:
+        by_columns[tuple(sorted(changes))].append((binding.id, changes))
+    env = model.env
+    model.flush_model()
+    for columns, rows in by_columns.items():
+        if len(rows) == 1:
+            model.browse(rows[0][0]).write(rows[0][1])
+            continue
+        types = {name: model._fields[name].column_type[1] for name in columns}
+        rows_sql = SQL(", ").join(
+            SQL("%s", (binding_id, *[_column_value(changes[name]) for name in columns]))
+            for binding_id, changes in rows
+        )
+        env.cr.execute(
+            SQL(
+                "UPDATE csp_user_binding AS b SET %s, write_date = %s, write_uid = %s"
+                " FROM (VALUES %s) AS v(%s) WHERE b.id = v.id",
+                SQL(", ").join(
+                    SQL("%s = v.%s::%s", SQL.identifier(n), SQL.identifier(n), SQL(types[n]))
+                    for n in columns
+                ),
+                fields.Datetime.now(),
+                env.uid,
+                rows_sql,
+                SQL(", ").join([SQL("id"), *(SQL.identifier(n) for n in columns)]),
+            )
+        )
+        model.invalidate_model([*columns, "write_date", "write_uid"])
+
+
+def _column_value(value):
+    return None if value is False else value
+
+
+def _partner_diffs(env, changed):
+    """[(partner id, only the fields whose value differs)] for the changed users."""
+    if not changed:
+        return []
+    names = sorted({name for _pid, values in changed for name in values})
+    partners = (
+        env["res.partner"].with_context(active_test=False).browse([pid for pid, _v in changed])
+    )
+    current = {row["id"]: row for row in partners.read(names, load=None)}
+    diffs = []
+    for partner_id, values in changed:
+        row = current.get(partner_id, {})
+        diff = {k: v for k, v in values.items() if _differs(row.get(k), v)}
+        if diff:
+            diffs.append((partner_id, diff))
+    return diffs
+
+
+def _differs(current, wanted):
+    if isinstance(wanted, list):  # [(6, 0, ids)] on a many2many
+        return sorted(current or []) != sorted(wanted[0][2])
+    return (current or False) != (wanted or False)
 
 
 def _binding_values(user, decision, print_, with_sign_in):
@@ -280,12 +356,17 @@ class _SyncContext:
         self.tenant = tenant
         connection = tenant.connection_id
         self.connection = connection
-        mappings = connection.site_mapping_ids.sorted(lambda m: (m.sequence, m.id))
-        self.mappings = [m._csp_rule() for m in mappings]
-        self.field_mappings = [(f.azure_field, f.field_name) for f in connection.field_mapping_ids]
-        self.converters = env["csp.field.mapping"]._csp_converters(
-            [odoo for _azure, odoo in self.field_mappings]
-        )
+        # connection-wide parts are read once per run (memo in the run's context)
+        memo = env.context.get("csp_run_memo")
+        key = ("users", connection.id)
+        if memo is None or key not in memo:
+            shared = self._connection_parts(env, connection)
+            if memo is not None:
+                memo[key] = shared
+        else:
+            shared = memo[key]
+        rules, self.field_mappings, self.converters, sites_by_value = shared
+        self.mappings = [r for r in rules if not r.tenant_ids or tenant.tenant_id in r.tenant_ids]
         self.needs_groups = any(
             m.group_ids or any(v.group_id for v in m.values) for m in self.mappings
         )
@@ -295,10 +376,18 @@ class _SyncContext:
             "licence_rule": connection.user_licence_rule,
             "licence_skus": frozenset((connection.user_licence_skus or "").split()),
             "active_follows_account": connection.user_active_follows_account,
-            "sites_by_value": {
-                m.id: m._csp_sites_by_value() for m in mappings if m.kind == user_rules.KIND_MATCH
-            },
+            "sites_by_value": sites_by_value,
         }
+
+    @staticmethod
+    def _connection_parts(env, connection):
+        mappings = connection.site_mapping_ids.sorted(lambda m: (m.sequence, m.id))
+        field_mappings = [(f.azure_field, f.field_name) for f in connection.field_mapping_ids]
+        converters = env["csp.field.mapping"]._csp_converters([o for _a, o in field_mappings])
+        sites_by_value = {
+            m.id: m._csp_sites_by_value() for m in mappings if m.kind == user_rules.KIND_MATCH
+        }
+        return [m._csp_rule() for m in mappings], field_mappings, converters, sites_by_value
 
     def select(self):
         """$select of only what the mappings and filters read."""
