@@ -66,8 +66,10 @@ class CspUserBinding(models.Model):
         connection = tenant.connection_id
         graph = connection._csp_graph(http, tenant.tenant_id)
         context = _SyncContext(self.env, tenant)
-        # groups are always kept: mappings choose among them, and filter by membership
-        self.env["csp.azure.group"]._csp_sync_groups(tenant, graph)
+        # groups are read on the first run (so that mappings can choose among them) and
+        # then followed by delta only while a mapping filters or sets values by group
+        if context.needs_groups or not tenant.groups_delta_link:
+            self.env["csp.azure.group"]._csp_sync_groups(tenant, graph)
         if context.needs_groups:
             context.memberships = self.env["csp.azure.group"]._csp_memberships(tenant)
         link = tenant.users_delta_link
@@ -131,7 +133,9 @@ class CspUserBinding(models.Model):
             )
         }  # fmt: skip
         removed = [bindings[u["id"]] for u in users if "@removed" in u and u["id"] in bindings]
-        deactivated = self._csp_deactivate(self.union(*removed)) if removed else 0
+        deactivated = 0
+        if removed and tenant.connection_id.user_deactivate_missing:
+            deactivated = self._csp_deactivate(self.union(*removed))
         counters["deactivated"] += deactivated
         decisions = []
         for user in users:
@@ -153,7 +157,7 @@ class CspUserBinding(models.Model):
         batch = _Batch(self, tenant)
         sites = context.resolve_sites(d for _u, d in decisions)
         matches = context.match_existing([u for u, _d in decisions if u["id"] not in bindings])
-        changed = []  # (user, decision, values, meta, binding) of bound users that changed
+        changed = []  # (contact id, wanted values) of bound users whose data changed
         for user, decision in decisions:
             parent = sites.get((decision.customer_id, decision.site_value), decision.parent_id)
             print_ = user_rules.fingerprint(decision)

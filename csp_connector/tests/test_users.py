@@ -321,3 +321,23 @@ class TestUsers(CspSandboxCase):
         self.assertFalse(any(plain_users.mapped("last_sign_in")))
         p1_users = self.env["csp.user.binding"].search([("tenant_ref_id", "=", p1_tenant.id)])
         self.assertTrue(any(p1_users.mapped("last_sign_in")))
+
+    def test_generated_and_automatic_site_mappings(self):
+        self.connection.action_generate_site_mappings()
+        generated = self.connection.site_mapping_ids
+        self.assertEqual(generated.tenant_ids, self.t1 | self.t2)
+        self.assertEqual(set(generated.mapped("site_id")), {self.customer})
+        self.connection.action_generate_site_mappings()  # nothing twice
+        self.assertEqual(self.connection.site_mapping_ids, generated)
+        # mapping a further tenant adds its mapping when the option is on
+        self.connection.auto_site_mapping = True
+        other = self.connection.tenant_ids.filtered(
+            lambda t: t.mapping_state == "unmapped" and t.consent_state == "granted"
+        )[:1]
+        customer = self.env["res.partner"].create({"name": "Other customer", "is_company": True})
+        other.partner_id = customer
+        added = self.connection.site_mapping_ids - generated
+        self.assertEqual((added.tenant_ids, added.site_id), (other, customer))
+        user = self.add_user(other, "New Comer")
+        self.sync()
+        self.assertEqual(self.contact(other, user).parent_id, customer)
