@@ -12,6 +12,7 @@ _logger = logging.getLogger(__name__)
 
 COUNTERS = ("created", "updated", "deactivated", "skipped", "errors")
 LOCK_NAMESPACE = 0x0C5B  # advisory locks: (namespace, connection id)
+CACHE_TENANTS = 10  # tenants whose records may stay in the ORM cache at once
 
 
 class CspSyncRun(models.Model):
@@ -129,9 +130,10 @@ class CspSyncRun(models.Model):
                     return self  # still running: the cron resumes it
                 for module in modules:
                     self._csp_step(tenant, module, http, commit)
-                # one tenant's records leave the cache: memory stays flat over hundreds
-                self.env.flush_all()
-                self.env.invalidate_all()
+                if count % CACHE_TENANTS == CACHE_TENANTS - 1:
+                    # records of finished tenants leave the cache: memory stays flat
+                    self.env.flush_all()
+                    self.env.invalidate_all()
             return self._csp_finish()
         finally:
             recorder.flush()

@@ -219,7 +219,8 @@ class _Batch:
         self.bindings = bindings_model
         self.tenant = tenant
         self.partners = bindings_model.env["res.partner"].with_context(tracking_disable=True)
-        self.updates = defaultdict(list)  # (field, frozen value) -> partner ids
+        self.moves = defaultdict(list)  # site id -> partner ids
+        self.updates = defaultdict(list)  # frozen values -> partner ids
         self.creates = []  # (object id, values, binding values, existing binding)
         self.binds = []
         self.binding_updates = []  # (binding, changed values)
@@ -231,11 +232,16 @@ class _Batch:
             self.binding_updates.append((binding, changes))
 
     def write_contact(self, partner_id, values):
-        """Grouped by field and value: a move to one site is one write for all the users
-        moved there, while a unique value (a name) costs a light write of its own."""
-        for name, value in values.items():
-            frozen = tuple(value) if isinstance(value, list) else value
-            self.updates[(name, frozen)].append(partner_id)
+        """A move is grouped by site (one write for every user moved there); the other
+        changed fields go in one write per user, shared by users with the same values."""
+        values = dict(values)
+        if "parent_id" in values:
+            self.moves[values.pop("parent_id")].append(partner_id)
+        if values:
+            frozen = tuple(
+                sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items())
+            )
+            self.updates[frozen].append(partner_id)
 
     def new_contact(self, object_id, values, meta, binding):
         self.creates.append((object_id, values, meta, binding))
@@ -250,10 +256,11 @@ class _Batch:
         """Write everything; returns the number of contacts created."""
         # moves first: Odoo then copies the new site's address to its contacts, and
         # the mapped values written next are the ones that stay
-        ordered = sorted(self.updates.items(), key=lambda item: item[0][0] != "parent_id")
-        for (name, value), partner_ids in ordered:
+        for parent_id, partner_ids in self.moves.items():
+            self.partners.browse(partner_ids).write({"parent_id": parent_id})
+        for frozen, partner_ids in self.updates.items():
             self.partners.browse(partner_ids).write(
-                {name: list(value) if isinstance(value, tuple) else value}
+                {k: list(v) if isinstance(v, tuple) else v for k, v in frozen}
             )
         created = self.partners.create([values for _o, values, _m, _b in self.creates])
         for (object_id, _values, meta, binding), partner in zip(self.creates, created, strict=True):
@@ -264,7 +271,9 @@ class _Batch:
         if self.binds:
             self.bindings.create(self.binds)
         _write_bindings(self.bindings, self.binding_updates)
-        self.written = bool(self.updates or self.creates or self.binds or self.binding_updates)
+        self.written = bool(
+            self.moves or self.updates or self.creates or self.binds or self.binding_updates
+        )
         return len(created)
 
 
