@@ -4,6 +4,8 @@ Run by scripts/bench_users.sh inside `odoo shell` (which provides `env`) on a fr
 database, with the sandbox serving 100 tenants x 500 users (20 groups each). Prints
 the figures and writes them as JSON (path in CSP_BENCH_OUT). Every figure is measured
 in this run; the baseline is one batched res.partner.create of the same contacts.
+Diagnostics: CSP_BENCH_PROFILE=1 profiles the 1% run; CSP_BENCH_SQLLOG=1 with
+CSP_BENCH_LOG_LEVEL=debug_sql logs its SQL.
 """
 
 # ruff: noqa: F821 - `env` is provided by `odoo shell`
@@ -164,10 +166,18 @@ if os.environ.get("CSP_BENCH_PROFILE"):  # where the time of the 1% run goes
 
     profiler = cProfile.Profile()
     profiler.enable()
+if os.environ.get("CSP_BENCH_SQLLOG"):
+    import logging
+
+    logging.getLogger("odoo.sql_db").setLevel(logging.DEBUG)
 one_percent = timed_run(connection, f"delta, {len(changed)} users renamed")
+if os.environ.get("CSP_BENCH_SQLLOG"):
+    logging.getLogger("odoo.sql_db").setLevel(logging.WARNING)
 if os.environ.get("CSP_BENCH_PROFILE"):
     profiler.disable()
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("tottime").print_stats(25)
 
 # another 1% move to another office: a new site, and Odoo's contact/site sync
 movers = bindings[step // 2 :: step][: users // 100]

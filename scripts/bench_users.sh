@@ -39,6 +39,6 @@ echo "== Installing csp_connector in a fresh database"
 "$PY" -m odoo -c "$WORK/odoo.conf" -d "$DB" -i csp_connector --stop-after-init --log-level=warn
 echo "== Benchmark: $TENANTS tenants x $USERS users"
 CSP_SANDBOX_STATE="$WORK/sandbox.json" CSP_BENCH_OUT="$ROOT/bench-results/users.json" \
-    "$PY" -m odoo shell -c "$WORK/odoo.conf" -d "$DB" --no-http --log-level=warn \
+    "$PY" -m odoo shell -c "$WORK/odoo.conf" -d "$DB" --no-http --log-level="${CSP_BENCH_LOG_LEVEL:-warn}" \
     <"$ROOT/scripts/bench_users.py"
 echo "Written to bench-results/users.json"
