@@ -27,7 +27,6 @@ ENDPOINT_FIELDS = (
     "pricing_endpoint",
     "ca_bundle_path",
 )
-SECRET_FIELDS = ("pc_client_secret", "gdap_client_secret", "token_cache", "auth_flow")
 MODULES = ("tenants", "licences", "users", "assets", "consumption", "pricing")
 
 

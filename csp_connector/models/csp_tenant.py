@@ -9,6 +9,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..microsoft import errors
 from ..sync import matching
+from ..sync import tenants as tenant_rules
 from . import oauth_state
 
 _logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class CspTenant(models.Model):
     gdap_status = fields.Selection(
         [
             ("active", "Active"),
+            ("expiring", "Expiring"),
             ("approvalPending", "Approval pending"),
             ("activating", "Activating"),
             ("created", "Created"),
@@ -163,20 +165,21 @@ class CspTenant(models.Model):
 
     @api.depends("gdap_status", "gdap_end", "gdap_auto_extend")
     def _compute_gdap_expiring(self):
-        limit = self._expiry_limit()
+        now = fields.Datetime.now()
         for tenant in self:
-            tenant.gdap_expiring = bool(
-                tenant.gdap_status == "active"
-                and tenant.gdap_end
-                and not tenant.gdap_auto_extend
-                and tenant.gdap_end <= limit
+            tenant.gdap_expiring = tenant_rules.ends_soon(
+                tenant.gdap_status,
+                tenant.gdap_end or None,
+                tenant.gdap_auto_extend,
+                now,
+                EXPIRY_WARNING_DAYS,
             )
 
     def _search_gdap_expiring(self, operator, value):
         if operator not in ("=", "!=") or not isinstance(value, bool):
             raise UserError(self.env._("Unsupported search on GDAP Expiring."))
         domain = [
-            ("gdap_status", "=", "active"),
+            ("gdap_status", "in", tenant_rules.LIVE_STATUSES),
             ("gdap_auto_extend", "=", False),
             ("gdap_end", "<=", self._expiry_limit()),
         ]

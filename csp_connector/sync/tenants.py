@@ -7,7 +7,7 @@ one and its replacement): the most useful one describes the tenant.
 """
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 _FRACTION = re.compile(r"(?<=\.)(\d+)")  # Python wants at most 6 digits
@@ -39,9 +39,6 @@ class DiscoveredTenant:
     gdap_end: datetime | None = None
     gdap_auto_extend: bool = False
     gdap_relationship_id: str | None = None
-
-    def as_dict(self):
-        return asdict(self)
 
 
 def parse_datetime(value):
@@ -116,13 +113,15 @@ def merge(customers, relationships, mode=MODE_GDAP_AND_DAP):
     return sorted(tenants, key=lambda t: (t.name.lower(), t.tenant_id))
 
 
-def expiring(tenants, now, days=30):
-    """Tenants whose active GDAP relationship ends within `days` and will not extend."""
-    return [
-        t
-        for t in tenants
-        if t.gdap_status in ("active", "expiring")
-        and t.gdap_end is not None
-        and not t.gdap_auto_extend
-        and (t.gdap_end - now).total_seconds() <= days * 86400
-    ]
+# statuses in which a relationship still gives access (Graph says "expiring" near the end)
+LIVE_STATUSES = ("active", "expiring")
+
+
+def ends_soon(status, end, auto_extend, now, days=30):
+    """Whether a live GDAP relationship ends within `days` and will not extend by itself."""
+    return (
+        status in LIVE_STATUSES
+        and end is not None
+        and not auto_extend
+        and (end - now).total_seconds() <= days * 86400
+    )

@@ -37,8 +37,6 @@ USER_PROPERTIES = (
 BASE_SELECT = ("id", "userPrincipalName", "mail", "accountEnabled", "userType",
                "assignedLicenses", "displayName")  # fmt: skip
 
-OPERATORS = ("equals", "not_equals", "contains", "starts_with", "is_set", "is_not_set")
-
 KIND_SITE = "site"  # map to an existing site
 KIND_FIELD_SITES = "field_sites"  # customer + one site per distinct value of a field
 KIND_SKIP = "skip"  # do not import

@@ -65,3 +65,23 @@ class TestHousekeeping(TransactionCase):
         self.connection.invalidate_recordset()
         self.assertEqual(self.connection.last_sync, run.ended)
         self.assertEqual(self.connection.next_sync, run.started + timedelta(hours=4))
+
+    def test_relationships_in_expiring_status_are_flagged(self):
+        Tenant = self.env["csp.tenant"]
+        soon = fields.Datetime.now() + timedelta(days=10)
+        values = {"connection_id": self.connection.id, "gdap_end": soon}
+        expiring = Tenant.create({**values, "tenant_id": "t-exp", "name": "A",
+                                  "gdap_status": "expiring"})  # fmt: skip
+        extends = Tenant.create({**values, "tenant_id": "t-ext", "name": "B",
+                                 "gdap_status": "active", "gdap_auto_extend": True})  # fmt: skip
+        expired = Tenant.create({**values, "tenant_id": "t-old", "name": "C",
+                                 "gdap_status": "expired"})  # fmt: skip
+        no_gdap = Tenant.create({"connection_id": self.connection.id, "tenant_id": "t-none",
+                                 "name": "D"})  # fmt: skip
+        self.assertEqual(
+            (expiring | extends | expired | no_gdap).mapped("gdap_expiring"),
+            [True, False, False, False],
+        )
+        found = Tenant.search([("connection_id", "=", self.connection.id),
+                               ("gdap_expiring", "=", True)])  # fmt: skip
+        self.assertEqual(found, expiring)

@@ -45,8 +45,19 @@ def test_gdap_only_ignores_reseller_customers():
 
 def test_expiring_relationships_are_flagged_unless_they_auto_extend():
     merged = tenants.merge(CUSTOMERS, RELATIONSHIPS)
-    assert [t.tenant_id for t in tenants.expiring(merged, NOW)] == ["c"]
-    assert tenants.expiring(merged, NOW, days=5) == []
+
+    def soon(days=30):
+        return [
+            t.tenant_id
+            for t in merged
+            if tenants.ends_soon(t.gdap_status, t.gdap_end, t.gdap_auto_extend, NOW, days)
+        ]
+
+    assert soon() == ["c"]
+    assert soon(days=5) == []
+    end = datetime(2026, 12, 1, tzinfo=UTC)
+    assert tenants.ends_soon("expiring", end, False, NOW)
+    assert not tenants.ends_soon("expired", end, False, NOW)
 
 
 def test_timestamps_without_zone_are_utc():
