@@ -254,12 +254,20 @@ class _Batch:
 
     def flush(self):
         """Write everything; returns the number of contacts created."""
+        # every write shares one prefetch set: what res.partner.write reads of each
+        # contact (its fields, users, children) comes in one query for all of them,
+        # not one per write (unique values such as new names need a write each)
+        touched = self.partners.browse(
+            {pid for ids in (*self.moves.values(), *self.updates.values()) for pid in ids}
+        )
         # moves first: Odoo then copies the new site's address to its contacts, and
         # the mapped values written next are the ones that stay
         for parent_id, partner_ids in self.moves.items():
-            self.partners.browse(partner_ids).write({"parent_id": parent_id})
+            touched.browse(partner_ids).with_prefetch(touched._prefetch_ids).write(
+                {"parent_id": parent_id}
+            )
         for frozen, partner_ids in self.updates.items():
-            self.partners.browse(partner_ids).write(
+            touched.browse(partner_ids).with_prefetch(touched._prefetch_ids).write(
                 {k: list(v) if isinstance(v, tuple) else v for k, v in frozen}
             )
         created = self.partners.create([values for _o, values, _m, _b in self.creates])
