@@ -45,6 +45,15 @@ class _RequestHandler(WSGIRequestHandler):
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms waits
     # keep-alive, as Microsoft's endpoints do: clients reuse one TLS connection
     protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle kept-alive connection is closed after this many seconds
+
+    def send_header(self, keyword, value):
+        # Werkzeug closes every connection, since http.server cannot skip a request
+        # body the application left unread. The sandbox reads every body (wsgi_app),
+        # so it keeps the connection unless the client asked to close it.
+        if keyword.lower() == "connection" and value.lower() == "close":
+            return
+        super().send_header(keyword, value)
 
     def log_request(self, code="-", size="-"):
         if getattr(self.server, "verbose", False):
@@ -143,6 +152,7 @@ class Sandbox:
 
     def wsgi_app(self, environ, start_response):
         request = Request(environ)
+        request.get_data()  # read the whole body: the next request on the connection starts clean
         try:
             response = self.handle(request)
         except _ConnectionReset:
