@@ -46,17 +46,13 @@ class CspSyncRun(models.Model):
     ended = fields.Datetime(readonly=True)
     message = fields.Text(readonly=True)
     line_ids = fields.One2many("csp.sync.run.line", "run_id", readonly=True)
-    created = fields.Integer(compute="_compute_counters", store=True)
-    updated = fields.Integer(compute="_compute_counters", store=True)
-    deactivated = fields.Integer(compute="_compute_counters", store=True)
-    skipped = fields.Integer(compute="_compute_counters", store=True)
-    errors = fields.Integer(compute="_compute_counters", store=True)
-
-    @api.depends(*(f"line_ids.{name}" for name in COUNTERS))
-    def _compute_counters(self):
-        for run in self:
-            for name in COUNTERS:
-                run[name] = sum(run.line_ids.mapped(name))
+    # the sums of the lines' counters, added as each step ends (see _csp_step): a
+    # computed sum would read every line of the run again after each tenant
+    created = fields.Integer(readonly=True)
+    updated = fields.Integer(readonly=True)
+    deactivated = fields.Integer(readonly=True)
+    skipped = fields.Integer(readonly=True)
+    errors = fields.Integer(readonly=True)
 
     @api.depends("connection_id", "started")
     def _compute_display_name(self):
@@ -178,6 +174,7 @@ class CspSyncRun(models.Model):
             target._csp_record_step_error(module, exc, message)
             ok = False
         self.env["csp.sync.run.line"].create(line_values)
+        self.write({name: self[name] + (line_values.get(name) or 0) for name in COUNTERS})
         if commit and not getattr(threading.current_thread(), "testing", False):
             self.env.cr.commit()  # pylint: disable=invalid-commit
         return ok
