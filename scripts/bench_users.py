@@ -4,14 +4,19 @@ Run by scripts/bench_users.sh inside `odoo shell` (which provides `env`) on a fr
 database, with the sandbox serving 100 tenants x 500 users (20 groups each). Prints
 the figures and writes them as JSON (path in CSP_BENCH_OUT). Every figure is measured
 in this run; the baseline is one batched res.partner.create of the same contacts.
-Diagnostics: CSP_BENCH_PROFILE=1 profiles the 1% run; CSP_BENCH_SQLLOG=1 with
-CSP_BENCH_LOG_LEVEL=debug_sql logs its SQL.
+Diagnostics: CSP_BENCH_PROFILE=<words> profiles the runs whose label contains them
+("full import", "no change", "renamed", "moved"), CSP_BENCH_PROFILE_OUT=<file> keeps
+the last profile; CSP_BENCH_SQLLOG=1 with CSP_BENCH_LOG_LEVEL=debug_sql logs the SQL
+of those runs.
 """
 
 # ruff: noqa: F821 - `env` is provided by `odoo shell`
 # pylint: disable=print-used
+import cProfile
 import json
+import logging
 import os
+import pstats
 import resource
 import time
 
@@ -25,6 +30,7 @@ with open(state_path) as handle:
     state = json.load(handle)
 CONTROL = state["urls"]["control"]
 CA = state["ca_path"]
+PROFILE = os.environ.get("CSP_BENCH_PROFILE")
 
 
 def control(method, path, payload=None):
@@ -73,10 +79,23 @@ def timed_run(connection, label):
     logs_before = request_count()
     env.cr.execute("SELECT now() at time zone 'UTC'")
     since = env.cr.fetchone()[0]
+    profiler = PROFILE and PROFILE in label and cProfile.Profile()
+    if profiler:
+        if os.environ.get("CSP_BENCH_SQLLOG"):
+            logging.getLogger("odoo.sql_db").setLevel(logging.DEBUG)
+        profiler.enable()
     started = time.perf_counter()
     run = connection._csp_sync(trigger="cron", modules=["users"])
     env.cr.commit()
     seconds = time.perf_counter() - started
+    if profiler:
+        profiler.disable()
+        logging.getLogger("odoo.sql_db").setLevel(logging.WARNING)
+        stats = pstats.Stats(profiler)
+        if os.environ.get("CSP_BENCH_PROFILE_OUT"):
+            stats.dump_stats(os.environ["CSP_BENCH_PROFILE_OUT"])
+        stats.sort_stats("cumulative").print_stats(45)
+        stats.sort_stats("tottime").print_stats(25)
     figures = {
         "label": label,
         "seconds": round(seconds, 2),
@@ -160,24 +179,7 @@ for binding in changed:
         f"tenants/{binding.tenant_ref_id.tenant_id}/users/{binding.object_id}",
         {"displayName": f"Changed {binding.object_id[:8]}", "jobTitle": "Team Lead"},
     )
-if os.environ.get("CSP_BENCH_PROFILE"):  # where the time of the 1% run goes
-    import cProfile
-    import pstats
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-if os.environ.get("CSP_BENCH_SQLLOG"):
-    import logging
-
-    logging.getLogger("odoo.sql_db").setLevel(logging.DEBUG)
 one_percent = timed_run(connection, f"delta, {len(changed)} users renamed")
-if os.environ.get("CSP_BENCH_SQLLOG"):
-    logging.getLogger("odoo.sql_db").setLevel(logging.WARNING)
-if os.environ.get("CSP_BENCH_PROFILE"):
-    profiler.disable()
-    stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative").print_stats(45)
-    stats.sort_stats("tottime").print_stats(25)
 
 # another 1% move to another office: a new site, and Odoo's contact/site sync
 movers = bindings[step // 2 :: step][: users // 100]
