@@ -56,6 +56,15 @@ def test_long_bodies_are_truncated_after_redaction():
     assert JWT not in out
 
 
+def test_huge_bodies_are_cut_but_a_secret_across_the_limit_is_still_masked():
+    head = '{"value": "' + "x" * 960 + '", '  # the token's value starts before the limit
+    body = head + json.dumps({"refresh_token": "R" * 600})[1:-1] + ', "rest": "' + "y" * 9000
+    out = redact.redact_text(body, limit=1000)
+    assert "RRRRR" not in out
+    assert out.endswith(f"[truncated, {len(body) - 1000} more characters]")
+    assert out.startswith(head)
+
+
 def test_headers_mask_credentials_only():
     out = redact.redact_headers({"Authorization": f"Bearer {JWT}", "MS-RequestId": "r1"})
     assert out == {"Authorization": redact.MASK, "MS-RequestId": "r1"}
