@@ -121,9 +121,12 @@ class CspSyncRun(models.Model):
             if needs_discovery and not self._csp_step(None, "tenants", http, commit):
                 return self._csp_finish(failed=True)
             todo = self._csp_pending_tenants(modules)
-            for count, tenant in enumerate(todo):
+            # each commit empties the ORM cache: a tenant is read on its own (its own
+            # prefetch set), not with every pending tenant again after each commit
+            for count, tenant_id in enumerate(todo.ids):
                 if batch and count >= batch:
                     return self  # still running: the cron resumes it
+                tenant = todo.browse(tenant_id)
                 for module in modules:
                     self._csp_step(tenant, module, http, commit)
                 if count % CACHE_TENANTS == CACHE_TENANTS - 1:

@@ -438,7 +438,10 @@ class _SyncContext:
         Partner = self.env["res.partner"]
         customers = {customer for customer, _value in wanted}
         found = {}
-        for site in Partner.search([("parent_id", "in", list(customers)), ("type", "=", "other")]):
+        sites = Partner.search_fetch(
+            [("parent_id", "in", list(customers)), ("type", "=", "other")], ["name", "parent_id"]
+        )
+        for site in sites:
             found.setdefault((site.parent_id.id, (site.name or "").lower()), site.id)
         result, missing = {}, []
         for customer, value in wanted:
