@@ -435,7 +435,7 @@ class _SyncContext:
         wanted = {(d.customer_id, d.site_value) for d in decisions if d.site_value}
         if not wanted:
             return {}
-        Partner = self.env["res.partner"]
+        Partner = self.env["res.partner"].with_context(tracking_disable=True)  # as contacts
         customers = {customer for customer, _value in wanted}
         found = {}
         sites = Partner.search_fetch(
