@@ -43,7 +43,7 @@ class AuthOauthProvider(models.Model):
         """MicrosoftHttp for the sign-in: the connection's login endpoint and the
         provider's token and key URLs (set by system administrators only)."""
         connection = self.csp_connection_id.sudo()
-        recorder = self.env["csp.request.log"]._csp_recorder(connection)
+        recorder = self.env["csp.request.log"]._csp_recorder(connection, immediate=True)
         endpoints = {
             "login": connection.login_endpoint,
             "sso_token": self.token_endpoint,

@@ -285,9 +285,10 @@ class CspConnection(models.Model):
     # -- Microsoft clients ----------------------------------------------------
 
     def _csp_http(self, recorder=None):
-        """A MicrosoftHttp bound to this connection's endpoints."""
+        """A MicrosoftHttp bound to this connection's endpoints. Without `recorder`
+        (which its caller flushes), each exchange is logged as it happens."""
         self.ensure_one()
-        recorder = recorder or self.env["csp.request.log"]._csp_recorder(self)
+        recorder = recorder or self.env["csp.request.log"]._csp_recorder(self, immediate=True)
         return MicrosoftHttp(
             {
                 "login": self.login_endpoint,

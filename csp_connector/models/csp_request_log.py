@@ -48,8 +48,11 @@ class CspRequestLog(models.Model):
     error = fields.Text()
 
     @api.model
-    def _csp_recorder(self, connection):
-        return Recorder(self.env, connection.id)
+    def _csp_recorder(self, connection, immediate=False):
+        """A recorder for `connection`'s exchanges. A batch (a sync run) buffers them
+        and must call ``flush()``; an ``immediate`` one (a person's click, a sign-in:
+        a few requests, no place that would flush) writes each exchange at once."""
+        return Recorder(self.env, connection.id, flush_every=1 if immediate else None)
 
     @api.model
     def _csp_values(self, connection_id, exchange):
@@ -91,14 +94,15 @@ class Recorder:
 
     FLUSH_EVERY = 50
 
-    def __init__(self, env, connection_id):
+    def __init__(self, env, connection_id, flush_every=None):
         self.env = env
         self.connection_id = connection_id
+        self.flush_every = flush_every or self.FLUSH_EVERY
         self.pending = []
 
     def add(self, exchange):
         self.pending.append(self.env["csp.request.log"]._csp_values(self.connection_id, exchange))
-        if len(self.pending) >= self.FLUSH_EVERY:
+        if len(self.pending) >= self.flush_every:
             self.flush()
 
     def flush(self):

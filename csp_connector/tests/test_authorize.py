@@ -34,6 +34,15 @@ class TestAuthorize(CspSandboxHttpCase):
         self.assertEqual(stored["state"], "authorized")
         self.assertIn("RefreshToken", stored["token_cache"])
         self.assertEqual(self.connection.authorized_upn, self.sandbox.info["partner_admin_upn"])
+        # the code redemption is in the connection's request log, without its secrets
+        redeemed = self.env["csp.request.log"].search(
+            [("connection_id", "=", self.connection.id), ("method", "=", "POST"),
+             ("url", "like", "/oauth2/v2.0/token")]
+        )  # fmt: skip
+        self.assertEqual(redeemed.mapped("outcome"), ["success"])
+        self.assertNotIn(self.sandbox.info["partner_center_app"]["client_secret"],
+                         redeemed.request_body + redeemed.response_body)  # fmt: skip
+        self.assertNotIn("eyJ", redeemed.response_body)
 
         # the same answer again (a replay) is refused and changes nothing
         self.connection.sudo().token_cache = "kept"
