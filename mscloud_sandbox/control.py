@@ -153,6 +153,10 @@ def clock(sb, request):
     return errors.json_response({"now": _iso(sb.clock.now())})
 
 
+def rotate_signing_key(sb, request):
+    return errors.json_response({"kid": sb.tokens.rotate_key()}, 201)
+
+
 def faults(sb, request):
     if request.method == "DELETE":
         sb.faults.clear()
@@ -354,6 +358,7 @@ url_map = Map(
         Rule("/state", endpoint=state, methods=["GET"]),
         Rule("/clock", endpoint=clock, methods=["GET", "POST"]),
         Rule("/faults", endpoint=faults, methods=["GET", "POST", "DELETE"]),
+        Rule("/signing-keys/rotate", endpoint=rotate_signing_key, methods=["POST"]),
         Rule("/faults/<int:rule_id>", endpoint=fault, methods=["DELETE"]),
         Rule("/tenants/<tenant_id>", endpoint=tenant_settings, methods=["PATCH"]),
         Rule("/tenants/<tenant_id>/consent", endpoint=consent, methods=["POST", "DELETE"]),

@@ -137,37 +137,57 @@ class TokenService:
     def __init__(self, clock, lifetime=3600):
         self.clock = clock
         self.lifetime = lifetime
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = secrets.token_hex(16)
         self.lock = threading.Lock()
+        self.keys = {}  # kid -> private key, oldest first: the JWKS lists the last two
+        self.rotate_key()
         self.codes = {}  # code -> AuthCode
         self.redeemed_codes = set()
         self.refresh_tokens = {}  # token -> RefreshToken
 
     # -- JWT -----------------------------------------------------------------------
 
+    def rotate_key(self):
+        """A new signing key, as in Microsoft's key rollover: tokens are signed with it
+        from now on; the previous key stays published (and valid) beside it."""
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        kid = secrets.token_hex(16)
+        with self.lock:
+            self.keys[kid] = key
+            for old in list(self.keys)[:-2]:
+                del self.keys[old]
+            self.key, self.kid = key, kid
+        return kid
+
     def sign(self, claims):
-        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+        with self.lock:
+            key, kid = self.key, self.kid
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
     def time_claims(self, lifetime=None):
         now = self.clock.timestamp()
         return {"iat": now, "nbf": now, "exp": now + (lifetime or self.lifetime)}
 
     def jwks(self):
-        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
-        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
-        return {"keys": [jwk]}
+        keys = []
+        with self.lock:
+            published = list(self.keys.items())
+        for kid, key in reversed(published):  # the current key first
+            jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+            jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
+            keys.append(jwk)
+        return {"keys": keys}
 
     def verify(self, token, audience):
         """Claims of a valid token for `audience`, else raise :class:`TokenRejected`."""
         if not token:
             raise TokenRejected("empty")
         try:
-            if jwt.get_unverified_header(token).get("kid") != self.kid:
+            key = self.keys.get(jwt.get_unverified_header(token).get("kid"))
+            if key is None:
                 raise TokenRejected("invalid")
             claims = jwt.decode(
                 token,
-                self.key.public_key(),
+                key.public_key(),
                 algorithms=["RS256"],
                 # times are checked below against the sandbox clock, not the real one
                 options={

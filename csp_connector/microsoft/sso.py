@@ -10,6 +10,8 @@ a refusal, so it can be logged as is.
 import base64
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 import jwt
@@ -20,6 +22,9 @@ ALGORITHMS = ("RS256",)
 DEFAULT_LEEWAY = 120  # seconds of clock skew tolerated on exp/nbf/iat
 ISSUER_TENANT_PLACEHOLDER = "{tenantid}"
 MULTI_TENANT = "organizations"
+# Signing keys change rarely (Microsoft rolls them over): the JWKS is kept per URL and
+# read again after a day, or at once when a token names a key it does not hold.
+JWKS_MAX_AGE = 24 * 3600
 
 # Refusal reasons (the caller maps each to a message)
 MALFORMED = "malformed"
@@ -106,6 +111,48 @@ def discover(http, tenant=MULTI_TENANT):
 def fetch_jwks(http, jwks_uri):
     """The signing keys document (JWKS) at `jwks_uri`."""
     return http.get_json(jwks_uri, service="login")
+
+
+_JWKS = {}  # jwks_uri -> (fetched at, document)
+_JWKS_LOCK = threading.Lock()
+
+
+def signing_keys(http, jwks_uri, id_token=None, now=None):
+    """The JWKS to check `id_token` with: the one kept for `jwks_uri` while it is
+    younger than JWKS_MAX_AGE and holds the key the token names, else a fresh one.
+
+    Each sign-in redeems its code at Microsoft first, so a token naming an unknown
+    key (a rollover) costs one more request, never a request per forged token.
+    """
+    now = time.time() if now is None else now
+    kid = _kid_of(id_token)
+    with _JWKS_LOCK:
+        kept = _JWKS.get(jwks_uri)
+    if kept and now - kept[0] < JWKS_MAX_AGE and (kid is None or kid in _kids(kept[1])):
+        return kept[1]
+    jwks = fetch_jwks(http, jwks_uri)
+    if _kids(jwks):  # a document without keys is not kept: the next sign-in asks again
+        with _JWKS_LOCK:
+            _JWKS[jwks_uri] = (now, jwks)
+    return jwks
+
+
+def forget_signing_keys():
+    """Drop the kept JWKS documents (tests, or after an endpoint change)."""
+    with _JWKS_LOCK:
+        _JWKS.clear()
+
+
+def _kid_of(id_token):
+    try:
+        return jwt.get_unverified_header(id_token or "").get("kid")
+    except jwt.PyJWTError:
+        return None  # verify_signature refuses it as malformed
+
+
+def _kids(jwks):
+    keys = (jwks or {}).get("keys") if isinstance(jwks, dict) else None
+    return {key.get("kid") for key in keys or [] if isinstance(key, dict)}
 
 
 def redeem_code(http, token_endpoint, *, client_id, client_secret, code, verifier, redirect_uri):

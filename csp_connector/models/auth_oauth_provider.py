@@ -87,7 +87,7 @@ class AuthOauthProvider(models.Model):
                 verifier=verifier,
                 redirect_uri=redirect_uri,
             )
-            jwks = sso.fetch_jwks(http, self.jwks_uri)
+            jwks = sso.signing_keys(http, self.jwks_uri, tokens.get("id_token"))
         except errors.MicrosoftError as exc:
             raise self._csp_refused("microsoft", detail=exc.user_message()) from None
         except ValueError:  # an answer that is not JSON

@@ -10,6 +10,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
+from ..microsoft import sso
 from .common import CspSandboxHttpCase, Sandbox, query_of
 
 PROVIDER_LOGGER = "odoo.addons.csp_connector.models.auth_oauth_provider"
@@ -132,6 +133,27 @@ class TestSso(CspSandboxHttpCase):
             replay = self.url_open(callback, allow_redirects=False)
         self.assertIn("/web/login?oauth_error=", replay.headers["Location"])
         self.assertFalse(self._session_uid())
+
+    def test_signing_keys_are_read_once_and_again_after_a_key_rollover(self):
+        sso.forget_signing_keys()
+        logs = self.env["csp.request.log"]
+
+        def key_reads():
+            return logs.search_count([("url", "=", self.provider.jwks_uri)])
+
+        def sign_in_and_out():
+            _callback, response = self._sign_in(self.entra_user)
+            self.assertNotIn("oauth_error", response.headers["Location"])
+            self.assertEqual(self._session_uid(), self.odoo_user.id)
+            self.url_open("/web/session/logout")
+
+        before = key_reads()
+        sign_in_and_out()
+        sign_in_and_out()
+        self.assertEqual(key_reads(), before + 1, "the second sign-in reuses the keys")
+        self.sandbox.control("POST", "signing-keys/rotate")
+        sign_in_and_out()  # signed with a key Odoo has not seen: read again, accepted
+        self.assertEqual(key_reads(), before + 2)
 
     def test_tenant_not_on_the_list_is_refused_until_any_tenant(self):
         tid = self.other_tenant["id"]

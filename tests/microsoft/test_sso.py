@@ -285,6 +285,48 @@ def test_sandbox_code_flow_and_validation(sandbox):
     assert tokens["id_token"] not in logged and sandbox.world.gdap_app.client_secret not in logged
 
 
+def test_signing_keys_are_kept_and_read_again_after_a_rollover_or_a_day(sandbox):
+    sso.forget_signing_keys()
+    rec = Recorder()
+    http = make_http(sandbox, rec)
+    config = sso.discover(http)
+    uri = config["jwks_uri"]
+    tid, user = customer_user(sandbox)
+    checks = {
+        "allowed_tenants": {tid},
+        "any_tenant": False,
+        "expected_issuer_template": config["issuer"],
+        "now": time.time(),
+        "audience": sandbox.world.gdap_app.client_id,
+        "nonce": "n-1",
+    }
+
+    def sign_in_and_validate(**kwargs):
+        id_token = sign_in(sandbox, http, config, user.userPrincipalName)["id_token"]
+        keys = sso.signing_keys(http, uri, id_token, **kwargs)
+        return sso.validate_id_token(id_token, keys, **checks)["oid"]
+
+    def key_reads():
+        return sum(1 for exchange in rec.exchanges if exchange.url == uri)
+
+    assert [sign_in_and_validate(), sign_in_and_validate()] == [user.id, user.id]
+    assert key_reads() == 1
+    # Microsoft rolls its signing key over: the first token signed with the new key
+    # makes the document be read again, and it is accepted
+    rotated = requests.post(
+        f"{sandbox.urls['control']}/signing-keys/rotate", verify=sandbox.ca_path, timeout=30
+    )
+    assert rotated.status_code == 201
+    assert sign_in_and_validate() == user.id
+    assert key_reads() == 2
+    assert sign_in_and_validate() == user.id
+    assert key_reads() == 2
+    # a day later the kept document is read again, even for a key it holds
+    assert sign_in_and_validate(now=time.time() + sso.JWKS_MAX_AGE + 1) == user.id
+    assert key_reads() == 3
+    sso.forget_signing_keys()
+
+
 def test_sandbox_token_issued_in_the_past_is_expired(sandbox):
     http = make_http(sandbox, Recorder())
     config = sso.discover(http)
