@@ -253,6 +253,18 @@ def sign_in(sb, http, config, login_hint, nonce="n-1"):
     )
 
 
+def sandbox_checks(sb, config, tid):
+    """What a sign-in of a user of `tid` through the GDAP app (nonce n-1) must pass."""
+    return {
+        "allowed_tenants": {tid},
+        "any_tenant": False,
+        "expected_issuer_template": config["issuer"],
+        "now": time.time(),
+        "audience": sb.world.gdap_app.client_id,
+        "nonce": "n-1",
+    }
+
+
 def test_sandbox_code_flow_and_validation(sandbox):
     rec = Recorder()
     http = make_http(sandbox, rec)
@@ -261,14 +273,7 @@ def test_sandbox_code_flow_and_validation(sandbox):
     tid, user = customer_user(sandbox)
     tokens = sign_in(sandbox, http, config, user.userPrincipalName)
     jwks = sso.fetch_jwks(http, config["jwks_uri"])
-    checks = {
-        "allowed_tenants": {tid},
-        "any_tenant": False,
-        "expected_issuer_template": config["issuer"],
-        "now": time.time(),
-        "audience": sandbox.world.gdap_app.client_id,
-        "nonce": "n-1",
-    }
+    checks = sandbox_checks(sandbox, config, tid)
     accepted = sso.validate_id_token(tokens["id_token"], jwks, **checks)
     assert (accepted["tid"], accepted["oid"]) == (tid, user.id)
     # the same token for a list without its tenant, or another nonce
@@ -292,14 +297,7 @@ def test_signing_keys_are_kept_and_read_again_after_a_rollover_or_a_day(sandbox)
     config = sso.discover(http)
     uri = config["jwks_uri"]
     tid, user = customer_user(sandbox)
-    checks = {
-        "allowed_tenants": {tid},
-        "any_tenant": False,
-        "expected_issuer_template": config["issuer"],
-        "now": time.time(),
-        "audience": sandbox.world.gdap_app.client_id,
-        "nonce": "n-1",
-    }
+    checks = sandbox_checks(sandbox, config, tid)
 
     def sign_in_and_validate(**kwargs):
         id_token = sign_in(sandbox, http, config, user.userPrincipalName)["id_token"]
