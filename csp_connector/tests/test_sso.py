@@ -154,6 +154,12 @@ class TestSso(CspSandboxHttpCase):
         self.sandbox.control("POST", "signing-keys/rotate")
         sign_in_and_out()  # signed with a key Odoo has not seen: read again, accepted
         self.assertEqual(key_reads(), before + 2)
+        # the sign-ins are in the connection's request log, without tokens or secret
+        redeemed = logs.search([("url", "=", self.provider.token_endpoint)])
+        self.assertEqual(len(redeemed), 3)
+        logged = " ".join(redeemed.mapped("request_body") + redeemed.mapped("response_body"))
+        self.assertNotIn("eyJ", logged)
+        self.assertNotIn(self.sandbox.info["gdap_app"]["client_secret"], logged)
 
     def test_tenant_not_on_the_list_is_refused_until_any_tenant(self):
         tid = self.other_tenant["id"]
