@@ -21,7 +21,8 @@ from .world import Device, Group, Subscription, User
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 # Graph fields a create body may carry that the world does not model.
 _IGNORED_FIELDS = {"@odata.type", "passwordProfile", "mailNickname"}
-_TENANT_FLAGS = {"consent_blocked", "has_p1", "reseller", "company_name", "country"}
+_TENANT_FLAGS = {"consent_blocked", "has_p1", "reseller", "company_name", "country",
+                 "delta_full_records", "delta_members_per_entry"}  # fmt: skip
 
 
 def _fail(status, message):
@@ -192,16 +193,30 @@ def create_user(sb, request, tenant_id):
 
 
 def user(sb, request, tenant_id, object_id):
+    """PATCH changes a user; DELETE moves it to deleted items (``?permanent=true``:
+    gone for good, also from deleted items)."""
     tenant = _tenant(sb, tenant_id)
+    permanent = request.args.get("permanent", "").lower() in ("1", "true")
+    if request.method == "DELETE" and permanent and object_id in tenant.deleted_users:
+        sb.world.delete_user(tenant, object_id, permanent=True)
+        return _no_content()
     if object_id not in tenant.users:
         _fail(404, f"no user {object_id} in tenant {tenant_id}")
     if request.method == "DELETE":
-        sb.world.delete_user(tenant, object_id)
+        sb.world.delete_user(tenant, object_id, permanent=permanent)
         return _no_content()
     values = _body(request)
     _replace(tenant.users[object_id], values)  # validates the field names
     updated = sb.world.update_user(tenant, object_id, **values)
     return errors.json_response(dataclasses.asdict(updated))
+
+
+def restore_user(sb, request, tenant_id, object_id):
+    """Bring a user back from deleted items."""
+    tenant = _tenant(sb, tenant_id)
+    if object_id not in tenant.deleted_users:
+        _fail(404, f"no deleted user {object_id} in tenant {tenant_id}")
+    return errors.json_response(dataclasses.asdict(sb.world.restore_user(tenant, object_id)))
 
 
 def create_group(sb, request, tenant_id):
@@ -364,6 +379,11 @@ url_map = Map(
         Rule("/tenants/<tenant_id>/consent", endpoint=consent, methods=["POST", "DELETE"]),
         Rule("/tenants/<tenant_id>/users", endpoint=create_user, methods=["POST"]),
         Rule("/tenants/<tenant_id>/users/<object_id>", endpoint=user, methods=["PATCH", "DELETE"]),
+        Rule(
+            "/tenants/<tenant_id>/users/<object_id>/restore",
+            endpoint=restore_user,
+            methods=["POST"],
+        ),
         Rule("/tenants/<tenant_id>/groups", endpoint=create_group, methods=["POST"]),
         Rule(
             "/tenants/<tenant_id>/groups/<object_id>", endpoint=group, methods=["PATCH", "DELETE"]

@@ -609,6 +609,8 @@ class TenantLoader:
             tenant.groups[group.id] = group
         for device in _devices(rng, tenant, users, self.now):
             tenant.devices[device.id] = device
+        # last, with its own random stream: the rest of the tenant stays as it was
+        _strip_names(random.Random(f"{self.seed}:{tenant.id}:nameless"), users)
 
     def _created(self, rng):
         return iso(self.now - timedelta(days=rng.randint(20, 2500), seconds=rng.randint(0, 86399)))
@@ -747,6 +749,26 @@ class TenantLoader:
                 continue
             for user in rng.sample(members, wanted):
                 user.assignedLicenses.append({"skuId": sku_id, "disabledPlans": []})
+
+
+def _nameless_count(n_users):
+    return 0 if n_users < 10 else 3 + n_users // 400
+
+
+def _strip_names(rng, users):
+    """Entra ID has users without a display name or without mail (imported, synced
+    from on-premises, created by scripts): a few members per tenant lose them. The
+    first three members keep theirs."""
+    members = [u for u in users if u.userType == "Member" and not u.is_service_account][3:]
+    chosen = rng.sample(members, min(len(members), _nameless_count(len(users))))
+    for index, user in enumerate(chosen):
+        kind = index % 3
+        if kind == 0:  # no display name, given name and surname still there
+            user.displayName = None
+        elif kind == 1:  # no mailbox
+            user.mail = None
+        else:  # nothing but the sign-in name
+            user.displayName = user.givenName = user.surname = None
 
 
 GROUP_EXTRAS = [

@@ -911,40 +911,119 @@ def _members_delta(group, before):
     return entries
 
 
-def _delta_entry(ctx, cursor, object_id, removed, before):
-    obj = _collection(ctx.tenant, cursor.kind).get(object_id)
-    if removed or obj is None:
-        return {"id": object_id, "@removed": {"reason": "changed"}}
+def _serialize_delta(obj, resource, select, changed):
+    """An object as a delta entry: a new (or restored) one with its selected properties
+    (nulls left out, as Graph does), an updated one with only the changed properties
+    (a cleared one as null)."""
+    names = select or resource.default
+    if changed is None:
+        return {k: v for k, v in serialize(obj, resource, names).items() if v is not None}
+    wanted = [name for name in names if name == "id" or name in changed]
+    return serialize(obj, resource, wanted)
+
+
+@dataclass(frozen=True)
+class DeltaItem:
+    """One entry of a delta pass: an object, or one slice of a large group's members."""
+
+    object_id: str
+    removed: object  # False, "changed", "deleted"
+    changed: frozenset | None  # changed property names; None: the whole object
+    members: tuple | None = None  # this entry's slice of members@delta
+    first_slice: bool = True
+    last_slice: bool = True
+
+
+def _delta_entry(ctx, cursor, item):
+    obj = _collection(ctx.tenant, cursor.kind).get(item.object_id)
+    if item.removed or obj is None:
+        return {"id": item.object_id, "@removed": {"reason": item.removed or "deleted"}}
     resource = DELTA_RESOURCES[cursor.kind]
-    entry = serialize(obj, resource, cursor.select)
-    if cursor.kind == "group" and (cursor.select is None or "members" in cursor.select):
-        old = None if before is None else before.get(object_id)
-        entry["members@delta"] = _members_delta(obj, old)
+    if not item.first_slice:
+        entry = {"id": item.object_id}  # the group again: only more of its members
+    elif ctx.tenant.delta_full_records:  # the sandbox's old, complete answers
+        entry = serialize(obj, resource, cursor.select)
+    else:
+        entry = _serialize_delta(obj, resource, cursor.select, item.changed)
+    if item.members is not None:
+        entry["members@delta"] = list(item.members)
     return entry
 
 
-def _delta_items(ctx, cursor):
+def _delta_items(ctx, cursor, before):
     if cursor.mode == "full":
-        return [(object_id, False) for object_id in ordered_ids(ctx, cursor.kind)]
-    if cursor.mode == "latest":
-        return []
-    return list(ctx.tenant.changed_since(cursor.kind, cursor.since).items())
+        raw = [(object_id, False, None) for object_id in ordered_ids(ctx, cursor.kind)]
+    elif cursor.mode == "latest":
+        raw = []
+    else:
+        raw = [
+            (object_id, removed, props)
+            for object_id, (removed, props) in ctx.tenant.changes_since(
+                cursor.kind, cursor.since
+            ).items()
+        ]
+    with_members = cursor.kind == "group" and (cursor.select is None or "members" in cursor.select)
+    # Graph tracks the selected properties only: other changes bring no entry
+    names = set(cursor.select or DELTA_RESOURCES[cursor.kind].default)
+    if with_members:
+        names.add("members")
+    raw = [(oid, rm, props) for oid, rm, props in raw if rm or props is None or props & names]
+    if not with_members:
+        return [DeltaItem(oid, removed, props) for oid, removed, props in raw]
+    per_entry = ctx.tenant.delta_members_per_entry
+    items = []
+    for oid, removed, props in raw:
+        group = ctx.tenant.groups.get(oid)
+        if removed or group is None:
+            items.append(DeltaItem(oid, removed or "deleted", props))
+            continue
+        old = None if before is None else before.get(oid)
+        members = _members_delta(group, old)
+        if props is not None and "members" not in props:
+            items.append(DeltaItem(oid, False, props))
+            continue
+        slices = [members[i : i + per_entry] for i in range(0, len(members), per_entry)]
+        slices = slices if per_entry and slices else [members]
+        for index, part in enumerate(slices):
+            items.append(
+                DeltaItem(
+                    oid,
+                    False,
+                    props,
+                    members=tuple(part),
+                    first_slice=index == 0,
+                    last_slice=index == len(slices) - 1,
+                )
+            )
+    return items
+
+
+def _page_end(items, offset, size):
+    """Where a page starting at `offset` ends: after `size` entries, or right after a
+    slice of a group whose other members follow (Graph spreads a large group's
+    members@delta over several pages)."""
+    end = min(offset + size, len(items))
+    for index in range(offset, end):
+        if not items[index].last_slice:
+            return index + 1
+    return end
 
 
 def delta(ctx, kind):
     cursor = _start_cursor(ctx, kind)
     size, applied = _max_page_size(ctx)
-    items = _delta_items(ctx, cursor)
     before = ctx.state.snapshots.get((ctx.tenant.id, cursor.since))
     if cursor.mode == "full":
         before = None
-    chunk = items[cursor.offset : cursor.offset + size]
+    items = _delta_items(ctx, cursor, before)
+    end = _page_end(items, cursor.offset, size)
+    chunk = items[cursor.offset : end]
     path = {"user": "users", "group": "groups"}[kind]
     body = {
         "@odata.context": ctx.context(path + _select_fragment(cursor.select)),
-        "value": [_delta_entry(ctx, cursor, oid, removed, before) for oid, removed in chunk],
+        "value": [_delta_entry(ctx, cursor, item) for item in chunk],
     }
-    cursor.offset += size
+    cursor.offset = end
     if cursor.offset < len(items):
         token = seal(ctx.state, cursor.payload(ctx.tenant.id))
         body["@odata.nextLink"] = _delta_link(ctx, kind, {"$skiptoken": token})

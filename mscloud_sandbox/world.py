@@ -30,7 +30,7 @@ class App:
 class User:
     id: str
     userPrincipalName: str
-    displayName: str
+    displayName: str | None = None  # Entra ID allows users without one
     givenName: str | None = None
     surname: str | None = None
     mail: str | None = None
@@ -144,6 +144,12 @@ class Tenant:
     consented_apps: set  # client ids with admin consent (a service principal) here
     has_p1: bool  # Entra ID P1: signInActivity allowed
     consent_blocked: bool = False  # admin consent is refused (no GDAP admin role, ...)
+    # delta entries of updated objects carry only the changed properties, as Graph
+    # documents ("at least the updated properties"); True serves whole records instead
+    delta_full_records: bool = False
+    # members@delta of one group holds at most this many members per entry: a larger
+    # group comes back in several entries, on several pages (0: never split)
+    delta_members_per_entry: int = 100
     subscriptions: list = field(default_factory=list)  # Subscription
     # generation parameters, used by ensure_loaded()
     n_users: int = 0
@@ -154,7 +160,11 @@ class Tenant:
     users: dict = field(default_factory=dict)  # id -> User (insertion order kept)
     groups: dict = field(default_factory=dict)  # id -> Group
     devices: dict = field(default_factory=dict)  # id -> Device
-    # change log: list of (seq, kind, object_id, removed) with kind "user"/"group"
+    # soft-deleted users (Entra ID's deleted items), restorable: id -> User
+    deleted_users: dict = field(default_factory=dict)
+    # change log: (seq, kind, object_id, removed, properties) with kind "user"/"group";
+    # removed: False, "changed" (soft delete) or "deleted" (gone for good);
+    # properties: the names that changed, None for a whole new (or restored) object
     changes: list = field(default_factory=list)
     seq: int = 0
 
@@ -164,16 +174,30 @@ class Tenant:
             if self.loader is not None:
                 self.loader(self)
 
-    def record_change(self, kind, object_id, removed=False):
+    def record_change(self, kind, object_id, removed=False, properties=None):
         self.seq += 1
-        self.changes.append((self.seq, kind, object_id, removed))
+        if removed is True:
+            removed = "deleted"
+        props = None if properties is None else frozenset(properties)
+        self.changes.append((self.seq, kind, object_id, removed, props))
 
     def changed_since(self, kind, seq):
-        """Object ids of `kind` changed after `seq`: {id: removed}, last state wins."""
+        """Object ids of `kind` changed after `seq`: {id: removed}, last state wins
+        (removed: False, "changed" or "deleted")."""
+        return {oid: removed for oid, (removed, _props) in self.changes_since(kind, seq).items()}
+
+    def changes_since(self, kind, seq):
+        """{id: (removed, changed property names or None for the whole object)}."""
         out = {}
-        for change_seq, change_kind, object_id, removed in self.changes:
-            if change_seq > seq and change_kind == kind:
-                out[object_id] = removed
+        for change_seq, change_kind, object_id, removed, props in self.changes:
+            if change_seq <= seq or change_kind != kind:
+                continue
+            _old_removed, old_props = out.get(object_id, (False, frozenset()))
+            if removed or props is None or old_props is None:
+                merged = None if not removed else frozenset()
+            else:
+                merged = old_props | props
+            out[object_id] = (removed, merged)
         return out
 
 
@@ -234,6 +258,7 @@ class World:
         with self.lock:
             tenant.ensure_loaded()
             tenant.users[user.id] = user
+            tenant.deleted_users.pop(user.id, None)
             tenant.record_change("user", user.id)
 
     def update_user(self, tenant, user_id, **values):
@@ -244,18 +269,36 @@ class World:
                 if not hasattr(user, key):
                     raise KeyError(key)
                 setattr(user, key, value)
-            tenant.record_change("user", user_id)
+            tenant.record_change("user", user_id, properties=values)
             return user
 
-    def delete_user(self, tenant, user_id):
+    def delete_user(self, tenant, user_id, permanent=False):
+        """Entra ID's delete: the user goes to deleted items (restorable; delta says
+        "changed"), or with `permanent` is gone for good (delta says "deleted"). A
+        user already in deleted items can be deleted permanently."""
         with self.lock:
             tenant.ensure_loaded()
-            tenant.users.pop(user_id)
+            user = tenant.users.pop(user_id, None)
+            if user is None:
+                tenant.deleted_users.pop(user_id)
+                tenant.record_change("user", user_id, removed="deleted")
+                return
             for group in tenant.groups.values():
                 if user_id in group.members:
                     group.members.remove(user_id)
-                    tenant.record_change("group", group.id)
-            tenant.record_change("user", user_id, removed=True)
+                    tenant.record_change("group", group.id, properties=("members",))
+            if not permanent:
+                tenant.deleted_users[user_id] = user
+            tenant.record_change("user", user_id, removed="deleted" if permanent else "changed")
+
+    def restore_user(self, tenant, user_id):
+        """Back from deleted items: delta serves the whole user again."""
+        with self.lock:
+            tenant.ensure_loaded()
+            user = tenant.deleted_users.pop(user_id)
+            tenant.users[user_id] = user
+            tenant.record_change("user", user_id)
+            return user
 
     def upsert_group(self, tenant, group):
         with self.lock:
@@ -267,13 +310,13 @@ class World:
         with self.lock:
             tenant.ensure_loaded()
             tenant.groups[group_id].members = list(members)
-            tenant.record_change("group", group_id)
+            tenant.record_change("group", group_id, properties=("members",))
 
     def delete_group(self, tenant, group_id):
         with self.lock:
             tenant.ensure_loaded()
             tenant.groups.pop(group_id)
-            tenant.record_change("group", group_id, removed=True)
+            tenant.record_change("group", group_id, removed="deleted")
 
     # -- devices, subscriptions and tenant settings (control API, admin consent) --
 

@@ -68,23 +68,30 @@ class CspAzureGroup(models.Model):
                 "v1.0/groups/delta", params={"$select": "id,displayName,members"}
             )
         new_link = None
-        seen = set()
+        seen = set()  # groups met in this round: a large group's members@delta is split
+        # over several entries (and pages), each adding to what the round already has
         for page in pages:
             for item in page.get("value") or []:
+                if not isinstance(item, dict) or not item.get("id"):
+                    continue
+                self._csp_apply_group(tenant, item, existing, full=not link, seen=seen)
                 seen.add(item["id"])
-                self._csp_apply_group(tenant, item, existing, full=not link)
             new_link = page.get("@odata.deltaLink") or new_link
         if not link:  # a full round: groups not listed are gone
             self.browse([g.id for oid, g in existing.items() if oid not in seen]).unlink()
         tenant._csp_store_delta_link("groups", new_link, changed=bool(seen))
 
-    def _csp_apply_group(self, tenant, item, existing, full):
+    def _csp_apply_group(self, tenant, item, existing, full, seen=()):
         group = existing.get(item["id"])
-        if "@removed" in item:
+        if "@removed" in item:  # "changed" (soft-deleted) or "deleted": no members either way
             if group:
                 existing.pop(item["id"]).unlink()
             return
-        members = set() if full or not group else set(json.loads(group.member_ids_json))
+        again = item["id"] in seen  # more of a group this round already read
+        if group and (again or not full):
+            members = set(json.loads(group.member_ids_json or "[]"))
+        else:
+            members = set()
         for member in item.get("members@delta") or []:
             if "@removed" in member:
                 members.discard(member["id"])

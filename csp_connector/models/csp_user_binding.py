@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Azure users -> contacts: the binding model and the user sync that fills it."""
 
+import json
 import logging
 from collections import defaultdict
 
@@ -46,6 +47,11 @@ class CspUserBinding(models.Model):
     mapping_id = fields.Many2one("csp.site.mapping", ondelete="set null")
     fingerprint = fields.Char(help="What was last written, to skip unchanged users.")
     removed = fields.Boolean(help="Deleted in Azure, or no longer imported.")
+    graph_values = fields.Text(
+        string="Last Microsoft values",
+        help="The user's properties as last read from Microsoft (JSON). A delta entry "
+        "carries only what changed: it is merged into these before anything is decided.",
+    )
 
     _sql_constraints = [
         (
@@ -83,6 +89,9 @@ class CspUserBinding(models.Model):
                 body=self.env._("The users delta link expired: all users are read again.")
             )
             self._csp_users_round(tenant, graph, context, None, counters)
+        if context.refused:
+            counters["errors"] = len(context.refused)
+            counters["message"] = "\n".join(context.refused[:20])
         return counters
 
     @api.model
@@ -92,6 +101,7 @@ class CspUserBinding(models.Model):
     def _csp_users_round(self, tenant, graph, context, link, counters):
         select = context.select()
         sign_in = context.sign_in
+        context.graph, context.delta = graph, bool(link)
         seen = set()
         changed = False
         try:
@@ -103,7 +113,7 @@ class CspUserBinding(models.Model):
                 new_link = graph.delta_latest("v1.0/users/delta", select)
                 pages = graph.iter_pages("v1.0/users", params={"$select": select, "$top": 999})
             for page in pages:
-                users = page.get("value") or []
+                users = [u for u in page.get("value") or [] if context.valid_entry(u)]
                 seen.update(u["id"] for u in users)
                 changed |= self._csp_apply_page(tenant, users, context, counters)
                 new_link = page.get("@odata.deltaLink") or new_link
@@ -137,21 +147,64 @@ class CspUserBinding(models.Model):
         if removed and tenant.connection_id.user_deactivate_missing:
             deactivated = self._csp_deactivate(self.union(*removed))
         counters["deactivated"] += deactivated
+        reasons = {u["id"]: (u.get("@removed") or {}).get("reason") for u in users}
+        gone = [b for b in removed if reasons.get(b.object_id) == "deleted"]
+        if gone:  # deleted for good: nothing left to merge a later entry into
+            self.union(*gone).filtered("graph_values").write({"graph_values": False})
         decisions = []
-        for user in users:
-            if "@removed" in user:
+        skipped_values = []
+        for user in context.known_users(users, bindings):
+            try:
+                decision = context.decide(user)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                context.refuse(user, exc)
                 continue
-            decision = context.decide(user)
             if decision.skip_reason:
                 counters["skipped"] += 1
                 binding = bindings.get(user["id"])
+                if binding:
+                    skipped_values.append((binding, {"graph_values": _graph_json(user)}))
                 if binding and not binding.removed:
                     counters["deactivated"] += self._csp_deactivate(binding)
                     deactivated += 1
                 continue
             decisions.append((user, decision))
-        written = self._csp_write_decisions(tenant, decisions, bindings, context, counters)
+        _write_bindings(
+            self, [(b, v) for b, v in skipped_values if b.graph_values != v["graph_values"]]
+        )
+        written = self._csp_write_decisions_safely(tenant, decisions, bindings, context, counters)
         return bool(deactivated or written)
+
+    def _csp_write_decisions_safely(self, tenant, decisions, bindings, context, counters):
+        """The page's writes in bulk; when the bulk write fails, each user alone, so that
+        one user's data cannot stop the tenant's others (it is counted and explained)."""
+        if not decisions:
+            return False
+        attempt = dict(counters)
+        try:
+            with self.env.cr.savepoint():
+                written = self._csp_write_decisions(tenant, decisions, bindings, context, attempt)
+        except Exception:  # retried user by user below, which explains it
+            self.env.invalidate_all()
+            _logger.info("CSP: a user of %s could not be written, retrying one by one",
+                         tenant.tenant_id)  # fmt: skip
+        else:
+            counters.update(attempt)
+            return written
+        written = False
+        for user, decision in decisions:
+            attempt = dict(counters)
+            try:
+                with self.env.cr.savepoint():
+                    written |= self._csp_write_decisions(
+                        tenant, [(user, decision)], bindings, context, attempt
+                    )
+            except Exception as exc:  # one user's data, explained on the run
+                self.env.invalidate_all()
+                context.refuse(user, exc)
+            else:
+                counters.update(attempt)
+        return written
 
     def _csp_write_decisions(self, tenant, decisions, bindings, context, counters):
         batch = _Batch(self, tenant)
@@ -181,6 +234,7 @@ class CspUserBinding(models.Model):
                 batch.bind(user["id"], matches[user["id"]], meta)
                 counters["updated"] += 1
             else:
+                values.setdefault("name", user_rules.built_name(user))
                 batch.new_contact(user["id"], values, meta, binding)
         for partner_id, diff in _partner_diffs(self.env, changed):
             batch.write_contact(partner_id, diff)
@@ -350,6 +404,10 @@ def _differs(current, wanted):
     return (current or False) != (wanted or False)
 
 
+def _graph_json(user):
+    return json.dumps(user, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _binding_values(user, decision, print_, with_sign_in):
     licences = sorted(lic.get("skuId") for lic in user.get("assignedLicenses") or [])
     values = {
@@ -361,6 +419,7 @@ def _binding_values(user, decision, print_, with_sign_in):
         "sku_ids": " ".join(licences) or False,
         "mapping_id": decision.mapping_id,
         "fingerprint": print_,
+        "graph_values": _graph_json(user),
     }
     if with_sign_in:
         activity = user.get("signInActivity") or {}
@@ -392,6 +451,9 @@ class _SyncContext:
             m.group_ids or any(v.group_id for v in m.values) for m in self.mappings
         )
         self.memberships = {}
+        self.graph = None
+        self.delta = False  # reading a delta round: entries may carry only changes
+        self.refused = []  # explanations of the users that could not be imported
         self.sign_in = connection.user_import_sign_in
         self.options = {
             "licence_rule": connection.user_licence_rule,
@@ -428,6 +490,64 @@ class _SyncContext:
             self.memberships.get(user["id"], set()),
             self.options,
             self.converters,
+        )
+
+    def valid_entry(self, entry):
+        """A page entry is a user when it has an id; others are counted, not read."""
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
+            return True
+        self.refused.append(
+            self.env._("An entry without an object id was left out: %s", str(entry)[:200])
+        )
+        return False
+
+    def known_users(self, entries, bindings):
+        """The page's users as now known: each delta entry merged into what its binding
+        last stored (absent properties keep their value, null clears). A partial entry
+        of a user no binding knows (never imported, filtered out) is completed by
+        reading that user from Graph."""
+        users, unknown = [], []
+        for entry in entries:
+            if "@removed" in entry:
+                continue
+            binding = bindings.get(entry["id"])
+            known = None
+            if self.delta and binding and binding.graph_values:
+                known = json.loads(binding.graph_values)
+            if self.delta and known is None and user_rules.is_partial(entry):
+                unknown.append(entry)
+                continue
+            users.append(user_rules.merge_entry(known, entry))
+        if unknown:
+            users.extend(self._complete(unknown))
+        return users
+
+    def _complete(self, entries):
+        """Whole users for partial entries, 15 ids per Graph call (its limit for 'in')."""
+        found = {}
+        for start in range(0, len(entries), 15):
+            ids = [e["id"] for e in entries[start : start + 15]]
+            quoted = ",".join(f"'{object_id}'" for object_id in ids)
+            for user in self.graph.iter_collection(
+                "v1.0/users", params={"$filter": f"id in ({quoted})", "$select": self.select()}
+            ):
+                found[user["id"]] = user
+        # a user gone meanwhile comes as a removal in a later round
+        return [user_rules.merge_entry(found[e["id"]], e) for e in entries if e["id"] in found]
+
+    def refuse(self, user, exc):
+        """Count and explain a user that could not be imported; the others go on."""
+        who = user.get("userPrincipalName") or user.get("mail") or user.get("id")
+        _logger.warning("CSP: user %s of %s not imported: %s", who, self.tenant.tenant_id, exc)
+        self.refused.append(
+            self.env._(
+                "User %(who)s (object id %(id)s) was not imported: %(error)s. Likely cause: "
+                "a value Odoo cannot store (check this user's properties in Entra ID and "
+                "the field mappings). The tenant's other users were imported.",
+                who=who,
+                id=user.get("id"),
+                error=str(exc)[:300],
+            )
         )
 
     def resolve_sites(self, decisions):

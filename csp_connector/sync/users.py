@@ -33,9 +33,9 @@ USER_PROPERTIES = (
     "usageLocation",
     "preferredLanguage",
 )
-# always read: identity, matching, activity, guests, licence check
-BASE_SELECT = ("id", "userPrincipalName", "mail", "accountEnabled", "userType",
-               "assignedLicenses", "displayName")  # fmt: skip
+# always read: identity, matching, activity, guests, licence check, a name to build
+BASE_SELECT = ("id", "userPrincipalName", "mail", "accountEnabled", "userType", "givenName",
+               "surname", "assignedLicenses", "displayName")  # fmt: skip
 
 KIND_SITE = "site"  # map to an existing site
 KIND_FIELD_SITES = "field_sites"  # customer + one site per distinct value of a field
@@ -133,6 +133,40 @@ def text_value(value):
     return str(value).strip()
 
 
+def merge_entry(known, entry):
+    """What is known of a user after a delta entry: Graph documents that an updated
+    user's entry carries "at least the properties that have been updated", so a
+    property absent from the entry is unchanged (kept), and one present as null is
+    cleared. Annotations (``@odata.type``...) are not properties."""
+    merged = dict(known or {})
+    merged.update((k, v) for k, v in entry.items() if not k.startswith("@"))
+    return merged
+
+
+def is_partial(entry):
+    """Whether a delta entry lacks what any whole user carries: the sign-in name is
+    never null, so a new or restored user always comes with it."""
+    return "userPrincipalName" not in entry
+
+
+def built_name(user):
+    """A contact's name for any user: display name, else given name and surname, else
+    the sign-in name (a guest's e-mail), the e-mail, and last the object id."""
+    name = text_value(user.get("displayName"))
+    if name:
+        return name
+    name = " ".join(
+        part for part in (text_value(user.get("givenName")), text_value(user.get("surname")))
+        if part
+    )  # fmt: skip
+    if name:
+        return name
+    upn = text_value(user.get("userPrincipalName"))
+    if is_external(user) and user.get("mail"):
+        return text_value(user.get("mail"))
+    return upn or text_value(user.get("mail")) or text_value(user.get("id"))
+
+
 def select_for(field_mappings, site_mappings, with_sign_in=False, everything=False):
     """The $select a sync needs: only what mappings and filters read."""
     wanted = set(BASE_SELECT)
@@ -149,7 +183,10 @@ def select_for(field_mappings, site_mappings, with_sign_in=False, everything=Fal
 
 
 def licence_allows(user, rule, sku_ids):
-    """rule: none | include (must hold one of sku_ids) | exclude (must hold none)."""
+    """rule: none | include (must hold one of sku_ids) | exclude (must hold none).
+    Licences not known (not read) decide nothing."""
+    if "assignedLicenses" not in user:
+        return True
     held = {lic.get("skuId") for lic in user.get("assignedLicenses") or []}
     if rule == "include":
         return bool(held & sku_ids)
@@ -159,13 +196,20 @@ def licence_allows(user, rule, sku_ids):
 
 
 def mapped_values(user, field_mappings, converters=None):
-    """{odoo field: value} from the field mappings (Azure property -> contact field)."""
+    """{odoo field: value} from the field mappings (Azure property -> contact field).
+
+    A property the user does not carry (not read, or absent from a delta entry) writes
+    nothing; an empty name becomes a built one (a contact needs a name)."""
     converters = converters or {}
     values = {}
     for azure, odoo in field_mappings:
+        if azure not in user:
+            continue
         raw = user.get(azure)
         convert = converters.get(odoo)
         values[odoo] = convert(raw) if convert else (text_value(raw) or False)
+    if "name" in values and not values["name"]:
+        values["name"] = built_name(user)
     return values
 
 
@@ -202,7 +246,7 @@ def decide(tenant_id, user, site_mappings, field_mappings, groups_of_user, optio
             decision.skip_reason = "no_site"
             return decision
     values = mapped_values(user, field_mappings, converters)
-    if options.get("active_follows_account", True):
+    if options.get("active_follows_account", True) and "accountEnabled" in user:
         values["active"] = bool(user.get("accountEnabled", True))
     for value_mapping in mapping.values:
         if value_mapping.group_id is None or value_mapping.group_id in groups_of_user:

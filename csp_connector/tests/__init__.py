@@ -4,3 +4,4 @@ from . import test_housekeeping
 from . import test_sync
 from . import test_sso
 from . import test_users
+from . import test_user_delta_entries

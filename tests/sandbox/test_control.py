@@ -91,7 +91,14 @@ def test_user_create_patch_delete(sandbox, control):
 
     assert control("DELETE", f"/tenants/{tenant.id}/users/{user_id}").status_code == 204
     assert user_id not in tenant.users
-    assert tenant.changed_since("user", seq) == {user_id: True}
+    assert tenant.changed_since("user", seq) == {user_id: "changed"}, "soft delete"
+
+    restored = control("POST", f"/tenants/{tenant.id}/users/{user_id}/restore")
+    assert restored.json()["jobTitle"] == "Lead"
+    assert tenant.changed_since("user", seq) == {user_id: False}
+    assert control("DELETE", f"/tenants/{tenant.id}/users/{user_id}?permanent=true").ok
+    assert tenant.changed_since("user", seq) == {user_id: "deleted"}
+    assert control("POST", f"/tenants/{tenant.id}/users/{user_id}/restore").status_code == 404
     assert control("DELETE", f"/tenants/{tenant.id}/users/{user_id}").status_code == 404
 
 

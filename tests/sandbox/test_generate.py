@@ -191,3 +191,20 @@ def test_sku_catalogue_file():
     for row in rows:
         assert len(row["nce_product_id"]) == 12 and row["nce_product_id"].startswith("CFQ7TTC0")
         assert (float(row["list_price_usd"]) == 0) == (row["free"] == "true")
+
+
+def test_a_few_users_per_tenant_lack_a_display_name_or_mail():
+    world = build_world(seed=3, tenants=3, users=40)
+    for tenant in world.tenants.values():
+        users = list(world.tenant(tenant.id).users.values())
+        nameless = [u for u in users if not u.displayName]
+        mailless = [u for u in users if not u.mail]
+        assert nameless and mailless
+        assert any(not (u.givenName or u.surname) for u in nameless), "only a sign-in name"
+        assert len(nameless) + len(mailless) <= 4, "a few, not many"
+        assert all(u.userPrincipalName for u in users)
+    again = build_world(seed=3, tenants=3, users=40)
+    first = next(iter(world.tenants))
+    assert [u.displayName for u in world.tenant(first).users.values()] == [
+        u.displayName for u in again.tenant(first).users.values()
+    ], "seeded"

@@ -203,7 +203,9 @@ def test_users_delta_initial_pass_then_only_changes(sandbox):
     items, delta_link, pages = full_delta(sandbox, tenant.id, "users", {"$select": "displayName"})
     assert pages > 1
     assert {i["id"] for i in items} == set(tenant.users)
-    assert all(set(i) == {"id", "displayName"} for i in items)
+    named = {u.id for u in tenant.users.values() if u.displayName}
+    assert all(set(i) == ({"id", "displayName"} if i["id"] in named else {"id"}) for i in items)
+    assert named != set(tenant.users), "users without a display name are served without one"
     assert "$deltatoken=" in delta_link
 
     changed, deleted = list(tenant.users)[:2]
@@ -224,6 +226,84 @@ def test_users_delta_initial_pass_then_only_changes(sandbox):
     assert set(by_id[added.id]) == {"id", "displayName"}
 
     assert follow(sandbox, tenant.id, delta_link)[0] == []
+
+
+def test_delta_entries_of_updated_users_carry_only_the_changed_properties(sandbox):
+    tenant = customer(sandbox)
+    select = {"$select": "displayName,jobTitle,mobilePhone,mail,assignedLicenses"}
+    _items, link, _ = full_delta(sandbox, tenant.id, "users", select)
+    user = next(u for u in tenant.users.values() if u.mobilePhone and u.jobTitle)
+    sandbox.world.update_user(tenant, user.id, jobTitle="Head of Tests", mobilePhone=None)
+    sandbox.world.update_user(tenant, user.id, department="Quality")  # not selected
+    quiet = next(u for u in tenant.users.values() if u.id != user.id)
+    sandbox.world.update_user(tenant, quiet.id, department="Quality")
+
+    items, link = follow(sandbox, tenant.id, link)
+    # absent means unchanged; a cleared property comes as null; unselected changes bring
+    # no entry at all
+    assert items == [{"id": user.id, "jobTitle": "Head of Tests", "mobilePhone": None}]
+
+    sandbox.world.update_tenant(tenant, delta_full_records=True)
+    sandbox.world.update_user(tenant, user.id, jobTitle="Tester")
+    (entry,), _ = follow(sandbox, tenant.id, link)
+    assert set(entry) == {"id", "displayName", "jobTitle", "mobilePhone", "mail",
+                          "assignedLicenses"}  # fmt: skip
+    assert entry["mobilePhone"] is None
+
+
+def test_delta_full_pass_leaves_nulls_out_and_removals_say_why(sandbox):
+    tenant = customer(sandbox)
+    items, link, _ = full_delta(sandbox, tenant.id, "users", {"$select": "mobilePhone,mail"})
+    without_phone = {u.id for u in tenant.users.values() if u.mobilePhone is None}
+    assert without_phone
+    assert all("mobilePhone" not in i for i in items if i["id"] in without_phone)
+
+    soft, hard, restored = list(tenant.users)[3:6]
+    world = sandbox.world
+    world.delete_user(tenant, soft)
+    world.delete_user(tenant, hard, permanent=True)
+    world.delete_user(tenant, restored)
+    items, link = follow(sandbox, tenant.id, link)
+    assert {i["id"]: i["@removed"]["reason"] for i in items} == {
+        soft: "changed",
+        hard: "deleted",
+        restored: "changed",
+    }
+
+    back = world.restore_user(tenant, restored)
+    world.delete_user(tenant, soft, permanent=True)  # emptied from deleted items
+    items, _ = follow(sandbox, tenant.id, link)
+    by_id = {i["id"]: i for i in items}
+    assert by_id[soft]["@removed"] == {"reason": "deleted"}
+    whole = {"id": restored, "mail": back.mail, "mobilePhone": back.mobilePhone}
+    assert by_id[restored] == {k: v for k, v in whole.items() if v}, "a whole user again"
+
+
+def test_groups_delta_spreads_a_large_groups_members_over_pages(sandbox):
+    tenant = customer(sandbox)
+    group = max(tenant.groups.values(), key=lambda g: len(g.members))
+    assert len(group.members) >= 5
+    sandbox.world.update_tenant(tenant, delta_members_per_entry=2)
+    prefer = {"Prefer": "odata.maxpagesize=50"}
+    pages, last = all_pages(sandbox, tenant.id, "/groups/delta", None, prefer)
+    holding = [page for page in pages if any(e["id"] == group.id for e in page)]
+    assert len(holding) >= 3, "the group's members come over several pages"
+    entries = [e for page in pages for e in page if e["id"] == group.id]
+    assert entries[0]["displayName"] == group.displayName
+    assert all(set(e) == {"id", "members@delta"} for e in entries[1:])
+    assert all(len(e["members@delta"]) <= 2 for e in entries)
+    seen = [m["id"] for e in entries for m in e["members@delta"]]
+    assert sorted(seen) == sorted(group.members)
+
+    # a later round: only the changes, also split
+    newcomers = [u for u in tenant.users if u not in group.members][:3]
+    sandbox.world.set_group_members(tenant, group.id, [*group.members[1:], *newcomers])
+    pages, _ = all_pages(sandbox, tenant.id, last["@odata.deltaLink"], None, prefer)
+    entries = [e for page in pages for e in page if e["id"] == group.id]
+    assert len(entries) == 2 and len(pages) == 2
+    changes = [m for e in entries for m in e["members@delta"]]
+    assert sorted(m["id"] for m in changes if "@removed" not in m) == sorted(newcomers)
+    assert len([m for m in changes if "@removed" in m]) == 1
 
 
 def test_delta_token_latest_returns_no_objects(sandbox):
@@ -317,9 +397,8 @@ def test_assign_license_updates_user_delta_and_consumed_units(sandbox):
         for u in tenant.users.values()
         if sku["skuId"] not in {lic["skuId"] for lic in u.assignedLicenses}
     )
-    delta_link = graph_get(sandbox, tenant.id, "/users/delta", {"$deltatoken": "latest"}).json()[
-        "@odata.deltaLink"
-    ]
+    latest = {"$deltatoken": "latest", "$select": "assignedLicenses"}
+    delta_link = graph_get(sandbox, tenant.id, "/users/delta", latest).json()["@odata.deltaLink"]
     response = graph_post(
         sandbox,
         tenant.id,

@@ -1,3 +1,6 @@
+import json
+import pathlib
+
 from odoo.addons.csp_connector.sync import users as rules
 
 TENANT = "t1"
@@ -83,3 +86,50 @@ def test_select_lists_only_what_is_needed():
     fields = set(select.split(","))
     assert {"jobTitle", "officeLocation", "id", "accountEnabled"} <= fields
     assert "department" not in fields and "signInActivity" not in fields
+
+
+# -- delta entries as Microsoft documents them (tests/sync/fixtures) ----------------
+
+FIXTURES = json.loads(
+    (pathlib.Path(__file__).parent / "fixtures" / "graph_users_delta.json").read_text()
+)
+FIELDS = [("displayName", "name"), ("mail", "email"), ("jobTitle", "function"),
+          ("mobilePhone", "mobile"), ("businessPhones", "phone")]  # fmt: skip
+
+
+def test_a_partial_delta_entry_changes_only_what_it_carries():
+    known = FIXTURES["known"]
+    merged = rules.merge_entry(known, FIXTURES["partial_update"])
+    assert "@odata.type" not in merged
+    assert merged == {**known, "jobTitle": "Head of Purchasing"}
+    values = rules.decide(TENANT, merged, [mapping(1, 1)], FIELDS, set(), {}).values
+    assert values == {"name": "Maya Okafor", "email": "maya.okafor@fabrikam-demo.example",
+                      "function": "Head of Purchasing", "mobile": "+44 7700 900123",
+                      "phone": "+44 20 7946 0011", "active": True}  # fmt: skip
+    cleared = rules.merge_entry(merged, FIXTURES["cleared_phone"])
+    assert (
+        rules.decide(TENANT, cleared, [mapping(1, 1)], FIELDS, set(), {}).values["mobile"] is False
+    ), "an explicit null clears"
+
+
+def test_an_entry_alone_never_empties_or_excludes_what_it_does_not_carry():
+    partial = FIXTURES["partial_update"]
+    assert rules.is_partial(partial) and not rules.is_partial(FIXTURES["known"])
+    skus = frozenset({"05e9a617-0261-4cee-bb44-138d3ef5d965"})
+    options = {"licence_rule": "include", "licence_skus": skus}
+    decision = rules.decide(TENANT, partial, [mapping(1, 1)], FIELDS, set(), options)
+    assert decision.skip_reason is None, "unknown licences do not fail an include rule"
+    assert decision.values == {"function": "Head of Purchasing"}, "no name, mail or active"
+
+
+def test_users_without_a_display_name_get_a_built_one():
+    nameless = FIXTURES["nameless"]
+    assert rules.built_name(nameless) == "svc-scanner@fabrikam-demo.example"
+    assert rules.built_name({**nameless, "givenName": "Scan", "surname": "Ner"}) == "Scan Ner"
+    assert rules.built_name({"id": "x1"}) == "x1"
+    guest = {"id": "g", "userPrincipalName": "kim_x.com#EXT#@t.onmicrosoft.com",
+             "mail": "kim@x.com", "userType": "Guest"}  # fmt: skip
+    assert rules.built_name(guest) == "kim@x.com"
+    decision = rules.decide(TENANT, {**nameless, "displayName": None}, [mapping(1, 1)], FIELDS,
+                            set(), {})  # fmt: skip
+    assert decision.values["name"] == "svc-scanner@fabrikam-demo.example"
