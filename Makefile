@@ -1,5 +1,7 @@
 # Microsoft CSP for Odoo: the two commands are `make demo` and `make test` (see README.md).
-PYTHON ?= python3
+# `make test` and `make demo` build and use .venv/ (Odoo 18.0 from ODOO_SOURCE) unless PYTHON
+# is set to a Python that imports Odoo 18.0; `make lint` uses .venv/ once it exists.
+PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 ADDONS := csp_connector csp_connector_billing csp_connector_assets
 
 .PHONY: help demo test lint format bench-users
@@ -7,6 +9,7 @@ ADDONS := csp_connector csp_connector_billing csp_connector_assets
 help:
 	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
 	@echo "make test   lint, install the add-ons in a fresh database, run all tests"
+	@echo "            (both build .venv/ with Odoo 18.0 from ODOO_SOURCE unless PYTHON is set)"
 	@echo "make lint   ruff, ruff-format and pylint-odoo"
 	@echo "make bench-users   user import benchmark (100 tenants x 500 users)"
 

@@ -4,12 +4,14 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-PY=${PYTHON:-python3}
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
+# shellcheck source=scripts/bootstrap.sh
+. "$ROOT/scripts/bootstrap.sh"
 TENANTS=${CSP_BENCH_TENANTS:-100}
 USERS=${CSP_BENCH_USERS:-500}
-require_odoo "make bench-users"
+check_postgres "make bench-users"
+prepare_python "make bench-users"
 
 WORK=$(mktemp -d)
 DB="csp_bench_$$"

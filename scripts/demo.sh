@@ -4,17 +4,19 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-PY=${PYTHON:-python3}
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
+# shellcheck source=scripts/bootstrap.sh
+. "$ROOT/scripts/bootstrap.sh"
 ADDONS=csp_connector,csp_connector_billing,csp_connector_assets
 DB=${CSP_DEMO_DB:-csp_demo}
 HTTP_PORT=${CSP_DEMO_PORT:-8069}
 SANDBOX_PORT=${CSP_SANDBOX_PORT:-8443}
 
-require_odoo "make demo"
-"$PY" -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt 2>&1 |
-    grep -v -E "^WARNING: (Running pip as|Location)" || true
+started=$(date +%s)
+check_postgres "make demo"
+prepare_python "make demo"
+echo "== Set-up took $(($(date +%s) - started)) s"
 
 WORK="$ROOT/.demo"
 mkdir -p "$WORK"

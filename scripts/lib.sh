@@ -1,16 +1,16 @@
-# Shared by scripts/test.sh and scripts/demo.sh: checks Odoo, finds or starts PostgreSQL,
-# makes sure the database role exists, writes an Odoo configuration file.
-# Expects ROOT, PY and WORK to be set by the caller.
+# Shared by scripts/test.sh, scripts/demo.sh and scripts/bench_users.sh: checks Odoo, finds or
+# starts PostgreSQL, makes sure the database role exists, writes an Odoo configuration file.
+# Expects ROOT, PY and WORK to be set by the caller (PY and WORK only where they are used).
 
 require_odoo() {
     if ! "$PY" -c "import odoo" >/dev/null 2>&1; then
-        echo "$1: 'import odoo' fails in $PY: install Odoo 18.0 first (README, 'Installing Odoo 18.0')." >&2
+        echo "$1: 'import odoo' fails in PYTHON=$PY: unset PYTHON to let $1 build .venv/ with Odoo 18.0, or point PYTHON at a Python with Odoo 18.0." >&2
         exit 2
     fi
     local version
     version=$("$PY" -c "import odoo.release as r; print('%s.%s' % r.version_info[:2])")
     if [ "$version" != "18.0" ]; then
-        echo "$1: these add-ons need Odoo 18.0, but $PY imports Odoo $version." >&2
+        echo "$1: these add-ons need Odoo 18.0, but PYTHON=$PY imports Odoo $version: unset PYTHON to let $1 build .venv/ with Odoo 18.0." >&2
         exit 2
     fi
 }
@@ -19,22 +19,53 @@ free_port() {
     "$PY" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
 }
 
-# Sets PGHOST, PGPORT and PG_SUPER (a psql command as a superuser).
-# Uses the server at 127.0.0.1:5432 when it answers, else a throwaway cluster in $WORK/pg.
-PG_STARTED=""
-find_or_start_postgres() {
+pg_answers() {
+    if command -v pg_isready >/dev/null; then
+        pg_isready -q -h "$1" -p "$2" 2>/dev/null
+    else
+        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+    fi
+}
+
+# Run first, before any heavy work: sets PGHOST, PGPORT and PG_BINDIR (empty when the server at
+# 127.0.0.1:$CSP_PGPORT, default 5432, answers; else where initdb lies), or stops with one line.
+# CSP_PG_BINDIR names the directory of initdb and pg_ctl when they are elsewhere.
+check_postgres() {
     PGHOST=127.0.0.1
     PGPORT=${CSP_PGPORT:-5432}
-    if pg_isready -q -h "$PGHOST" -p "$PGPORT" 2>/dev/null; then
+    PG_BINDIR=""
+    if pg_answers "$PGHOST" "$PGPORT"; then
+        command -v psql >/dev/null || {
+            echo "$1: PostgreSQL answers at $PGHOST:$PGPORT but psql is missing: install PostgreSQL's client (e.g. apt-get install postgresql-client)." >&2
+            exit 2
+        }
+        return
+    fi
+    local dir
+    if [ -n "${CSP_PG_BINDIR:-}" ]; then
+        dir=$CSP_PG_BINDIR
+    elif command -v initdb >/dev/null; then
+        dir=$(dirname "$(command -v initdb)")
+    else
+        dir=$(pg_config --bindir 2>/dev/null || true)
+        [ -x "$dir/initdb" ] || dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    fi
+    if [ -z "$dir" ] || [ ! -x "$dir/initdb" ] || [ ! -x "$dir/pg_ctl" ] || ! command -v psql >/dev/null; then
+        echo "$1: no PostgreSQL answers at $PGHOST:$PGPORT and no initdb/pg_ctl/psql were found to start one: install PostgreSQL 12+ (e.g. apt-get install postgresql), start it, or set CSP_PGPORT / CSP_PG_BINDIR." >&2
+        exit 2
+    fi
+    PG_BINDIR=$dir
+}
+
+# Sets PG_SUPER (a psql command as a superuser): the server check_postgres found, else a
+# throwaway cluster in $WORK/pg.
+PG_STARTED=""
+find_or_start_postgres() {
+    if [ -z "$PG_BINDIR" ]; then
         PG_SUPER=(psql -X -q -h "$PGHOST" -p "$PGPORT" -U "${CSP_PGSUPERUSER:-postgres}" -d postgres)
         return
     fi
-    local bindir
-    bindir=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-    if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
-        echo "No PostgreSQL answers at $PGHOST:$PGPORT and no initdb was found to start one: install PostgreSQL 12+." >&2
-        exit 2
-    fi
+    local bindir=$PG_BINDIR
     PGPORT=$(free_port)
     mkdir -p "$WORK/pg"
     local as=()

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# make test: lint, install the three add-ons in a fresh database, then run every test.
+# make test: prepare Python (.venv/ with Odoo 18.0, or PYTHON), lint, install the three add-ons
+# in a fresh database, then run every test.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-PY=${PYTHON:-python3}
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
+# shellcheck source=scripts/bootstrap.sh
+. "$ROOT/scripts/bootstrap.sh"
 ADDONS=csp_connector,csp_connector_billing,csp_connector_assets
 
-require_odoo "make test"
 started=$(date +%s)
-
-echo "== Installing test requirements"
-"$PY" -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt 2>&1 |
-    grep -v -E "^WARNING: (Running pip as|Location)" || true
+check_postgres "make test"
+prepare_python "make test"
+echo "== Set-up took $(($(date +%s) - started)) s"
 
 echo "== Lint"
 make --no-print-directory lint PYTHON="$PY"

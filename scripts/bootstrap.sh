@@ -1,0 +1,227 @@
+# Sourced by scripts/test.sh, scripts/demo.sh and scripts/bench_users.sh (after lib.sh).
+# prepare_python LABEL sets PY to a Python that imports Odoo 18.0 and the project's requirements:
+#  - PYTHON set: that interpreter as it is (checked; the project's requirements installed into it);
+#  - else the project-local virtual environment .venv/: reused when its stamp (requirement files,
+#    this script, the base Python, ODOO_SOURCE, psycopg2 flavour) is current, built otherwise:
+#    Odoo 18.0 from ODOO_SOURCE unpacked under .venv/ and installed editable, then the requirements.
+# Every check that can fail runs before the heavy work, and says in one line what to do.
+# Expects ROOT to be set by the caller.
+
+ODOO_SOURCE_DEFAULT=https://nightly.odoo.com/18.0/nightly/src/odoo_18.0.latest.tar.gz
+ODOO_SERIES=18.0
+VENV="$ROOT/.venv"
+SETUP_UNPACK=""
+SETUP_NEW_VENV=""
+
+setup_fail() {
+    echo "$SETUP_LABEL: $*" >&2
+    [ -n "${SETUP_UNPACK:-}" ] && rm -rf "$SETUP_UNPACK"
+    [ -n "${SETUP_NEW_VENV:-}" ] && rm -rf "$VENV"  # made only for the lock: leave nothing behind
+    exit 2
+}
+
+# The interpreter the virtual environment is made from: python3 on PATH, 3.10 or newer, with venv.
+find_base_python() {
+    BASE_PY=$(command -v python3 || true)
+    [ -n "$BASE_PY" ] || setup_fail "no python3 on PATH: install Python 3.10 or newer."
+    if ! "$BASE_PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+        setup_fail "$BASE_PY is Python $("$BASE_PY" -c 'import platform; print(platform.python_version())'); Odoo 18.0 needs Python 3.10 or newer: install it, or set PYTHON to a Python with Odoo 18.0."
+    fi
+    if ! "$BASE_PY" -c 'import ensurepip, venv' 2>/dev/null; then
+        setup_fail "$BASE_PY cannot make virtual environments (no venv/ensurepip module): install your system's python3-venv package."
+    fi
+}
+
+# psycopg2 builds from source only where PostgreSQL's client headers are; else its binary wheel.
+psycopg2_flavour() {
+    local inc
+    inc=$(pg_config --includedir 2>/dev/null || true)
+    if [ -n "$inc" ] && [ -f "$inc/libpq-fe.h" ]; then
+        PSYCOPG2=psycopg2
+    else
+        PSYCOPG2=psycopg2-binary
+    fi
+}
+
+# What the built environment depends on; a change of any of it rebuilds .venv/.
+stamp_text() {
+    local src=$ODOO_SOURCE
+    echo "python $("$BASE_PY" -c 'import sys; print(sys.version)') $BASE_PY"
+    echo "psycopg2 $PSYCOPG2"
+    if [[ "$src" =~ ^[A-Za-z][A-Za-z0-9+.-]*:// ]]; then
+        echo "source url $src"
+    elif [ -f "$src" ]; then
+        echo "source file $(cd "$(dirname "$src")" && pwd)/$(basename "$src") $(stat -c '%s %Y' "$src" 2>/dev/null || stat -f '%z %m' "$src")"
+    elif [ -d "$src" ]; then
+        echo "source dir $(cd "$src" && pwd)"
+        cat "$src/odoo/release.py" "$src/requirements.txt" 2>/dev/null | cksum
+    else
+        echo "source missing $src"
+    fi
+    (cd "$ROOT" && cat requirements*.txt scripts/bootstrap.sh) | cksum
+}
+
+# Sets ODOO_SRC: a directory holding Odoo's source, from ODOO_SOURCE (URL, archive or directory).
+# Archives are unpacked into $1 (a new directory under .venv/).
+resolve_odoo_source() {
+    local src=$ODOO_SOURCE unpack=$1 archive found error
+    local hint="set ODOO_SOURCE to an Odoo $ODOO_SERIES source tarball (.tar.gz, .tar.xz, .zip), source directory or URL"
+    if [[ "$src" =~ ^[A-Za-z][A-Za-z0-9+.-]*:// ]]; then
+        archive="$VENV/downloads/$(basename "${src%%\?*}")"
+        if [ ! -s "$archive" ]; then
+            mkdir -p "$VENV/downloads"
+            echo "Downloading Odoo $ODOO_SERIES from $src"
+            if ! error=$("$BASE_PY" - "$src" "$archive" 2>&1 <<'PYEOF'
+import os
+import shutil
+import sys
+import urllib.request
+
+url, path = sys.argv[1:]
+try:
+    with urllib.request.urlopen(url, timeout=60) as answer, open(path + ".part", "wb") as out:
+        shutil.copyfileobj(answer, out)
+except Exception as error:  # noqa: BLE001 - one line for any network failure
+    sys.exit(f"{error}")
+os.replace(path + ".part", path)
+PYEOF
+            ); then
+                rm -f "$archive.part"
+                setup_fail "could not download ODOO_SOURCE=$src ($(echo "$error" | tail -n 1)): $hint."
+            fi
+        fi
+    elif [ -f "$src" ]; then
+        archive=$src
+    elif [ -d "$src" ]; then
+        [ -f "$src/odoo/release.py" ] ||
+            setup_fail "ODOO_SOURCE=$src is a directory without odoo/release.py, not Odoo's source: $hint."
+        ODOO_SRC=$(cd "$src" && pwd)
+        return
+    else
+        setup_fail "ODOO_SOURCE=$src: no such file or directory: $hint."
+    fi
+    if "$BASE_PY" -c 'import sys, zipfile; sys.exit(not zipfile.is_zipfile(sys.argv[1]))' "$archive"; then
+        "$BASE_PY" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+            "$archive" "$unpack" || setup_fail "ODOO_SOURCE=$src: the zip archive cannot be unpacked: $hint."
+    elif ! tar -xf "$archive" -C "$unpack" 2>/dev/null; then
+        setup_fail "ODOO_SOURCE=$src is not a readable .tar.gz, .tar.xz or .zip archive: $hint."
+    fi
+    found=$(find "$unpack" -maxdepth 3 -path '*/odoo/release.py' | head -n 1)
+    [ -n "$found" ] || setup_fail "ODOO_SOURCE=$src holds no odoo/release.py, it is not Odoo's source: $hint."
+    ODOO_SRC=$(dirname "$(dirname "$found")")
+}
+
+check_odoo_series() {
+    local series
+    series=$("$BASE_PY" - "$ODOO_SRC/odoo/release.py" <<'PYEOF' 2>/dev/null || echo unknown
+import sys
+
+namespace = {}
+with open(sys.argv[1]) as release:
+    exec(compile(release.read(), sys.argv[1], "exec"), namespace)  # noqa: S102 - Odoo's own file
+print("%s.%s" % tuple(namespace["version_info"][:2]))
+PYEOF
+    )
+    if [ "$series" != "$ODOO_SERIES" ]; then
+        setup_fail "ODOO_SOURCE=$ODOO_SOURCE holds Odoo $series, these add-ons need Odoo $ODOO_SERIES: point ODOO_SOURCE at Odoo's $ODOO_SERIES source."
+    fi
+}
+
+pip_step() {
+    # $1: what is being installed (for the failure line); then pip's arguments.
+    local what=$1
+    shift
+    if ! "$VENV/bin/python" -m pip --disable-pip-version-check install "$@" >>"$VENV/pip.log" 2>&1; then
+        tail -n 25 "$VENV/pip.log" >&2
+        setup_fail "installing $what into .venv/ failed (above; full log .venv/pip.log). Fix the cause, then rerun (rm -rf .venv to start over)."
+    fi
+}
+
+build_venv() {
+    local started unpack reqs constraints build=() name
+    started=$(date +%s)
+    unpack=$(mktemp -d "$VENV/.unpack.XXXXXX")
+    SETUP_UNPACK=$unpack
+    resolve_odoo_source "$unpack"
+    check_odoo_series
+    echo "== Building .venv/: Odoo $ODOO_SERIES from $ODOO_SOURCE and the project's requirements"
+    # Checks passed: replace the old environment (downloads are kept).
+    for name in "$VENV"/* "$VENV"/.csp-stamp; do
+        case "$name" in "$VENV/downloads" | "$VENV/.lock") ;; *) rm -rf "$name" ;; esac
+    done
+    if [ "${ODOO_SRC#"$unpack"}" != "$ODOO_SRC" ]; then
+        mv "$ODOO_SRC" "$VENV/odoo"
+        ODOO_SRC="$VENV/odoo"
+    fi
+    rm -rf "$unpack"
+    SETUP_UNPACK="" SETUP_NEW_VENV=""
+    "$BASE_PY" -m venv "$VENV" || setup_fail "$BASE_PY -m venv .venv failed (above): install your system's python3-venv package."
+    : >"$VENV/pip.log"
+    "$VENV/bin/python" -m pip --disable-pip-version-check install -q --upgrade pip >>"$VENV/pip.log" 2>&1 ||
+        echo "(pip could not be upgraded in .venv/; going on with $("$VENV/bin/python" -m pip --version))"
+    # Odoo's pinned cbor2 builds only with setuptools < 81.
+    constraints="$VENV/build-constraints.txt"
+    echo 'setuptools<81' >"$constraints"
+    if "$VENV/bin/python" -m pip install --help 2>/dev/null | grep -q -- '--build-constraint'; then
+        build=(--build-constraint "$constraints")
+    else  # older pip: build environments follow PIP_CONSTRAINT (keep any configured constraint)
+        export PIP_CONSTRAINT
+        PIP_CONSTRAINT="${PIP_CONSTRAINT:-$("$VENV/bin/python" -m pip config get global.constraint 2>/dev/null || true)} $constraints"
+    fi
+    # python-ldap (headers needed) only serves Odoo's LDAP add-on; psycopg2 as psycopg2_flavour says.
+    reqs="$VENV/odoo-requirements.txt"
+    grep -v -i -E '^[[:space:]]*python-ldap' "$ODOO_SRC/requirements.txt" |
+        if [ "$PSYCOPG2" = psycopg2-binary ]; then
+            sed -E 's/^([[:space:]]*)psycopg2([^-_.A-Za-z0-9]|$)/\1psycopg2-binary\2/'
+        else
+            cat
+        fi >"$reqs"
+    echo "   Odoo's Python requirements (without python-ldap; $PSYCOPG2)"
+    pip_step "Odoo's requirements" "${build[@]}" -r "$reqs"
+    echo "   Odoo $ODOO_SERIES, editable, from $ODOO_SRC"
+    pip_step "Odoo" "${build[@]}" --no-deps -e "$ODOO_SRC" --config-settings editable_mode=compat
+    echo "   the project's requirements ($(cd "$ROOT" && echo requirements*.txt))"
+    local project=()
+    for name in "$ROOT"/requirements*.txt; do project+=(-r "$name"); done
+    pip_step "the project's requirements" "${build[@]}" "${project[@]}"
+    if ! "$VENV/bin/python" -c 'import odoo, odoo.cli' >>"$VENV/pip.log" 2>&1; then
+        tail -n 5 "$VENV/pip.log" >&2
+        setup_fail "Odoo was installed into .venv/ but 'import odoo.cli' fails (above): rm -rf .venv and rerun."
+    fi
+    echo "$STAMP" >"$VENV/.csp-stamp"
+    echo "== .venv/ built in $(($(date +%s) - started)) s"
+}
+
+prepare_python() {
+    SETUP_LABEL=$1
+    local started
+    started=$(date +%s)
+    if [ -n "${PYTHON:-}" ]; then
+        PY=$PYTHON
+        require_odoo "$SETUP_LABEL"
+        echo "== Installing the project's requirements into $PY"
+        local project=()
+        for name in "$ROOT"/requirements*.txt; do project+=(-r "$name"); done
+        "$PY" -m pip install -q --disable-pip-version-check "${project[@]}" 2>&1 |
+            grep -v -E "^WARNING: (Running pip as|Location)" || true
+        return
+    fi
+    ODOO_SOURCE=${ODOO_SOURCE:-$ODOO_SOURCE_DEFAULT}
+    find_base_python
+    psycopg2_flavour
+    SETUP_NEW_VENV=""
+    [ -d "$VENV" ] || SETUP_NEW_VENV=1
+    mkdir -p "$VENV"
+    if command -v flock >/dev/null; then  # one build at a time (make demo and make test together)
+        exec 9>"$VENV/.lock"
+        flock 9
+    fi
+    STAMP=$(stamp_text)
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.csp-stamp" 2>/dev/null)" = "$STAMP" ]; then
+        SETUP_NEW_VENV=""
+        echo "== .venv/ is current (set-up $(($(date +%s) - started)) s)"
+    else
+        build_venv
+    fi
+    PY="$VENV/bin/python"
+}
