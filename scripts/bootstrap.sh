@@ -139,7 +139,7 @@ pip_step() {
 
 build_venv() {
     local started unpack reqs constraints build=() name
-    started=$(date +%s)
+    started=$(clock_now)
     unpack=$(mktemp -d "$VENV/.unpack.XXXXXX")
     SETUP_UNPACK=$unpack
     resolve_odoo_source "$unpack"
@@ -189,13 +189,19 @@ build_venv() {
         setup_fail "Odoo was installed into .venv/ but 'import odoo.cli' fails (above): rm -rf .venv and rerun."
     fi
     echo "$STAMP" >"$VENV/.csp-stamp"
-    echo "== .venv/ built in $(($(date +%s) - started)) s"
+    echo "== .venv/ built in $(seconds_since "$started") s"
+}
+
+# Wall-clock seconds since $1 (a value of clock_now), one decimal.
+clock_now() {
+    echo "${EPOCHREALTIME:-$(date +%s)}" | tr , .
+}
+seconds_since() {
+    LC_ALL=C awk -v start="$1" -v now="$(clock_now)" 'BEGIN { printf "%.1f", now - start }'
 }
 
 prepare_python() {
     SETUP_LABEL=$1
-    local started
-    started=$(date +%s)
     if [ -n "${PYTHON:-}" ]; then
         PY=$PYTHON
         require_odoo "$SETUP_LABEL"
@@ -219,7 +225,7 @@ prepare_python() {
     STAMP=$(stamp_text)
     if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.csp-stamp" 2>/dev/null)" = "$STAMP" ]; then
         SETUP_NEW_VENV=""
-        echo "== .venv/ is current (set-up $(($(date +%s) - started)) s)"
+        echo "== .venv/ is current (Odoo $ODOO_SERIES from $ODOO_SOURCE)"
     else
         build_venv
     fi

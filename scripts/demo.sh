@@ -13,10 +13,10 @@ DB=${CSP_DEMO_DB:-csp_demo}
 HTTP_PORT=${CSP_DEMO_PORT:-8069}
 SANDBOX_PORT=${CSP_SANDBOX_PORT:-8443}
 
-started=$(date +%s)
+setup_started=$(clock_now)
 check_postgres "make demo"
 prepare_python "make demo"
-echo "== Set-up took $(($(date +%s) - started)) s"
+echo "== Set-up took $(seconds_since "$setup_started") s"
 
 WORK="$ROOT/.demo"
 mkdir -p "$WORK"

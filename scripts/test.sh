@@ -11,9 +11,10 @@ cd "$ROOT"
 ADDONS=csp_connector,csp_connector_billing,csp_connector_assets
 
 started=$(date +%s)
+setup_started=$(clock_now)
 check_postgres "make test"
 prepare_python "make test"
-echo "== Set-up took $(($(date +%s) - started)) s"
+echo "== Set-up took $(seconds_since "$setup_started") s"
 
 echo "== Lint"
 make --no-print-directory lint PYTHON="$PY"
