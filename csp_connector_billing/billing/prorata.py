@@ -1,0 +1,554 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Microsoft's new-commerce pro-rata, as plain arithmetic: changes in, lines out.
+
+What this module relies on (Microsoft Partner Center documentation, in our words):
+
+* Charge cycles. A licence-based subscription is charged per *charge cycle*, which runs
+  from the subscription's start day of month: a subscription bought on 18 June has cycles
+  18 June - 17 July, 18 July - 17 August, ... An annual cycle runs from the start date to
+  the day before its anniversary. When the start day does not exist in a month (a start on
+  the 29th, 30th or 31st), that month's cycle starts on the month's last day: a start on
+  31 January gives cycles 31 Jan - 27 Feb, 28 Feb - 30 Mar, 31 Mar - 29 Apr (Microsoft's
+  month-end tables for monthly terms and for annual terms bought on the last day of a month
+  show exactly this). One of Microsoft's tables, annual terms bought the day *before* the
+  last day, instead keeps the distance to the month's end (30 Jan -> 27 Feb); its sibling
+  table for monthly terms contradicts it, so we keep the clamp rule everywhere.
+* Effective unit price = unit price / charge-cycle days x billing days.
+  *Billing days* run from the day of the change to the last day of the charge cycle, both
+  counted (a change on 20 June in a cycle ending 17 July: 28 days). *Charge-cycle days*
+  are the number of days of the calendar month in which that charge cycle started (a cycle
+  starting 18 June: 30; starting 28 February 2027: 28), whatever the cycle's own length.
+  For an annual cycle they are the days of the cycle's year span: 366 when that span holds
+  a 29 February, else 365.
+* Opening charges (a purchase on a cycle's first day, a renewal) are billed at the full
+  unit price: no pro-rata. A purchase on another day (a subscription aligned with another
+  subscription's cycle, or with the calendar month) is pro-rated from its first day.
+* A seat change is two lines over the same remaining days: a credit of the old quantity
+  and a charge of the new quantity (Microsoft's ``addQuantity``/``removeQuantity``).
+  Several changes in one cycle are simply several such pairs, each from its own day.
+* Cancellation: within 24 hours of the purchase or renewal everything billed for the term
+  so far is refunded; within 7 days (168 hours) the unused days are refunded, pro-rated
+  like a seat change (from the cancellation day to the cycle's end); after that nothing.
+  We count the windows inclusively (exactly 24 h is still a full refund).
+* All of Microsoft's billing dates are UTC days. A date given without a time counts as
+  00:00 UTC; a naive datetime is taken as UTC.
+
+Rounding. Microsoft's documents round in different places, so the rule is a setting
+(:class:`RoundingRule`); each line says which rule made it. The reconciliation file's
+field list gives, for licence-based lines, subtotal = ROUNDDOWN(effective unit price x
+exchange rate, 2) x billable quantity: the effective unit price is cut (towards zero) to
+the currency's cents before multiplying (Microsoft's cancellation example, 10.08 / 31 x 29
+x 10 seats = 94.20, follows it). Their worked seat-change tables instead cut the line amount
+itself (10.08 / 30 x 28 x 12 = 112.89), and their tables print the effective unit price
+rounded half up. Microsoft writes "2" decimals because its currencies have cents; we round
+to the currency's own precision (``currency_digits``), 2 by default. No exchange rate is
+applied here: amounts are in the price's currency.
+
+Only the arithmetic lives here; contract lines, the exactly-once invoicing and the
+reconciliation report use these lines later. Arithmetic is exact: amounts are computed as
+integer fractions and rounded once, never through binary floats.
+"""
+
+import calendar
+import dataclasses
+import datetime as dt
+import enum
+from decimal import Decimal
+
+FULL_REFUND_WINDOW = dt.timedelta(hours=24)
+PRORATED_REFUND_WINDOW = dt.timedelta(hours=168)
+
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # fmt: skip
+_DASH = "\N{EN DASH}"  # between the dates of a period, as on an invoice
+_UNIT_PRICE_DIGITS = 6  # precision of the informative effective unit price (line rules)
+
+
+class BillingCycle(enum.StrEnum):
+    """How often the subscription is charged (Partner Center's ``billingCycle``)."""
+
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+
+
+class RoundingRule(enum.StrEnum):
+    """Where the pro-rated amount is rounded to the currency's precision.
+
+    ``RECONCILIATION_FILE`` (default): the effective unit price is rounded *down* (towards
+    zero) to the currency's precision, then multiplied by the quantity; Microsoft's
+    reconciliation-file formula for licence-based lines.
+    ``TRUNCATE_LINE``: unit price x quantity x billing days / cycle days, exactly, then the
+    line amount is cut (towards zero) to the currency's precision; Microsoft's worked
+    seat-change tables.
+    ``HALF_UP``: the same exact line amount rounded half up (half a cent goes up); the
+    usual accounting rounding.
+    """
+
+    RECONCILIATION_FILE = "reconciliation_file"
+    TRUNCATE_LINE = "truncate_line"
+    HALF_UP = "half_up"
+
+
+class LineKind(enum.StrEnum):
+    """A charge (positive), a credit of an old quantity (negative) or a refund."""
+
+    CHARGE = "charge"
+    CREDIT = "credit"
+    REFUND = "refund"
+
+
+class TimeSource(enum.StrEnum):
+    """Where a change's time comes from; carried on every line it produces."""
+
+    AUDIT_RECORD = "audit_record"  # Partner Center's audit record of the change
+    SEEN = "seen"  # when our sync first saw the change (audit record not known)
+
+
+class ChangeKind(enum.StrEnum):
+    PURCHASE = "purchase"
+    QUANTITY = "quantity"
+    CANCEL = "cancel"
+    RENEWAL = "renewal"
+
+
+@dataclasses.dataclass(frozen=True)
+class ChargeCycle:
+    """One charge cycle: ``start`` and ``end`` both belong to it."""
+
+    start: dt.date
+    end: dt.date
+    cycle_days: int  # the divisor of the pro-rata (see the module's docstring)
+
+    @property
+    def length(self):
+        return (self.end - self.start).days + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """A connection's billing arithmetic: currency precision and rounding rule."""
+
+    currency_digits: int = 2
+    rounding: RoundingRule = RoundingRule.RECONCILIATION_FILE
+
+    def __post_init__(self):
+        if isinstance(self.currency_digits, bool) or not isinstance(self.currency_digits, int):
+            raise TypeError("currency_digits must be a whole number of decimals, e.g. 2.")
+        if not 0 <= self.currency_digits <= 6:
+            raise ValueError(
+                f"currency_digits {self.currency_digits} is out of range: currencies have "
+                "0 to 6 decimals (2 for EUR or USD); check the currency's rounding."
+            )
+        object.__setattr__(self, "rounding", RoundingRule(self.rounding))
+
+
+@dataclasses.dataclass(frozen=True)
+class Subscription:
+    """What the arithmetic needs to know of a subscription.
+
+    ``cycle_anchor`` is the date its charge cycles run from: its start date, or the date of
+    the subscription or calendar month it was aligned with.
+    """
+
+    subscription_id: str
+    product_name: str
+    billing_cycle: BillingCycle
+    cycle_anchor: dt.date
+
+    def __post_init__(self):
+        object.__setattr__(self, "billing_cycle", BillingCycle(self.billing_cycle))
+        if isinstance(self.cycle_anchor, dt.datetime):
+            object.__setattr__(self, "cycle_anchor", _utc(self.cycle_anchor).date())
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One entry of a subscription's history.
+
+    ``change_id`` identifies the change in that history (it must not depend on the time,
+    so a change first seen by the sync and later dated by its audit record keeps its line
+    keys). ``quantity`` is the quantity *after* the change (purchase, quantity change,
+    renewal); ``unit_price`` is required for a purchase, optional for a renewal (a new
+    term's price) and ignored otherwise: a term keeps its price.
+    """
+
+    change_id: str
+    kind: ChangeKind
+    at: dt.date | dt.datetime
+    time_source: TimeSource
+    quantity: int | None = None
+    unit_price: Decimal | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Opening:
+    """State of a subscription whose purchase or last renewal is older than the history
+    given: its quantity, its unit price and when its current term started."""
+
+    quantity: int
+    unit_price: Decimal
+    term_start: dt.date | dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    """One billing line. ``amount`` is signed (credits and refunds are negative);
+    ``quantity`` is the number of seats the line is for. ``key`` is stable: the same
+    change of the same subscription always gives the same keys."""
+
+    key: str
+    subscription_id: str
+    change_id: str
+    kind: LineKind
+    charge_type: str  # Microsoft's ChargeType for the same event
+    product_name: str
+    quantity: int
+    unit_price: Decimal
+    effective_unit_price: Decimal
+    amount: Decimal
+    period_start: dt.date
+    period_end: dt.date
+    billing_days: int
+    cycle_days: int
+    prorated: bool
+    changed_at: dt.datetime
+    time_source: TimeSource
+    rounding: RoundingRule
+    currency_digits: int
+    description: str
+
+
+# --- charge cycles ---------------------------------------------------------------------
+
+
+def _days_in_month(year, month):
+    return calendar.monthrange(year, month)[1]
+
+
+def _monthly_start(anchor_day, year, month):
+    return dt.date(year, month, min(anchor_day, _days_in_month(year, month)))
+
+
+def _annual_start(anchor, year):
+    return dt.date(year, anchor.month, min(anchor.day, _days_in_month(year, anchor.month)))
+
+
+def charge_cycle(anchor, billing_cycle, day):
+    """The charge cycle of a subscription anchored on ``anchor`` that contains ``day``."""
+    billing_cycle = BillingCycle(billing_cycle)
+    if billing_cycle is BillingCycle.ANNUAL:
+        start = _annual_start(anchor, day.year)
+        if day < start:
+            start = _annual_start(anchor, day.year - 1)
+        end = _annual_start(anchor, start.year + 1) - dt.timedelta(days=1)
+        return ChargeCycle(start, end, (end - start).days + 1)
+    start = _monthly_start(anchor.day, day.year, day.month)
+    if day < start:
+        year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+        start = _monthly_start(anchor.day, year, month)
+    year, month = (start.year, start.month + 1) if start.month < 12 else (start.year + 1, 1)
+    end = _monthly_start(anchor.day, year, month) - dt.timedelta(days=1)
+    return ChargeCycle(start, end, _days_in_month(start.year, start.month))
+
+
+# --- money -------------------------------------------------------------------------------
+
+
+def _price(value, what):
+    if isinstance(value, float | bool) or not isinstance(value, Decimal | int | str):
+        raise TypeError(
+            f"{what} must be a Decimal or a text such as '10.08', not {type(value).__name__}: "
+            "binary floats cannot hold cents exactly."
+        )
+    price = Decimal(value)
+    if not price.is_finite() or price < 0:
+        raise ValueError(f"{what} {value!r} is not a price: it must be a number, 0 or more.")
+    return price
+
+
+def _quantity(value, what):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} {value!r} is not a number of seats (a whole number, 0 or more).")
+    return value
+
+
+def _units(numerator, denominator, half_up):
+    """numerator / denominator (both >= 0) rounded to an integer: down or half up."""
+    if half_up:
+        return (2 * numerator + denominator) // (2 * denominator)
+    return numerator // denominator
+
+
+def amounts(unit_price, quantity, billing_days, cycle_days, settings):
+    """(effective unit price, unsigned line amount) of ``quantity`` seats for
+    ``billing_days`` out of ``cycle_days``, rounded as ``settings`` says."""
+    num, den = _price(unit_price, "unit price").as_integer_ratio()
+    digits = settings.currency_digits
+    scale = 10**digits
+    if settings.rounding is RoundingRule.RECONCILIATION_FILE:
+        eup = Decimal(_units(num * billing_days * scale, den * cycle_days, False)).scaleb(-digits)
+        return eup, (eup * quantity).quantize(Decimal(1).scaleb(-digits))
+    half_up = settings.rounding is RoundingRule.HALF_UP
+    amount = _units(num * billing_days * quantity * scale, den * cycle_days, half_up)
+    eup_scale = 10**_UNIT_PRICE_DIGITS
+    eup = _units(num * billing_days * eup_scale, den * cycle_days, True)
+    return Decimal(eup).scaleb(-_UNIT_PRICE_DIGITS), Decimal(amount).scaleb(-digits)
+
+
+# --- descriptions --------------------------------------------------------------------------
+
+
+def _period(start, end):
+    if start.year == end.year:
+        return (
+            f"{start.day} {_MONTHS[start.month]} {_DASH} {end.day} {_MONTHS[end.month]} {end.year}"
+        )
+    return (
+        f"{start.day} {_MONTHS[start.month]} {start.year} {_DASH} "
+        f"{end.day} {_MONTHS[end.month]} {end.year}"
+    )
+
+
+def _seats(count, signed=False):
+    text = f"{count:+d}" if signed else str(count)
+    return f"{text} seat" if abs(count) == 1 else f"{text} seats"
+
+
+# --- the replay ------------------------------------------------------------------------
+
+
+def _utc(value):
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(0), dt.UTC)
+    raise TypeError(f"{value!r} is not a date or a datetime.")
+
+
+@dataclasses.dataclass
+class _State:
+    quantity: int | None = None
+    unit_price: Decimal | None = None
+    term_start: dt.datetime | None = None
+    term_lines: list = dataclasses.field(default_factory=list)
+    cancelled: bool = False
+
+
+class _Biller:
+    def __init__(self, subscription, settings):
+        self.sub = subscription
+        self.settings = settings
+
+    def line(self, change, at, *, role, kind, charge_type, quantity, unit_price, start, end,
+             cycle, prorated, description, sign):  # fmt: skip
+        billing_days = (end - start).days + 1
+        if prorated:
+            eup, amount = amounts(unit_price, quantity, billing_days, cycle.cycle_days,
+                                  self.settings)  # fmt: skip
+        else:
+            eup, amount = amounts(unit_price, quantity, 1, 1, self.settings)
+        return Line(
+            key=f"{self.sub.subscription_id}:{change.change_id}:{role}",
+            subscription_id=self.sub.subscription_id,
+            change_id=change.change_id,
+            kind=kind,
+            charge_type=charge_type,
+            product_name=self.sub.product_name,
+            quantity=quantity,
+            unit_price=unit_price,
+            effective_unit_price=sign * eup,
+            amount=sign * amount,
+            period_start=start,
+            period_end=end,
+            billing_days=billing_days,
+            cycle_days=cycle.cycle_days,
+            prorated=prorated,
+            changed_at=at,
+            time_source=TimeSource(change.time_source),
+            rounding=self.settings.rounding,
+            currency_digits=self.settings.currency_digits,
+            description=description,
+        )
+
+    def cycle(self, day):
+        return charge_cycle(self.sub.cycle_anchor, self.sub.billing_cycle, day)
+
+    def days(self, day, cycle, prorated=True):
+        tail = f" ({(cycle.end - day).days + 1}/{cycle.cycle_days} days)" if prorated else ""
+        return f"{_period(day, cycle.end)}{tail}"
+
+    def purchase(self, state, change, at):
+        if state.quantity is not None:
+            raise ValueError(
+                f"Change {change.change_id} is a purchase of a subscription already bought: "
+                "a subscription's history holds one purchase; check the history's import."
+            )
+        quantity = _quantity(change.quantity, "Purchased quantity")
+        price = _price(change.unit_price, f"Unit price of purchase {change.change_id}")
+        day = at.date()
+        cycle = self.cycle(day)
+        prorated = day != cycle.start
+        name = self.sub.product_name
+        line = self.line(
+            change, at, role="charge", kind=LineKind.CHARGE, charge_type="new",
+            quantity=quantity, unit_price=price, start=day, end=cycle.end, cycle=cycle,
+            prorated=prorated, sign=1,
+            description=f"{name}: {_seats(quantity)}, {self.days(day, cycle, prorated)}",
+        )  # fmt: skip
+        state.quantity, state.unit_price, state.term_start = quantity, price, at
+        state.term_lines = [line]
+        return [line]
+
+    def renewal(self, state, change, at):
+        quantity = state.quantity if change.quantity is None else change.quantity
+        quantity = _quantity(quantity, "Renewed quantity")
+        price = state.unit_price if change.unit_price is None else change.unit_price
+        price = _price(price, f"Unit price of renewal {change.change_id}")
+        day = at.date()
+        cycle = self.cycle(day)
+        line = self.line(
+            change, at, role="charge", kind=LineKind.CHARGE, charge_type="renew",
+            quantity=quantity, unit_price=price, start=day, end=cycle.end, cycle=cycle,
+            prorated=False, sign=1,
+            description=f"{self.sub.product_name}: renewal, {_seats(quantity)}, "
+            f"{_period(day, cycle.end)}",
+        )  # fmt: skip
+        state.quantity, state.unit_price, state.term_start = quantity, price, at
+        state.term_lines = [line]
+        return [line]
+
+    def quantity(self, state, change, at):
+        new = _quantity(change.quantity, f"New quantity of change {change.change_id}")
+        old = state.quantity
+        if new == old:
+            return []
+        day = at.date()
+        cycle = self.cycle(day)
+        head = f"{self.sub.product_name}: {_seats(new - old, signed=True)}, {self.days(day, cycle)}"
+        charge_type = "addQuantity" if new > old else "removeQuantity"
+        common = {
+            "charge_type": charge_type, "unit_price": state.unit_price, "start": day,
+            "end": cycle.end, "cycle": cycle, "prorated": True,
+        }  # fmt: skip
+        lines = []
+        if old:
+            lines.append(self.line(
+                change, at, role="credit", kind=LineKind.CREDIT, quantity=old, sign=-1,
+                description=f"{head} {_DASH} credit for the previous {_seats(old)}", **common,
+            ))  # fmt: skip
+        if new:
+            lines.append(self.line(
+                change, at, role="charge", kind=LineKind.CHARGE, quantity=new, sign=1,
+                description=f"{head} {_DASH} charge for the new {_seats(new)}", **common,
+            ))  # fmt: skip
+        state.quantity = new
+        state.term_lines.extend(lines)
+        return lines
+
+    def cancel(self, state, change, at):
+        elapsed = at - state.term_start
+        state.cancelled = True
+        name = self.sub.product_name
+        if elapsed < dt.timedelta(0):
+            raise ValueError(
+                f"Cancellation {change.change_id} is dated before the term it cancels began "
+                f"({state.term_start:%Y-%m-%d %H:%M} UTC); check the change history's times."
+            )
+        if elapsed <= FULL_REFUND_WINDOW:
+            if not state.term_lines:  # the term started before the history we were given
+                cycle = self.cycle(state.term_start.date())
+                return [self.line(
+                    change, at, role="refund", kind=LineKind.REFUND,
+                    charge_type="cancelImmediate", quantity=state.quantity,
+                    unit_price=state.unit_price, start=cycle.start, end=cycle.end,
+                    cycle=cycle, prorated=False, sign=-1,
+                    description=f"{name}: cancelled within 24 hours, full refund of "
+                    f"{_seats(state.quantity)}, {_period(cycle.start, cycle.end)}",
+                )]  # fmt: skip
+            return [self.reverse(change, at, line) for line in state.term_lines]
+        if elapsed <= PRORATED_REFUND_WINDOW:
+            day = at.date()
+            cycle = self.cycle(day)
+            return [self.line(
+                change, at, role="refund", kind=LineKind.REFUND, charge_type="cancelImmediate",
+                quantity=state.quantity, unit_price=state.unit_price, start=day,
+                end=cycle.end, cycle=cycle, prorated=True, sign=-1,
+                description=f"{name}: cancelled, refund of {_seats(state.quantity)}, "
+                f"{self.days(day, cycle)}",
+            )]  # fmt: skip
+        return []
+
+    def reverse(self, change, at, line):
+        seats = _seats(line.quantity)
+        if line.kind is LineKind.CREDIT:  # the credit of a seat change made in those 24 hours
+            what = f"credit for {seats} taken back"
+        else:
+            what = f"full refund of {seats}"
+        return dataclasses.replace(
+            line,
+            key=f"{self.sub.subscription_id}:{change.change_id}:refund:"
+            f"{line.change_id}:{line.kind}",
+            change_id=change.change_id,
+            kind=LineKind.REFUND,
+            charge_type="cancelImmediate",
+            effective_unit_price=-line.effective_unit_price,
+            amount=-line.amount,
+            changed_at=at,
+            time_source=TimeSource(change.time_source),
+            description=f"{self.sub.product_name}: cancelled within 24 hours, "
+            f"{what}, {_period(line.period_start, line.period_end)}",
+        )
+
+
+def bill_changes(subscription, changes, settings=None, opening=None):
+    """The lines Microsoft bills for ``changes`` of ``subscription``, oldest first.
+
+    Changes are replayed in time order (ties keep the given order). ``opening`` gives the
+    state of a subscription whose purchase or last renewal precedes ``changes``; without
+    it the history must start with the purchase. Raises ``ValueError`` with the reason
+    when the history cannot be billed (a change before the purchase or after a
+    cancellation, a repeated change id, a missing price or quantity).
+    """
+    settings = settings or Settings()
+    biller = _Biller(subscription, settings)
+    state = _State()
+    if opening is not None:
+        state.quantity = _quantity(opening.quantity, "Opening quantity")
+        state.unit_price = _price(opening.unit_price, "Opening unit price")
+        state.term_start = _utc(opening.term_start)
+    seen = set()
+    for change in changes:
+        if change.change_id in seen:
+            raise ValueError(
+                f"Change id {change.change_id} appears twice in the history of subscription "
+                f"{subscription.subscription_id}; each change must be listed once."
+            )
+        seen.add(change.change_id)
+    lines = []
+    for change in sorted(changes, key=lambda c: _utc(c.at)):
+        kind = ChangeKind(change.kind)
+        at = _utc(change.at)
+        if state.cancelled:
+            raise ValueError(
+                f"Change {change.change_id} ({kind}) comes after the subscription "
+                f"{subscription.subscription_id} was cancelled; check the history's order."
+            )
+        if kind is ChangeKind.PURCHASE:
+            lines += biller.purchase(state, change, at)
+            continue
+        if state.quantity is None:
+            raise ValueError(
+                f"Change {change.change_id} ({kind}) of subscription "
+                f"{subscription.subscription_id} has no purchase or renewal before it; give "
+                "the purchase in the history, or the opening quantity, price and term start."
+            )
+        if kind is ChangeKind.RENEWAL:
+            lines += biller.renewal(state, change, at)
+        elif kind is ChangeKind.QUANTITY:
+            lines += biller.quantity(state, change, at)
+        else:
+            lines += biller.cancel(state, change, at)
+    return lines
