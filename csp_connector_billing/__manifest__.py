@@ -1,13 +1,13 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
-# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 {
     "name": "Microsoft CSP Billing",
     "summary": "Recurring invoices with pro-rata from Microsoft CSP subscriptions",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Accounting",
     "website": "https://github.com/odoo-microsoft-csp/microsoft-csp",
     "author": "Microsoft CSP for Odoo contributors",
-    "license": "LGPL-3",
+    "license": "AGPL-3",
     "development_status": "Alpha",
     "depends": ["csp_connector", "contract"],
     "data": [

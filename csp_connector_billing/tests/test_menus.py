@@ -1,5 +1,5 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
-# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import TransactionCase
 
