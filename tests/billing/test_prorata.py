@@ -296,90 +296,60 @@ def test_annual_renewal_into_a_leap_span_is_one_full_charge(rule):
     assert renewal.amount == Decimal("1320.00")
 
 
-# --- annual cycles -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("rule", RULES)
-@pytest.mark.parametrize(
-    ("anchor", "changed", "end", "days"),
-    [
-        # 1 Sep 2026 .. 9 Mar 2027: 30+31+30+31+31+28+9 = 190 of 365
-        (dt.date(2026, 3, 10), dt.date(2026, 9, 1), dt.date(2027, 3, 9), (190, 365)),
-        # the span 10 Mar 2027 - 9 Mar 2028 holds 29 Feb 2028: 191 of 366
-        (dt.date(2027, 3, 10), dt.date(2027, 9, 1), dt.date(2028, 3, 9), (191, 366)),
-        # started 29 Feb 2028: cycle ends 27 Feb 2029 (next starts 28 Feb), 365 days;
-        # 1..27 Feb 2029 = 27
-        (dt.date(2028, 2, 29), dt.date(2029, 2, 1), dt.date(2029, 2, 27), (27, 365)),
-    ],
-)
-def test_annual_cycle_divides_by_the_days_of_its_year_span(rule, anchor, changed, end, days):
-    credit, charge = bill(rule, sub(anchor, "annual"), [seats("plus3", changed, 8)],
-                          opening=Opening(5, Decimal("264.00"), anchor))  # fmt: skip
-    assert (charge.period_start, charge.period_end) == (changed, end)
-    assert (charge.billing_days, charge.cycle_days) == days
-    assert credit.amount == -by_hand(rule, "264.00", *days, 5)
-    assert charge.amount == by_hand(rule, "264.00", *days, 8)
-
-
-# --- month ends and February -----------------------------------------------------------------
+# --- annual cycles, month ends and February -----------------------------------------------
 
 
 def test_cycles_of_a_start_on_the_31st_follow_microsofts_month_end_table():
     # Microsoft's table: annual term, monthly billing, bought 31 January 2021
-    starts = [
-        dt.date(2021, 1, 31),
-        dt.date(2021, 2, 28),
-        dt.date(2021, 3, 31),
-        dt.date(2021, 4, 30),
-        dt.date(2021, 5, 31),
-        dt.date(2021, 6, 30),
-        dt.date(2021, 7, 31),
-        dt.date(2021, 8, 31),
-        dt.date(2021, 9, 30),
-        dt.date(2021, 10, 31),
-        dt.date(2021, 11, 30),
-        dt.date(2021, 12, 31),
-    ]
-    ends = [dt.date(2021, 2, 27), dt.date(2021, 3, 30), dt.date(2021, 4, 29),
-            dt.date(2021, 5, 30), dt.date(2021, 6, 29), dt.date(2021, 7, 30),
-            dt.date(2021, 8, 30), dt.date(2021, 9, 29), dt.date(2021, 10, 30),
-            dt.date(2021, 11, 29), dt.date(2021, 12, 30), dt.date(2022, 1, 30)]  # fmt: skip
-    for start, end in zip(starts, ends, strict=True):
+    starts = [(1, 31), (2, 28), (3, 31), (4, 30), (5, 31), (6, 30), (7, 31), (8, 31), (9, 30),
+              (10, 31), (11, 30), (12, 31)]  # fmt: skip
+    ends = [(2, 27), (3, 30), (4, 29), (5, 30), (6, 29), (7, 30), (8, 30), (9, 29), (10, 30),
+            (11, 29), (12, 30)]  # fmt: skip
+    ends = [dt.date(2021, *e) for e in ends] + [dt.date(2022, 1, 30)]
+    for start, end in zip([dt.date(2021, *s) for s in starts], ends, strict=True):
         for day in (start, end):
             cycle = prorata.charge_cycle(dt.date(2021, 1, 31), "monthly", day)
             assert (cycle.start, cycle.end) == (start, end)
 
 
+SEAT_CHANGE_DAYS = [
+    # annual, 1 Sep 2026 .. 9 Mar 2027: 30+31+30+31+31+28+9 = 190 of 365
+    ("annual", dt.date(2026, 3, 10), dt.date(2026, 9, 1), dt.date(2027, 3, 9), (190, 365)),
+    # annual, the span 10 Mar 2027 - 9 Mar 2028 holds 29 Feb 2028: 191 of 366
+    ("annual", dt.date(2027, 3, 10), dt.date(2027, 9, 1), dt.date(2028, 3, 9), (191, 366)),
+    # annual from 29 Feb 2028: ends 27 Feb 2029 (next starts 28 Feb), 365; 1..27 Feb = 27
+    ("annual", dt.date(2028, 2, 29), dt.date(2029, 2, 1), dt.date(2029, 2, 27), (27, 365)),
+    # start 31 Jan: cycle 31 Jan - 27 Feb 2027 counts January's 31; 15..27 Feb = 13
+    ("monthly", dt.date(2027, 1, 31), dt.date(2027, 2, 15), dt.date(2027, 2, 27), (13, 31)),
+    # next cycle starts 28 Feb 2027 (February: 28), ends 30 Mar; 10..30 Mar = 21
+    ("monthly", dt.date(2027, 1, 31), dt.date(2027, 3, 10), dt.date(2027, 3, 30), (21, 28)),
+    # start 30 Jan, leap year: cycle 29 Feb - 29 Mar 2028 (29); 1..29 Mar = 29 = full
+    ("monthly", dt.date(2028, 1, 30), dt.date(2028, 3, 1), dt.date(2028, 3, 29), (29, 29)),
+    # start 29 Jan, non-leap: cycle 28 Feb - 28 Mar 2027 (28); 20..28 Mar = 9
+    ("monthly", dt.date(2027, 1, 29), dt.date(2027, 3, 20), dt.date(2027, 3, 28), (9, 28)),
+    # start 29 Jan, leap: cycle 29 Feb - 28 Mar 2028 (29); 20..28 Mar = 9
+    ("monthly", dt.date(2028, 1, 29), dt.date(2028, 3, 20), dt.date(2028, 3, 28), (9, 29)),
+    # start 10 Jan: cycle 10 Feb - 9 Mar 2027 (28); 20..28 Feb = 9, + 9 = 18
+    ("monthly", dt.date(2027, 1, 10), dt.date(2027, 2, 20), dt.date(2027, 3, 9), (18, 28)),
+    # the same in 2028 (29): 20..29 Feb = 10, + 9 = 19
+    ("monthly", dt.date(2028, 1, 10), dt.date(2028, 2, 20), dt.date(2028, 3, 9), (19, 29)),
+]
+
+
 @pytest.mark.parametrize("rule", RULES)
-@pytest.mark.parametrize(
-    ("anchor", "changed", "period_end", "days"),
-    [
-        # start 31 Jan: cycle 31 Jan - 27 Feb 2027 counts January's 31; 15..27 Feb = 13
-        (dt.date(2027, 1, 31), dt.date(2027, 2, 15), dt.date(2027, 2, 27), (13, 31)),
-        # next cycle starts 28 Feb 2027 (February: 28), ends 30 Mar; 10..30 Mar = 21
-        (dt.date(2027, 1, 31), dt.date(2027, 3, 10), dt.date(2027, 3, 30), (21, 28)),
-        # start 30 Jan, leap year: cycle 29 Feb - 29 Mar 2028 (29); 1..29 Mar = 29 = full
-        (dt.date(2028, 1, 30), dt.date(2028, 3, 1), dt.date(2028, 3, 29), (29, 29)),
-        # start 29 Jan, non-leap: cycle 28 Feb - 28 Mar 2027 (28); 20..28 Mar = 9
-        (dt.date(2027, 1, 29), dt.date(2027, 3, 20), dt.date(2027, 3, 28), (9, 28)),
-        # start 29 Jan, leap: cycle 29 Feb - 28 Mar 2028 (29); 20..28 Mar = 9
-        (dt.date(2028, 1, 29), dt.date(2028, 3, 20), dt.date(2028, 3, 28), (9, 29)),
-        # start 10 Jan: cycle 10 Feb - 9 Mar 2027 (28); 20..28 Feb = 9, + 9 = 18
-        (dt.date(2027, 1, 10), dt.date(2027, 2, 20), dt.date(2027, 3, 9), (18, 28)),
-        # the same in 2028 (29): 20..29 Feb = 10, + 9 = 19
-        (dt.date(2028, 1, 10), dt.date(2028, 2, 20), dt.date(2028, 3, 9), (19, 29)),
-    ],
-)
-def test_month_end_starts_and_february_in_leap_and_other_years(rule, anchor, changed,
-                                                               period_end, days):  # fmt: skip
-    credit, charge = bill(rule, sub(anchor), [seats("plus5", changed, 15)],
-                          opening=Opening(10, Decimal("12.00"), anchor))  # fmt: skip
+@pytest.mark.parametrize(("cycle", "anchor", "changed", "period_end", "days"), SEAT_CHANGE_DAYS)
+def test_annual_cycles_month_end_starts_and_february_in_leap_and_other_years(
+    rule, cycle, anchor, changed, period_end, days
+):
+    price = "264.00" if cycle == "annual" else "12.00"
+    credit, charge = bill(rule, sub(anchor, cycle), [seats("plus5", changed, 15)],
+                          opening=Opening(10, Decimal(price), anchor))  # fmt: skip
     assert (charge.period_start, charge.period_end) == (changed, period_end)
     assert (charge.billing_days, charge.cycle_days) == days
-    assert credit.amount == -by_hand(rule, "12.00", *days, 10)
-    assert charge.amount == by_hand(rule, "12.00", *days, 15)
+    assert credit.amount == -by_hand(rule, price, *days, 10)
+    assert charge.amount == by_hand(rule, price, *days, 15)
     if days[0] == days[1]:
-        assert charge.amount == Decimal("180.00")
+        assert charge.amount == Decimal(price) * 15
 
 
 # --- several changes in one cycle ------------------------------------------------------------
