@@ -27,14 +27,18 @@ class ApiError(Exception):
         self.response = response
 
 
-def graph_error(status, code, message, clock_now=None, headers=None):
-    """Graph: {"error": {"code", "message", "innerError": {date, request-id, ...}}}."""
+def graph_error(status, code, message, clock_now=None, headers=None, client_request_id=None):
+    """Graph: {"error": {"code", "message", "innerError": {date, request-id, ...}}}: its
+    own request id, and the caller's client-request-id echoed (a new one if none came),
+    also as response headers."""
     request_id = str(uuid.uuid4())
-    inner = {"request-id": request_id, "client-request-id": request_id}
+    client_request_id = client_request_id or str(uuid.uuid4())
+    inner = {"request-id": request_id, "client-request-id": client_request_id}
     if clock_now is not None:
         inner["date"] = clock_now.strftime("%Y-%m-%dT%H:%M:%S")
     body = {"error": {"code": code, "message": message, "innerError": inner}}
-    return json_response(body, status, headers)
+    ids = {"request-id": request_id, "client-request-id": client_request_id}
+    return json_response(body, status, {**ids, **(headers or {})})
 
 
 def partner_center_error(status, code, description, headers=None):

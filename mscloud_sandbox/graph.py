@@ -187,7 +187,10 @@ class Ctx:
     state: GraphState
 
     def fail(self, status, code, message, headers=None):
-        return ApiError(graph_error(status, code, message, self.sb.clock.now(), headers))
+        client_id = self.request.headers.get("client-request-id")
+        return ApiError(
+            graph_error(status, code, message, self.sb.clock.now(), headers, client_id)
+        )
 
     def base(self):
         return self.sb.urls["graph"]

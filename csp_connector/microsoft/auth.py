@@ -25,9 +25,10 @@ class MsalHttpClient:
     def __init__(self, http, tenant=None):
         self.http = http
         self.tenant = tenant
+        self.last_status = None  # of Microsoft's last answer, shown with its error
 
     def post(self, url, params=None, data=None, headers=None, **_kwargs):
-        return self.http.request(
+        return self._seen(self.http.request(
             "POST",
             url,
             service="login",
@@ -36,10 +37,10 @@ class MsalHttpClient:
             data=data,
             headers=headers,
             raise_for_status=False,
-        )
+        ))  # fmt: skip
 
     def get(self, url, params=None, headers=None, **_kwargs):
-        return self.http.request(
+        return self._seen(self.http.request(
             "GET",
             url,
             service="login",
@@ -47,7 +48,11 @@ class MsalHttpClient:
             params=params,
             headers=headers,
             raise_for_status=False,
-        )
+        ))  # fmt: skip
+
+    def _seen(self, response):
+        self.last_status = response.status_code
+        return response
 
     def close(self):
         """MSAL calls it; the session belongs to MicrosoftHttp."""
@@ -67,25 +72,31 @@ def confidential_app(http, client_id, client_secret, tenant, cache=None):
     unknown tenant, an injected AADSTS error) MSAL raises ValueError with Microsoft's
     answer inside: it becomes an explained AuthError.
     """
+    client = MsalHttpClient(http, tenant)
     try:
-        return msal.ConfidentialClientApplication(
+        app = msal.ConfidentialClientApplication(
             client_id,
             client_credential=client_secret,
             authority=http.url("login", tenant),
             token_cache=cache,
-            http_client=MsalHttpClient(http, tenant),
+            http_client=client,
             instance_discovery=False,
         )
     except ValueError as exc:
         cause = exc.__context__ or exc
-        raise errors.AuthError(str(cause), service="login", tenant=tenant) from None
+        raise errors.AuthError(
+            str(cause), service="login", tenant=tenant, status=client.last_status
+        ) from None
+    app.csp_http_client = client
+    return app
 
 
-def raise_for_result(result, tenant=None):
+def raise_for_result(result, tenant=None, app=None):
     """MSAL answers with a dict; turn an error answer into an :class:`errors.AuthError`."""
     if result and "access_token" in result:
         return result
     result = result or {}
+    client = getattr(app, "csp_http_client", None)
     codes = result.get("error_codes") or []
     raise errors.AuthError(
         result.get("error_description") or result.get("error") or "No token was returned.",
@@ -94,6 +105,7 @@ def raise_for_result(result, tenant=None):
         aadsts=codes[0] if codes else None,
         correlation_id=result.get("correlation_id"),
         tenant=tenant,
+        status=client.last_status if client else None,
     )
 
 
@@ -122,7 +134,7 @@ def finish_code_flow(app, flow, auth_response):
         result = app.acquire_token_by_auth_code_flow(flow, auth_response)
     except ValueError as exc:  # state mismatch or a flow that does not belong here
         raise errors.AuthError(f"The sign-in answer does not match this flow: {exc}") from None
-    return raise_for_result(result)
+    return raise_for_result(result, app=app)
 
 
 def silent_token(app, scopes=(PARTNER_CENTER_SCOPE,), force_refresh=False):
@@ -143,12 +155,12 @@ def silent_token(app, scopes=(PARTNER_CENTER_SCOPE,), force_refresh=False):
         raise errors.AuthError(
             "The stored Partner Center sign-in cannot be refreshed.", code="not_authorized"
         )
-    return raise_for_result(result)
+    return raise_for_result(result, app=app)
 
 
 def app_token(app, scope=GRAPH_APP_SCOPE, tenant=None):
     """An app-only token (client credentials), e.g. for Graph in a customer tenant."""
-    return raise_for_result(app.acquire_token_for_client([scope]), tenant=tenant)
+    return raise_for_result(app.acquire_token_for_client([scope]), tenant=tenant, app=app)
 
 
 # App-only tokens, kept in this process's memory only (never stored or logged): a sync

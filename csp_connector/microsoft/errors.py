@@ -10,8 +10,8 @@ from dataclasses import dataclass
 _AADSTS = re.compile(r"AADSTS(\d+)")
 # ids and times that change on every call, in Microsoft's texts and in ours
 _VOLATILE = re.compile(
-    r"(Trace ID|Correlation ID|Timestamp|Correlation id)\s*:\s*[^\n]*?(?=\s+(?:Trace ID|"
-    r"Correlation ID|Timestamp)\b|\n|$)",
+    r"(Trace ID|Correlation ID|Timestamp|Correlation id|Request id|Client request id|Date)"
+    r"\s*:\s*[^\n]*?(?=\s+(?:Trace ID|Correlation ID|Timestamp)\b|\n|$)",
     re.IGNORECASE,
 )
 
@@ -38,6 +38,7 @@ class MicrosoftError(Exception):
         request_id=None,
         retry_after=None,
         tenant=None,
+        trace=(),
     ):
         super().__init__(message)
         self.message = message
@@ -52,6 +53,7 @@ class MicrosoftError(Exception):
         self.request_id = request_id
         self.retry_after = retry_after
         self.tenant = tenant
+        self.trace = tuple(trace or ())  # (label, value): ids Microsoft can look up
 
     @property
     def explanation(self):
@@ -70,6 +72,7 @@ class MicrosoftError(Exception):
         lines.append(f"Microsoft's answer{head}: {self.message}")
         if self.correlation_id:
             lines.append(f"Correlation id: {self.correlation_id}")
+        lines.extend(f"{label}: {value}" for label, value in self.trace)
         return "\n".join(lines)
 
     def __str__(self):
@@ -195,6 +198,15 @@ AADSTS_EXPLANATIONS = {
         "Application Administrator or Global Administrator, or have one of the "
         "customer's own Global Administrators grant the consent.",
     ),
+    70011: Explanation(
+        "Microsoft refused the permissions the app asked for (invalid scope).",
+        "The scope requested is not one Microsoft knows for that service, or an app-only "
+        "call asked for named permissions instead of '/.default' (often a wrong "
+        "Partner Center, Graph or pricing endpoint on the connection).",
+        "Check the connection's endpoints are Microsoft's (or the sandbox's) defaults and "
+        "that the app registration has the API permissions listed in the guide, then "
+        "authorise again.",
+    ),
     90094: Explanation(
         "Only an administrator can grant this consent.",
         "The account used has no admin role in the customer tenant.",
@@ -288,6 +300,8 @@ def explain(error):
     if error.aadsts in AADSTS_EXPLANATIONS:
         return AADSTS_EXPLANATIONS[error.aadsts]
     code = (error.code or "").lower()
+    if code == "invalid_scope":
+        return AADSTS_EXPLANATIONS[70011]
     if code == "authentication_requestfromnonpremiumtenantorb2ctenant":
         return _NOT_P1
     status = error.status

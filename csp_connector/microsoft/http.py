@@ -117,10 +117,13 @@ class MicrosoftHttp:
         raise_for_status=True,
         request_id=None,
         auth=None,
+        reauth=None,
     ):
         """Send a request with retries; return the final ``requests.Response``.
 
         ``auth`` is a callable returning headers (a fresh bearer token) for each call.
+        ``reauth`` (optional) returns headers with a newly acquired token: a 401 to a
+        call made with a cached token is sent once more with it before it counts.
         Raises :class:`errors.MicrosoftError` subclasses: TransportError when no answer
         came, ThrottledError when 429 outlasted ``max_wait``, and (when
         ``raise_for_status``) an error built from Microsoft's body for any 4xx/5xx.
@@ -137,6 +140,7 @@ class MicrosoftHttp:
         waited = 0.0
         attempt = 0
         failures = 0
+        reauthorised = False
 
         def report(**outcome):
             self._report(service, tenant, method, url, attempt, request_id, started,
@@ -175,6 +179,10 @@ class MicrosoftHttp:
                 ) from None
             report(response=response)
             status = response.status_code
+            if status == 401 and reauth is not None and not reauthorised:
+                reauthorised = True
+                sent_headers.update(reauth())
+                continue
             if status == 429 or status in RETRY_STATUSES:
                 if status == 429:
                     delay = self._retry_after(response)
@@ -193,30 +201,35 @@ class MicrosoftHttp:
                 raise self._error(errors.MicrosoftError, response, service, tenant, request_id)
             return response
 
-    def get_json(self, url, *, service, tenant=None, params=None, headers=None, auth=None):
+    def get_json(
+        self, url, *, service, tenant=None, params=None, headers=None, auth=None, reauth=None
+    ):
         response = self.request(
-            "GET", url, service=service, tenant=tenant, params=params, headers=headers, auth=auth
-        )
+            "GET", url, service=service, tenant=tenant, params=params, headers=headers,
+            auth=auth, reauth=reauth,
+        )  # fmt: skip
         return response.json() if response.content else {}
 
     # -- paging -----------------------------------------------------------
 
     def iter_odata_pages(
-        self, url, *, service="graph", tenant=None, params=None, headers=None, auth=None
-    ):
+        self, url, *, service="graph", tenant=None, params=None, headers=None, auth=None,
+        reauth=None,
+    ):  # fmt: skip
         """Yield each page of an OData collection, following ``@odata.nextLink``.
 
         The last page carries ``@odata.deltaLink`` for delta queries.
         """
         while url:
             page = self.get_json(
-                url, service=service, tenant=tenant, params=params, headers=headers, auth=auth
-            )
+                url, service=service, tenant=tenant, params=params, headers=headers, auth=auth,
+                reauth=reauth,
+            )  # fmt: skip
             yield page
             url = page.get("@odata.nextLink")
             params = None  # the next link already carries the query
 
-    def iter_partner_center_pages(self, url, *, tenant=None, params=None, auth=None):
+    def iter_partner_center_pages(self, url, *, tenant=None, params=None, auth=None, reauth=None):
         """Yield each page of a Partner Center collection (``links.next`` + continuation)."""
         headers = None
         while True:
@@ -227,6 +240,7 @@ class MicrosoftHttp:
                 params=params,
                 headers=headers,
                 auth=auth,
+                reauth=reauth,
             )
             yield page
             following = (page.get("links") or {}).get("next")
@@ -270,6 +284,8 @@ class MicrosoftHttp:
     def _error(self, cls, response, service, tenant, request_id):
         code, message, correlation = _parse_error_body(response)
         retry_after = response.headers.get("Retry-After")
+        if service == "partnercenter":  # the ids we sent, which Partner Center logs
+            correlation = response.headers.get("MS-CorrelationId") or self.correlation_id
         return cls(
             message or f"HTTP {response.status_code} from {service}",
             service=service,
@@ -277,8 +293,10 @@ class MicrosoftHttp:
             code=code,
             tenant=tenant,
             request_id=request_id,
-            correlation_id=correlation or self.correlation_id,
+            # Graph never receives our correlation id: only Microsoft's own ids are shown
+            correlation_id=correlation,
             retry_after=retry_after,
+            trace=_trace_ids(response, service, request_id),
         )
 
     def _report(
@@ -312,6 +330,32 @@ class MicrosoftHttp:
                 _response=response,
             )
         )
+
+
+_GRAPH_TRACE = (("request-id", "Request id"), ("client-request-id", "Client request id"),
+                ("date", "Date"))  # fmt: skip
+
+
+def _trace_ids(response, service, request_id):
+    """The ids Microsoft can find the call by: Graph's innerError (else its response
+    headers), Partner Center's request id as sent; never an id Microsoft did not see."""
+    if service == "partnercenter":
+        return (("Request id", response.headers.get("MS-RequestId") or request_id),)
+    inner = {}
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        found = error.get("innerError") or error.get("innererror")
+        inner = found if isinstance(found, dict) else {}
+    trace = []
+    for key, label in _GRAPH_TRACE:
+        value = inner.get(key) or response.headers.get(key)
+        if value:
+            trace.append((label, str(value)))
+    return tuple(trace)
 
 
 def _parse_error_body(response):

@@ -10,12 +10,20 @@ PAGE_SIZE = 500  # Partner Center's maximum for customers
 
 
 class PartnerCenter:
-    def __init__(self, http, token):
+    """``fresh_token`` (optional) acquires a new token (not the cached one): a call
+    Partner Center refuses with 401 is sent once more with it before it counts."""
+
+    def __init__(self, http, token, fresh_token=None):
         self.http = http
         self.token = token
+        self.fresh_token = fresh_token
+        self._reauth = self._fresh_auth if fresh_token else None
 
     def _auth(self):
         return {"Authorization": f"Bearer {self.token()}"}
+
+    def _fresh_auth(self):
+        return {"Authorization": f"Bearer {self.fresh_token()}"}
 
     def _url(self, path):
         return self.http.url("partnercenter", path)
@@ -23,7 +31,10 @@ class PartnerCenter:
     def iter_customers(self, page_size=PAGE_SIZE):
         """Every customer with a reseller relationship, across all pages."""
         pages = self.http.iter_partner_center_pages(
-            self._url("v1/customers"), params={"size": page_size}, auth=self._auth
+            self._url("v1/customers"),
+            params={"size": page_size},
+            auth=self._auth,
+            reauth=self._reauth,
         )
         for page in pages:
             yield from page.get("items") or []
@@ -36,6 +47,10 @@ class PartnerCenter:
 
     def _items(self, path, tenant):
         body = self.http.get_json(
-            self._url(path), service="partnercenter", tenant=tenant, auth=self._auth
+            self._url(path),
+            service="partnercenter",
+            tenant=tenant,
+            auth=self._auth,
+            reauth=self._reauth,
         )
         return body.get("items") or []

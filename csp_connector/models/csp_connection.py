@@ -326,9 +326,9 @@ class CspConnection(models.Model):
         cache = auth.load_cache(self.sudo().token_cache)
         app = self._csp_pc_app(http, cache)
 
-        def token():
+        def token(force_refresh=False):
             try:
-                result = auth.silent_token(app)
+                result = auth.silent_token(app, force_refresh=force_refresh)
             except errors.AuthError as exc:
                 exc.signin = True  # the stored Partner Center sign-in no longer works
                 self._csp_authorization_lost(exc)
@@ -338,7 +338,7 @@ class CspConnection(models.Model):
                 cache.has_state_changed = False
             return result["access_token"]
 
-        return PartnerCenter(http, token)
+        return PartnerCenter(http, token, fresh_token=lambda: token(force_refresh=True))
 
     def _csp_graph(self, http, tenant_id=None):
         """Graph with an app-only token of the GDAP app in `tenant_id` (default: partner)."""
