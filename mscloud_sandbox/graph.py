@@ -188,9 +188,7 @@ class Ctx:
 
     def fail(self, status, code, message, headers=None):
         client_id = self.request.headers.get("client-request-id")
-        return ApiError(
-            graph_error(status, code, message, self.sb.clock.now(), headers, client_id)
-        )
+        return ApiError(graph_error(status, code, message, self.sb.clock.now(), headers, client_id))
 
     def base(self):
         return self.sb.urls["graph"]
