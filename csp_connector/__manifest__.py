@@ -14,6 +14,7 @@
     "data": [
         "security/csp_security.xml",
         "security/ir.model.access.csv",
+        "data/csp_integrator_user.xml",
         "data/ir_cron.xml",
         "views/csp_connection_views.xml",
         "views/csp_tenant_views.xml",

@@ -1,3 +1,5 @@
+from . import csp_guard
+from . import res_partner
 from . import csp_connection
 from . import csp_tenant
 from . import csp_sync_run
@@ -10,3 +12,5 @@ from . import csp_connection_users
 from . import auth_oauth_provider
 from . import csp_connection_sso
 from . import res_users
+from . import csp_security
+from . import ir_cron

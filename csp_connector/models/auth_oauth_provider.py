@@ -8,6 +8,7 @@ from odoo.exceptions import AccessDenied
 
 from ..microsoft import errors, sso
 from ..microsoft.http import MicrosoftHttp
+from ..microsoft.safe_text import one_line
 
 _logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class AuthOauthProvider(models.Model):
             "Microsoft sign-in refused by provider %s (CSP connection %s): %s",
             self.id,
             self.csp_connection_id.id,
-            refusal,
+            one_line(refusal),  # its detail may come from the query string
         )
         return SsoRefusedError(self._csp_refusal_message(refusal), reason)
 

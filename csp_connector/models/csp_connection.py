@@ -14,6 +14,7 @@ from ..microsoft import auth, errors
 from ..microsoft.graph import Graph
 from ..microsoft.http import MicrosoftHttp
 from ..microsoft.partner_center import PartnerCenter
+from ..microsoft.safe_text import one_line
 from ..sync import tenants as tenant_rules
 from . import oauth_state
 
@@ -288,6 +289,7 @@ class CspConnection(models.Model):
         """A MicrosoftHttp bound to this connection's endpoints. Without `recorder`
         (which its caller flushes), each exchange is logged as it happens."""
         self.ensure_one()
+        self._csp_check_can_sync()  # nobody without the right reaches Microsoft (or logs)
         recorder = recorder or self.env["csp.request.log"]._csp_recorder(self, immediate=True)
         return MicrosoftHttp(
             {
@@ -430,7 +432,7 @@ class CspConnection(models.Model):
 
     def _csp_record_error(self, error):
         message = error.user_message() if isinstance(error, errors.MicrosoftError) else str(error)
-        _logger.warning("CSP connection %s: %s", self.id, message)
+        _logger.warning("CSP connection %s: %s", self.id, one_line(message))
         self.sudo().write({"state": "error", "last_error": message})
         self.message_post(body=message)
         return message
@@ -465,6 +467,7 @@ class CspConnection(models.Model):
 
     def action_suggest_mappings(self):
         self.ensure_one()
+        self.tenant_ids._csp_check_can_sync()
         count = self.tenant_ids._csp_suggest_partners()
         action = self.env["ir.actions.act_window"]._for_xml_id("csp_connector.csp_tenant_action")
         action["domain"] = [("connection_id", "=", self.id)]

@@ -2,7 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
-from .csp_site_mapping import AZURE_FIELDS
+from .csp_site_mapping import AZURE_FIELDS, check_contact_field
+
+FIELD_TYPES = ("char", "text", "many2one", "selection")
 
 # Azure property -> contact field, created with every new connection. Address fields
 # are left out on purpose: in Odoo a contact shares the address of its site (the
@@ -32,7 +34,7 @@ class CspFieldMapping(models.Model):
         required=True,
         ondelete="cascade",
         domain="[('model', '=', 'res.partner'), ('store', '=', True), ('readonly', '=', False),"
-        " ('ttype', 'in', ('char', 'text', 'many2one', 'selection'))]",
+        f" ('ttype', 'in', {FIELD_TYPES})]",
     )
     field_name = fields.Char(related="field_id.name")
 
@@ -43,6 +45,11 @@ class CspFieldMapping(models.Model):
             "Each contact field is filled by one Azure property only.",
         ),
     ]
+
+    @api.constrains("field_id")
+    def _check_field(self):
+        for mapping in self:
+            check_contact_field(mapping.field_id, FIELD_TYPES)
 
     @api.model
     def _csp_create_defaults(self, connections):

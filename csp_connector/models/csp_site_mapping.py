@@ -16,6 +16,28 @@ SITE_FIELDS = [
 ]
 
 
+VALUE_TYPES = ("char", "text", "boolean", "integer", "selection")
+
+
+def check_contact_field(field, types):
+    """The domain of a contact-field choice, enforced on the server."""
+    if field and not (
+        field.model == "res.partner"
+        and field.store
+        and not field.readonly
+        and field.ttype in types
+        and not field.groups  # fields kept to some groups are not for syncs
+    ):
+        raise ValidationError(
+            field.env._(
+                "%(field)s cannot be filled from Microsoft: choose a stored, editable "
+                "contact field of type %(types)s.",
+                field=field.display_name,
+                types=", ".join(types),
+            )
+        )
+
+
 class CspSiteMapping(models.Model):
     """Where a connection's Azure users go: the first mapping (by sequence) that
     accepts a user decides its site."""
@@ -90,6 +112,32 @@ class CspSiteMapping(models.Model):
                 raise ValidationError(self.env._("Choose the Azure field to read."))
             if mapping.kind == user_rules.KIND_MATCH and not mapping.site_field:
                 raise ValidationError(self.env._("Choose the site field to compare with."))
+
+    @api.constrains("customer_id", "site_id", "default_site_id")
+    def _check_partners(self):
+        """The form's domains, enforced: a company customer, its own sites, and never a
+        contact of an Odoo user or one of the database's companies."""
+        partners = self.customer_id | self.site_id | self.default_site_id
+        protected = self.env["res.partner"]._csp_protected_ids(partners.ids)
+        for mapping in self:
+            customer = mapping.customer_id
+            if customer and (not customer.is_company or customer.id in protected):
+                raise ValidationError(
+                    self.env._(
+                        "%s cannot be the customer of a user mapping: choose a company "
+                        "contact that is not one of this database's own companies.",
+                        customer.display_name,
+                    )
+                )
+            for site in mapping.site_id | mapping.default_site_id:
+                if site.id in protected or customer not in (site, site.parent_id):
+                    raise ValidationError(
+                        self.env._(
+                            "%s cannot be a site of this mapping: choose the customer or "
+                            "one of its own addresses (not an Odoo user's contact).",
+                            site.display_name,
+                        )
+                    )
 
     def _csp_rule(self):
         """The plain-Python SiteMapping the planner uses."""
@@ -170,13 +218,18 @@ class CspSiteMappingValue(models.Model):
         required=True,
         ondelete="cascade",
         domain="[('model', '=', 'res.partner'), ('store', '=', True), ('readonly', '=', False),"
-        " ('ttype', 'in', ('char', 'text', 'boolean', 'integer', 'selection'))]",
+        f" ('ttype', 'in', {VALUE_TYPES})]",
     )
     field_name = fields.Char(related="field_id.name")
     value = fields.Char(help="For a checkbox: 1 or 0.")
     group_id = fields.Many2one(
         "csp.azure.group", string="Only for Group", help="Empty: every user of the mapping."
     )
+
+    @api.constrains("field_id")
+    def _check_field(self):
+        for value in self:
+            check_contact_field(value.field_id, VALUE_TYPES)
 
     def _csp_value(self):
         ttype = self.field_id.ttype

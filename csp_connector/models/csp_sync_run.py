@@ -7,6 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..microsoft import errors
+from ..microsoft.safe_text import one_line
 
 _logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class CspSyncRun(models.Model):
             elif isinstance(exc, UserError):
                 message = str(exc)
             else:
-                _logger.exception("CSP: %s failed for %s", module, target.display_name)
+                _logger.exception("CSP: %s failed for %s", module, one_line(target.display_name))
                 message = self.env._("Unexpected error: %s", exc)
             line_values.update(state="error", errors=1, message=message)
             target._csp_record_step_error(module, exc, message)

@@ -2,10 +2,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+
+from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..microsoft import errors
 from ..sync import matching
@@ -26,8 +28,16 @@ class CspTenant(models.Model):
 
     _name = "csp.tenant"
     _description = "Microsoft CSP Tenant"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "csp.code.guard"]
     _order = "name, id"
+    # shown read-only: only the connector's code writes them (see csp_guard)
+    _csp_code_fields = (
+        "connection_id", "tenant_id", "name", "default_domain", "verified_domains",
+        "relationship", "gdap_status", "gdap_end", "gdap_auto_extend", "gdap_relationship_id",
+        "suggested_partner_id", "suggestion_reason", "consent_state", "consent_nonce",
+        "last_error", "users_delta_link", "users_delta_date", "groups_delta_link",
+        "groups_delta_date",
+    )  # fmt: skip
 
     connection_id = fields.Many2one(
         "csp.connection", required=True, ondelete="cascade", index=True, readonly=True
@@ -196,6 +206,42 @@ class CspTenant(models.Model):
                     )
                 )
 
+    @api.constrains("partner_id")
+    def _check_customer(self):
+        """The form's domain, enforced: a tenant's customer is a company, and never one
+        of the database's own companies (their contacts are the MSP's staff)."""
+        protected = self.env["res.partner"]._csp_protected_ids(self.partner_id.ids)
+        for tenant in self.filtered("partner_id"):
+            if not tenant.partner_id.is_company or tenant.partner_id.id in protected:
+                raise ValidationError(
+                    self.env._(
+                        "%(partner)s cannot be the customer of tenant %(tenant)s: choose a "
+                        "company contact (with 'Company' ticked) that is neither one of this "
+                        "database's own companies nor an Odoo user's contact.",
+                        partner=tenant.partner_id.display_name,
+                        tenant=tenant.name,
+                    )
+                )
+
+    @api.constrains("users_delta_link", "groups_delta_link")
+    def _check_delta_links(self):
+        """A delta link is followed as is: it must lead to the connection's own Graph."""
+        for tenant in self:
+            graph = urlsplit(tenant.connection_id.graph_endpoint or "")
+            for link in (tenant.users_delta_link, tenant.groups_delta_link):
+                if not link:
+                    continue
+                url = urlsplit(link)
+                if url.scheme != "https" or url.netloc.lower() != graph.netloc.lower():
+                    raise ValidationError(
+                        self.env._(
+                            "A delta link of tenant %(tenant)s does not point at the "
+                            "connection's Microsoft Graph endpoint (%(graph)s); it was refused.",
+                            tenant=tenant.name,
+                            graph=tenant.connection_id.graph_endpoint,
+                        )
+                    )
+
     # -- mapping suggestions ----------------------------------------------------
 
     def _csp_suggest_partners(self):
@@ -204,7 +250,8 @@ class CspTenant(models.Model):
         if not unmapped:
             return 0
         companies = self.env["res.partner"].search_read(
-            [("is_company", "=", True)], ["name", "email", "website"]
+            [("is_company", "=", True), *self.env["res.partner"]._csp_syncable_domain()],
+            ["name", "email", "website"],
         )
         # e-mail domains of the companies' contacts count too
         contacts = self.env["res.partner"].search_read(
@@ -221,14 +268,17 @@ class CspTenant(models.Model):
         for tenant in unmapped:
             partner_id, reason = found.get(tenant.id, (False, False))
             if tenant.suggested_partner_id.id != partner_id:
-                tenant.write({"suggested_partner_id": partner_id, "suggestion_reason": reason})
+                tenant._csp_code().write(
+                    {"suggested_partner_id": partner_id, "suggestion_reason": reason}
+                )
         return len(found)
 
     def _csp_domains(self):
         return [d for d in {self.default_domain, *(self.verified_domains or "").split()} if d]
 
     def action_confirm_suggestion(self):
-        for tenant in self.filtered("suggested_partner_id"):
+        self.check_access("write")
+        for tenant in self.filtered("suggested_partner_id")._csp_code():
             tenant.write(
                 {
                     "partner_id": tenant.suggested_partner_id.id,
@@ -239,10 +289,12 @@ class CspTenant(models.Model):
             )
 
     def action_reject_suggestion(self):
-        self.write({"suggested_partner_id": False, "suggestion_reason": False})
+        self.check_access("write")
+        self._csp_code().write({"suggested_partner_id": False, "suggestion_reason": False})
 
     def action_create_customer(self):
         """Create a company named after each unmapped tenant and map it."""
+        self.check_access("write")
         for tenant in self.filtered(lambda t: t.mapping_state == "unmapped"):
             tenant.partner_id = tenant._csp_new_partner()
 
@@ -266,6 +318,7 @@ class CspTenant(models.Model):
         self.ensure_one()
         if not self.env.user.has_group("csp_connector.group_csp_manager"):
             raise AccessError(self.env._("Only Microsoft CSP managers can grant admin consent."))
+        self.check_access("write")
         connection = self.connection_id
         connection._csp_require("gdap_client_id")
         nonce = oauth_state.new_nonce()
@@ -299,6 +352,7 @@ class CspTenant(models.Model):
                 )
             )
         tenant.sudo().consent_nonce = False
+        tenant = tenant._csp_code()
         if params.get("error"):
             error = errors.AuthError(
                 params.get("error_description") or params["error"], code=params["error"]
@@ -324,18 +378,26 @@ class CspTenant(models.Model):
         values = {"last_error": message}
         if consent_state:
             values["consent_state"] = consent_state
-        self.write(values)
+        self._csp_code().write(values)
         self.message_post(body=message)
         return message
 
     # -- access check --------------------------------------------------------------
 
+    def _csp_check_can_sync(self):
+        """A button that calls Microsoft or writes what only code writes: the user may
+        change these tenants and their connections (checked before any request)."""
+        self.connection_id._csp_check_can_sync()
+        if not self.env.su:
+            self.check_access("write")
+
     def action_test_access(self):
         """Get an app-only token in this tenant and read its organisation."""
         self.ensure_one()
+        self._csp_check_can_sync()  # before any request (and request log)
         recorder = self.env["csp.request.log"]._csp_recorder(self.connection_id)
         try:
-            self._csp_check_access(self.connection_id._csp_http(recorder))
+            self._csp_code()._csp_check_access(self.connection_id._csp_http(recorder))
         except errors.MicrosoftError as exc:
             raise UserError(exc.user_message()) from None
         finally:
@@ -368,7 +430,7 @@ class CspTenant(models.Model):
             values["verified_domains"] = names
         changed = {k: v for k, v in values.items() if self[k] != v}
         if changed:
-            self.write(changed)
+            self._csp_code().write(changed)
         return organization
 
     # -- sync --------------------------------------------------------------------
@@ -393,7 +455,7 @@ class CspTenant(models.Model):
         date_field = f"{kind}_delta_date"
         stale = not self[date_field] or self[date_field] < fields.Datetime.now() - timedelta(days=1)
         if changed or stale or not self[f"{kind}_delta_link"]:
-            self.write({f"{kind}_delta_link": link, date_field: fields.Datetime.now()})
+            self._csp_code().write({f"{kind}_delta_link": link, date_field: fields.Datetime.now()})
 
     def _compute_user_count(self):
         groups = self.env["csp.user.binding"]._read_group(
@@ -407,14 +469,16 @@ class CspTenant(models.Model):
 
     def action_reset_users(self):
         """Next run reads every user and group again (a full sync)."""
-        self.write({"users_delta_link": False, "users_delta_date": False,
+        self._csp_check_can_sync()
+        self._csp_code().write({"users_delta_link": False, "users_delta_date": False,
                     "groups_delta_link": False, "groups_delta_date": False})  # fmt: skip
 
     def action_latest_users(self):
         """Skip the changes made until now: the next run only sees later ones."""
+        self._csp_check_can_sync()
         recorder = self.env["csp.request.log"]._csp_recorder(self.connection_id[:1])
         try:
-            for tenant in self:
+            for tenant in self._csp_code():
                 connection = tenant.connection_id
                 graph = connection._csp_graph(connection._csp_http(recorder), tenant.tenant_id)
                 context_select = self.env["csp.user.binding"]._csp_select_for(tenant)
@@ -458,7 +522,7 @@ class CspTenant(models.Model):
             values["consent_state"] = self._csp_consent_state_for(error)
         changed = {k: v for k, v in values.items() if self[k] != v}
         if changed:
-            self.write(changed)
+            self._csp_code().write(changed)
         if "last_error" in changed:
             self.message_post(body=message)
 
@@ -549,7 +613,9 @@ class CspTenant(models.Model):
             tenant.activity_schedule(
                 activity_type_id=activity_type.id,
                 summary=summary,
-                note=self.env._(
+                # an HTML field: the text (with Microsoft's tenant name) is escaped
+                note=Markup("<p>%s</p>")
+                % self.env._(
                     "The GDAP relationship with %(name)s ends on %(date)s and will not "
                     "extend by itself. Ask the customer to approve a new relationship "
                     "(or turn on auto-extend) before then, or user, licence and device "

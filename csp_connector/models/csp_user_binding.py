@@ -13,6 +13,7 @@ from ..microsoft import errors
 from ..sync import users as user_rules
 from ..sync.tenants import parse_datetime
 from .csp_azure_group import is_resync
+from .csp_guard import CONTEXT_KEY as CODE_WRITE_KEY
 
 _logger = logging.getLogger(__name__)
 
@@ -212,6 +213,8 @@ class CspUserBinding(models.Model):
         matches = context.match_existing([u for u, _d in decisions if u["id"] not in bindings])
         changed = []  # (contact id, wanted values) of bound users whose data changed
         for user, decision in decisions:
+            if context.skip_protected(bindings.get(user["id"]), matches.get(user["id"]), counters):
+                continue
             parent = sites.get((decision.customer_id, decision.site_value), decision.parent_id)
             print_ = user_rules.fingerprint(decision)
             values = {**decision.values, "parent_id": parent}
@@ -253,7 +256,9 @@ class CspUserBinding(models.Model):
         bindings = bindings.filtered(lambda b: not b.removed)
         if not bindings:
             return 0
-        bindings.partner_id.filtered("active").write({"active": False})
+        partners = bindings.partner_id.filtered("active")
+        protected = self.env["res.partner"]._csp_protected_ids(partners.ids)
+        partners.filtered(lambda p: p.id not in protected).write({"active": False})
         bindings.write({"removed": True, "fingerprint": False})
         return len(bindings)
 
@@ -454,6 +459,7 @@ class _SyncContext:
         self.graph = None
         self.delta = False  # reading a delta round: entries may carry only changes
         self.refused = []  # explanations of the users that could not be imported
+        self.protected = env["res.partner"]._csp_protected_ids()
         self.sign_in = connection.user_import_sign_in
         self.options = {
             "licence_rule": connection.user_licence_rule,
@@ -592,6 +598,7 @@ class _SyncContext:
             .search([("connection_id", "=", self.connection.id), ("partner_id", "!=", False)])
             .partner_id.ids
         )
+        bound = list(set(bound) - self.protected)  # found, to be skipped and counted
         contacts = self.env["res.partner"].search(
             [
                 ("commercial_partner_id", "=", self.tenant.partner_id.commercial_partner_id.id),
@@ -606,12 +613,28 @@ class _SyncContext:
                 matches[object_id] = contact.id
         return matches
 
+    def skip_protected(self, binding, match, counters):
+        """Whether the user's contact (bound, or found by e-mail/UPN) belongs to an Odoo
+        user or is a company of the database: then the sync leaves it alone, counted."""
+        contact = binding.partner_id.id if binding and binding.partner_id else match
+        if not contact or contact not in self.protected:
+            return False
+        counters["skipped"] += 1
+        counters["skipped_protected"] = counters.get("skipped_protected", 0) + 1
+        return True
+
     def grant_portal(self, partner_ids):
+        """Portal users for contacts this sync created or bound (bindings are written by
+        the sync only), never for a contact that already has a user. With the portal
+        group only, so sudo: the integrator itself may not create users."""
         portal = self.env.ref("base.group_portal")
-        partners = self.env["res.partner"].browse(partner_ids)
-        partners = partners.filtered(lambda p: p.email and p.active and not p.user_ids)
+        protected = self.env["res.partner"]._csp_protected_ids(partner_ids)
+        partners = self.env["res.partner"].browse([p for p in partner_ids if p not in protected])
+        partners = partners.filtered(lambda p: p.email and p.active)
         if partners:
-            self.env["res.users"].with_context(no_reset_password=True).create(
+            self.env["res.users"].sudo().with_context(
+                no_reset_password=True, **{CODE_WRITE_KEY: False}
+            ).create(
                 [{"name": p.name, "login": p.email, "partner_id": p.id,
                   "groups_id": [(6, 0, [portal.id])]} for p in partners]
             )  # fmt: skip

@@ -5,3 +5,4 @@ from . import test_sync
 from . import test_sso
 from . import test_users
 from . import test_user_delta_entries
+from . import test_security

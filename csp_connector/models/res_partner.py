@@ -1,0 +1,60 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, models
+from odoo.exceptions import AccessError
+
+from .csp_guard import in_sync
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    @api.model
+    def _csp_protected_ids(self, among=None):
+        """Contacts no sync may match, bind, move, archive or write: those of an Odoo
+        user (internal or portal, archived included) and the database's companies.
+        A set of ids (only those in `among`, when given)."""
+        self.env["res.users"].flush_model(["partner_id"])
+        self.env["res.company"].flush_model(["partner_id"])
+        if among is None:
+            self.env.cr.execute(
+                "SELECT partner_id FROM res_users UNION SELECT partner_id FROM res_company"
+            )
+        else:
+            ids = [i for i in among if i]
+            if not ids:
+                return set()
+            self.env.cr.execute(
+                "SELECT partner_id FROM res_users WHERE partner_id = ANY(%s)"
+                " UNION SELECT partner_id FROM res_company WHERE partner_id = ANY(%s)",
+                [ids, ids],
+            )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    @api.model
+    def _csp_syncable_domain(self):
+        """Domain of the contacts a sync may touch (see `_csp_protected_ids`)."""
+        return [("id", "not in", list(self._csp_protected_ids()))]
+
+    def write(self, vals):
+        self._csp_check_not_protected()
+        return super().write(vals)
+
+    def unlink(self):
+        self._csp_check_not_protected()
+        return super().unlink()
+
+    def _csp_check_not_protected(self):
+        """Last line of defence: code running a sync never writes a protected contact,
+        whatever rights its user has (the sync itself skips them and counts them)."""
+        if not self or not in_sync(self.env):
+            return
+        protected = self._csp_protected_ids(self.ids)
+        if protected:
+            raise AccessError(
+                self.env._(
+                    "A Microsoft CSP sync tried to change the contact of an Odoo user or "
+                    "of one of this database's companies (%s); it was refused.",
+                    ", ".join(self.browse(sorted(protected)).sudo().mapped("display_name")),
+                )
+            )
