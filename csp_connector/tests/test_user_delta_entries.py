@@ -145,7 +145,7 @@ class TestUserDeltaEntries(CspSandboxCase):
                              {"members": [m["id"] for m in members]})  # fmt: skip
         self.tenant.action_reset_users()
         self.env["csp.azure.group"].search([("tenant_ref_id", "=", self.tenant.id)]).unlink()
-        self.tenant.groups_delta_link = False
+        self.tenant.sudo().groups_delta_link = False  # as the code does
         self.sync()
         stored = self.env["csp.azure.group"].search([("object_id", "=", group["id"])])
         self.assertEqual(stored.member_count, 7, "a full round keeps every slice")
