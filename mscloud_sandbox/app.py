@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request
 
 from . import errors, identity, tokens
 from .clock import Clock
-from .faults import FaultSet, aadsts_error, service_error
+from .faults import FaultSet, aadsts_error, reshape_body, service_error
 from .tls import LocalTLS
 
 # first path segment -> (service name, module serving it)
@@ -167,8 +167,15 @@ class Sandbox:
             (service, module_name), path = LOGIN, request.path
         if service != "control":
             fault_response = self._apply_faults(service, request, first, path)
+            if isinstance(fault_response, str):  # a body fault: answer, then break it
+                return reshape_body(
+                    fault_response, self._dispatch(service, module_name, request, path)
+                )
             if fault_response is not None:
                 return fault_response
+        return self._dispatch(service, module_name, request, path)
+
+    def _dispatch(self, service, module_name, request, path):
         try:
             module = importlib.import_module(f".{module_name}", __package__)
             endpoint, values = module.url_map.bind_to_environ(request.environ).match(
@@ -217,7 +224,7 @@ class Sandbox:
             return service_error(service, rule.status, self.clock.now(), rule.retry_after)
         if rule.aadsts:
             return self._aadsts_fault(rule.aadsts, request, first)
-        return None
+        return rule.body
 
     def _request_tenant(self, service, request, first, path):
         if service == "login":

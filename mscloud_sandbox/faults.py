@@ -1,4 +1,5 @@
-"""Injected failures: throttling, outages, slow answers, dropped connections, AADSTS errors.
+"""Injected failures: throttling, outages, slow answers, dropped connections, AADSTS errors,
+and 200 answers that are not whole pages (``body``: ``empty``, ``no_value``, ``cut``).
 
 A :class:`FaultRule` says which requests it hits (service, path substring, method,
 tenant) and what happens to them.  The application asks :meth:`FaultSet.match` before
@@ -6,6 +7,7 @@ dispatching each request; a rule with ``times`` is used up after that many hits.
 """
 
 import itertools
+import json
 import threading
 from dataclasses import asdict, dataclass, field
 
@@ -41,6 +43,9 @@ class FaultRule:
     delay: float | None = None
     reset: bool = False
     aadsts: int | None = None
+    # a 200 answer that is not a whole page: "empty" (no body), "no_value" (the page
+    # without its "value"), "cut" (half of "value", no nextLink/deltaLink: a page cut short)
+    body: str | None = None
     times: int | None = None  # None: until cleared
     id: int = field(default_factory=lambda: next(_ids))
 
@@ -53,6 +58,8 @@ class FaultRule:
             self.method = self.method.upper()
         if self.aadsts is not None and int(self.aadsts) not in AADSTS:
             raise ValueError(f"unsupported AADSTS code {self.aadsts}")
+        if self.body is not None and self.body not in BODY_FAULTS:
+            raise ValueError(f"unknown body fault {self.body!r} (one of {sorted(BODY_FAULTS)})")
 
     def matches(self, service, method, path, tenant):
         return (
@@ -107,6 +114,31 @@ class FaultSet:
         return None
 
 
+# -- 200 answers that are not whole pages ----------------------------------------
+
+BODY_FAULTS = frozenset({"empty", "no_value", "cut"})
+
+
+def reshape_body(kind, response):
+    """`response` (the real answer) turned into the broken 200 of fault `kind`."""
+    if kind == "empty":
+        return Response(b"", 200, content_type="application/json")
+    try:
+        body = json.loads(response.get_data())
+    except ValueError:
+        return response
+    if not isinstance(body, dict):
+        return response
+    if kind == "no_value":
+        body.pop("value", None)
+    elif kind == "cut":
+        items = body.get("value") or []
+        body["value"] = items[: len(items) // 2]
+        body.pop("@odata.nextLink", None)
+        body.pop("@odata.deltaLink", None)
+    return Response(json.dumps(body), 200, content_type="application/json")
+
+
 # -- AADSTS codes the token endpoint can be told to answer ---------------------
 
 # code -> (HTTP status, OAuth error, message); {client_id} and {tenant} are filled in.
@@ -158,6 +190,11 @@ AADSTS = {
         "invalid_grant",
         "The refresh token has expired due to inactivity. The token was issued on "
         "{issued} and was inactive for 90.00:00:00.",
+    ),
+    9002313: (
+        400,
+        "invalid_request",
+        "Invalid request. Request is malformed or invalid.",
     ),
     7000119: (
         400,

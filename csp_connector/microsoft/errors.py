@@ -95,6 +95,11 @@ class AuthError(MicrosoftError):
     """The token endpoint refused (an AADSTS error)."""
 
 
+class IncompleteReadError(MicrosoftError):
+    """A 200 answer that is not a whole page, or a read that did not reach Graph's
+    final page: nothing may be concluded (archived) from it."""
+
+
 # -- explanations -------------------------------------------------------------
 
 _CONSENT_FIX = (
@@ -162,6 +167,12 @@ AADSTS_EXPLANATIONS = {
         "The device or session behind the sign-in was removed.",
         "The refresh token belongs to a session Entra ID no longer trusts.",
         "Click 'Authorize' on the connection again.",
+    ),
+    9002313: Explanation(
+        "The Partner Center sign-in is no longer valid.",
+        "Microsoft rejected the stored refresh token as malformed or invalid (it was "
+        "revoked, belongs to another app, or was damaged).",
+        "Open the connection and click 'Authorize' again with a Partner Center admin account.",
     ),
     65001: Explanation(
         "Consent is missing for the requested permissions.",
@@ -272,6 +283,14 @@ _SERVER = Explanation(
     "The service failed or was unavailable, even after retries.",
     "Run the sync again later; check the Microsoft 365 service health if it persists.",
 )
+_INCOMPLETE = Explanation(
+    "Microsoft's answer was incomplete, so nothing was archived.",
+    "Graph answered a page that was empty, had no list of items, or ended before its "
+    "final page (a proxy cut the answer, or Graph had a transient fault).",
+    "Nothing to do: the previous delta link was kept and the next run reads the same "
+    "changes again. If it repeats, check the request log for this tenant and any proxy "
+    "between Odoo and Microsoft.",
+)
 _GENERIC = Explanation(
     "Microsoft refused the request.",
     "See Microsoft's answer below.",
@@ -287,14 +306,28 @@ def same_failure(old, new):
     return bool(old) and _VOLATILE.sub("", old) == _VOLATILE.sub("", new or "")
 
 
+# errors explained by their kind alone (no answer, throttled, incomplete)
+_BY_KIND = (
+    (HostNotAllowedError, _HOST),
+    (TransportError, _TRANSPORT),
+    (ThrottledError, _THROTTLED),
+    (IncompleteReadError, _INCOMPLETE),
+)
+
+
+def is_transient(error):
+    """Throttling, outages and timeouts: they say nothing about consent or settings."""
+    if isinstance(error, (TransportError, ThrottledError, IncompleteReadError)):
+        return True
+    status = getattr(error, "status", None)
+    return bool(status) and (status == 429 or status >= 500)
+
+
 def explain(error):
     """The cause and fix of a :class:`MicrosoftError` (or any exception)."""
-    if isinstance(error, HostNotAllowedError):
-        return _HOST
-    if isinstance(error, TransportError):
-        return _TRANSPORT
-    if isinstance(error, ThrottledError):
-        return _THROTTLED
+    for kind, explanation in _BY_KIND:
+        if isinstance(error, kind):
+            return explanation
     if not isinstance(error, MicrosoftError):
         return _GENERIC
     if error.aadsts in AADSTS_EXPLANATIONS:

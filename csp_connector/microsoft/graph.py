@@ -4,7 +4,51 @@ customer tenants (organisation, users, groups, SKUs, devices).
 ``token`` is a callable returning a Graph access token for the tenant being read.
 """
 
+from . import errors
+
 RELATIONSHIPS = "v1.0/tenantRelationships/delegatedAdminRelationships"
+
+
+class ReadCheck:
+    """Proof that a read of a collection or a delta round is complete.
+
+    Feed it every page (already shape-checked by the paging); ``finish()`` raises
+    IncompleteReadError unless the read ended with Graph's final page: a delta round
+    must end with ``@odata.deltaLink``; a full list that announced ``@odata.count``
+    must have delivered at least that many items. Its state is plain data, so a round
+    cut at a page boundary and resumed later goes on with the same check.
+    """
+
+    def __init__(self, delta, expected=None, read=0):
+        self.delta = delta
+        self.expected = expected
+        self.read = read
+        self.last = None
+
+    def page(self, page):
+        if self.expected is None and isinstance(page.get("@odata.count"), int):
+            self.expected = page["@odata.count"]
+        self.read += len(page["value"])
+        self.last = page
+        return page["value"]
+
+    def state(self):
+        return {"delta": self.delta, "expected": self.expected, "read": self.read}
+
+    def finish(self, what="the list"):
+        last = self.last or {}
+        if last.get("@odata.nextLink"):
+            return  # not over: the caller stopped at a page boundary
+        if self.delta and not last.get("@odata.deltaLink"):
+            raise errors.IncompleteReadError(
+                f"The delta round of {what} ended on a page without @odata.deltaLink "
+                f"after {self.read} items: the answer was cut short."
+            )
+        if self.expected is not None and self.read < self.expected:
+            raise errors.IncompleteReadError(
+                f"Graph announced {self.expected} items in {what} but its pages held "
+                f"{self.read}: the answer was cut short."
+            )
 
 
 class Graph:

@@ -87,6 +87,8 @@ class MicrosoftHttp:
         self.correlation_id = correlation_id or str(uuid.uuid4())
         self.sleep = sleep
         self.session = session or requests.Session()
+        # time.monotonic() after which no retry starts (a scheduled run's time budget)
+        self.deadline = None
 
     # -- URLs -------------------------------------------------------------
 
@@ -166,7 +168,11 @@ class MicrosoftHttp:
                 message = f"{type(exc).__name__}: {redact.redact_text(str(exc), 500)}"
                 report(error=message)
                 delay = self._backoff_delay(failures)
-                if failures < self.max_attempts and waited + delay <= self.max_wait:
+                if (
+                    failures < self.max_attempts
+                    and waited + delay <= self.max_wait
+                    and self._in_time(delay)
+                ):
                     self.sleep(delay)
                     waited += delay
                     continue
@@ -191,7 +197,7 @@ class MicrosoftHttp:
                     failures += 1
                     delay = self._retry_after(response, default=self._backoff_delay(failures))
                     allowed = failures < self.max_attempts
-                if allowed and waited + delay <= self.max_wait:
+                if allowed and waited + delay <= self.max_wait and self._in_time(delay):
                     self.sleep(delay)
                     waited += delay
                     continue
@@ -210,6 +216,9 @@ class MicrosoftHttp:
         )  # fmt: skip
         return response.json() if response.content else {}
 
+    def _in_time(self, delay):
+        return self.deadline is None or time.monotonic() + delay < self.deadline
+
     # -- paging -----------------------------------------------------------
 
     def iter_odata_pages(
@@ -218,13 +227,29 @@ class MicrosoftHttp:
     ):  # fmt: skip
         """Yield each page of an OData collection, following ``@odata.nextLink``.
 
-        The last page carries ``@odata.deltaLink`` for delta queries.
+        The last page carries ``@odata.deltaLink`` for delta queries. A page that is not
+        a JSON object with a ``value`` list (an empty 200, a body without ``value``)
+        raises IncompleteReadError: a reader must never take it for an empty page.
         """
         while url:
-            page = self.get_json(
-                url, service=service, tenant=tenant, params=params, headers=headers, auth=auth,
-                reauth=reauth,
-            )  # fmt: skip
+            try:
+                page = self.get_json(
+                    url, service=service, tenant=tenant, params=params, headers=headers,
+                    auth=auth, reauth=reauth,
+                )  # fmt: skip
+            except ValueError:  # a body that is not JSON (cut mid-way)
+                page = None
+            if not isinstance(page, dict) or not isinstance(page.get("value"), list):
+                if page is None:
+                    shape = "a body that is not JSON"
+                else:
+                    shape = "an empty body" if not page else "no 'value' list"
+                raise errors.IncompleteReadError(
+                    f"A page of {redact.redact_url(url)} came back with {shape}.",
+                    service=service,
+                    tenant=tenant,
+                    correlation_id=self.correlation_id,
+                )
             yield page
             url = page.get("@odata.nextLink")
             params = None  # the next link already carries the query

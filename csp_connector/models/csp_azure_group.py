@@ -5,6 +5,7 @@ import json
 from odoo import api, fields, models
 
 from ..microsoft import errors
+from ..microsoft.graph import ReadCheck
 
 
 class CspAzureGroup(models.Model):
@@ -70,16 +71,19 @@ class CspAzureGroup(models.Model):
         new_link = None
         seen = set()  # groups met in this round: a large group's members@delta is split
         # over several entries (and pages), each adding to what the round already has
+        check = ReadCheck(delta=True)
         for page in pages:
-            for item in page.get("value") or []:
+            for item in check.page(page):
                 if not isinstance(item, dict) or not item.get("id"):
                     continue
                 self._csp_apply_group(tenant, item, existing, full=not link, seen=seen)
                 seen.add(item["id"])
             new_link = page.get("@odata.deltaLink") or new_link
+        # a read that did not reach Graph's final page removes nothing, keeps the old link
+        check.finish("the tenant's groups")
         if not link:  # a full round: groups not listed are gone
             self.browse([g.id for oid, g in existing.items() if oid not in seen]).unlink()
-        tenant._csp_store_delta_link("groups", new_link, changed=bool(seen))
+        tenant._csp_store_delta_link("groups", new_link, changed=bool(seen), force=not link)
 
     def _csp_apply_group(self, tenant, item, existing, full, seen=()):
         group = existing.get(item["id"])

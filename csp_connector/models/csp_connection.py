@@ -3,6 +3,7 @@
 import json
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -17,6 +18,7 @@ from ..microsoft.partner_center import PartnerCenter
 from ..microsoft.safe_text import one_line
 from ..sync import tenants as tenant_rules
 from . import oauth_state
+from .csp_sync_run import cron_budget, out_of_time
 
 _logger = logging.getLogger(__name__)
 
@@ -168,6 +170,22 @@ class CspConnection(models.Model):
     # derived from the runs, so that a run with nothing to do writes nothing here
     last_sync = fields.Datetime(compute="_compute_sync_dates")
     next_sync = fields.Datetime(compute="_compute_sync_dates")
+    archive_max_percent = fields.Integer(
+        string="Archive at Most (%)",
+        default=20,
+        required=True,
+        help="Safety valve: when one run would archive more than this share of a tenant's "
+        "users (gone from Azure, or no longer imported), it archives none of them and "
+        "asks a person to confirm (an activity on the tenant).",
+    )
+    archive_max_count = fields.Integer(
+        string="Archive at Most (users)",
+        default=200,
+        required=True,
+        help="Safety valve: never more than this many contacts of one tenant in one run.",
+    )
+    run_state = fields.Selection(related="run_ids.state", string="Last Run")
+    run_progress = fields.Char(related="run_ids.progress", string="Progress")
     log_retention_days = fields.Integer(
         string="Keep Request Logs (days)",
         default=30,
@@ -455,15 +473,16 @@ class CspConnection(models.Model):
     # -- buttons ----------------------------------------------------------------
 
     def action_sync_now(self):
-        """Run the integrator for this connection now, in the foreground."""
+        """Start a sync of this connection in the background and show its run.
+
+        The sync never runs in the web request (a worker is killed after
+        limit_time_real): the integrator cron is called at once for it."""
         self.ensure_one()
-        run = self._csp_sync(trigger="manual")
-        return run._csp_open()
+        return self.env["csp.sync.run"]._csp_queue(self, self._csp_modules())._csp_open()
 
     def action_discover_tenants(self):
         self.ensure_one()
-        run = self._csp_sync(trigger="manual", modules=["tenants"])
-        return run._csp_open()
+        return self.env["csp.sync.run"]._csp_queue(self, ["tenants"])._csp_open()
 
     def action_suggest_mappings(self):
         self.ensure_one()
@@ -502,35 +521,68 @@ class CspConnection(models.Model):
     def _csp_interval(self):
         return relativedelta(**{self.interval_type: self.interval_number})
 
-    def _csp_sync(self, trigger="cron", modules=None, batch=None):
+    def _csp_sync(self, trigger="cron", modules=None, batch=None, commit=None):
         """Run (or resume) a sync of this connection; returns the csp.sync.run."""
         self.ensure_one()
         return self.env["csp.sync.run"]._csp_execute(
-            self, trigger=trigger, modules=modules or self._csp_modules(), batch=batch
-        )
+            self, trigger=trigger, modules=modules or self._csp_modules(), batch=batch,
+            commit=commit,
+        )  # fmt: skip
 
     @api.model
-    def _cron_run_integrator(self, batch=50):
-        """Run due connections, one after the other; each commits per tenant.
+    def _cron_run_integrator(self, batch=None):
+        """Run due connections (and runs started with 'Sync now'), within a time budget.
 
-        A connection another worker is syncing is skipped (advisory lock). When a
-        connection still has tenants left after `batch`, the cron reports progress and
-        Odoo calls it again at once; the open run resumes where it stopped.
+        Odoo kills a cron worker after limit_time_real_cron (and limit_time_cpu), and
+        calls a job that reports remaining work up to 10 times in a row in the same
+        worker. So one budget (see csp_sync_run.cron_budget) covers all those calls:
+        tenants and pages are processed until it is spent, each step committed; then
+        the job reports progress, asks to be called again at once, and returns. A slow
+        tenant delays the others by at most one budget, never stops them.
         """
+        window = self._csp_cron_window()
+        this = self.with_context(csp_deadline=window["deadline"], csp_cpu_deadline=window["cpu"])
         now = fields.Datetime.now()
-        connections = self.search([("integrator_enabled", "=", True)]).filtered(
+        running = self.env["csp.sync.run"].search([("state", "=", "running")]).connection_id
+        connections = this.search([("integrator_enabled", "=", True)]).filtered(
             lambda c: c.next_sync <= now
-        )
-        done = remaining = 0
+        ) | this.browse(running.ids)
+        remaining = 0
         for connection in connections:
-            run = connection._csp_sync(trigger="cron", batch=batch)
-            if run.state == "running":
+            if out_of_time(this.env):
+                remaining += 1
+                continue
+            run = connection._csp_sync(trigger="cron", batch=batch, commit=True)
+            if run.state == "running" or not run:
                 remaining += 1
             else:
-                done += 1
+                window["done"] += 1
             if not getattr(threading.current_thread(), "testing", False):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+        if remaining:
+            # wake a cron worker at once for the rest (Odoo would otherwise wait for its
+            # next poll); "done" counts this job's work so far, so that Odoo sees a
+            # partial run and keeps the job ready
+            self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger()
+            done = max(window["done"], 1)
+        else:
+            done = window["done"]
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+
+    def _csp_cron_window(self):
+        """The budget shared by the calls of one cron job (same job cursor)."""
+        cr = self.env.cr
+        window = getattr(cr, "_csp_budget_window", None)
+        # tests call the cron method directly, each call a job of its own
+        if window is None or getattr(threading.current_thread(), "testing", False):
+            wall, cpu = cron_budget(self.env)
+            window = {
+                "deadline": time.monotonic() + wall,
+                "cpu": time.process_time() + cpu if cpu else None,
+                "done": 0,
+            }
+            cr._csp_budget_window = window
+        return window
 
     # -- sync steps (called by csp.sync.run, inside a savepoint) ------------------
 

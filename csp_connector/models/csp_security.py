@@ -64,6 +64,7 @@ class CspSyncRun(models.Model):
     _csp_code_fields = (
         "connection_id", "trigger", "modules", "state", "started", "ended", "message",
         "line_ids", "created", "updated", "deactivated", "skipped", "errors",
+        "held", "heartbeat", "current_step", "step_restarts", "resume_notes",
     )  # fmt: skip
 
     skipped_protected = fields.Integer(
@@ -75,11 +76,16 @@ class CspSyncRun(models.Model):
             run.skipped_protected = sum(run.line_ids.mapped("skipped_protected"))
 
     @api.model
-    def _csp_execute(self, connection, trigger, modules, batch=None):
+    def _csp_execute(self, connection, trigger, modules, batch=None, commit=None):
         connection._csp_check_can_sync()
         return super(CspSyncRun, self._csp_code())._csp_execute(
-            code_env(connection), trigger, modules, batch=batch
+            code_env(connection), trigger, modules, batch=batch, commit=commit
         )
+
+    @api.model
+    def _csp_queue(self, connection, modules):
+        connection._csp_check_can_sync()
+        return super(CspSyncRun, self._csp_code())._csp_queue(code_env(connection), modules)
 
 
 class CspSyncRunLine(models.Model):
@@ -88,7 +94,7 @@ class CspSyncRunLine(models.Model):
 
     _csp_code_fields = (
         "run_id", "module", "tenant_ref_id", "state", "created", "updated", "deactivated",
-        "skipped", "errors", "message", "skipped_protected",
+        "skipped", "errors", "message", "skipped_protected", "held",
     )  # fmt: skip
 
     skipped_protected = fields.Integer(

@@ -2,18 +2,72 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
 import threading
+import time
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import config
 
 from ..microsoft import errors
 from ..microsoft.safe_text import one_line
 
 _logger = logging.getLogger(__name__)
 
-COUNTERS = ("created", "updated", "deactivated", "skipped", "errors")
+COUNTERS = ("created", "updated", "deactivated", "skipped", "errors", "held")
 LOCK_NAMESPACE = 0x0C5B  # advisory locks: (namespace, connection id)
 CACHE_TENANTS = 10  # tenants whose records may stay in the ORM cache at once
+BUDGET_SHARE = 0.6  # of Odoo's cron time limits, when no budget is set
+MAX_STEP_RESTARTS = 3  # a step that killed its worker this often is given up in the run
+
+
+def _testing():
+    return getattr(threading.current_thread(), "testing", False)
+
+
+def cron_time_limit():
+    """Seconds a cron job may run before Odoo kills it (limit_time_real_cron, which
+    -1 or 0 sends back to limit_time_real; 120 when that is off too)."""
+    limit = config.get("limit_time_real_cron") or -1
+    if limit <= 0:
+        limit = config.get("limit_time_real") or 0
+    return float(limit) if limit > 0 else 120.0
+
+
+def cron_budget(env):
+    """(wall seconds, CPU seconds) one integrator cron job may use.
+
+    A system parameter ``csp_connector.cron_budget`` (seconds) sets the wall budget;
+    by default it is 60 % of the cron time limit. Odoo also stops a worker that used
+    ``limit_time_cpu`` of CPU in one unit of work: 60 % of that is the CPU budget.
+    """
+    value = env["ir.config_parameter"].sudo().get_param("csp_connector.cron_budget")
+    limit = cron_time_limit()
+    try:
+        wall = float(value) if value else limit * BUDGET_SHARE
+    except ValueError:
+        wall = limit * BUDGET_SHARE
+    wall = max(1.0, min(wall, limit * 0.9))
+    cpu_limit = config.get("limit_time_cpu") or 0
+    cpu = cpu_limit * BUDGET_SHARE if cpu_limit > 0 else None
+    return wall, cpu
+
+
+def out_of_time(env):
+    """Whether the time budget of the running cron job (context) is spent."""
+    deadline = env.context.get("csp_deadline")
+    cpu_deadline = env.context.get("csp_cpu_deadline")
+    return bool(
+        (deadline and time.monotonic() >= deadline)
+        or (cpu_deadline and time.process_time() >= cpu_deadline)
+    )
+
+
+def try_lock(cr, connection_id):
+    """The connection's sync lock, held until the transaction ends (commit, rollback
+    or a dead connection): it cannot outlive its transaction, whatever fails."""
+    cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, connection_id))
+    return cr.fetchone()[0]
 
 
 class CspSyncRun(models.Model):
@@ -45,6 +99,13 @@ class CspSyncRun(models.Model):
     )
     started = fields.Datetime(default=fields.Datetime.now, readonly=True)
     ended = fields.Datetime(readonly=True)
+    # sign of life of the worker running it, and the step it is in (False between steps)
+    heartbeat = fields.Datetime(readonly=True)
+    current_step = fields.Char(readonly=True)
+    step_restarts = fields.Integer(readonly=True)
+    resume_notes = fields.Text(readonly=True)  # why the run was taken over, kept to the end
+    stale = fields.Boolean(compute="_compute_progress")
+    progress = fields.Char(compute="_compute_progress")
     message = fields.Text(readonly=True)
     line_ids = fields.One2many("csp.sync.run.line", "run_id", readonly=True)
     # the sums of the lines' counters, added as each step ends (see _csp_step): a
@@ -54,6 +115,39 @@ class CspSyncRun(models.Model):
     deactivated = fields.Integer(readonly=True)
     skipped = fields.Integer(readonly=True)
     errors = fields.Integer(readonly=True)
+    held = fields.Integer(
+        string="Archive Held",
+        readonly=True,
+        help="Contacts the safety valve kept from archiving: see the tenants' activities.",
+    )
+
+    @api.model
+    def _csp_stale_after(self):
+        """Seconds without heartbeat after which a step's worker is taken for dead."""
+        value = self.env["ir.config_parameter"].sudo().get_param("csp_connector.stale_seconds")
+        return float(value) if value and value.isdigit() else cron_time_limit() + 60
+
+    def _compute_progress(self):
+        now = fields.Datetime.now()
+        stale_after = timedelta(seconds=self._csp_stale_after())
+        for run in self:
+            run.stale = bool(
+                run.state == "running" and run.heartbeat and now - run.heartbeat > stale_after
+            )
+            if run.state != "running":
+                run.progress = False
+                continue
+            lines = run.line_ids.filtered(lambda line: line.state != "paused")
+            done = len(set(lines.mapped("tenant_ref_id").ids))
+            total = self.env["csp.tenant"].search_count(
+                [("connection_id", "=", run.connection_id.id), ("do_not_import", "=", False)]
+            )
+            run.progress = self.env._(
+                "%(done)s of %(total)s tenants handled%(step)s",
+                done=done,
+                total=total,
+                step=f"; now: {run.current_step}" if run.current_step else "",
+            )
 
     @api.depends("connection_id", "started")
     def _compute_display_name(self):
@@ -73,15 +167,29 @@ class CspSyncRun(models.Model):
     # -- execution --------------------------------------------------------------
 
     @api.model
-    def _csp_execute(self, connection, trigger, modules, batch=None):
+    def _csp_queue(self, connection, modules):
+        """The open run of `connection` (a new one for `modules` if none) and a call of
+        the integrator cron for it at once: a button never runs the sync itself."""
+        run = self.search(
+            [("connection_id", "=", connection.id), ("state", "=", "running")], limit=1
+        )
+        if not run:
+            run = self.create(
+                {"connection_id": connection.id, "trigger": "manual", "modules": ",".join(modules)}
+            )
+        self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger()
+        return run
+
+    @api.model
+    def _csp_execute(self, connection, trigger, modules, batch=None, commit=None):
         """Run, or resume, the sync of `connection`. Returns the run.
 
-        Only one worker syncs a connection at a time (a PostgreSQL advisory lock held
-        for the whole run, across the per-tenant commits of scheduled runs).
+        Only one worker syncs a connection at a time: a PostgreSQL advisory lock bound
+        to the transaction (taken again after each commit of a scheduled run), so no
+        error, kill or unlock failure can leave it behind.
         """
-        cr = self.env.cr
-        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, connection.id))
-        if not cr.fetchone()[0]:
+        commit = trigger == "cron" if commit is None else commit
+        if not try_lock(self.env.cr, connection.id):
             if trigger == "manual":
                 raise UserError(
                     self.env._(
@@ -90,22 +198,60 @@ class CspSyncRun(models.Model):
                 )
             _logger.info("CSP: connection %s is being synced by another worker", connection.id)
             return self.browse()
-        try:
-            run = self.search(
-                [("connection_id", "=", connection.id), ("state", "=", "running")], limit=1
+        run = self.search(
+            [("connection_id", "=", connection.id), ("state", "=", "running")], limit=1
+        )
+        if not run:
+            run = self.create(
+                {"connection_id": connection.id, "trigger": trigger, "modules": ",".join(modules)}
             )
-            if not run:
-                run = self.create(
-                    {
-                        "connection_id": connection.id,
-                        "trigger": trigger,
-                        "modules": ",".join(modules),
-                    }
-                )
-            run._csp_run(commit=trigger == "cron", batch=batch)
-            return run
-        finally:
-            cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, connection.id))
+        elif run.current_step and not run._csp_take_over():
+            return run  # its worker may still be alive: it resumes later
+        run._csp_run(commit=commit, batch=batch)
+        return run
+
+    def _csp_take_over(self):
+        """A run left inside a step (its worker was killed, or the server restarted).
+
+        Taken over once no heartbeat came for the stale time; the interrupted step
+        runs again (its work was rolled back), unless it stopped its worker
+        MAX_STEP_RESTARTS times: then it is recorded as failed, with why, and the run
+        goes on. Returns whether the run may go on now."""
+        if self.heartbeat and fields.Datetime.now() - self.heartbeat < timedelta(
+            seconds=self._csp_stale_after()
+        ):
+            return False
+        _logger.warning(
+            "CSP: run %s stopped during %s (last heartbeat %s): resuming",
+            self.id, self.current_step, self.heartbeat,
+        )  # fmt: skip
+        self.step_restarts += 1
+        note = self.env._(
+            "The worker stopped during %(step)s (last sign of life %(when)s UTC: killed for "
+            "a time or memory limit, or the server restarted); the step ran again.",
+            step=self.current_step,
+            when=self.heartbeat,
+        )
+        if self.step_restarts >= MAX_STEP_RESTARTS:
+            tenant_id, _sep, module = self.current_step.partition(":")
+            tenant = self.env["csp.tenant"].browse(int(tenant_id) if tenant_id.isdigit() else [])
+            message = self.env._(
+                "The worker stopped %(count)s times during this step (killed for a time or "
+                "memory limit, or the server restarted): it is skipped in this run. Check "
+                "the server log; if it is the time limit, lower csp_connector.cron_budget "
+                "or raise limit_time_real_cron.",
+                count=self.step_restarts,
+            )
+            self.env["csp.sync.run.line"].create(
+                {"run_id": self.id, "module": module, "tenant_ref_id": tenant.id,
+                 "state": "error", "errors": 1, "message": message}
+            )  # fmt: skip
+            self.errors += 1
+            self.step_restarts = 0
+            note = message
+        notes = f"{self.resume_notes}\n{note}" if self.resume_notes else note
+        self.write({"current_step": False, "message": notes, "resume_notes": notes})
+        return True
 
     def _csp_run(self, commit=False, batch=None):
         self.ensure_one()
@@ -114,22 +260,26 @@ class CspSyncRun(models.Model):
         modules = (self.modules or "").split(",")
         recorder = self.env["csp.request.log"]._csp_recorder(connection)
         http = connection._csp_http(recorder)
+        # no retry starts after the deadline: one slow call is the most it can overrun
+        http.deadline = self.env.context.get("csp_deadline")
         try:
             discovered = self.line_ids.filtered(
                 lambda line: line.module == "tenants" and not line.tenant_ref_id
             )
+            # a failed discovery (Partner Center down, sign-in expired) fails alone:
+            # the tenants already known still sync with the GDAP app
             needs_discovery = "tenants" in modules and not discovered
             if needs_discovery and not self._csp_step(None, "tenants", http, commit):
-                return self._csp_finish(failed=True)
-            todo = self._csp_pending_tenants(modules)
+                return self
             # each commit empties the ORM cache: a tenant is read on its own (its own
             # prefetch set), not with every pending tenant again after each commit
-            for count, tenant_id in enumerate(todo.ids):
-                if batch and count >= batch:
+            for count, (tenant_id, steps) in enumerate(self._csp_pending(modules)):
+                if (batch and count >= batch) or out_of_time(self.env):
                     return self  # still running: the cron resumes it
-                tenant = todo.browse(tenant_id)
-                for module in modules:
-                    self._csp_step(tenant, module, http, commit)
+                tenant = self.env["csp.tenant"].browse(tenant_id)
+                for module in steps:
+                    if out_of_time(self.env) or not self._csp_step(tenant, module, http, commit):
+                        return self
                 if count % CACHE_TENANTS == CACHE_TENANTS - 1:
                     # records of finished tenants leave the cache: memory stays flat
                     self.env.flush_all()
@@ -138,22 +288,34 @@ class CspSyncRun(models.Model):
         finally:
             recorder.flush()
 
-    def _csp_pending_tenants(self, modules):
-        """Tenants of the connection this run has not handled yet (resume point)."""
+    def _csp_pending(self, modules):
+        """[(tenant id, [steps])] still to do in this run: a step is done once it has
+        a line that is not 'paused' (resume point, exact per tenant and step)."""
         per_tenant = [m for m in modules if m in self.env["csp.tenant"]._CSP_TENANT_STEPS]
         if not per_tenant:
-            return self.env["csp.tenant"]
-        done = self.line_ids.tenant_ref_id
+            return []
+        finished = {
+            (line.tenant_ref_id.id, line.module)
+            for line in self.line_ids
+            if line.tenant_ref_id and line.state != "paused"
+        }
         tenants = self.env["csp.tenant"].search(
             [("connection_id", "=", self.connection_id.id), ("do_not_import", "=", False)]
         )
-        return tenants - done
+        pending = []
+        for tenant_id in tenants.ids:
+            steps = [m for m in per_tenant if (tenant_id, m) not in finished]
+            if steps:
+                pending.append((tenant_id, steps))
+        return pending
 
     def _csp_step(self, tenant, module, http, commit):
         """One module for one tenant (or for the connection), isolated from the others.
 
-        Returns True on success. A failure is rolled back to the savepoint, explained
-        on the run line, the tenant and its chatter, and never stops the other tenants.
+        Returns False when the run must stop here (its lock went to another worker),
+        else True. A failure is rolled back to the savepoint, explained on the run
+        line, the tenant and its chatter, and never stops the other tenants. A step
+        out of time stops at a page boundary ('paused' line) and resumes later.
         """
         line_values = {
             "run_id": self.id,
@@ -161,11 +323,21 @@ class CspSyncRun(models.Model):
             "tenant_ref_id": tenant.id if tenant else False,
         }
         target = tenant or self.connection_id
+        if commit:
+            self.write(
+                {
+                    "heartbeat": fields.Datetime.now(),
+                    "current_step": f"{tenant.id if tenant else ''}:{module}",
+                }
+            )
+            if not self._csp_commit():
+                return False
         try:
             with self.env.cr.savepoint():
-                counters = target._csp_sync_step(module, http)
-            line_values.update(counters or {}, state="done")
-            ok = True
+                counters = dict(target._csp_sync_step(module, http) or {})
+            paused = counters.pop("paused", False)
+            line_values.update(counters, state="paused" if paused else "done")
+            ok = not paused
         except Exception as exc:  # every failure is recorded, then the run goes on
             if isinstance(exc, errors.MicrosoftError):
                 message = exc.user_message()
@@ -176,21 +348,44 @@ class CspSyncRun(models.Model):
                 message = self.env._("Unexpected error: %s", exc)
             line_values.update(state="error", errors=1, message=message)
             target._csp_record_step_error(module, exc, message)
-            ok = False
+            ok = True
         self.env["csp.sync.run.line"].create(line_values)
-        self.write({name: self[name] + (line_values.get(name) or 0) for name in COUNTERS})
-        if commit and not getattr(threading.current_thread(), "testing", False):
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-        return ok
+        values = {name: self[name] + (line_values.get(name) or 0) for name in COUNTERS}
+        if commit:
+            values.update(heartbeat=fields.Datetime.now(), current_step=False, step_restarts=0)
+        self.write(values)
+        if commit and not self._csp_commit():
+            return False
+        return ok or not tenant  # a failed discovery does not stop the tenants
+
+    def _csp_commit(self):
+        """Commit the work so far; the lock ends with the transaction and is taken
+        again (False: another worker got it in between and goes on)."""
+        if _testing():
+            return True
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+        return try_lock(self.env.cr, self.connection_id.id)
 
     def _csp_finish(self, failed=False):
         error_lines = self.line_ids.filtered(lambda line: line.state == "error")
         state = "failed" if failed else ("partial" if error_lines else "done")
+        messages = error_lines[:20].mapped("message")
+        if self.resume_notes:
+            messages.append(self.resume_notes)
+        if self.held:
+            messages.append(
+                self.env._(
+                    "%s contacts were not archived: the safety valve held them (see the "
+                    "tenants' activities).",
+                    self.held,
+                )
+            )
         self.write(
             {
                 "state": state,
                 "ended": fields.Datetime.now(),
-                "message": "\n\n".join(error_lines[:20].mapped("message")) or False,
+                "current_step": False,
+                "message": "\n\n".join(messages) or False,
             }
         )
         return self
@@ -216,10 +411,14 @@ class CspSyncRunLine(models.Model):
     tenant_ref_id = fields.Many2one(
         "csp.tenant", string="Tenant", ondelete="set null", index="btree_not_null"
     )
-    state = fields.Selection([("done", "Done"), ("error", "Error")], required=True)
+    # paused: cut at a page boundary by the time budget; the step resumes
+    state = fields.Selection(
+        [("done", "Done"), ("paused", "Paused"), ("error", "Error")], required=True
+    )
     created = fields.Integer()
     updated = fields.Integer()
     deactivated = fields.Integer()
     skipped = fields.Integer()
     errors = fields.Integer()
+    held = fields.Integer(string="Archive Held")
     message = fields.Text()

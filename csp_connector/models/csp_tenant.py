@@ -1,5 +1,6 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
 import logging
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
@@ -21,6 +22,8 @@ GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
 EXPIRY_WARNING_DAYS = 30
 # the GDAP app has no service principal (no admin consent) in the tenant
 CONSENT_MISSING_CODES = frozenset({7000229, 700016, 65001})
+# the safety valve never holds an archive of this many contacts or fewer
+ARCHIVE_ALWAYS_ALLOWED = 2
 
 
 class CspTenant(models.Model):
@@ -36,7 +39,8 @@ class CspTenant(models.Model):
         "relationship", "gdap_status", "gdap_end", "gdap_auto_extend", "gdap_relationship_id",
         "suggested_partner_id", "suggestion_reason", "consent_state", "consent_nonce",
         "last_error", "users_delta_link", "users_delta_date", "groups_delta_link",
-        "groups_delta_date",
+        "groups_delta_date", "users_round", "archive_held", "archive_held_count",
+        "last_error_step",
     )  # fmt: skip
 
     connection_id = fields.Many2one(
@@ -137,6 +141,12 @@ class CspTenant(models.Model):
     users_delta_date = fields.Datetime(readonly=True, copy=False)
     groups_delta_link = fields.Char(readonly=True, copy=False)
     groups_delta_date = fields.Datetime(readonly=True, copy=False)
+    # a users round cut at a page boundary (out of time): where it goes on (JSON)
+    users_round = fields.Text(readonly=True, copy=False)
+    # contacts the safety valve kept from archiving (binding ids, JSON) until a person decides
+    archive_held = fields.Text(string="Held Archive (bindings)", readonly=True, copy=False)
+    archive_held_count = fields.Integer(string="Archive Held", readonly=True, copy=False)
+    last_error_step = fields.Char(readonly=True, copy=False)
     user_binding_ids = fields.One2many("csp.user.binding", "tenant_ref_id", string="Users")
     user_count = fields.Integer(compute="_compute_user_count")
     last_sync = fields.Datetime(compute="_compute_last_sync")
@@ -420,7 +430,9 @@ class CspTenant(models.Model):
         except errors.MicrosoftError as exc:
             self._csp_set_error(exc, consent_state=self._csp_consent_state_for(exc))
             raise
-        values = {"consent_state": "granted", "last_error": False}
+        values = {"consent_state": "granted"}
+        if self.last_error_step in (False, "tenants"):  # another step's error stays
+            values.update(last_error=False, last_error_step=False)
         domains = organization.get("verifiedDomains") or []
         default = next((d.get("name") for d in domains if d.get("isDefault")), None)
         if default and not self.default_domain:
@@ -445,16 +457,28 @@ class CspTenant(models.Model):
             changed = before != (self.consent_state, self.last_error)
             return {"updated": 1} if changed else {"skipped": 1}
         if module == "users":
-            return self.env["csp.user.binding"]._csp_sync_users(self, http)
+            counters = self.env["csp.user.binding"]._csp_sync_users(self, http)
+            self._csp_step_succeeded(module)
+            return counters
         return {}
 
-    def _csp_store_delta_link(self, kind, link, changed):
-        """Keep the newest delta link when it matters (see the fields' comment)."""
+    def _csp_step_succeeded(self, module):
+        """A step that worked clears the error it had left on the tenant."""
+        if self.last_error_step == module and self.last_error:
+            self.write({"last_error": False, "last_error_step": False})
+
+    def _csp_store_delta_link(self, kind, link, changed, force=False):
+        """Keep the newest delta link when it matters (see the fields' comment).
+
+        ``force``: a full round's link replaces the stored one even when nothing
+        changed (the stored one may be the expired link that made the round full)."""
         if not link:
             return
         date_field = f"{kind}_delta_date"
         stale = not self[date_field] or self[date_field] < fields.Datetime.now() - timedelta(days=1)
-        if changed or stale or not self[f"{kind}_delta_link"]:
+        if force and self[f"{kind}_delta_link"] == link:
+            return
+        if changed or stale or force or not self[f"{kind}_delta_link"]:
             self._csp_code().write({f"{kind}_delta_link": link, date_field: fields.Datetime.now()})
 
     def _compute_user_count(self):
@@ -471,7 +495,95 @@ class CspTenant(models.Model):
         """Next run reads every user and group again (a full sync)."""
         self._csp_check_can_sync()
         self._csp_code().write({"users_delta_link": False, "users_delta_date": False,
+                    "users_round": False,
                     "groups_delta_link": False, "groups_delta_date": False})  # fmt: skip
+
+    # -- rounds cut by the time budget, and the archive safety valve ----------------
+
+    def _csp_round_get(self, kind):
+        value = self[f"{kind}_round"]
+        return json.loads(value) if value else {}
+
+    def _csp_round_keep(self, kind, state):
+        self.write({f"{kind}_round": json.dumps(state)})
+
+    def _csp_round_drop(self, kind):
+        if self[f"{kind}_round"]:
+            self.write({f"{kind}_round": False})
+
+    def _csp_held_ids(self):
+        return json.loads(self.archive_held) if self.archive_held else []
+
+    def _csp_archive_allowed(self, count):
+        """Whether one round may archive `count` contacts of this tenant (the safety
+        valve: a share of its bound users, never more than a fixed number)."""
+        connection = self.connection_id
+        bound = self.env["csp.user.binding"].search_count(
+            [("tenant_ref_id", "=", self.id), ("removed", "=", False)]
+        )
+        share = bound * connection.archive_max_percent / 100.0
+        limit = min(connection.archive_max_count, max(share, ARCHIVE_ALWAYS_ALLOWED))
+        return count <= limit
+
+    def _csp_hold_archive(self, bindings, new=False):
+        """Keep `bindings` (users gone from Azure) waiting for a person's decision."""
+        bindings = bindings.exists()
+        self.write({
+            "archive_held": json.dumps(bindings.ids) if bindings else False,
+            "archive_held_count": len(bindings),
+        })  # fmt: skip
+        summary = self.env._("Archive of contacts held")
+        activities = self.activity_ids.filtered(lambda a: a.summary == summary)
+        if not bindings:
+            activities.unlink()
+            return
+        note = self.env._(
+            "A sync would archive %(count)s contacts of %(name)s (users gone from Azure, "
+            "or no longer imported): more than the connection's safety valve allows in "
+            "one run. Nothing was archived. If these people really left, click 'Archive "
+            "held contacts' on the tenant; if not (a mistake in Azure or in a mapping), "
+            "click 'Keep them'. Examples: %(names)s",
+            count=len(bindings),
+            name=self.name,
+            names=", ".join(bindings[:10].mapped("upn")),
+        )
+        if activities:
+            activities.write({"note": note})
+            return
+        if new:
+            self.message_post(body=note)
+        managers = self.env.ref("csp_connector.group_csp_manager").users.filtered(
+            lambda u: not u.share and u.active
+        )
+        self.activity_schedule(
+            activity_type_id=self.env.ref("mail.mail_activity_data_todo").id,
+            summary=summary,
+            note=note,
+            user_id=(managers[:1] or self.env.user).id,
+        )
+
+    def _check_csp_manager(self):
+        if not self.env.user.has_group("csp_connector.group_csp_manager"):
+            raise AccessError(
+                self.env._("Only Microsoft CSP managers can decide on held archives.")
+            )
+
+    def action_release_archive(self):
+        """A person confirms the held archive: the contacts are archived now."""
+        self._check_csp_manager()
+        Binding = self.env["csp.user.binding"]
+        for tenant in self.filtered("archive_held")._csp_code():
+            count = Binding._csp_deactivate(Binding.browse(tenant._csp_held_ids()).exists())
+            tenant._csp_hold_archive(Binding)
+            tenant.message_post(body=self.env._("%s held contacts archived.", count))
+
+    def action_keep_held(self):
+        """A person refuses the held archive: the contacts stay; a later complete read
+        that still misses them holds them again."""
+        self._check_csp_manager()
+        for tenant in self.filtered("archive_held")._csp_code():
+            tenant._csp_hold_archive(self.env["csp.user.binding"])
+            tenant.message_post(body=self.env._("The held contacts were kept."))
 
     def action_latest_users(self):
         """Skip the changes made until now: the next run only sees later ones."""
@@ -501,10 +613,14 @@ class CspTenant(models.Model):
         action["domain"] = [("tenant_ref_id", "=", self.id)]
         return action
 
-    @api.model
     def _csp_consent_state_for(self, error):
-        """Consent state after a failed access check."""
-        return "missing" if getattr(error, "aadsts", None) in CONSENT_MISSING_CODES else "error"
+        """Consent state after a failed access check: throttling, outages and timeouts
+        say nothing about consent (the state stays as it was)."""
+        if getattr(error, "aadsts", None) in CONSENT_MISSING_CODES:
+            return "missing"
+        if errors.is_transient(error):
+            return self.consent_state if len(self) == 1 else "unknown"
+        return "error"
 
     def _csp_record_step_error(self, module, error, message):
         """Called by the run after the failed step was rolled back."""
@@ -515,7 +631,7 @@ class CspTenant(models.Model):
                 name=self.name,
                 error=message,
             )
-        values = {}
+        values = {"last_error_step": module}
         if not errors.same_failure(self.last_error, message):
             values["last_error"] = message
         if module == "tenants":

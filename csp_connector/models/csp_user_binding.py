@@ -10,10 +10,12 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..microsoft import errors
+from ..microsoft.graph import ReadCheck
 from ..sync import users as user_rules
 from ..sync.tenants import parse_datetime
 from .csp_azure_group import is_resync
 from .csp_guard import CONTEXT_KEY as CODE_WRITE_KEY
+from .csp_sync_run import out_of_time as _out_of_time
 
 _logger = logging.getLogger(__name__)
 
@@ -80,19 +82,23 @@ class CspUserBinding(models.Model):
         if context.needs_groups:
             context.memberships = self.env["csp.azure.group"]._csp_memberships(tenant)
         link = tenant.users_delta_link
+        resumed = bool(tenant._csp_round_get("users"))
         try:
-            self._csp_users_round(tenant, graph, context, link, counters)
+            complete = self._csp_users_round(tenant, graph, context, link, counters)
         except errors.MicrosoftError as exc:
-            if not link or not is_resync(exc):
+            if not (link or resumed) or not is_resync(exc):
                 raise
             _logger.info("CSP: users delta of %s expired, full resync", tenant.tenant_id)
             tenant.message_post(
                 body=self.env._("The users delta link expired: all users are read again.")
             )
-            self._csp_users_round(tenant, graph, context, None, counters)
+            tenant._csp_round_drop("users")
+            complete = self._csp_users_round(tenant, graph, context, None, counters)
         if context.refused:
             counters["errors"] = len(context.refused)
             counters["message"] = "\n".join(context.refused[:20])
+        if not complete:
+            counters["paused"] = True  # out of time: the run resumes this step
         return counters
 
     @api.model
@@ -100,39 +106,103 @@ class CspUserBinding(models.Model):
         return _SyncContext(self.env, tenant).select()
 
     def _csp_users_round(self, tenant, graph, context, link, counters):
+        """One full (no `link`) or delta round of the tenant's users.
+
+        Nothing is archived, and the delta link is not replaced, until the round has
+        read Graph's final page (see ReadCheck); archives then pass the safety valve.
+        Out of time (a scheduled run's budget), the round stops at a page boundary and
+        keeps where it was on the tenant; the next call goes on from there. Returns
+        False when it stopped so, True when the round is complete.
+        """
+        resume = tenant._csp_round_get("users")
+        if resume:
+            context.sign_in = resume["sign_in"]
         select = context.select()
-        sign_in = context.sign_in
-        context.graph, context.delta = graph, bool(link)
-        seen = set()
-        changed = False
+        full = resume["full"] if resume else not link
+        context.graph, context.delta = graph, not full
+        seen = set(resume.get("seen") or ()) if resume else set()
+        context.archive = set(resume.get("archive") or ()) if resume else set()
+        changed = bool(resume and resume.get("changed"))
         try:
-            if link:
+            if resume:
+                check = ReadCheck(**resume["check"])
+                new_link = resume.get("delta_link")
+                pages = graph.iter_pages(resume["next"])
+            elif link:
+                check = ReadCheck(delta=True)
                 pages = graph.iter_pages(link)
                 new_link = None
             else:
+                check = ReadCheck(delta=False)
                 # the link is taken first: changes made while we read come again next time
                 new_link = graph.delta_latest("v1.0/users/delta", select)
-                pages = graph.iter_pages("v1.0/users", params={"$select": select, "$top": 999})
+                # $count: Graph says how many users the pages must hold (proof of a
+                # complete read); it needs ConsistencyLevel: eventual
+                pages = graph.iter_pages(
+                    "v1.0/users",
+                    params={
+                        "$select": select,
+                        "$top": _users_page_size(self.env),
+                        "$count": "true",
+                    },
+                    headers={"ConsistencyLevel": "eventual"},
+                )
             for page in pages:
-                users = [u for u in page.get("value") or [] if context.valid_entry(u)]
-                seen.update(u["id"] for u in users)
+                users = [u for u in check.page(page) if context.valid_entry(u)]
+                if full:
+                    seen.update(u["id"] for u in users)
                 changed |= self._csp_apply_page(tenant, users, context, counters)
                 new_link = page.get("@odata.deltaLink") or new_link
+                following = page.get("@odata.nextLink")
+                if following and _out_of_time(self.env):
+                    tenant._csp_round_keep(
+                        "users",
+                        {"next": following, "full": full, "sign_in": context.sign_in,
+                         "check": check.state(), "delta_link": new_link, "changed": changed,
+                         "seen": sorted(seen), "archive": sorted(context.archive)},
+                    )  # fmt: skip
+                    return False
+            check.finish("the tenant's users")
         except errors.MicrosoftError as exc:
-            if not sign_in or (exc.code or "").lower() != NOT_PREMIUM:
+            if not context.sign_in or (exc.code or "").lower() != NOT_PREMIUM:
                 raise
             tenant.message_post(body=exc.user_message())
             context.sign_in = False  # the others still import, without last sign-in
+            tenant._csp_round_drop("users")
             return self._csp_users_round(tenant, graph, context, link, counters)
-        if not link and tenant.connection_id.user_deactivate_missing:
+        if full and tenant.connection_id.user_deactivate_missing:
             gone = self.search(
                 [("tenant_ref_id", "=", tenant.id), ("object_id", "not in", list(seen)),
                  ("removed", "=", False)]
             )  # fmt: skip
-            counters["deactivated"] += self._csp_deactivate(gone)
-            changed |= bool(gone)
-        tenant._csp_store_delta_link("users", new_link, changed=changed)
-        return None
+            context.archive.update(gone.ids)
+        changed |= self._csp_archive(tenant, context, counters, full=full)
+        # after a full round (a reset, or a 410) the new link is kept even when nothing
+        # changed: the expired one would answer 410 again
+        tenant._csp_store_delta_link("users", new_link, changed=changed, force=full)
+        tenant._csp_round_drop("users")
+        return True
+
+    def _csp_archive(self, tenant, context, counters, full):
+        """Archive what a complete round found gone, unless the safety valve holds it
+        (too large a share of the tenant's users: a person confirms). Returns whether
+        anything was written."""
+        present = context.present
+        held_before = tenant._csp_held_ids()
+        # held contacts a complete read shows again are no longer waiting
+        held = [i for i in held_before if i not in present and (not full or i in context.archive)]
+        bindings = self.browse(sorted(context.archive)).exists().filtered(lambda b: not b.removed)
+        archived = 0
+        if bindings and tenant._csp_archive_allowed(len(bindings)):
+            archived = self._csp_deactivate(bindings)
+            held = [i for i in held if i not in bindings.ids]
+        elif bindings:
+            held = sorted(set(held) | set(bindings.ids))
+            counters["held"] = counters.get("held", 0) + len(bindings)
+        counters["deactivated"] += archived
+        if held != held_before:
+            tenant._csp_hold_archive(self.browse(held), new=len(held) > len(held_before))
+        return bool(archived)
 
     def _csp_apply_page(self, tenant, users, context, counters):
         """Apply one page of users in batches. Returns whether anything was written."""
@@ -144,10 +214,9 @@ class CspUserBinding(models.Model):
             )
         }  # fmt: skip
         removed = [bindings[u["id"]] for u in users if "@removed" in u and u["id"] in bindings]
-        deactivated = 0
+        # archives wait for the end of the round (proof of a complete read, safety valve)
         if removed and tenant.connection_id.user_deactivate_missing:
-            deactivated = self._csp_deactivate(self.union(*removed))
-        counters["deactivated"] += deactivated
+            context.archive.update(binding.id for binding in removed)
         reasons = {u["id"]: (u.get("@removed") or {}).get("reason") for u in users}
         gone = [b for b in removed if reasons.get(b.object_id) == "deleted"]
         if gone:  # deleted for good: nothing left to merge a later entry into
@@ -166,15 +235,16 @@ class CspUserBinding(models.Model):
                 if binding:
                     skipped_values.append((binding, {"graph_values": _graph_json(user)}))
                 if binding and not binding.removed:
-                    counters["deactivated"] += self._csp_deactivate(binding)
-                    deactivated += 1
+                    context.archive.add(binding.id)
                 continue
+            if user["id"] in bindings:
+                context.present.add(bindings[user["id"]].id)
+                context.archive.discard(bindings[user["id"]].id)
             decisions.append((user, decision))
         _write_bindings(
             self, [(b, v) for b, v in skipped_values if b.graph_values != v["graph_values"]]
         )
-        written = self._csp_write_decisions_safely(tenant, decisions, bindings, context, counters)
-        return bool(deactivated or written)
+        return self._csp_write_decisions_safely(tenant, decisions, bindings, context, counters)
 
     def _csp_write_decisions_safely(self, tenant, decisions, bindings, context, counters):
         """The page's writes in bulk; when the bulk write fails, each user alone, so that
@@ -381,6 +451,12 @@ def _write_bindings(model, updates):
         model.invalidate_model([*columns, "write_date", "write_uid"])
 
 
+def _users_page_size(env):
+    """Users per page of a full read (system parameter, Graph's maximum 999 by default)."""
+    value = env["ir.config_parameter"].sudo().get_param("csp_connector.users_page_size")
+    return max(1, min(int(value), 999)) if value and value.isdigit() else 999
+
+
 def _column_value(value):
     return None if value is False else value
 
@@ -460,6 +536,8 @@ class _SyncContext:
         self.delta = False  # reading a delta round: entries may carry only changes
         self.refused = []  # explanations of the users that could not be imported
         self.protected = env["res.partner"]._csp_protected_ids()
+        self.archive = set()  # bindings to archive when the round is complete
+        self.present = set()  # bindings whose users this round listed
         self.sign_in = connection.user_import_sign_in
         self.options = {
             "licence_rule": connection.user_licence_rule,
@@ -587,8 +665,14 @@ class _SyncContext:
     def match_existing(self, users):
         """{object id: contact id} for users an existing contact already stands for."""
         field = self.connection.user_match_field
-        if field == "object_id" or not users or not self.tenant.partner_id:
+        if not users or not self.tenant.partner_id:
             return {}
+        if field == "object_id":
+            if self.tenant.users_delta_link:
+                return {}
+            # a first (full) import binds the customer's contact with the user's e-mail
+            # instead of duplicating it; afterwards only object ids count
+            field = "email"
         key = "mail" if field == "email" else "userPrincipalName"
         by_value = {(u.get(key) or "").lower(): u["id"] for u in users if u.get(key)}
         if not by_value:
@@ -604,6 +688,7 @@ class _SyncContext:
                 ("commercial_partner_id", "=", self.tenant.partner_id.commercial_partner_id.id),
                 ("email_normalized", "in", list(by_value)),
                 ("id", "not in", bound),
+                ("is_company", "=", False),
             ]
         )
         matches = {}

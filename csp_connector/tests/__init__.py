@@ -6,3 +6,4 @@ from . import test_sso
 from . import test_users
 from . import test_user_delta_entries
 from . import test_security
+from . import test_reliability

@@ -122,6 +122,11 @@ class SandboxMixin:
         connection.env["csp.connection"]._csp_finish_authorization(answer)
         return answer
 
+    def discover(self, connection=None):
+        """Tenant discovery run here and now ("Discover tenants" only queues it)."""
+        connection = connection or self.connection
+        return connection._csp_sync(trigger="manual", modules=["tenants"])
+
     def special(self, name):
         return self.sandbox.state()["special"][name]
 

@@ -91,7 +91,7 @@ class TestAuthorize(CspSandboxHttpCase):
         no_consent = self.special("no_consent")[0]
         blocked = self.special("consent_blocked")
         self.authorize()
-        self.connection.action_discover_tenants()
+        self.discover()
         tenant = self.connection.tenant_ids.filtered(lambda t: t.tenant_id == no_consent)
         tenant = tenant.with_user(self.admin)
         self.assertEqual(tenant.consent_state, "missing")

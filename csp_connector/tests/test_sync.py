@@ -33,8 +33,7 @@ class TestSync(CspSandboxCase):
 
     def test_gdap_and_dap_discovery_over_several_pages(self):
         self.authorize()
-        run = self.connection.action_discover_tenants()
-        run = self.env["csp.sync.run"].browse(run["res_id"])
+        run = self.discover()
         tenants = self.connection.tenant_ids
         expected = {tid for tid, t in self.tenants_state.items() if t["reseller"] or t["gdap"]}
         self.assertEqual(set(tenants.mapped("tenant_id")), expected)
@@ -51,14 +50,14 @@ class TestSync(CspSandboxCase):
 
     def test_gdap_only_discovery(self):
         self.connection.relationship_mode = "gdap_only"
-        self.connection.action_discover_tenants()  # no Partner Center sign-in needed
+        self.discover()  # no Partner Center sign-in needed
         expected = {tid for tid, t in self.tenants_state.items() if t["gdap"]}
         self.assertEqual(set(self.connection.tenant_ids.mapped("tenant_id")), expected)
         self.assertFalse(self._logs().filtered(lambda r: r.service == "partnercenter"))
 
     def test_expiring_gdap_gets_an_activity_for_managers(self):
         self.authorize()
-        self.connection.action_discover_tenants()
+        self.discover()
         tenant = self.connection.tenant_ids.filtered(
             lambda t: t.tenant_id == self.special("expiring_gdap")
         )
@@ -68,12 +67,12 @@ class TestSync(CspSandboxCase):
         self.assertEqual(len(activity), 1)
         self.assertTrue(activity.user_id.has_group("csp_connector.group_csp_manager"))
         # a second discovery does not pile up activities
-        self.connection.action_discover_tenants()
+        self.discover()
         self.assertEqual(len(tenant.activity_ids), 1)
 
     def test_mappings_are_suggested_then_confirmed(self):
         self.authorize()
-        self.connection.action_discover_tenants()  # also reads each tenant's domains
+        self.discover()  # also reads each tenant's domains
         first, second = self.special("two_tenant_company")
         by_name = self.env["res.partner"].create(
             {"name": self.tenants_state[first]["company_name"].upper() + " LTD", "is_company": True}
@@ -114,7 +113,7 @@ class TestSync(CspSandboxCase):
         )
         self.connection.write({"create_customers": True, "auto_sso_allowlist": True})
         self.authorize()
-        self.connection.action_discover_tenants()
+        self.discover()
         tenants = self.connection.tenant_ids
         tidewell = tenants.filtered(lambda t: t.name == "Tidewell Labs")
         # a tenant matching an existing company waits for confirmation, no duplicate
@@ -127,7 +126,7 @@ class TestSync(CspSandboxCase):
         allowed = self.connection.sudo().sso_allowed_tenant_ids.split()
         self.assertEqual(sorted(allowed), sorted(tenants.mapped("tenant_id")))
         # rediscovery adds nothing twice
-        self.connection.action_discover_tenants()
+        self.discover()
         self.assertEqual(len(self.connection.sudo().sso_allowed_tenant_ids.split()), len(allowed))
 
     def test_one_failing_tenant_never_stops_the_others(self):
@@ -215,7 +214,7 @@ class TestSync(CspSandboxCase):
         self.assertEqual(len(per_tenant), len(run.line_ids.filtered("tenant_ref_id")))
         self.assertEqual(per_tenant, self.connection.tenant_ids)
         # discovery again (as after a crash mid-discovery) creates no duplicate
-        self.connection.action_discover_tenants()
+        self.discover()
         ids = self.connection.tenant_ids.mapped("tenant_id")
         self.assertEqual(len(ids), len(set(ids)))
 
@@ -224,7 +223,7 @@ class TestSync(CspSandboxCase):
         with sql_db.db_connect(self.env.cr.dbname).cursor() as other:
             other.execute("SELECT pg_advisory_lock(%s, %s)", (0x0C5B, self.connection.id))
             with self.assertRaisesRegex(UserError, "already running"):
-                self.connection.action_sync_now()
+                self.connection._csp_sync(trigger="manual")
             self.assertFalse(self.connection._csp_sync(trigger="cron"))
             other.execute("SELECT pg_advisory_unlock(%s, %s)", (0x0C5B, self.connection.id))
         self.assertTrue(self.connection._csp_sync(trigger="manual", modules=["tenants"]))
@@ -232,7 +231,7 @@ class TestSync(CspSandboxCase):
     def test_secrets_and_tokens_stay_with_system_administrators(self):
         self.manager.groups_id += self.env.ref("base.group_allow_export")
         self.authorize()
-        self.connection.action_discover_tenants()
+        self.discover()
         manager_view = self.connection.with_user(self.manager)
         for field in ("pc_client_secret", "gdap_client_secret", "token_cache", "auth_flow"):
             with self.assertRaises(AccessError):
@@ -288,7 +287,11 @@ class TestSync(CspSandboxCase):
             item["expires_on"] = item["extended_expires_on"] = "1"
         self.connection.sudo().token_cache = json.dumps(cache)
         run = self.connection._csp_sync(trigger="manual", modules=["tenants"])
-        self.assertEqual(run.state, "failed")
+        # discovery fails alone: the known tenants' steps still ran
+        self.assertEqual(run.state, "partial")
+        discovery = run.line_ids.filtered(lambda line: not line.tenant_ref_id)
+        self.assertEqual(discovery.state, "error")
+        self.assertIn("Authorize", discovery.message)
         self.assertEqual(self.connection.state, "error")
         self.assertIn("Authorize", self.connection.last_error)
         self.assertIn("AADSTS700082", self.connection.message_ids[:1].body)

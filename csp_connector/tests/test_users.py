@@ -18,7 +18,7 @@ class TestUsers(CspSandboxCase):
         super().setUpClass()
         cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
         cls.authorize(cls)
-        cls.connection.action_discover_tenants()
+        cls.discover(cls)
         first, second = cls.sandbox.state()["special"]["two_tenant_company"]
         cls.customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
         tenants = cls.connection.tenant_ids

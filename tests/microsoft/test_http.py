@@ -1,8 +1,11 @@
 """MicrosoftHttp against the sandbox over HTTPS: allow-list, retries, throttling, paging."""
 
+import time
+
 import pytest
 
 from odoo.addons.csp_connector.microsoft import auth, errors
+from odoo.addons.csp_connector.microsoft.graph import ReadCheck
 from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp
 
 
@@ -172,3 +175,72 @@ def test_token_exchanges_are_logged_without_secrets(sandbox, consented_tenant):
         assert secret not in text
         assert token not in text
     assert "access_token" in token_calls[-1].response_text()  # the key stays, not the value
+
+
+def _users_pages(http, token, **params):
+    return http.iter_odata_pages(
+        http.url("graph", "v1.0/users"),
+        params={"$top": "7", "$select": "id", **params},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+@pytest.mark.parametrize("kind", ["empty", "no_value"])
+def test_a_200_that_is_not_a_page_is_a_failed_read(sandbox, consented_tenant, kind):
+    rec = Recorder()
+    http = make_http(sandbox, rec)
+    token = graph_app_token(http, sandbox, consented_tenant)
+    rule = sandbox.faults.add(service="graph", path="/v1.0/users", body=kind, times=1)
+    try:
+        with pytest.raises(errors.IncompleteReadError) as caught:
+            list(_users_pages(http, token))
+    finally:
+        sandbox.faults.remove(rule.id)
+    assert "nothing was archived" in caught.value.user_message()
+    assert rec.exchanges[-1].status == 200
+
+
+def test_a_page_cut_short_fails_the_completeness_check(sandbox, consented_tenant):
+    rec = Recorder()
+    http = make_http(sandbox, rec)
+    token = graph_app_token(http, sandbox, consented_tenant)
+    check = ReadCheck(delta=False)
+    for page in _users_pages(http, token, **{"$count": "true"}):
+        check.page(page)
+    check.finish()  # a whole read passes
+    assert check.read == check.expected == len(sandbox.world.tenant(consented_tenant).users)
+    sandbox.faults.add(service="graph", path="/v1.0/users", body="cut", times=1)
+    check = ReadCheck(delta=False)
+    for page in _users_pages(http, token, **{"$count": "true"}):
+        check.page(page)
+    with pytest.raises(errors.IncompleteReadError, match="announced"):
+        check.finish()
+    # a delta round must end with its delta link, wherever it stopped
+    delta = ReadCheck(delta=True)
+    delta.page({"value": [{"id": "a"}]})
+    with pytest.raises(errors.IncompleteReadError, match="deltaLink"):
+        delta.finish()
+    resumed = ReadCheck(**delta.state())
+    resumed.page({"value": [], "@odata.deltaLink": "https://graph/next"})
+    resumed.finish()
+    assert resumed.read == 1
+
+
+def test_no_retry_starts_after_the_deadline(sandbox, consented_tenant):
+    rec = Recorder()
+    http = make_http(sandbox, rec)
+    token = graph_app_token(http, sandbox, consented_tenant)
+    http.deadline = time.monotonic() - 1
+    sandbox.faults.add(service="graph", path="/v1.0/organization", status=503, times=3)
+    try:
+        with pytest.raises(errors.MicrosoftError) as caught:
+            http.get_json(
+                http.url("graph", "v1.0/organization"),
+                service="graph",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+    finally:
+        sandbox.faults.clear()
+    assert caught.value.status == 503
+    assert rec.sleeps == []
+    assert len([e for e in rec.exchanges if "organization" in e.url]) == 1
