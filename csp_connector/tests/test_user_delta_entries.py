@@ -20,7 +20,7 @@ class TestUserDeltaEntries(CspSandboxCase):
         super().setUpClass()
         cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
         cls.authorize(cls)
-        cls.connection.action_discover_tenants()
+        cls.discover(cls)
         first, _second = cls.sandbox.state()["special"]["two_tenant_company"]
         cls.customer = cls.env["res.partner"].create({"name": "Harrow & Vale", "is_company": True})
         cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == first)
