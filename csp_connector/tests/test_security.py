@@ -28,7 +28,7 @@ class TestSecurity(CspSandboxHttpCase):
         super().setUpClass()
         admin = cls.env.ref("base.user_admin")
         cls.authorize(cls, cls.connection.with_user(admin))
-        cls.connection.with_user(admin).action_discover_tenants()
+        cls.discover(cls, cls.connection.with_user(admin))
         first = cls.sandbox.state()["special"]["two_tenant_company"][0]
         cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == first)
         cls.domain = cls.tenant.verified_domains.split()[0]
