@@ -204,6 +204,25 @@ class TestSecurity(CspSandboxHttpCase):
         # outside a sync, Odoo's own rules apply as before
         self.admin.partner_id.with_user(self.admin).write({"phone": "+1 555 0100"})
 
+    def test_the_integrator_has_the_managers_rights_and_no_more(self):
+        user = self.integrator
+        self.assertFalse(user.active, "nobody signs in as it")
+        self.assertFalse(user.share)
+        self.assertTrue(user.has_group("csp_connector.group_csp_manager"))
+        self.assertTrue(user.has_group("base.group_partner_manager"))
+        for group in ("base.group_system", "base.group_erp_manager", "base.group_no_one"):
+            self.assertFalse(user.has_group(group), group)
+        with self.assertRaises(AccessError):
+            self.env["res.users"].with_user(user).create({"name": "X", "login": "x"})
+        # it works in each company that has a connection
+        other = self.env["res.company"].create({"name": "Other MSP"})
+        self.assertNotIn(other, user.company_ids)
+        connection = self.env["csp.connection"].create(
+            {"name": "Other MSP partner", "company_id": other.id}
+        )
+        self.assertIn(other, user.company_ids)
+        self.assertIn(connection, self.env["csp.connection"].with_user(user).search([]))
+
     # -- read-only fields, over RPC --------------------------------------------------------
 
     def test_read_only_fields_and_the_customer_rule_hold_over_rpc(self):
