@@ -537,7 +537,8 @@ class CspTenant(models.Model):
         if not bindings:
             activities.unlink()
             return
-        note = self.env._(
+        # an HTML field: Microsoft's names are escaped
+        note = Markup("<p>%s</p>") % self.env._(
             "A sync would archive %(count)s contacts of %(name)s (users gone from Azure, "
             "or no longer imported): more than the connection's safety valve allows in "
             "one run. Nothing was archived. If these people really left, click 'Archive "
@@ -567,6 +568,7 @@ class CspTenant(models.Model):
             raise AccessError(
                 self.env._("Only Microsoft CSP managers can decide on held archives.")
             )
+        self.check_access("write")
 
     def action_release_archive(self):
         """A person confirms the held archive: the contacts are archived now."""
