@@ -27,19 +27,24 @@ find_base_python() {
     if ! "$BASE_PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
         setup_fail "$BASE_PY is Python $("$BASE_PY" -c 'import platform; print(platform.python_version())'); Odoo 18.0 needs Python 3.10 or newer: install it, or set PYTHON to a Python with Odoo 18.0."
     fi
+    # The interpreter behind a venv's python3 (also when .venv/ itself is activated).
+    local real
+    real=$("$BASE_PY" -c 'import os, sys; print(os.path.realpath(getattr(sys, "_base_executable", "") or sys.executable))')
+    [ -x "$real" ] && BASE_PY=$real
     if ! "$BASE_PY" -c 'import ensurepip, venv' 2>/dev/null; then
         setup_fail "$BASE_PY cannot make virtual environments (no venv/ensurepip module): install your system's python3-venv package."
     fi
 }
 
-# psycopg2 builds from source only where PostgreSQL's client headers are; else its binary wheel.
+# psycopg2 builds from source only where PostgreSQL's client headers (pg_config), Python's
+# headers and a C compiler are; else its binary wheel, psycopg2-binary.
 psycopg2_flavour() {
     local inc
     inc=$(pg_config --includedir 2>/dev/null || true)
-    if [ -n "$inc" ] && [ -f "$inc/libpq-fe.h" ]; then
+    PSYCOPG2=psycopg2-binary
+    if [ -n "$inc" ] && [ -f "$inc/libpq-fe.h" ] && command -v cc >/dev/null &&
+        "$BASE_PY" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
         PSYCOPG2=psycopg2
-    else
-        PSYCOPG2=psycopg2-binary
     fi
 }
 
@@ -140,6 +145,7 @@ pip_step() {
 build_venv() {
     local started unpack reqs constraints build=() name
     started=$(clock_now)
+    rm -rf "$VENV"/.unpack.*  # left by an interrupted run
     unpack=$(mktemp -d "$VENV/.unpack.XXXXXX")
     SETUP_UNPACK=$unpack
     resolve_odoo_source "$unpack"
@@ -164,9 +170,10 @@ build_venv() {
     echo 'setuptools<81' >"$constraints"
     if "$VENV/bin/python" -m pip install --help 2>/dev/null | grep -q -- '--build-constraint'; then
         build=(--build-constraint "$constraints")
-    else  # older pip: build environments follow PIP_CONSTRAINT (keep any configured constraint)
+    else  # older pip: build environments follow PIP_CONSTRAINT (keep the configured constraints)
         export PIP_CONSTRAINT
-        PIP_CONSTRAINT="${PIP_CONSTRAINT:-$("$VENV/bin/python" -m pip config get global.constraint 2>/dev/null || true)} $constraints"
+        PIP_CONSTRAINT="${PIP_CONSTRAINT:-$("$VENV/bin/python" -m pip config list 2>/dev/null |
+            sed -n -E "s/^(global|install)\.constraint='(.*)'$/\2/p" | tr '\n' ' ')} $constraints"
     fi
     # python-ldap (headers needed) only serves Odoo's LDAP add-on; psycopg2 as psycopg2_flavour says.
     reqs="$VENV/odoo-requirements.txt"
@@ -229,5 +236,6 @@ prepare_python() {
     else
         build_venv
     fi
+    exec 9>&-  # release the lock: Odoo and the sandbox must not inherit it
     PY="$VENV/bin/python"
 }

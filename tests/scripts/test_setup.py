@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tarfile
+import zipfile
 
 import pytest
 
@@ -99,11 +100,17 @@ def test_odoo_17_directory_is_refused(project, tmp_path):
     assert_one_line_failure(result, project, "holds Odoo 17.0", "need Odoo 18.0")
 
 
-def test_odoo_17_tarball_is_refused_and_its_unpacked_copy_removed(project, tmp_path):
+@pytest.mark.parametrize("kind", ["tar.gz", "tar.xz", "zip"])
+def test_odoo_17_archive_is_refused_and_its_unpacked_copy_removed(project, tmp_path, kind):
     tree = fake_odoo_tree(tmp_path / "odoo-17.0", (17, 0, 0, "final", 0, ""))
-    archive = tmp_path / "odoo_17.0.latest.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(tree, arcname="odoo-17.0")
+    archive = tmp_path / f"odoo_17.0.latest.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(archive, "w") as zipped:
+            for path in tree.rglob("*"):
+                zipped.write(path, f"odoo-17.0/{path.relative_to(tree)}")
+    else:
+        with tarfile.open(archive, f"w:{kind.split('.')[1]}") as tar:
+            tar.add(tree, arcname="odoo-17.0")
     result = run(project, ODOO_SOURCE=str(archive))
     assert_one_line_failure(result, project, "holds Odoo 17.0", "need Odoo 18.0")
 
@@ -166,3 +173,19 @@ def test_current_venv_is_reused_and_changed_requirements_make_it_stale(project, 
     after_new_file = bootstrap(project, stamp, ODOO_SOURCE=str(tree))
     other_source = bootstrap(project, stamp, ODOO_SOURCE=str(tmp_path / "other.tar.xz"))
     assert len({before, after_edit, after_new_file, other_source}) == 4
+
+
+def test_a_refused_source_leaves_the_existing_venv_as_it_was(project, tmp_path):
+    (project / ".venv" / "bin").mkdir(parents=True)
+    (project / ".venv" / "bin" / "python").symlink_to("/bin/false")
+    (project / ".venv" / ".csp-stamp").write_text("an earlier build\n")
+    tree = fake_odoo_tree(tmp_path / "odoo-17.0", (17, 0, 0, "final", 0, ""))
+    archive = tmp_path / "odoo_17.0.latest.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tree, arcname="odoo-17.0")
+    result = run(project, ODOO_SOURCE=str(archive))
+    assert result.returncode == 2
+    assert "holds Odoo 17.0" in result.stderr
+    assert (project / ".venv" / ".csp-stamp").read_text() == "an earlier build\n"
+    assert (project / ".venv" / "bin" / "python").is_symlink()
+    assert [path.name for path in (project / ".venv").glob(".unpack*")] == []
