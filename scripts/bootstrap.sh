@@ -187,6 +187,13 @@ build_venv() {
     pip_step "Odoo's requirements" "${build[@]}" -r "$reqs"
     echo "   Odoo $ODOO_SERIES, editable, from $ODOO_SRC"
     pip_step "Odoo" "${build[@]}" --no-deps -e "$ODOO_SRC" --config-settings editable_mode=compat
+    if [ "$PSYCOPG2" = psycopg2-binary ]; then
+        # Odoo's metadata asks for psycopg2, which pip would then build for the add-on wheels
+        # (they require odoo): in .venv/ only, record the binary wheel installed in its place.
+        sed -i.orig -E 's/^Requires-Dist: psycopg2([^-_.A-Za-z0-9]|$)/Requires-Dist: psycopg2-binary\1/' \
+            "$VENV"/lib/python*/site-packages/odoo-*.dist-info/METADATA
+        rm -f "$VENV"/lib/python*/site-packages/odoo-*.dist-info/METADATA.orig
+    fi
     echo "   the project's requirements ($(cd "$ROOT" && echo requirements*.txt))"
     local project=()
     for name in "$ROOT"/requirements*.txt; do project+=(-r "$name"); done
