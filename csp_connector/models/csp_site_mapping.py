@@ -120,16 +120,18 @@ class CspSiteMapping(models.Model):
         partners = self.customer_id | self.site_id | self.default_site_id
         protected = self.env["res.partner"]._csp_protected_ids(partners.ids)
         for mapping in self:
-            customer = mapping.customer_id
-            if customer and (not customer.is_company or customer.id in protected):
+            customer = mapping.customer_id.sudo()
+            foreign = customer.company_id not in (mapping.company_id, customer.company_id.browse())
+            if customer and (not customer.is_company or customer.id in protected or foreign):
                 raise ValidationError(
                     self.env._(
                         "%s cannot be the customer of a user mapping: choose a company "
-                        "contact that is not one of this database's own companies.",
+                        "contact of the connection's company (or shared) that is not one of "
+                        "this database's own companies.",
                         customer.display_name,
                     )
                 )
-            for site in mapping.site_id | mapping.default_site_id:
+            for site in (mapping.site_id | mapping.default_site_id).sudo():
                 if site.id in protected or customer not in (site, site.parent_id):
                     raise ValidationError(
                         self.env._(

@@ -222,12 +222,18 @@ class CspTenant(models.Model):
         of the database's own companies (their contacts are the MSP's staff)."""
         protected = self.env["res.partner"]._csp_protected_ids(self.partner_id.ids)
         for tenant in self.filtered("partner_id"):
-            if not tenant.partner_id.is_company or tenant.partner_id.id in protected:
+            partner = tenant.partner_id.sudo()
+            if (
+                not partner.is_company
+                or partner.id in protected
+                or partner.company_id not in (tenant.company_id, partner.company_id.browse())
+            ):
                 raise ValidationError(
                     self.env._(
                         "%(partner)s cannot be the customer of tenant %(tenant)s: choose a "
-                        "company contact (with 'Company' ticked) that is neither one of this "
-                        "database's own companies nor an Odoo user's contact.",
+                        "company contact (with 'Company' ticked) of the connection's company "
+                        "(or shared), that is neither one of this database's own companies "
+                        "nor an Odoo user's contact.",
                         partner=tenant.partner_id.display_name,
                         tenant=tenant.name,
                     )

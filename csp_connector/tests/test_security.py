@@ -266,6 +266,14 @@ class TestSecurity(CspSandboxHttpCase):
             {"connection_id": self.connection.id, "kind": "site", "customer_id": person.id,
              "site_id": person.id},
         )  # fmt: skip
+        # another company's customer: the integrator works for both companies
+        elsewhere = self.env["res.company"].create({"name": "Other MSP"})
+        foreign = self.env["res.partner"].create(
+            {"name": "Their customer", "is_company": True, "company_id": elsewhere.id}
+        )
+        self.assertRpcRefused(
+            VALIDATION_ERROR, "csp.tenant", "write", [self.tenant.id], {"partner_id": foreign.id}
+        )
         # a contact field outside the form's choice (another model's, a restricted one)
         login_field = self.env["ir.model.fields"]._get("res.users", "login")
         self.assertRpcRefused(
