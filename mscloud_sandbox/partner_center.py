@@ -136,8 +136,11 @@ def _paged(items, kind, path, offset, size, query):
     body = {"totalCount": len(chunk), "items": chunk, "links": links}
     if offset + size < len(items):
         token = _encode_token(kind, offset + size, size, query)
+        # Partner Center's examples write next links with and without the version:
+        # every other page leaves "/v1" out, so clients must handle both
+        following = path.removeprefix("/v1") if (offset // size) % 2 else path
         links["next"] = _link(
-            f"{path}?size={size}{query_text}&seekOperation=Next",
+            f"{following}?size={size}{query_text}&seekOperation=Next",
             [{"key": "MS-ContinuationToken", "value": token}],
         )
         body["continuationToken"] = token

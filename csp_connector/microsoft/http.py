@@ -276,12 +276,15 @@ class MicrosoftHttp:
             headers = {item["key"]: item["value"] for item in following.get("headers") or []}
 
     def _partner_center_link(self, uri):
-        if uri.startswith("https://"):
-            return uri
-        base = self.endpoints["partnercenter"]
-        if not uri.startswith("/v1/"):
-            uri = "/v1/" + uri.lstrip("/")
-        return urljoin(base + "/", uri.lstrip("/"))
+        """Partner Center's links come absolute, or relative with or without the
+        version ("/v1/customers?...", "/customers?...", "v1/customers?...")."""
+        uri = uri.strip()
+        if uri.lower().startswith("https://"):
+            return uri  # still checked against the allowed hosts when called
+        path = uri.lstrip("/")
+        if not path.lower().startswith("v1/"):
+            path = "v1/" + path
+        return urljoin(self.endpoints["partnercenter"] + "/", path)
 
     # -- internals --------------------------------------------------------
 

@@ -611,8 +611,14 @@ class CspConnection(models.Model):
         if self.relationship_mode == "gdap_dap":
             customers = list(self._csp_partner_center(http).iter_customers(page_size))
         relationships = list(self._csp_graph(http).iter_relationships(page_size))
-        discovered = tenant_rules.merge(customers, relationships, self.relationship_mode)
+        refused = []
+        discovered = tenant_rules.merge(
+            customers, relationships, self.relationship_mode, refused=refused
+        )
         counters = self.env["csp.tenant"]._csp_upsert(self, discovered)
+        if refused:  # counted and explained on the run; the other tenants go on
+            _logger.warning("CSP: %s", "; ".join(refused))
+            counters = {**counters, "errors": len(refused), "message": "\n".join(refused[:20])}
         if self.state != "authorized" and self.relationship_mode == "gdap_dap":
             self.sudo().write({"state": "authorized", "last_error": False})
         return counters

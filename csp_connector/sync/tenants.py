@@ -6,11 +6,18 @@ relationships alone. A customer may have several GDAP relationships (an old expi
 one and its replacement): the most useful one describes the tenant.
 """
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+_logger = logging.getLogger(__name__)
+
 _FRACTION = re.compile(r"(?<=\.)(\d+)")  # Python wants at most 6 digits
+_DATE_TIME_SPACE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*[Tt ]\s*(?=\d)")
+_ZULU = re.compile(r"\s*[Zz]$")
+_OFFSET = re.compile(r"\s*([+-])(\d{2}):?(\d{2})$")
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 MODE_GDAP_AND_DAP = "gdap_dap"
 MODE_GDAP_ONLY = "gdap_only"
@@ -42,20 +49,45 @@ class DiscoveredTenant:
 
 
 def parse_datetime(value):
-    """Microsoft's ISO 8601 timestamps ("2026-01-31T10:00:00Z", 7-digit fractions)."""
+    """Microsoft's ISO 8601 timestamps, as they come: "2026-01-31T10:00:00Z", 7-digit
+    fractions, offsets ("+01:00", "+0100"), no zone (UTC), and the stray spaces of some
+    published examples ("2026-01-31 T10:00:00 Z"). Anything else is None (and logged),
+    never an exception that would stop a sync."""
     if not value:
         return None
-    value = _FRACTION.sub(lambda m: m.group(1)[:6], value.replace("Z", "+00:00"))
-    parsed = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = _DATE_TIME_SPACE.sub(r"\1T", str(value).strip())
+    text = _ZULU.sub("+00:00", text)
+    text = _OFFSET.sub(r"\1\2:\3", text) if "T" in text else text
+    text = _FRACTION.sub(lambda m: m.group(1)[:6], text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        _logger.warning("CSP: %r is not a date Microsoft documents; left empty", value)
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def best_relationships(relationships):
-    """{customer tenant id: the relationship that best describes access to it}."""
+def is_guid(value):
+    return isinstance(value, str) and bool(_GUID.match(value.strip()))
+
+
+def best_relationships(relationships, refused=None):
+    """{customer tenant id: the relationship that best describes access to it}.
+    A relationship whose customer tenant id is not a GUID is left out (and said so in
+    ``refused``)."""
+    refused = [] if refused is None else refused
     best = {}
     for rel in relationships:
-        tenant_id = ((rel.get("customer") or {}).get("tenantId") or "").lower()
+        tenant_id = ((rel.get("customer") or {}).get("tenantId") or "").strip().lower()
         if not tenant_id:
+            continue
+        if not is_guid(tenant_id):
+            refused.append(
+                f"GDAP relationship {rel.get('id')!r} names the customer tenant "
+                f"{tenant_id!r}, which is not a tenant id (a GUID): it was left out."
+            )
             continue
         key = (_STATUS_RANK.get(rel.get("status"), 9), -_timestamp(rel.get("endDateTime")))
         if tenant_id not in best or key < best[tenant_id][0]:
@@ -68,20 +100,55 @@ def _timestamp(value):
     return parsed.timestamp() if parsed else 0
 
 
-def merge(customers, relationships, mode=MODE_GDAP_AND_DAP):
-    """The tenants of a connection, ordered by name."""
-    gdap = best_relationships(relationships)
+def customer_key(customer):
+    """(tenant id, None) for a Partner Center customer, or (None, why it was refused).
+
+    Customers are keyed on Partner Center's customer id (the customer's tenant id),
+    cross-checked with the company profile's tenant id: an id that is not a GUID, or
+    two ids that disagree, are refused rather than guessed (a guess could merge two
+    customers into one tenant)."""
+    customer_id = (customer.get("id") or "").strip().lower()
+    profile = customer.get("companyProfile") or {}
+    profile_tenant = (profile.get("tenantId") or "").strip().lower()
+    name = profile.get("companyName") or customer_id or "?"
+    if not is_guid(customer_id):
+        return None, (
+            f"Partner Center customer {name!r} has the id {customer_id!r}, which is not a "
+            "tenant id (a GUID): it was left out."
+        )
+    if profile_tenant and profile_tenant != customer_id:
+        return None, (
+            f"Partner Center customer {name!r} has the id {customer_id} but its company "
+            f"profile names the tenant {profile_tenant}: it was left out rather than "
+            "guessed. Check the customer in Partner Center."
+        )
+    return customer_id, None
+
+
+def merge(customers, relationships, mode=MODE_GDAP_AND_DAP, refused=None):
+    """The tenants of a connection, ordered by name. What could not be used is
+    explained in ``refused`` (a list the caller passes), never silently merged."""
+    refused = [] if refused is None else refused
+    gdap = best_relationships(relationships, refused)
     found = {}
     if mode == MODE_GDAP_AND_DAP:
         for customer in customers:
             profile = customer.get("companyProfile") or {}
-            tenant_id = (profile.get("tenantId") or customer.get("id") or "").lower()
-            if tenant_id:
-                found[tenant_id] = {
-                    "name": profile.get("companyName") or tenant_id,
-                    "domain": profile.get("domain"),
-                    "reseller": True,
-                }
+            tenant_id, why = customer_key(customer)
+            if why:
+                refused.append(why)
+                continue
+            if tenant_id in found:
+                refused.append(
+                    f"Partner Center listed the customer {tenant_id} twice: the second "
+                    f"entry ({profile.get('companyName')!r}) was left out."
+                )
+                continue
+            found[tenant_id] = {
+                "name": profile.get("companyName") or tenant_id,
+                "domain": profile.get("domain"),
+                "reseller": True,
+            }
     for tenant_id, rel in gdap.items():
         entry = found.setdefault(
             tenant_id,

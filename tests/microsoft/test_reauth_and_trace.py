@@ -106,3 +106,13 @@ def test_token_endpoint_refusals_carry_their_http_status(sandbox):
         auth.app_token(app)
     assert caught.value.status in (400, 401)
     assert f"HTTP {caught.value.status}" in caught.value.user_message()
+
+
+def test_partner_center_links_in_each_published_form(sandbox):
+    http = make_http(sandbox, Recorder())
+    base = sandbox.urls["partner_center"]
+    for uri in ("/v1/customers?size=2", "/customers?size=2", "v1/customers?size=2",
+                " customers?size=2"):  # fmt: skip
+        assert http._partner_center_link(uri) == f"{base}/v1/customers?size=2", uri
+    absolute = f"{base}/v1/customers?size=2"
+    assert http._partner_center_link(absolute) == absolute

@@ -32,6 +32,11 @@ def session_token(sandbox_session):
     return partner_center_token(sandbox_session)
 
 
+def _versioned(uri):
+    """Next links come with or without "/v1", as in Partner Center's examples."""
+    return uri if uri.startswith("/v1/") else "/v1" + uri
+
+
 def _subscription(sb, token, customer_id, subscription_id):
     response = _get(sb, f"/v1/customers/{customer_id}/subscriptions/{subscription_id}", token)
     assert response.status_code == 200, response.text
@@ -56,7 +61,7 @@ def _plain_subscription(sb):
 def test_customers_are_paged_with_continuation_tokens(sandbox_session, session_token):
     sb = sandbox_session
     response = _get(sb, "/v1/customers?size=2", session_token)
-    pages, seen = 1, []
+    pages, seen, links = 1, [], []
     while True:
         assert response.status_code == 200, response.text
         body = response.json()
@@ -67,12 +72,14 @@ def test_customers_are_paged_with_continuation_tokens(sandbox_session, session_t
         if following is None:
             break
         assert "seekOperation=Next" in following["uri"]
+        links.append(following["uri"])
         headers = {h["key"]: h["value"] for h in following["headers"]}
-        response = _get(sb, following["uri"], session_token, **headers)
+        response = _get(sb, _versioned(following["uri"]), session_token, **headers)
         pages += 1
     resellers = [t.id for t in sb.world.tenants.values() if t.reseller]
     assert seen == resellers
     assert pages >= 3
+    assert {uri.startswith("/v1/") for uri in links} == {True, False}, "both published forms"
     first = _get(sb, "/v1/customers", session_token).json()["items"][0]
     tenant = sb.world.tenants[first["id"]]
     assert first["companyProfile"] == {
@@ -302,7 +309,10 @@ def test_audit_records_follow_changes(sandbox):
         if following is None:
             break
         response = _get(
-            sb, following["uri"], token, **{h["key"]: h["value"] for h in following["headers"]}
+            sb,
+            _versioned(following["uri"]),
+            token,
+            **{h["key"]: h["value"] for h in following["headers"]},
         )
     assert len(collected) == len(sb.world.audit_records) >= 2
     assert _get(sb, "/v1/auditrecords", token).status_code == 400
