@@ -6,8 +6,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
-# shellcheck source=scripts/bootstrap.sh
-. "$ROOT/scripts/bootstrap.sh"
 TENANTS=${CSP_BENCH_TENANTS:-100}
 USERS=${CSP_BENCH_USERS:-500}
 check_postgres "make bench-users"

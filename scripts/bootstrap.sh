@@ -1,4 +1,4 @@
-# Sourced by scripts/test.sh, scripts/demo.sh and scripts/bench_users.sh (after lib.sh).
+# Sourced by scripts/lib.sh (so by scripts/test.sh, scripts/demo.sh and scripts/bench_users.sh).
 # prepare_python LABEL sets PY to a Python that imports Odoo 18.0 and the project's requirements:
 #  - PYTHON set: that interpreter as it is (checked; the project's requirements installed into it);
 #  - else the project-local virtual environment .venv/: reused when its stamp (requirement files,

@@ -6,8 +6,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
-# shellcheck source=scripts/bootstrap.sh
-. "$ROOT/scripts/bootstrap.sh"
 ADDONS=csp_connector,csp_connector_billing,csp_connector_assets
 DB=${CSP_DEMO_DB:-csp_demo}
 HTTP_PORT=${CSP_DEMO_PORT:-8069}

@@ -1,6 +1,10 @@
-# Shared by scripts/test.sh, scripts/demo.sh and scripts/bench_users.sh: checks Odoo, finds or
-# starts PostgreSQL, makes sure the database role exists, writes an Odoo configuration file.
+# Shared by scripts/test.sh, scripts/demo.sh and scripts/bench_users.sh: prepares Python
+# (bootstrap.sh), checks Odoo, finds or starts PostgreSQL, makes sure the database role exists,
+# writes an Odoo configuration file.
 # Expects ROOT, PY and WORK to be set by the caller (PY and WORK only where they are used).
+
+# shellcheck source=scripts/bootstrap.sh
+. "$ROOT/scripts/bootstrap.sh"
 
 require_odoo() {
     if ! "$PY" -c "import odoo" >/dev/null 2>&1; then

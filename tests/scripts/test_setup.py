@@ -45,12 +45,17 @@ def fake_odoo_tree(path, version_info):
     return path
 
 
-def run(project, script="test.sh", **settings):
+def environment(**settings):
+    """This process's environment without the set-up's own settings, plus `settings`."""
     env = {key: value for key, value in os.environ.items() if key not in SETTINGS}
     env.update(settings)
+    return env
+
+
+def run(project, script="test.sh", **settings):
     return subprocess.run(
         ["bash", str(project / "scripts" / script)],
-        env=env,
+        env=environment(**settings),
         capture_output=True,
         text=True,
         timeout=60,
@@ -140,13 +145,11 @@ def test_python_without_odoo_is_refused(project, tmp_path):
 
 def bootstrap(project, commands, **settings):
     """Run shell commands with scripts/lib.sh and scripts/bootstrap.sh loaded."""
-    env = {key: value for key, value in os.environ.items() if key not in SETTINGS}
-    env.update(settings)
-    script = f'set -euo pipefail; ROOT="{project}"; . scripts/lib.sh; . scripts/bootstrap.sh; '
+    script = f'set -euo pipefail; ROOT="{project}"; . scripts/lib.sh; '
     return subprocess.run(
         ["bash", "-c", script + commands],
         cwd=project,
-        env=env,
+        env=environment(**settings),
         capture_output=True,
         text=True,
         timeout=60,
