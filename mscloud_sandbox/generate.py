@@ -39,6 +39,7 @@ some with no user.
 
 import csv
 import functools
+import hashlib
 import json
 import random
 import uuid
@@ -326,7 +327,7 @@ def _gdap(rng, now, partner_short, company, flags):
     created = end - timedelta(days=730)
     roles = GDAP_ROLES if "no_consent" not in flags else GDAP_ROLES[:3]
     group_id = str(uuid.uuid5(NAMESPACE, f"{partner_short}:gdap-admins"))
-    return GdapRelationship(
+    relationship = GdapRelationship(
         id=f"{_uuid(rng)}-{_uuid(rng)}",
         displayName=f"{partner_short}-{company[:30]}-GDAP".replace(" ", ""),
         status="active",
@@ -345,6 +346,13 @@ def _gdap(rng, now, partner_short, company, flags):
             }
         ],
     )
+    # about one in four came through an indirect provider (Graph's reseller type); chosen
+    # from the id, so the random stream (and so the rest of the world) is unchanged
+    if int(hashlib.sha256(relationship.id.encode()).hexdigest(), 16) % 4 == 0:
+        relationship.indirect_provider_tenant_id = str(
+            uuid.uuid5(NAMESPACE, f"{partner_short}:indirect-provider")
+        )
+    return relationship
 
 
 def _pick_skus(rng, has_p1, count):
@@ -848,7 +856,6 @@ OS_VERSIONS = {
     "iOS": ["17.6.1", "18.0.1", "17.5.1"],
     "Android": ["14", "13", "15"],
 }
-DEVICE_TYPES = {"Windows": "windowsRT", "macOS": "macMDM", "iOS": "iPhone", "Android": "android"}
 OS_WEIGHTS = (["Windows"] * 11) + (["macOS"] * 2) + (["iOS"] * 4) + (["Android"] * 3)
 SERIAL_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
 
@@ -901,7 +908,6 @@ def _devices(rng, tenant, users, now):
                     "personal" if system in ("iOS", "Android") and rng.random() < 0.3 else "company"
                 ),
                 managementAgent=agent,
-                deviceType=DEVICE_TYPES[system],
                 emailAddress=owner.mail if owner else None,
             )
         )

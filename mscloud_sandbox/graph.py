@@ -16,6 +16,7 @@ import json
 import re
 import secrets
 import threading
+import uuid
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from urllib.parse import quote, urlencode
@@ -694,10 +695,50 @@ def subscribed_skus(ctx):
                     s.id for s in tenant.subscriptions if s.skuId.lower() == sku_id
                 ],
                 "prepaidUnits": dict(units),
-                "servicePlans": [],
+                "servicePlans": service_plans(sku_id, part_numbers.get(sku_id, "")),
             }
         )
     return json_response({"@odata.context": ctx.context("subscribedSkus"), "value": value})
+
+
+# the workloads a licence carries, by words of its part number (the sandbox's own
+# short list: enough for plans to be present and shaped as Graph serves them)
+_PLANS = (
+    (
+        ("ENTERPRISE", "BUSINESS", "SPE_", "O365", "M365", "STANDARD", "SPB"),
+        (
+            "EXCHANGE_S_STANDARD",
+            "SHAREPOINTSTANDARD",
+            "MCOSTANDARD",
+            "TEAMS1",
+            "OFFICESUBSCRIPTION",
+        ),
+    ),
+    (("SPB", "SPE_E", "EMS", "AAD_PREMIUM", "E3", "E5"), ("AAD_PREMIUM", "INTUNE_A")),
+    (("EXCHANGE",), ("EXCHANGE_S_STANDARD",)),
+    (("POWER_BI", "PBI"), ("BI_AZURE_P2",)),
+    (("VISIO",), ("VISIO_CLIENT_SUBSCRIPTION",)),
+    (("PROJECT",), ("PROJECT_CLIENT_SUBSCRIPTION",)),
+    (("DEFENDER", "ATP"), ("ATP_ENTERPRISE",)),
+)
+
+
+def service_plans(sku_id, part_number):
+    """subscribedSku.servicePlans: servicePlanInfo entries (id, name, status, target)."""
+    names = []
+    for words, plans in _PLANS:
+        if any(word in part_number.upper() for word in words):
+            names += [plan for plan in plans if plan not in names]
+    names = names or [part_number or "SERVICE_PLAN"]
+    return [
+        {
+            "servicePlanId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"plan:{sku_id}:{name}")),
+            "servicePlanName": name,
+            "provisioningStatus": "Success",
+            "appliesTo": "User",
+        }
+        for name in names
+    ]
 
 
 def _license_body(ctx):
@@ -1135,22 +1176,37 @@ def _require_partner(ctx):
         )
 
 
+NOT_STARTED = ("created", "approvalPending")  # not active yet: no activation, no end
+
+
+def _etag(*parts):
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()[:9]
+    return f'W/"{base64.b64encode(digest).decode()}"'
+
+
 def relationship_entity(tenant):
     rel = tenant.gdap
-    return {
+    started = rel.status not in NOT_STARTED
+    entity = {
         "@odata.type": "#microsoft.graph.delegatedAdminRelationship",
+        "@odata.etag": _etag(rel.id, rel.status, rel.endDateTime, rel.autoExtendDuration),
         "id": rel.id,
         "displayName": rel.displayName,
         "duration": rel.duration,
         "status": rel.status,
         "autoExtendDuration": rel.autoExtendDuration,
         "createdDateTime": rel.createdDateTime,
-        "activatedDateTime": rel.activatedDateTime,
+        "activatedDateTime": rel.activatedDateTime if started else None,
         "lastModifiedDateTime": rel.activatedDateTime or rel.createdDateTime,
-        "endDateTime": rel.endDateTime,
+        "endDateTime": rel.endDateTime if started else None,
         "customer": {"tenantId": tenant.id, "displayName": tenant.company_name},
         "accessDetails": {"unifiedRoles": _roles(rel.roles)},
     }
+    if rel.indirect_provider_tenant_id:
+        entity["@odata.type"] = "#microsoft.graph.resellerDelegatedAdminRelationship"
+        entity["indirectProviderTenantId"] = rel.indirect_provider_tenant_id
+        entity["isPartnerConsentPending"] = False
+    return entity
 
 
 def _roles(roles):
@@ -1197,6 +1253,7 @@ def relationship_access_assignments(ctx, relationship_id):
     value = [
         {
             "@odata.type": "#microsoft.graph.delegatedAdminAccessAssignment",
+            "@odata.etag": _etag(assignment["id"], assignment.get("status", "active")),
             "id": assignment["id"],
             "status": assignment.get("status", "active"),
             "createdDateTime": rel.activatedDateTime or rel.createdDateTime,

@@ -20,6 +20,7 @@ registered for ``subscription-updated``, delivers that event in the background.
 import base64
 import binascii
 import functools
+import hashlib
 import json
 import threading
 import uuid
@@ -209,6 +210,7 @@ def subscription_json(sb, customer_id, sub):
     windows = open_windows(sub, sb.clock.now())
     product_id, sku_id = sub.offerId.split(":")[:2]
     base = f"/v1/customers/{customer_id}/subscriptions/{sub.id}"
+    country = customer_country(sb, customer_id)
     return {
         "id": sub.id,
         "offerId": sub.offerId,
@@ -242,16 +244,31 @@ def subscription_json(sb, customer_id, sub):
         "cancellationAllowedUntilDate": max(
             (w["allowedUntilDateTime"] for w in windows), default=None
         ),
+        "entitlementId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"entitlement:{sub.id}")),
+        "partnerId": "",  # an indirect reseller's id; empty when the partner bills directly
+        "attentionNeeded": False,
+        "actionTaken": False,
         "links": {
-            "self": _link(base),
-            "product": _link(
-                f"/v1/products/{product_id}?country={customer_country(sb, customer_id)}"
+            # Partner Center's documented forms: the offer and self links without the
+            # version, product, sku and availability links with it
+            "offer": _link(f"/offers/{sub.offerId}?country={country}"),
+            "product": _link(f"/v1/products/{product_id}?country={country}"),
+            "sku": _link(f"/v1/products/{product_id}/skus/{sku_id}?country={country}"),
+            "availability": _link(
+                f"/v1/products/{product_id}/skus/{sku_id}/availabilities/"
+                f"{_availability_id(product_id, sku_id)}?country={country}"
             ),
-            "sku": _link(f"/v1/products/{product_id}/skus/{sku_id}"),
+            "self": _link(base.removeprefix("/v1")),
         },
         "actions": ["edit", "cancel"] if windows else ["edit"],
         "attributes": {"etag": sub.etag, "objectType": "Subscription"},
     }
+
+
+def _availability_id(product_id, sku_id):
+    """A stable availability id (Partner Center's are 12 characters, e.g. CFQ7TTC0LF8S)."""
+    digest = hashlib.sha256(f"{product_id}:{sku_id}".encode()).hexdigest().upper()
+    return f"CFQ7TTC0{digest[:4]}"
 
 
 def customer_country(sb, customer_id):

@@ -86,7 +86,6 @@ class Device:
     enrolledDateTime: str
     managedDeviceOwnerType: str  # company, personal
     managementAgent: str  # mdm, msSense (Defender), easMdm, configurationManagerClientMdm
-    deviceType: str = "windowsRT"
     emailAddress: str | None = None
 
 
@@ -130,6 +129,8 @@ class GdapRelationship:
     roles: list = field(default_factory=list)
     # accessAssignments: [{"id", "status", "securityGroupId", "roles": [...]}]
     access_assignments: list = field(default_factory=list)
+    # set for an indirect reseller's relationship (Graph's resellerDelegatedAdminRelationship)
+    indirect_provider_tenant_id: str | None = None
 
 
 @dataclass

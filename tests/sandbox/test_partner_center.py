@@ -328,3 +328,16 @@ def test_tokens_are_required_and_must_come_from_the_partner(sandbox_session):
     result = sign_in(sb, client, [PARTNER_CENTER_SCOPE])
     forbidden = _get(sb, "/v1/customers", result["access_token"])
     assert forbidden.status_code == 403
+
+
+def test_subscriptions_carry_the_documented_fields_and_links(sandbox_session, session_token):
+    customer_id, sub = _plain_subscription(sandbox_session)
+    body = _subscription(sandbox_session, session_token, customer_id, sub.id)
+    for key in ("entitlementId", "partnerId", "attentionNeeded", "actionTaken"):
+        assert key in body, key
+    assert body["attentionNeeded"] is False and body["actionTaken"] is False
+    links = body["links"]
+    assert links["offer"]["uri"].startswith(f"/offers/{sub.offerId}?country=")
+    assert "/availabilities/" in links["availability"]["uri"]
+    assert links["self"]["uri"] == f"/customers/{customer_id}/subscriptions/{sub.id}"
+    assert all(link["method"] == "GET" and link["headers"] == [] for link in links.values())
