@@ -318,7 +318,14 @@ class CspConnection(models.Model):
             },
             ca_bundle=self.ca_bundle_path or None,
             on_exchange=recorder.add,
+            timeout=self._csp_http_timeout(),
         )
+
+    def _csp_http_timeout(self):
+        """Seconds to wait for one answer (system parameter, default 30). A scheduled
+        run's budget plus this is the longest a cron call can take."""
+        value = self.env["ir.config_parameter"].sudo().get_param("csp_connector.http_timeout")
+        return max(1, int(value)) if value and value.isdigit() else 30
 
     def _csp_require(self, *field_names):
         missing = [self._fields[name].string for name in field_names if not self.sudo()[name]]
@@ -548,16 +555,28 @@ class CspConnection(models.Model):
             lambda c: c.next_sync <= now
         ) | this.browse(running.ids)
         remaining = 0
+        testing = getattr(threading.current_thread(), "testing", False)
         for connection in connections:
             if out_of_time(this.env):
                 remaining += 1
                 continue
-            run = connection._csp_sync(trigger="cron", batch=batch, commit=True)
+            try:
+                run = connection._csp_sync(trigger="cron", batch=batch, commit=True)
+            except Exception as exc:
+                if testing:
+                    raise
+                # not a step's failure (those are recorded on the run): the open run
+                # is closed as failed, explained, rather than retried in a loop
+                _logger.exception("CSP: the integrator failed for connection %s", connection.id)
+                self.env.cr.rollback()
+                self.env["csp.sync.run"]._csp_close_failed(connection, exc)
+                window["done"] += 1
+                continue
             if run.state == "running" or not run:
                 remaining += 1
             else:
                 window["done"] += 1
-            if not getattr(threading.current_thread(), "testing", False):
+            if not testing:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         if remaining:
             # wake a cron worker at once for the rest (Odoo would otherwise wait for its

@@ -210,6 +210,29 @@ class CspSyncRun(models.Model):
         run._csp_run(commit=commit, batch=batch)
         return run
 
+    @api.model
+    def _csp_close_failed(self, connection, error):
+        """Close the open run of `connection` after an error outside its steps."""
+        run = self.sudo().search(
+            [("connection_id", "=", connection.id), ("state", "=", "running")], limit=1
+        )
+        if run:
+            run.write(
+                {
+                    "state": "failed",
+                    "ended": fields.Datetime.now(),
+                    "current_step": False,
+                    "message": self.env._(
+                        "The integrator stopped with an unexpected error (see the server "
+                        "log): %s. The next scheduled run starts again; each tenant resumes "
+                        "from its stored delta link.",
+                        error,
+                    ),
+                }
+            )
+        if not _testing():
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
     def _csp_take_over(self):
         """A run left inside a step (its worker was killed, or the server restarted).
 
@@ -347,7 +370,11 @@ class CspSyncRun(models.Model):
                 _logger.exception("CSP: %s failed for %s", module, one_line(target.display_name))
                 message = self.env._("Unexpected error: %s", exc)
             line_values.update(state="error", errors=1, message=message)
-            target._csp_record_step_error(module, exc, message)
+            try:  # keeping the explanation elsewhere must not stop the run
+                with self.env.cr.savepoint():
+                    target._csp_record_step_error(module, exc, message)
+            except Exception:  # the run line still says what failed
+                _logger.exception("CSP: could not record the failure of %s", module)
             ok = True
         self.env["csp.sync.run.line"].create(line_values)
         values = {name: self[name] + (line_values.get(name) or 0) for name in COUNTERS}

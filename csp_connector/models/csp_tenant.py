@@ -503,6 +503,7 @@ class CspTenant(models.Model):
         self._csp_code().write({"users_delta_link": False, "users_delta_date": False,
                     "users_round": False,
                     "groups_delta_link": False, "groups_delta_date": False})  # fmt: skip
+        return True
 
     # -- rounds cut by the time budget, and the archive safety valve ----------------
 

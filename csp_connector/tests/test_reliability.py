@@ -418,3 +418,24 @@ class TestReliability(CspSandboxCase):
             self.assertTrue(csp_sync_run.try_lock(other, connection.id), "released with it")
             other.rollback()
             cr.rollback()
+
+    # -- failures while recording failures -------------------------------------------
+
+    def test_scheduled_runs_can_explain_failures_as_the_integrator_user(self):
+        integrator = self.env.ref("csp_connector.user_csp_integrator")
+        self.sandbox.fault(service="graph", path="/users", tenant=self.t1.tenant_id, status=400)
+        connection = self.connection.with_user(integrator)
+        run = connection._csp_sync(trigger="cron", modules=["users"])
+        self.assertEqual(self.users_line(run).state, "error")
+        self.assertTrue(self.t1.last_error)
+        post = self.t1.message_ids[:1]
+        self.assertEqual(post.author_id, integrator.partner_id, "the chatter says who")
+
+    def test_a_failure_to_record_a_failure_does_not_stop_the_run(self):
+        self.sandbox.fault(service="graph", path="/users", tenant=self.t1.tenant_id, status=400)
+        Tenant = type(self.env["csp.tenant"])
+        with patch.object(Tenant, "_csp_record_step_error", side_effect=RuntimeError("chatter")):
+            run = self.sync(["tenants", "users"])
+        self.assertEqual(self.users_line(run).state, "error")
+        others = run.line_ids.filtered(lambda line: line.tenant_ref_id != self.t1)
+        self.assertTrue(others, "the other tenants were handled")
