@@ -371,9 +371,11 @@ class CspSyncRun(models.Model):
                 message = self.env._("Unexpected error: %s", exc)
             line_values.update(state="error", errors=1, message=message)
             try:  # keeping the explanation elsewhere must not stop the run
-                with self.env.cr.savepoint():
+                # (no flush: the chatter's tracking is written when it always was)
+                with self.env.cr.savepoint(flush=False):
                     target._csp_record_step_error(module, exc, message)
             except Exception:  # the run line still says what failed
+                self.env.invalidate_all()
                 _logger.exception("CSP: could not record the failure of %s", module)
             ok = True
         self.env["csp.sync.run.line"].create(line_values)
