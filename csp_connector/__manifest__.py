@@ -16,6 +16,7 @@
         "security/ir.model.access.csv",
         "data/csp_integrator_user.xml",
         "data/ir_cron.xml",
+        "data/csp.sku.name.csv",
         "views/csp_connection_views.xml",
         "views/csp_tenant_views.xml",
         "views/csp_sync_run_views.xml",
@@ -23,6 +24,7 @@
         "views/csp_user_views.xml",
         "views/csp_connection_sso_views.xml",
         "views/menus.xml",
+        "views/csp_licence_views.xml",
     ],
     "application": True,
 }

@@ -8,6 +8,7 @@ harness's back door, never part of what Microsoft offers.
 import dataclasses
 import importlib
 import json
+import re
 import uuid
 from datetime import datetime, timedelta
 
@@ -358,6 +359,21 @@ def send_webhook(sb, request):
     return errors.json_response(result if isinstance(result, dict) else {"result": result})
 
 
+def publish_certificate(sb, request):
+    """Serve one more certificate under /certs (tests: an untrusted or foreign signer)."""
+    body = _body(request)
+    name, pem = body.get("name"), body.get("pem")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        _fail(400, "name must be 1-64 letters, digits, '.', '_' or '-'")
+    if not isinstance(pem, str) or "BEGIN CERTIFICATE" not in pem:
+        _fail(400, "pem must be a PEM certificate")
+    webhooks = importlib.import_module(".webhooks", __package__)
+    if name == webhooks.CERT_NAME:
+        _fail(400, "that name is the signing certificate's")
+    webhooks.publish_certificate(sb, name, pem.encode("ascii"))
+    return errors.json_response({"url": f"{sb.base_url}/certs/{name}.cer"}, 201)
+
+
 def _resource_uri(sb, body):
     customer_id = body.get("customerId")
     if not customer_id:
@@ -401,6 +417,7 @@ url_map = Map(
             methods=["PATCH", "DELETE"],
         ),
         Rule("/webhooks/send", endpoint=send_webhook, methods=["POST"]),
+        Rule("/webhooks/certificates", endpoint=publish_certificate, methods=["POST"]),
     ],
     strict_slashes=False,
 )

@@ -4,8 +4,11 @@ Each event is a JSON body ``{"EventName", "ResourceUri", "ResourceName", "AuditU
 "ResourceChangeUtcDate"}`` sent with ``Authorization: Signature <base64 RSA-SHA256 of the
 body>``, ``X-MS-Certificate-Url`` (the signing certificate, served by this module under
 ``/certs``) and ``X-MS-Signature-Algorithm: rsa-sha256``.  The signing certificate is
-issued by the sandbox's own CA.  A failed delivery is retried (10 attempts by default,
-see :func:`configure`); every attempt is recorded in :func:`state`.
+issued by the sandbox's own CA to the organisation "Microsoft Corporation", as
+Partner Center's is; tests may publish more certificates under ``/certs`` (see
+:func:`publish_certificate`), e.g. one from another CA or organisation.  A failed
+delivery is retried (10 attempts by default, see :func:`configure`); every attempt is
+recorded in :func:`state`.
 """
 
 import base64
@@ -27,6 +30,7 @@ from werkzeug.wrappers import Response
 from . import errors
 
 CERT_NAME = "pcnotifications-dispatch"
+CERT_ORGANISATION = "Microsoft Corporation"
 EVENT_NAMES = [
     "test-created",
     "subscription-updated",
@@ -69,6 +73,7 @@ class WebhookState:
     timeout: float = 5.0
     deliveries: list = field(default_factory=list)  # one dict per attempt
     validation_events: dict = field(default_factory=dict)  # correlationId -> record
+    published: dict = field(default_factory=dict)  # name -> PEM bytes served under /certs
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -84,6 +89,7 @@ def state(sb):
             leaf = sb.tls.issue_cert(
                 f"{CERT_NAME}.mscloud-sandbox.invalid",
                 common_name=f"{CERT_NAME}.mscloud-sandbox",
+                organization_name=CERT_ORGANISATION,
                 key_type=trustme.KeyType.RSA,
             )
             key = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), None)
@@ -204,13 +210,23 @@ def deliver_later(sb, event_name, resource_uri, customer_id=None, audit_uri=None
     return thread
 
 
+def publish_certificate(sb, name, pem):
+    """Serve `pem` (bytes) at ``/certs/<name>.cer`` too (not the signing certificate)."""
+    current = state(sb)
+    with current.lock:
+        current.published[name] = pem
+
+
 def serve_certificate(sb, request, name):
-    if name != CERT_NAME:
+    current = state(sb)
+    with current.lock:
+        pem = current.cert_pem if name == CERT_NAME else current.published.get(name)
+    if pem is None:
         raise errors.ApiError(errors.json_response({"error": "not_found"}, 404))
     return Response(
-        state(sb).cert_pem,
+        pem,
         content_type="application/x-x509-ca-cert",
-        headers={"Content-Disposition": f'attachment; filename="{CERT_NAME}.cer"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}.cer"'},
     )
 
 

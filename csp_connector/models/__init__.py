@@ -14,3 +14,4 @@ from . import csp_connection_sso
 from . import res_users
 from . import csp_security
 from . import ir_cron
+from . import csp_sku_name

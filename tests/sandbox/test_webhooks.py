@@ -7,7 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+import trustme
 from conftest import partner_center_token
+from cryptography import x509
 
 from mscloud_sandbox import webhooks
 
@@ -192,3 +194,25 @@ def test_failed_deliveries_are_retried_and_recorded(sandbox):
         assert gone == {"delivered": False, "attempts": 4, "status": None}
     finally:
         flaky.close()
+
+
+def test_published_certificates_are_served_beside_the_signing_one(sandbox):
+    """Tests sign events with keys of their own: the sandbox serves their certificates."""
+    other = trustme.CA(organization_name="Someone Else").cert_pem.bytes().decode()
+    url = requests.post(
+        f"{sandbox.urls['control']}/webhooks/certificates",
+        json={"name": "rogue", "pem": other},
+        verify=sandbox.ca_path,
+        timeout=10,
+    ).json()["url"]
+    assert requests.get(url, verify=sandbox.ca_path, timeout=10).text == other
+    signing = requests.get(webhooks.certificate_url(sandbox), verify=sandbox.ca_path, timeout=10)
+    subject = x509.load_pem_x509_certificate(signing.content).subject
+    assert subject.rfc4514_string().find("O=Microsoft Corporation") >= 0
+    bad = requests.post(
+        f"{sandbox.urls['control']}/webhooks/certificates",
+        json={"name": webhooks.CERT_NAME, "pem": other},
+        verify=sandbox.ca_path,
+        timeout=10,
+    )
+    assert bad.status_code == 400

@@ -1,0 +1,269 @@
+"""Partner Center webhook events: is this POST really from Partner Center?
+
+Partner Center signs each event body with RSA-SHA256 (PKCS#1 v1.5) and names the
+signing certificate by URL. An event is accepted only when, in this order:
+the body is small and the headers are there; the certificate URL is https on a host
+allowed for the connection; the certificate chains, signature by signature and within
+each validity period, to one of the trusted roots; its subject's organisation is the
+expected one; its RSA key verifies the signature over the exact bytes received; the
+body is a Partner Center event. Anything else raises :class:`WebhookRefused`.
+
+Written for ``cryptography`` 3.4 (Odoo 18.0's pin): no ``x509.verification`` there, so
+the chain is checked by hand with each issuer's public key.
+"""
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from ..sync.tenants import parse_datetime
+
+_DER = Encoding.DER
+_RESOURCE = re.compile(
+    r"/customers/(?P<customer>[0-9a-fA-F-]{36})(?:/subscriptions/(?P<subscription>[^/?#]+))?"
+)
+
+MAX_BODY = 16 * 1024  # Partner Center's events are a few hundred bytes
+MAX_CERTIFICATE = 64 * 1024
+MAX_CHAIN = 6
+MAX_AGE = timedelta(days=7)  # older events are refused: replays outside our memory
+DEFAULT_ORGANISATION = "Microsoft Corporation"
+# Partner Center publishes its signing certificate on this blob storage host
+DEFAULT_CERTIFICATE_HOSTS = ("3psostorageacct.blob.core.windows.net",)
+
+
+class WebhookRefused(Exception):
+    """An event not accepted; ``status`` is the HTTP answer (401, or 400/413)."""
+
+    def __init__(self, reason, status=401):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    name: str
+    resource_uri: str
+    resource_name: str
+    audit_uri: str
+    changed_at: object  # aware datetime or None
+    customer_id: str | None
+    subscription_id: str | None
+    digest: str  # sha256 of the body: the same delivery twice has the same digest
+
+
+def resource_ids(uri):
+    """(customer id, subscription id or None) named by a Partner Center resource URI."""
+    match = _RESOURCE.search(uri or "")
+    if not match:
+        return None, None
+    subscription = match.group("subscription")
+    return match.group("customer").lower(), subscription.lower() if subscription else None
+
+
+def _headers(headers):
+    return {str(key).lower(): str(value) for key, value in dict(headers).items()}
+
+
+def signature_from(headers):
+    """The base64 signature: ``Authorization: Signature <b64>`` or ``x-ms-signature``."""
+    auth = headers.get("authorization", "").strip()
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "signature" or not value.strip():
+            raise WebhookRefused("The Authorization header is not a 'Signature' header.")
+        return value.strip()
+    if headers.get("x-ms-signature", "").strip():
+        return headers["x-ms-signature"].strip()
+    raise WebhookRefused("The event carries no signature (Authorization: Signature ...).")
+
+
+def host_allowed(url, allowed_hosts):
+    """True for an https URL whose host (without port) is one of `allowed_hosts`."""
+    try:
+        parts = urlsplit(url or "")
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
+    allowed = {h.strip().lower() for h in allowed_hosts if h and h.strip()}
+    return parts.scheme == "https" and bool(host) and host in allowed
+
+
+def load_certificates(data):
+    """Certificates in PEM (one or several) or DER bytes; [] when it is neither."""
+    if not data:
+        return []
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        found = []
+        for chunk in data.split(b"-----END CERTIFICATE-----")[:-1]:
+            start = chunk.find(b"-----BEGIN CERTIFICATE-----")
+            if start < 0:
+                continue
+            pem = chunk[start:] + b"-----END CERTIFICATE-----\n"
+            try:
+                found.append(x509.load_pem_x509_certificate(pem))
+            except ValueError:
+                continue
+        return found
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        return []
+
+
+def _signed_by(cert, issuer):
+    key = issuer.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(),
+                       cert.signature_hash_algorithm)  # fmt: skip
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes,
+                       ec.ECDSA(cert.signature_hash_algorithm))  # fmt: skip
+        else:
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError):
+        return False
+    return True
+
+
+def _is_ca(cert):
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _valid_at(cert, now):
+    naive = now.astimezone(UTC).replace(tzinfo=None)  # cryptography 3.4 dates are naive UTC
+    return cert.not_valid_before <= naive <= cert.not_valid_after
+
+
+def _describe(cert):
+    return cert.subject.rfc4514_string()[:200]
+
+
+def verify_chain(leaf, intermediates, roots, now):
+    """Raise WebhookRefused unless `leaf` chains to one of `roots` at `now`."""
+    if not _valid_at(leaf, now):
+        raise WebhookRefused(
+            f"The signing certificate ({_describe(leaf)}) is expired or not yet valid."
+        )
+    root_ders = {root.public_bytes(_DER) for root in roots}
+    current = leaf
+    for _depth in range(MAX_CHAIN):
+        for issuer in [*roots, *intermediates]:
+            if issuer.subject != current.issuer or not _signed_by(current, issuer):
+                continue
+            if not _valid_at(issuer, now):
+                continue
+            if issuer.public_bytes(_DER) in root_ders:
+                return
+            if not _is_ca(issuer):
+                continue
+            current = issuer
+            break
+        else:
+            raise WebhookRefused(
+                f"The signing certificate ({_describe(leaf)}) does not chain to a trusted "
+                "root certificate."
+            )
+    raise WebhookRefused("The signing certificate's chain is too long.")
+
+
+def organisations(cert):
+    return [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+
+
+def parse_event(body, now=None, max_age=MAX_AGE):
+    """The event in a JSON body, or WebhookRefused(400)."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise WebhookRefused("The event body is not UTF-8 JSON.", 400) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("EventName"), str):
+        raise WebhookRefused("The event body has no EventName.", 400)
+    text = {key: payload.get(key) if isinstance(payload.get(key), str) else ""
+            for key in ("ResourceUri", "ResourceName", "AuditUri")}  # fmt: skip
+    changed_at = parse_datetime(payload.get("ResourceChangeUtcDate"))
+    if changed_at is not None and now is not None and now - changed_at > max_age:
+        raise WebhookRefused(
+            f"The event is from {changed_at:%Y-%m-%d %H:%M} UTC, older than we accept "
+            "(a replay of an old delivery)."
+        )
+    customer, subscription = resource_ids(text["ResourceUri"])
+    return WebhookEvent(
+        name=payload["EventName"].strip(),
+        resource_uri=text["ResourceUri"],
+        resource_name=text["ResourceName"],
+        audit_uri=text["AuditUri"],
+        changed_at=changed_at,
+        customer_id=customer,
+        subscription_id=subscription,
+        digest=hashlib.sha256(body).hexdigest(),
+    )
+
+
+def verify(body, headers, *, allowed_hosts, roots, fetch_certificate,
+           organisation=DEFAULT_ORGANISATION, now=None, max_age=MAX_AGE):  # fmt: skip
+    """The WebhookEvent in a signed Partner Center POST, or WebhookRefused.
+
+    ``roots``: trusted root certificates (x509 objects); ``fetch_certificate(url)``
+    returns the bytes served at the certificate URL (it is only called for an allowed
+    host); ``now``: an aware datetime (the validity dates are checked against it).
+    """
+    now = now or datetime.now(UTC)
+    if len(body) > MAX_BODY:
+        raise WebhookRefused(f"The event body is larger than {MAX_BODY} bytes.", 413)
+    headers = _headers(headers)
+    signature_text = signature_from(headers)
+    algorithm = headers.get("x-ms-signature-algorithm", "").strip().lower()
+    if algorithm != "rsa-sha256":
+        raise WebhookRefused(
+            f"Unsupported signature algorithm {algorithm[:40]!r} (rsa-sha256 expected)."
+        )
+    try:
+        signature = base64.b64decode(signature_text, validate=True)
+    except (binascii.Error, ValueError):
+        raise WebhookRefused("The signature is not base64.") from None
+    url = headers.get("x-ms-certificate-url", "").strip()
+    if not host_allowed(url, allowed_hosts):
+        raise WebhookRefused(
+            f"The certificate URL's host is not one allowed for this connection ({url[:200]})."
+        )
+    data = fetch_certificate(url)
+    if data is not None and len(data) > MAX_CERTIFICATE:
+        raise WebhookRefused("The certificate served at the certificate URL is too large.")
+    certificates = load_certificates(data)
+    if not certificates:
+        raise WebhookRefused("No certificate could be read from the certificate URL.")
+    leaf, intermediates = certificates[0], certificates[1:]
+    verify_chain(leaf, intermediates, roots, now)
+    expected = (organisation or "").strip().casefold()
+    owners = organisations(leaf)
+    if expected not in [o.strip().casefold() for o in owners]:
+        raise WebhookRefused(
+            f"The signing certificate belongs to {', '.join(owners) or 'no organisation'}, "
+            f"not {organisation}."
+        )
+    key = leaf.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise WebhookRefused("The signing certificate's key is not an RSA key.")
+    try:
+        key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        raise WebhookRefused("The signature does not match the event body.") from None
+    return parse_event(body, now=now, max_age=max_age)

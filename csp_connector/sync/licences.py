@@ -1,0 +1,236 @@
+"""What the licences step writes: subscribed SKUs, subscriptions, assignments.
+
+Plain data in, plans out; the models (``models/csp_subscribed_sku.py``,
+``models/csp_subscription.py``) apply them. Nothing here reads or writes the database.
+A value Microsoft did not send is left out of a plan, so a sync never empties a field
+because a property went missing from one answer.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from .tenants import is_guid, parse_datetime
+
+# licence import types (connection default, per-tenant override)
+IMPORT_SKUS = "skus"  # all subscribed SKUs (Graph); the only choice for indirect resellers
+IMPORT_SUBSCRIPTIONS = "subscriptions"  # your Partner Center subscriptions only
+IMPORT_BOTH = "both"
+IMPORT_TYPES = (IMPORT_SKUS, IMPORT_SUBSCRIPTIONS, IMPORT_BOTH)
+
+
+class BadRecord(ValueError):
+    """An item Microsoft sent that cannot be imported (said so on the run, skipped)."""
+
+
+def effective_import_type(connection_type, tenant_override=None):
+    """The import type of one tenant: its override, else the connection's, else SKUs."""
+    for candidate in (tenant_override, connection_type):
+        if candidate in IMPORT_TYPES:
+            return candidate
+    return IMPORT_SKUS
+
+
+def reads_skus(import_type):
+    return import_type in (IMPORT_SKUS, IMPORT_BOTH)
+
+
+def reads_subscriptions(import_type):
+    return import_type in (IMPORT_SUBSCRIPTIONS, IMPORT_BOTH)
+
+
+# -- SKU names -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SkuNames:
+    """Product names by SKU id and, where a part number names one product only, by
+    part number (Microsoft's list reuses a few part numbers)."""
+
+    by_id: dict
+    by_part: dict
+
+    @classmethod
+    def from_rows(cls, rows):
+        """rows: (sku_id, part_number, name) triples."""
+        by_id, parts = {}, {}
+        for sku_id, part_number, name in rows:
+            if sku_id:
+                by_id[sku_id.strip().lower()] = name
+            if part_number:
+                parts.setdefault(_part_key(part_number), set()).add(name)
+        by_part = {key: next(iter(names)) for key, names in parts.items() if len(names) == 1}
+        return cls(by_id, by_part)
+
+    def resolve(self, sku_id, part_number):
+        """(product name, known): an unknown SKU is shown by its part number (else its
+        id) and flagged for a person to name."""
+        name = self.by_id.get((sku_id or "").strip().lower())
+        if name is None and part_number:
+            name = self.by_part.get(_part_key(part_number))
+        if name is not None:
+            return name, True
+        return (part_number or sku_id or "").strip(), False
+
+
+def _part_key(part_number):
+    # Graph's part numbers may differ from the published list in whitespace and case
+    return re.sub(r"\s+", "", part_number).upper()
+
+
+# -- subscribed SKUs (Graph subscribedSkus) -----------------------------------------------
+
+_UNITS = (
+    ("enabled", "enabled_units"),
+    ("suspended", "suspended_units"),
+    ("warning", "warning_units"),
+    ("lockedOut", "locked_out_units"),
+)
+
+
+def plan_subscribed_sku(item, names):
+    """Field values of one Graph subscribedSku; BadRecord when it has no usable skuId."""
+    if not isinstance(item, dict) or not is_guid(item.get("skuId")):
+        raise BadRecord(f"a subscribed SKU without a valid skuId ({_short(item)})")
+    sku_id = item["skuId"].strip().lower()
+    values = {"microsoft_id": sku_id, "sku_id": sku_id}
+    part_number = item.get("skuPartNumber")
+    if isinstance(part_number, str) and part_number.strip():
+        values["part_number"] = part_number.strip()
+    name, known = names.resolve(sku_id, values.get("part_number"))
+    values["product_name"] = name
+    values["name_unknown"] = not known
+    prepaid = item.get("prepaidUnits")
+    if isinstance(prepaid, dict):
+        for key, field_name in _UNITS:
+            if isinstance(prepaid.get(key), int):
+                values[field_name] = prepaid[key]
+    if isinstance(item.get("consumedUnits"), int):
+        values["consumed_units"] = item["consumedUnits"]
+    if isinstance(item.get("capabilityStatus"), str):
+        values["capability_status"] = item["capabilityStatus"]
+    ids = item.get("subscriptionIds")
+    if isinstance(ids, list):
+        values["subscription_ids"] = " ".join(sorted(str(i).lower() for i in ids if i))
+    return values
+
+
+def unassigned_units(enabled, consumed):
+    """Seats paid for and not assigned (never negative: Graph may report more consumed
+    than enabled while seats are being removed)."""
+    return max((enabled or 0) - (consumed or 0), 0)
+
+
+# -- Partner Center subscriptions ------------------------------------------------------------
+
+_SUBSCRIPTION_TEXT = (
+    ("offerId", "offer_id"),
+    ("offerName", "offer_name"),
+    ("friendlyName", "friendly_name"),
+    ("status", "status"),
+    ("billingCycle", "billing_cycle"),
+    ("termDuration", "term_duration"),
+    ("unitType", "unit_type"),
+    ("promotionId", "promotion_id"),
+)
+_SUBSCRIPTION_DATES = (
+    ("creationDate", "creation_date"),
+    ("effectiveStartDate", "start_date"),
+    ("commitmentEndDate", "commitment_end_date"),
+)
+ALL = "*"  # in audit_changes: every subscription of the customer
+STATUSES = ("active", "suspended", "deleted", "expired", "pending", "disabled")
+
+
+def plan_subscription(item):
+    """Field values of one Partner Center subscription; BadRecord without an id."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+        raise BadRecord(f"a subscription without an id ({_short(item)})")
+    values = {"microsoft_id": item["id"].strip().lower()}
+    for key, field_name in _SUBSCRIPTION_TEXT:
+        if isinstance(item.get(key), str):
+            values[field_name] = item[key].strip() or False
+    if values.get("status") and values["status"].lower() not in STATUSES:
+        values["status"] = "other"
+    elif values.get("status"):
+        values["status"] = values["status"].lower()
+    if isinstance(item.get("quantity"), int) and not isinstance(item["quantity"], bool):
+        values["quantity"] = item["quantity"]
+    if isinstance(item.get("autoRenewEnabled"), bool):
+        values["auto_renew"] = item["autoRenewEnabled"]
+    for key, field_name in _SUBSCRIPTION_DATES:
+        if key in item:
+            parsed = parse_datetime(item.get(key))
+            # Odoo stores naive UTC
+            values[field_name] = parsed.replace(tzinfo=None) if parsed else False
+    product_type = item.get("productType")
+    if isinstance(product_type, dict) and isinstance(product_type.get("id"), str):
+        values["product_type"] = product_type["id"]
+    if "scheduledNextTermInstructions" in item:
+        values["next_term_instructions"] = _json_text(item["scheduledNextTermInstructions"])
+    refundable = item.get("refundableQuantity")
+    if isinstance(refundable, dict):
+        details = refundable.get("details")
+        values["refundable_details"] = _json_text(
+            [
+                {"quantity": d.get("quantity"), "until": d.get("allowedUntilDateTime")}
+                for d in details or []
+                if isinstance(d, dict)
+            ]
+        )
+    return values
+
+
+def _json_text(value):
+    if value in (None, {}, []):
+        return False
+    return json.dumps(value, sort_keys=True)
+
+
+def _short(item):
+    return json.dumps(item, default=str)[:120]
+
+
+# -- shared ---------------------------------------------------------------------------------------
+
+
+def fingerprint(values):
+    """A digest of what a plan writes: equal digests mean nothing to write."""
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def assignment_pairs(user_skus, known_skus):
+    """{(user binding id, sku id)} for each licence a user holds whose SKU is one of the
+    tenant's subscribed SKUs. ``user_skus``: {binding id: iterable of sku ids}."""
+    known = {sku.lower() for sku in known_skus}
+    return {
+        (user, sku.lower())
+        for user, skus in user_skus.items()
+        for sku in skus
+        if sku and sku.lower() in known
+    }
+
+
+def audit_changes(records):
+    """{customer id: {subscription ids}} named by Partner Center's subscription audit
+    records; ``ALL`` in a set: a record named no subscription, re-read them all."""
+    changes = {}
+    for record in records or []:
+        if not isinstance(record, dict) or not is_guid(record.get("customerId")):
+            continue
+        if (record.get("resourceType") or "").lower() != "subscription":
+            continue
+        found = changes.setdefault(record["customerId"].strip().lower(), set())
+        sub_id = None
+        for entry in record.get("customizedData") or []:
+            if isinstance(entry, dict) and entry.get("key") == "SubscriptionId":
+                sub_id = entry.get("value")
+        if not sub_id:
+            try:
+                sub_id = json.loads(record.get("resourceNewValue") or "{}").get("id")
+            except (ValueError, AttributeError):
+                sub_id = None
+        found.add(sub_id.lower() if isinstance(sub_id, str) and sub_id else ALL)
+    return changes

@@ -1,0 +1,191 @@
+"""Partner Center webhook verification: only a signed event from the expected signer."""
+
+import base64
+import json
+import pathlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from odoo.addons.csp_connector.microsoft import webhooks
+
+from mscloud_sandbox import webhooks as sandbox_webhooks
+
+HOST = "3psostorageacct.blob.core.windows.net"
+URL = f"https://{HOST}/cert/pcnotifications.microsoft.com.cer"
+CUSTOMER = "aaaaaaaa-0000-4000-8000-000000000001"
+
+
+class Signer:
+    def __init__(self, ca, organisation="Microsoft Corporation", **kwargs):
+        leaf = ca.issue_cert(
+            "pcnotifications.microsoft.com", organization_name=organisation,
+            key_type=trustme.KeyType.RSA, **kwargs,
+        )  # fmt: skip
+        self.key = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), None)
+        self.chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
+        self.leaf_only = leaf.cert_chain_pems[0].bytes()
+
+    def sign(self, body):
+        raw = self.key.sign(body, padding.PKCS1v15(), hashes.SHA256())
+        return base64.b64encode(raw).decode()
+
+
+@pytest.fixture(scope="module")
+def root():
+    return trustme.CA(organization_name="Test Root")
+
+
+@pytest.fixture(scope="module")
+def signer(root):
+    return Signer(root)
+
+
+def event(changed=None, name="subscription-updated"):
+    changed = changed or datetime.now(UTC)
+    return json.dumps({
+        "EventName": name,
+        "ResourceUri": f"https://api.partnercenter.microsoft.com/v1/customers/{CUSTOMER}"
+                       "/subscriptions/SUB-1",
+        "ResourceName": "subscription",
+        "AuditUri": None,
+        "ResourceChangeUtcDate": changed.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }).encode()  # fmt: skip
+
+
+def headers(signature, url=URL, algorithm="rsa-sha256"):
+    return {"Authorization": f"Signature {signature}", "X-MS-Certificate-Url": url,
+            "X-MS-Signature-Algorithm": algorithm}  # fmt: skip
+
+
+def check(body, hdrs, served, roots, **kwargs):
+    fetched = []
+
+    def fetch(url):
+        fetched.append(url)
+        return served
+
+    kwargs.setdefault("allowed_hosts", [HOST])
+    result = webhooks.verify(body, hdrs, roots=roots, fetch_certificate=fetch, **kwargs)
+    return result, fetched
+
+
+def test_a_signed_event_is_accepted(root, signer):
+    body = event()
+    found, fetched = check(body, headers(signer.sign(body)), signer.chain, [_cert(root)])
+    assert fetched == [URL]
+    assert found.name == "subscription-updated"
+    assert (found.customer_id, found.subscription_id) == (CUSTOMER, "sub-1")
+    assert len(found.digest) == 64
+    # x-ms-signature works too; the algorithm's case does not matter
+    other = {"x-ms-signature": signer.sign(body), "x-ms-certificate-url": URL,
+             "x-ms-signature-algorithm": "RSA-SHA256"}  # fmt: skip
+    assert check(body, other, signer.leaf_only, [_cert(root)])[0].digest == found.digest
+
+
+def test_a_chain_through_an_intermediate(root):
+    intermediate = root.create_child_ca()
+    signer = Signer(intermediate)
+    body = event()
+    found, _ = check(body, headers(signer.sign(body)), signer.chain, [_cert(root)])
+    assert found.name == "subscription-updated"
+    # the leaf alone cannot be chained: the intermediate is missing
+    with pytest.raises(webhooks.WebhookRefused, match="does not chain"):
+        check(body, headers(signer.sign(body)), signer.leaf_only, [_cert(root)])
+
+
+def _cert(ca):
+    return x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+
+
+def refused(body, hdrs, served, roots, match, status=401, **kwargs):
+    with pytest.raises(webhooks.WebhookRefused, match=match) as info:
+        check(body, hdrs, served, roots, **kwargs)
+    assert info.value.status == status
+    return info.value
+
+
+def test_a_changed_body_is_refused(root, signer):
+    body = event()
+    signature = signer.sign(body)
+    refused(body.replace(b"SUB-1", b"SUB-2"), headers(signature), signer.chain, [_cert(root)],
+            "does not match")  # fmt: skip
+    # one byte of whitespace is enough: the signature covers the exact bytes
+    refused(body + b" ", headers(signature), signer.chain, [_cert(root)], "does not match")
+
+
+def test_an_untrusted_certificate_is_refused(root):
+    stranger = Signer(trustme.CA(organization_name="Microsoft Corporation"))
+    body = event()
+    refused(body, headers(stranger.sign(body)), stranger.chain, [_cert(root)], "does not chain")
+
+
+def test_another_organisation_is_refused(root):
+    foreign = Signer(root, organisation="Contoso Hosting")
+    body = event()
+    error = refused(body, headers(foreign.sign(body)), foreign.chain, [_cert(root)],
+                    "belongs to Contoso Hosting")  # fmt: skip
+    assert "Microsoft Corporation" in error.reason
+
+
+def test_a_foreign_certificate_host_is_never_fetched(root, signer):
+    body = event()
+    for url in (
+        "https://evil.example.com/cert.cer",
+        f"http://{HOST}/cert.cer",  # not https
+        f"https://{HOST}.evil.example.com/cert.cer",
+        f"https://evil.example.com/{HOST}/cert.cer",
+    ):
+        with pytest.raises(webhooks.WebhookRefused, match="not one allowed"):
+            webhooks.verify(body, headers(signer.sign(body), url=url), allowed_hosts=[HOST],
+                            roots=[_cert(root)], fetch_certificate=pytest.fail)  # fmt: skip
+
+
+def test_expired_signing_certificate_is_refused(root):
+    old = Signer(root, not_before=datetime(2020, 1, 1), not_after=datetime(2021, 1, 1))
+    body = event()
+    refused(body, headers(old.sign(body)), old.chain, [_cert(root)], "expired")
+
+
+def test_oversized_malformed_and_stale_bodies(root, signer):
+    big = b'{"EventName": "test-created", "x": "' + b"a" * webhooks.MAX_BODY + b'"}'
+    refused(big, headers(signer.sign(big)), signer.chain, [_cert(root)], "larger", status=413)
+    for bad in (b"not json", b"[1, 2]", b'{"ResourceUri": "x"}', b"\xff\xfe"):
+        refused(bad, headers(signer.sign(bad)), signer.chain, [_cert(root)], "body", status=400)
+    stale = event(changed=datetime.now(UTC) - timedelta(days=8))
+    refused(stale, headers(signer.sign(stale)), signer.chain, [_cert(root)], "older")
+
+
+def test_missing_or_wrong_headers(root, signer):
+    body = event()
+    sig = signer.sign(body)
+    roots = [_cert(root)]
+    refused(body, {"X-MS-Certificate-Url": URL, "X-MS-Signature-Algorithm": "rsa-sha256"},
+            signer.chain, roots, "no signature")  # fmt: skip
+    refused(body, {**headers(sig), "Authorization": f"Bearer {sig}"}, signer.chain, roots,
+            "not a 'Signature'")  # fmt: skip
+    refused(body, headers(sig, algorithm="rsa-sha1"), signer.chain, roots, "algorithm")
+    refused(body, headers("%%%"), signer.chain, roots, "base64")
+    refused(body, headers(sig), b"garbage", roots, "No certificate")
+
+
+def test_the_sandboxs_own_deliveries_verify(sandbox):
+    """What the sandbox sends (its served certificate, its signature) passes."""
+    resource = f"{sandbox.urls['partner_center']}/v1/customers/{CUSTOMER}"
+    body = sandbox_webhooks.event_body(sandbox, "subscription-updated", resource)
+    hdrs = headers(
+        sandbox_webhooks.sign(sandbox, body), url=sandbox_webhooks.certificate_url(sandbox)
+    )
+    roots = webhooks.load_certificates(pathlib.Path(sandbox.ca_path).read_bytes())
+
+    def fetch(url):
+        return requests.get(url, verify=sandbox.ca_path, timeout=10).content
+
+    found = webhooks.verify(body, hdrs, allowed_hosts=["127.0.0.1"], roots=roots,
+                            fetch_certificate=fetch)  # fmt: skip
+    assert found.customer_id == CUSTOMER and found.subscription_id is None
