@@ -56,7 +56,7 @@ class CspSkuName(models.Model):
     @api.model
     def _csp_names(self):
         """The lookup the licence step names SKUs with (active names only)."""
-        rows = self.sudo().search_read([], ["sku_id", "part_number", "name"])
+        rows = self.sudo().search_read([("active", "=", True)], ["sku_id", "part_number", "name"])
         return SkuNames.from_rows((r["sku_id"], r["part_number"], r["name"]) for r in rows)
 
     def _csp_rename_licences(self):
