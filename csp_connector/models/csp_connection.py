@@ -572,7 +572,9 @@ class CspConnection(models.Model):
                 self.env["csp.sync.run"]._csp_close_failed(connection, exc)
                 window["done"] += 1
                 continue
-            if run.state == "running" or not run:
+            if not run:
+                continue  # another worker has it, or it waits for a stale heartbeat
+            if run.state == "running":
                 remaining += 1
             else:
                 window["done"] += 1

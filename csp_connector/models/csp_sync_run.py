@@ -127,6 +127,7 @@ class CspSyncRun(models.Model):
         value = self.env["ir.config_parameter"].sudo().get_param("csp_connector.stale_seconds")
         return float(value) if value and value.isdigit() else cron_time_limit() + 60
 
+    @api.depends("state", "heartbeat", "current_step", "line_ids")
     def _compute_progress(self):
         now = fields.Datetime.now()
         stale_after = timedelta(seconds=self._csp_stale_after())
@@ -206,7 +207,11 @@ class CspSyncRun(models.Model):
                 {"connection_id": connection.id, "trigger": trigger, "modules": ",".join(modules)}
             )
         elif run.current_step and not run._csp_take_over():
-            return run  # its worker may still be alive: it resumes later
+            # its worker may still be alive: look again once its heartbeat is stale
+            # (not at once: that would spin the cron)
+            stale_at = run.heartbeat + timedelta(seconds=self._csp_stale_after() + 1)
+            self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger(stale_at)
+            return self.browse()
         run._csp_run(commit=commit, batch=batch)
         return run
 

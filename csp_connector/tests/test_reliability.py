@@ -4,9 +4,10 @@
 failures that stay where they belong, the sync lock."""
 
 import json
+from datetime import timedelta
 from unittest.mock import patch
 
-from odoo import SUPERUSER_ID, api, sql_db
+from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
@@ -215,6 +216,16 @@ class TestReliability(CspSandboxCase):
     def test_a_worker_that_died_mid_step_is_detected_and_its_step_resumed(self):
         run = self.connection._csp_sync(trigger="cron", modules=["users"])
         self.users_line(run).unlink()
+        # a heartbeat still fresh: its worker may be alive, the run is looked at later
+        now = fields.Datetime.now()
+        run.write({"state": "running", "ended": False, "current_step": f"{self.t1.id}:users",
+                   "heartbeat": now})  # fmt: skip
+        self.assertFalse(run.stale)
+        cron = self.env.ref("csp_connector.ir_cron_csp_integrator")
+        self.assertFalse(self.connection._csp_sync(trigger="cron", modules=["users"]))
+        self.assertFalse(self.users_line(run))
+        later = self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)], order="id desc")[:1]
+        self.assertGreater(later.call_at, now + timedelta(seconds=60), "not a busy loop")
         run.write(
             {"state": "running", "ended": False, "current_step": f"{self.t1.id}:users",
              "heartbeat": "2000-01-01 00:00:00"}
