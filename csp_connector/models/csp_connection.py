@@ -18,7 +18,7 @@ from ..microsoft.partner_center import PartnerCenter
 from ..microsoft.safe_text import one_line
 from ..sync import tenants as tenant_rules
 from . import oauth_state
-from .csp_sync_run import cron_budget, out_of_time
+from .csp_sync_run import cpu_deadline, cron_budget, out_of_time
 
 _logger = logging.getLogger(__name__)
 
@@ -599,7 +599,7 @@ class CspConnection(models.Model):
             wall, cpu = cron_budget(self.env)
             window = {
                 "deadline": time.monotonic() + wall,
-                "cpu": time.process_time() + cpu if cpu else None,
+                "cpu": cpu_deadline(cpu),
                 "done": 0,
             }
             cr._csp_budget_window = window

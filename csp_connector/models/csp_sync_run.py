@@ -1,6 +1,7 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
+import resource
 import threading
 import time
 from datetime import timedelta
@@ -51,6 +52,22 @@ def cron_budget(env):
     cpu_limit = config.get("limit_time_cpu") or 0
     cpu = cpu_limit * BUDGET_SHARE if cpu_limit > 0 else None
     return wall, cpu
+
+
+def cpu_deadline(budget):
+    """time.process_time() at which a cron job stops: `budget` seconds of CPU from now,
+    and never closer than a margin to the CPU limit Odoo's prefork worker set on the
+    process (RLIMIT_CPU, reset before each unit of work: other jobs may have used it)."""
+    now = time.process_time()
+    deadline = now + budget if budget else None
+    try:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_CPU)
+    except (AttributeError, ValueError, OSError):
+        return deadline
+    if soft not in (resource.RLIM_INFINITY, -1) and soft > 0:
+        margin = max(5.0, 0.2 * (config.get("limit_time_cpu") or 0))
+        deadline = min(deadline, soft - margin) if deadline else soft - margin
+    return deadline
 
 
 def out_of_time(env):

@@ -4,6 +4,7 @@
 failures that stay where they belong, the sync lock."""
 
 import json
+import time
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -244,6 +245,20 @@ class TestReliability(CspSandboxCase):
         self.connection._csp_sync(trigger="cron", modules=["users"])
         self.assertEqual(run.state, "partial")
         self.assertIn("stopped 3 times", self.users_line(run).message)
+
+    def test_a_cron_job_near_odoos_cpu_limit_stops_before_it(self):
+        action = self.connection.action_sync_now()
+        run = self.env["csp.sync.run"].browse(action["res_id"])
+        # what Odoo's prefork worker set: the CPU this process may still use is short
+        soft = time.process_time() + 3
+        with patch.object(csp_sync_run.resource, "getrlimit", return_value=(soft, -1)):
+            window = self.env["csp.connection"]._csp_cron_window()
+            self.assertLessEqual(window["cpu"], soft - 5)
+            self.env["csp.connection"]._cron_run_integrator()
+        self.assertEqual(run.state, "running", "nothing started this close to the limit")
+        self.assertFalse(run.line_ids)
+        self.env["csp.connection"]._cron_run_integrator()
+        self.assertIn(run.state, ("done", "partial"))
 
     # -- Sync now ----------------------------------------------------------------------
 
