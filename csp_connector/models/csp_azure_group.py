@@ -6,6 +6,7 @@ from odoo import api, fields, models
 
 from ..microsoft import errors
 from ..microsoft.graph import ReadCheck
+from .csp_sync_run import out_of_time
 
 
 class CspAzureGroup(models.Model):
@@ -51,39 +52,59 @@ class CspAzureGroup(models.Model):
 
     @api.model
     def _csp_sync_groups(self, tenant, graph):
-        """Apply groups delta (names and members@delta); a 410 restarts from scratch."""
+        """Apply groups delta (names and members@delta); a 410 restarts from scratch.
+
+        Returns False when the round stopped at a page boundary, out of time (it goes
+        on from there at the next call), True when it is complete."""
+        resumed = bool(tenant._csp_round_get("groups"))
         try:
             return self._csp_groups_round(tenant, graph, tenant.groups_delta_link)
         except errors.MicrosoftError as exc:
-            if not tenant.groups_delta_link or not is_resync(exc):
+            if not (tenant.groups_delta_link or resumed) or not is_resync(exc):
                 raise
             tenant.message_post(body=self.env._("Groups delta expired: all groups are read again."))
+            tenant._csp_round_drop("groups")
             return self._csp_groups_round(tenant, graph, None)
 
     def _csp_groups_round(self, tenant, graph, link):
         existing = {g.object_id: g for g in self.search([("tenant_ref_id", "=", tenant.id)])}
-        if link:
+        resume = tenant._csp_round_get("groups")
+        full = resume["full"] if resume else not link
+        if resume:
+            pages = graph.iter_pages(resume["next"])
+        elif link:
             pages = graph.iter_pages(link)
         else:
             pages = graph.iter_pages(
                 "v1.0/groups/delta", params={"$select": "id,displayName,members"}
             )
         new_link = None
-        seen = set()  # groups met in this round: a large group's members@delta is split
-        # over several entries (and pages), each adding to what the round already has
-        check = ReadCheck(delta=True)
+        # groups met in this round: a large group's members@delta is split over several
+        # entries (and pages), each adding to what the round already has
+        seen = set(resume.get("seen") or ()) if resume else set()
+        check = ReadCheck(**resume["check"]) if resume else ReadCheck(delta=True)
         for page in pages:
             for item in check.page(page):
                 if not isinstance(item, dict) or not item.get("id"):
                     continue
-                self._csp_apply_group(tenant, item, existing, full=not link, seen=seen)
+                self._csp_apply_group(tenant, item, existing, full=full, seen=seen)
                 seen.add(item["id"])
             new_link = page.get("@odata.deltaLink") or new_link
+            following = page.get("@odata.nextLink")
+            if following and out_of_time(self.env):
+                tenant._csp_round_keep(
+                    "groups",
+                    {"next": following, "full": full, "seen": sorted(seen),
+                     "check": check.state()},
+                )  # fmt: skip
+                return False
         # a read that did not reach Graph's final page removes nothing, keeps the old link
         check.finish("the tenant's groups")
-        if not link:  # a full round: groups not listed are gone
+        if full:  # a full round: groups not listed are gone
             self.browse([g.id for oid, g in existing.items() if oid not in seen]).unlink()
-        tenant._csp_store_delta_link("groups", new_link, changed=bool(seen), force=not link)
+        tenant._csp_store_delta_link("groups", new_link, changed=bool(seen), force=full)
+        tenant._csp_round_drop("groups")
+        return True
 
     def _csp_apply_group(self, tenant, item, existing, full, seen=()):
         group = existing.get(item["id"])

@@ -39,7 +39,7 @@ class CspTenant(models.Model):
         "relationship", "gdap_status", "gdap_end", "gdap_auto_extend", "gdap_relationship_id",
         "suggested_partner_id", "suggestion_reason", "consent_state", "consent_nonce",
         "last_error", "users_delta_link", "users_delta_date", "groups_delta_link",
-        "groups_delta_date", "users_round", "archive_held", "archive_held_count",
+        "groups_delta_date", "users_round", "groups_round", "archive_held", "archive_held_count",
         "last_error_step",
     )  # fmt: skip
 
@@ -141,8 +141,9 @@ class CspTenant(models.Model):
     users_delta_date = fields.Datetime(readonly=True, copy=False)
     groups_delta_link = fields.Char(readonly=True, copy=False)
     groups_delta_date = fields.Datetime(readonly=True, copy=False)
-    # a users round cut at a page boundary (out of time): where it goes on (JSON)
+    # a users (groups) round cut at a page boundary (out of time): where it goes on (JSON)
     users_round = fields.Text(readonly=True, copy=False)
+    groups_round = fields.Text(readonly=True, copy=False)
     # contacts the safety valve kept from archiving (binding ids, JSON) until a person decides
     archive_held = fields.Text(string="Held Archive (bindings)", readonly=True, copy=False)
     archive_held_count = fields.Integer(string="Archive Held", readonly=True, copy=False)
@@ -501,7 +502,7 @@ class CspTenant(models.Model):
         """Next run reads every user and group again (a full sync)."""
         self._csp_check_can_sync()
         self._csp_code().write({"users_delta_link": False, "users_delta_date": False,
-                    "users_round": False,
+                    "users_round": False, "groups_round": False,
                     "groups_delta_link": False, "groups_delta_date": False})  # fmt: skip
         return True
 

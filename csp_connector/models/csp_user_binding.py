@@ -77,8 +77,9 @@ class CspUserBinding(models.Model):
         context = _SyncContext(self.env, tenant)
         # groups are read on the first run (so that mappings can choose among them) and
         # then followed by delta only while a mapping filters or sets values by group
-        if context.needs_groups or not tenant.groups_delta_link:
-            self.env["csp.azure.group"]._csp_sync_groups(tenant, graph)
+        groups_due = context.needs_groups or not tenant.groups_delta_link or tenant.groups_round
+        if groups_due and not self.env["csp.azure.group"]._csp_sync_groups(tenant, graph):
+            return {**counters, "paused": True}  # out of time: the step resumes
         if context.needs_groups:
             context.memberships = self.env["csp.azure.group"]._csp_memberships(tenant)
         link = tenant.users_delta_link

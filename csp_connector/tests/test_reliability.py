@@ -199,6 +199,30 @@ class TestReliability(CspSandboxCase):
         self.assertFalse(self.t1.users_round)
         self.assertTrue(self.t1.users_delta_link)
 
+    def test_a_groups_round_out_of_time_resumes_where_it_stopped(self):
+        for number in range(101):  # Graph's delta pages hold 100 entries by default
+            self.sandbox.control(
+                "POST", f"tenants/{self.t1.tenant_id}/groups", {"displayName": f"Team {number}"}
+            )
+        target = "odoo.addons.csp_connector.models.csp_azure_group.out_of_time"
+        with patch(target, return_value=True):
+            run = self.connection._csp_sync(trigger="cron", modules=["users"])
+        self.assertEqual(self.users_line(run).state, "paused")
+        self.assertTrue(self.t1.groups_round)
+        self.assertFalse(self.t1.groups_delta_link, "no link before the round is complete")
+        self.assertFalse(self.contacts(), "users wait for the groups")
+        Group = self.env["csp.azure.group"]
+        first = Group.search_count([("tenant_ref_id", "=", self.t1.id)])
+        self.assertEqual(first, 100)
+        run = self.connection._csp_sync(trigger="cron", modules=["users"])
+        self.assertEqual(run.state, "done", run.message)
+        groups = Group.search([("tenant_ref_id", "=", self.t1.id)])
+        self.assertGreater(len(groups), first)
+        self.assertEqual(len(groups), len(set(groups.mapped("object_id"))))
+        self.assertFalse(self.t1.groups_round)
+        self.assertTrue(self.t1.groups_delta_link)
+        self.assertTrue(self.contacts())
+
     def test_resume_reruns_the_interrupted_step_of_a_tenant(self):
         run = self.connection._csp_sync(trigger="cron", modules=["tenants", "users"])
         self.assertIn(run.state, ("done", "partial"))
