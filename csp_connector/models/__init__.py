@@ -1,4 +1,5 @@
 from . import csp_guard
+from . import csp_binding_mixin
 from . import res_partner
 from . import csp_connection
 from . import csp_tenant

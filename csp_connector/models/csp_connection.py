@@ -19,6 +19,7 @@ from ..microsoft.safe_text import one_line
 from ..sync import tenants as tenant_rules
 from . import oauth_state
 from .csp_sync_run import cpu_deadline, cron_budget, out_of_time
+from .csp_sync_step import CspStep
 
 _logger = logging.getLogger(__name__)
 
@@ -30,7 +31,6 @@ ENDPOINT_FIELDS = (
     "pricing_endpoint",
     "ca_bundle_path",
 )
-MODULES = ("tenants", "licences", "users", "assets", "consumption", "pricing")
 
 
 class CspConnection(models.Model):
@@ -155,12 +155,12 @@ class CspConnection(models.Model):
 
     # -- integrator -----------------------------------------------------------
     integrator_enabled = fields.Boolean(tracking=True)
-    sync_tenants = fields.Boolean(default=True)
-    sync_licences = fields.Boolean()
-    sync_users = fields.Boolean()
-    sync_assets = fields.Boolean()
-    sync_consumption = fields.Boolean()
-    sync_pricing = fields.Boolean()
+    # one switch per installed step (see _csp_sync_steps): sync_<code>, default on
+    sync_tenants = fields.Boolean(
+        string="Discover Tenants",
+        default=True,
+        help="Discover the connection's tenants and check each tenant's access.",
+    )
     interval_number = fields.Integer(string="Every", default=4, required=True)
     interval_type = fields.Selection(
         [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")],
@@ -485,7 +485,7 @@ class CspConnection(models.Model):
         The sync never runs in the web request (a worker is killed after
         limit_time_real): the integrator cron is called at once for it."""
         self.ensure_one()
-        return self.env["csp.sync.run"]._csp_queue(self, self._csp_modules())._csp_open()
+        return self.env["csp.sync.run"]._csp_queue(self, self._csp_step_codes())._csp_open()
 
     def action_discover_tenants(self):
         self.ensure_one()
@@ -522,8 +522,31 @@ class CspConnection(models.Model):
 
     # -- integrator ---------------------------------------------------------------
 
-    def _csp_modules(self):
-        return [name for name in MODULES if self[f"sync_{name}"]]
+    @api.model
+    def _csp_sync_steps(self):
+        """The integrator's steps (csp_sync_step.CspStep), in any order. Each add-on
+        appends its own: ``return super()._csp_sync_steps() + [CspStep(...)]``, adds
+        the code to ``csp.sync.run.line.step`` with selection_add and declares a
+        ``sync_<code>`` switch on the connection."""
+        return [
+            CspStep("tenants", self.env._("Tenants"), "connection", 10, "_csp_sync_tenants"),
+            CspStep("tenants", self.env._("Tenants"), "tenant", 10, "_csp_sync_access"),
+        ]
+
+    def _csp_step_codes(self):
+        """Codes of the installed steps switched on for this connection, in order."""
+        codes = []
+        for step in sorted(self._csp_sync_steps(), key=lambda s: s.sequence):
+            switch = f"sync_{step.code}"
+            if step.code not in codes and (switch not in self._fields or self[switch]):
+                codes.append(step.code)
+        return codes
+
+    def _csp_steps_to_run(self, codes):
+        """The installed steps among `codes` (a run's), ordered: unknown codes (a step
+        whose add-on was uninstalled since) are left out, never recorded as done."""
+        steps = [step for step in self._csp_sync_steps() if step.code in codes]
+        return sorted(steps, key=lambda s: (s.scope != "connection", s.sequence))
 
     def _csp_interval(self):
         return relativedelta(**{self.interval_type: self.interval_number})
@@ -532,7 +555,7 @@ class CspConnection(models.Model):
         """Run (or resume) a sync of this connection; returns the csp.sync.run."""
         self.ensure_one()
         return self.env["csp.sync.run"]._csp_execute(
-            self, trigger=trigger, modules=modules or self._csp_modules(), batch=batch,
+            self, trigger=trigger, modules=modules or self._csp_step_codes(), batch=batch,
             commit=commit,
         )  # fmt: skip
 
@@ -607,12 +630,8 @@ class CspConnection(models.Model):
 
     # -- sync steps (called by csp.sync.run, inside a savepoint) ------------------
 
-    def _csp_sync_step(self, module, http):
-        if module == "tenants":
-            return self._csp_sync_tenants(http)
-        return {}
-
     def _csp_record_step_error(self, module, error, message):
+        """A connection step failed (rolled back to its savepoint): say so once."""
         if getattr(error, "signin", False):
             self._csp_authorization_lost(error)  # again: the savepoint rolled it back
             return

@@ -3,6 +3,7 @@
 from odoo import api, fields, models
 
 from ..sync import users as user_rules
+from .csp_sync_step import CspStep
 
 
 class CspConnection(models.Model):
@@ -10,6 +11,11 @@ class CspConnection(models.Model):
 
     _inherit = "csp.connection"
 
+    sync_users = fields.Boolean(
+        string="Import Users",
+        default=True,
+        help="Import the mapped tenants' Azure users as contacts.",
+    )
     site_mapping_ids = fields.One2many("csp.site.mapping", "connection_id", string="Site Mappings")
     field_mapping_ids = fields.One2many(
         "csp.field.mapping", "connection_id", string="Field Mappings"
@@ -63,6 +69,13 @@ class CspConnection(models.Model):
         "properties the mappings use. All changes: every user property.",
     )
 
+    @api.model
+    def _csp_sync_steps(self):
+        return [
+            *super()._csp_sync_steps(),
+            CspStep("users", self.env._("Users"), "tenant", 20, "_csp_sync_users"),
+        ]
+
     @api.model_create_multi
     def create(self, vals_list):
         connections = super().create(vals_list)
@@ -84,6 +97,10 @@ class CspConnection(models.Model):
 
 class CspTenant(models.Model):
     _inherit = "csp.tenant"
+
+    def _csp_sync_users(self, http):
+        """The users step: this tenant's Azure users to contacts."""
+        return self.env["csp.user.binding"]._csp_sync_users(self, http)
 
     def _csp_create_site_mappings(self):
         return self.env["csp.site.mapping"].create(

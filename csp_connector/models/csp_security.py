@@ -93,7 +93,7 @@ class CspSyncRunLine(models.Model):
     _inherit = ["csp.sync.run.line", "csp.code.guard"]
 
     _csp_code_fields = (
-        "run_id", "module", "tenant_ref_id", "state", "created", "updated", "deactivated",
+        "run_id", "step", "tenant_ref_id", "state", "created", "updated", "deactivated",
         "skipped", "errors", "message", "skipped_protected", "held",
     )  # fmt: skip
 

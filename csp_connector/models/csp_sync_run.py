@@ -101,7 +101,7 @@ class CspSyncRun(models.Model):
     trigger = fields.Selection(
         [("cron", "Scheduled"), ("manual", "Sync now")], required=True, readonly=True
     )
-    modules = fields.Char(readonly=True)
+    modules = fields.Char(string="Steps", readonly=True)  # CspStep codes, comma-separated
     state = fields.Selection(
         [
             ("running", "Running"),
@@ -278,7 +278,7 @@ class CspSyncRun(models.Model):
             when=self.heartbeat,
         )
         if self.step_restarts >= MAX_STEP_RESTARTS:
-            tenant_id, _sep, module = self.current_step.partition(":")
+            tenant_id, _sep, code = self.current_step.partition(":")
             tenant = self.env["csp.tenant"].browse(int(tenant_id) if tenant_id.isdigit() else [])
             message = self.env._(
                 "The worker stopped %(count)s times during this step (killed for a time or "
@@ -288,7 +288,7 @@ class CspSyncRun(models.Model):
                 count=self.step_restarts,
             )
             self.env["csp.sync.run.line"].create(
-                {"run_id": self.id, "module": module, "tenant_ref_id": tenant.id,
+                {"run_id": self.id, "step": code, "tenant_ref_id": tenant.id,
                  "state": "error", "errors": 1, "message": message}
             )  # fmt: skip
             self.errors += 1
@@ -302,28 +302,32 @@ class CspSyncRun(models.Model):
         self.ensure_one()
         self = self.with_context(csp_run_memo={})  # noqa: PLW0642 - what steps share in a run
         connection = self.connection_id
-        modules = (self.modules or "").split(",")
+        steps = connection._csp_steps_to_run((self.modules or "").split(","))
         recorder = self.env["csp.request.log"]._csp_recorder(connection)
         http = connection._csp_http(recorder)
         # no retry starts after the deadline: one slow call is the most it can overrun
         http.deadline = self.env.context.get("csp_deadline")
         try:
-            discovered = self.line_ids.filtered(
-                lambda line: line.module == "tenants" and not line.tenant_ref_id
-            )
-            # a failed discovery (Partner Center down, sign-in expired) fails alone:
-            # the tenants already known still sync with the GDAP app
-            needs_discovery = "tenants" in modules and not discovered
-            if needs_discovery and not self._csp_step(None, "tenants", http, commit):
-                return self
+            # connection steps first (tenant discovery): a failed one (Partner Center
+            # down, sign-in expired) fails alone, the tenants already known still sync
+            finished = {
+                line.step for line in self.line_ids
+                if not line.tenant_ref_id and line.state != "paused"
+            }  # fmt: skip
+            for step in steps:
+                if step.scope != "connection" or step.code in finished:
+                    continue
+                if out_of_time(self.env) or not self._csp_step(step, None, http, commit):
+                    return self
             # each commit empties the ORM cache: a tenant is read on its own (its own
             # prefetch set), not with every pending tenant again after each commit
-            for count, (tenant_id, steps) in enumerate(self._csp_pending(modules)):
+            tenant_steps = [step for step in steps if step.scope == "tenant"]
+            for count, (tenant_id, pending) in enumerate(self._csp_pending(tenant_steps)):
                 if (batch and count >= batch) or out_of_time(self.env):
                     return self  # still running: the cron resumes it
                 tenant = self.env["csp.tenant"].browse(tenant_id)
-                for module in steps:
-                    if out_of_time(self.env) or not self._csp_step(tenant, module, http, commit):
+                for step in pending:
+                    if out_of_time(self.env) or not self._csp_step(step, tenant, http, commit):
                         return self
                 if count % CACHE_TENANTS == CACHE_TENANTS - 1:
                     # records of finished tenants leave the cache: memory stays flat
@@ -333,14 +337,13 @@ class CspSyncRun(models.Model):
         finally:
             recorder.flush()
 
-    def _csp_pending(self, modules):
-        """[(tenant id, [steps])] still to do in this run: a step is done once it has
+    def _csp_pending(self, steps):
+        """[(tenant id, [CspStep])] still to do in this run: a step is done once it has
         a line that is not 'paused' (resume point, exact per tenant and step)."""
-        per_tenant = [m for m in modules if m in self.env["csp.tenant"]._CSP_TENANT_STEPS]
-        if not per_tenant:
+        if not steps:
             return []
         finished = {
-            (line.tenant_ref_id.id, line.module)
+            (line.tenant_ref_id.id, line.step)
             for line in self.line_ids
             if line.tenant_ref_id and line.state != "paused"
         }
@@ -349,22 +352,23 @@ class CspSyncRun(models.Model):
         )
         pending = []
         for tenant_id in tenants.ids:
-            steps = [m for m in per_tenant if (tenant_id, m) not in finished]
-            if steps:
-                pending.append((tenant_id, steps))
+            todo = [step for step in steps if (tenant_id, step.code) not in finished]
+            if todo:
+                pending.append((tenant_id, todo))
         return pending
 
-    def _csp_step(self, tenant, module, http, commit):
-        """One module for one tenant (or for the connection), isolated from the others.
+    def _csp_step(self, step, tenant, http, commit):
+        """One step (a CspStep) for one tenant, or for the connection, isolated from
+        the others.
 
-        Returns False when the run must stop here (its lock went to another worker),
-        else True. A failure is rolled back to the savepoint, explained on the run
-        line, the tenant and its chatter, and never stops the other tenants. A step
-        out of time stops at a page boundary ('paused' line) and resumes later.
+        Returns False when the run must stop here (out of time: a 'paused' line, the
+        step resumes later; or its lock went to another worker), else True. A failure
+        is rolled back to the savepoint, explained on the run line, the tenant (or
+        connection) and its chatter, and never stops the other tenants.
         """
         line_values = {
             "run_id": self.id,
-            "module": module,
+            "step": step.code,
             "tenant_ref_id": tenant.id if tenant else False,
         }
         target = tenant or self.connection_id
@@ -372,16 +376,22 @@ class CspSyncRun(models.Model):
             self.write(
                 {
                     "heartbeat": fields.Datetime.now(),
-                    "current_step": f"{tenant.id if tenant else ''}:{module}",
+                    "current_step": f"{tenant.id if tenant else ''}:{step.code}",
                 }
             )
             if not self._csp_commit():
                 return False
         try:
             with self.env.cr.savepoint():
-                counters = dict(target._csp_sync_step(module, http) or {})
+                counters = dict(getattr(target, step.handler)(http) or {})
+                if tenant:
+                    tenant._csp_step_succeeded(step.code)
             paused = counters.pop("paused", False)
-            line_values.update(counters, state="paused" if paused else "done")
+            line_fields = self.env["csp.sync.run.line"]._fields
+            line_values.update(
+                {k: v for k, v in counters.items() if k in line_fields},
+                state="paused" if paused else "done",
+            )
             ok = not paused
         except Exception as exc:  # every failure is recorded, then the run goes on
             if isinstance(exc, errors.MicrosoftError):
@@ -389,16 +399,16 @@ class CspSyncRun(models.Model):
             elif isinstance(exc, UserError):
                 message = str(exc)
             else:
-                _logger.exception("CSP: %s failed for %s", module, one_line(target.display_name))
+                _logger.exception("CSP: %s failed for %s", step.code, one_line(target.display_name))
                 message = self.env._("Unexpected error: %s", exc)
             line_values.update(state="error", errors=1, message=message)
             try:  # keeping the explanation elsewhere must not stop the run
                 # (no flush: the chatter's tracking is written when it always was)
                 with self.env.cr.savepoint(flush=False):
-                    target._csp_record_step_error(module, exc, message)
+                    target._csp_record_step_error(step.code, exc, message)
             except Exception:  # the run line still says what failed
                 self.env.invalidate_all()
-                _logger.exception("CSP: could not record the failure of %s", module)
+                _logger.exception("CSP: could not record the failure of %s", step.code)
             ok = True
         self.env["csp.sync.run.line"].create(line_values)
         values = {name: self[name] + (line_values.get(name) or 0) for name in COUNTERS}
@@ -407,7 +417,7 @@ class CspSyncRun(models.Model):
         self.write(values)
         if commit and not self._csp_commit():
             return False
-        return ok or not tenant  # a failed discovery does not stop the tenants
+        return ok
 
     def _csp_commit(self):
         """Commit the work so far; the lock ends with the transaction and is taken
@@ -448,17 +458,9 @@ class CspSyncRunLine(models.Model):
     _order = "id"
 
     run_id = fields.Many2one("csp.sync.run", required=True, ondelete="cascade", index=True)
-    module = fields.Selection(
-        [
-            ("tenants", "Tenants"),
-            ("licences", "Licences"),
-            ("users", "Users"),
-            ("assets", "Assets"),
-            ("consumption", "Consumption"),
-            ("pricing", "Pricing"),
-        ],
-        required=True,
-    )
+    # each add-on adds its steps' codes: selection_add=[(code, label)],
+    # ondelete={code: "cascade"} (see csp_sync_step.CspStep)
+    step = fields.Selection([("tenants", "Tenants"), ("users", "Users")], required=True)
     tenant_ref_id = fields.Many2one(
         "csp.tenant", string="Tenant", ondelete="set null", index="btree_not_null"
     )

@@ -454,20 +454,12 @@ class CspTenant(models.Model):
 
     # -- sync --------------------------------------------------------------------
 
-    # modules that have a per-tenant step (later add-ons and issues extend it)
-    _CSP_TENANT_STEPS = frozenset({"tenants", "users"})
-
-    def _csp_sync_step(self, module, http):
-        if module == "tenants":
-            before = (self.consent_state, self.last_error)
-            self._csp_check_access(http)
-            changed = before != (self.consent_state, self.last_error)
-            return {"updated": 1} if changed else {"skipped": 1}
-        if module == "users":
-            counters = self.env["csp.user.binding"]._csp_sync_users(self, http)
-            self._csp_step_succeeded(module)
-            return counters
-        return {}
+    def _csp_sync_access(self, http):
+        """The tenants step, per tenant: consent and access check."""
+        before = (self.consent_state, self.last_error)
+        self._csp_check_access(http)
+        changed = before != (self.consent_state, self.last_error)
+        return {"updated": 1} if changed else {"skipped": 1}
 
     def _csp_step_succeeded(self, module):
         """A step that worked clears the error it had left on the tenant."""

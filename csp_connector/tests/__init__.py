@@ -7,3 +7,4 @@ from . import test_users
 from . import test_user_delta_entries
 from . import test_security
 from . import test_reliability
+from . import test_sync_steps

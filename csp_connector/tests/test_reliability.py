@@ -49,7 +49,7 @@ class TestReliability(CspSandboxCase):
     def users_line(self, run, tenant=None):
         tenant = tenant or self.t1
         return run.line_ids.filtered(
-            lambda line: line.tenant_ref_id == tenant and line.module == "users"
+            lambda line: line.tenant_ref_id == tenant and line.step == "users"
         )
 
     def contacts(self):
@@ -235,7 +235,7 @@ class TestReliability(CspSandboxCase):
         self.assertIn(run.state, ("done", "partial"))
         self.assertEqual(len(run.line_ids), before + 1)
         self.assertEqual(self.users_line(run).state, "done")
-        steps = [(line.tenant_ref_id.id, line.module) for line in run.line_ids]
+        steps = [(line.tenant_ref_id.id, line.step) for line in run.line_ids]
         self.assertEqual(len(steps), len(set(steps)), "each step of each tenant once")
 
     def test_a_worker_that_died_mid_step_is_detected_and_its_step_resumed(self):

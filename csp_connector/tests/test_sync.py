@@ -202,7 +202,7 @@ class TestSync(CspSandboxCase):
 
     def test_interrupted_run_resumes_without_duplicates(self):
         self.authorize()
-        self.connection.integrator_enabled = True
+        self.connection.write({"integrator_enabled": True, "sync_users": False})
         run = self.connection._csp_sync(trigger="cron", batch=2)
         self.assertEqual(run.state, "running")
         handled = run.line_ids.filtered("tenant_ref_id")
