@@ -190,9 +190,9 @@ class Production:
         return self.run_state(run_id)
 
     def lines(self, run_id):
-        """[(tenant id, module, state, message)] of the run."""
+        """[(tenant id, step, state, message)] of the run."""
         return self.query(
-            "SELECT tenant_ref_id, module, state, message FROM csp_sync_run_line "
+            "SELECT tenant_ref_id, step, state, message FROM csp_sync_run_line "
             "WHERE run_id = %s ORDER BY id",
             [run_id],
         )
