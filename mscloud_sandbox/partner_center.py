@@ -286,9 +286,11 @@ def _subscription(tenant, subscription_id):
 def list_subscriptions(sb, request, customer_id):
     tenant = _customer(sb, customer_id)
     items = [subscription_json(sb, tenant.id, sub) for sub in tenant.subscriptions]
-    body = _collection(items)
-    body["links"] = {"self": _link(f"/v1/customers/{tenant.id}/subscriptions")}
-    return _json(body)
+    # one page unless the client asks for smaller ones (size): then links.next with a
+    # continuation token, as customers
+    offset, size, query = _page_request(request, "subscriptions", {})
+    path = f"/v1/customers/{tenant.id}/subscriptions"
+    return _json(_paged(items, "subscriptions", path, offset, size, query))
 
 
 @endpoint

@@ -9,50 +9,26 @@ a summary. Running it again reuses the connection and converges.
 
 # ruff: noqa: F821 - `env` is provided by `odoo shell`
 # pylint: disable=print-used
-import json
 import os
-from urllib.parse import parse_qs, urlsplit
 
-import requests
+from mscloud_sandbox.connection import authorize, browse, connection_values, load_state
 
-with open(os.environ["CSP_SANDBOX_STATE"]) as handle:
-    state = json.load(handle)
+state = load_state(os.environ["CSP_SANDBOX_STATE"])
 admin = env.ref("base.user_admin")
 env = env(user=admin)  # flows are bound to the user who starts them
 
-
-def browse(url):
-    """The browser's visit to an auto-approving Microsoft page: where it sends us back."""
-    response = requests.get(url, allow_redirects=False, verify=state["ca_path"], timeout=30)
-    location = response.headers.get("Location", "")
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-
-
 Connection = env["csp.connection"]
 connection = Connection.search([("partner_tenant_id", "=", state["partner_tenant_id"])], limit=1)
-values = {
-    "name": "Sandbox partner (Harbourside IT)",
-    "partner_tenant_id": state["partner_tenant_id"],
-    "pc_client_id": state["partner_center_app"]["client_id"],
-    "pc_client_secret_input": state["partner_center_app"]["client_secret"],
-    "gdap_client_id": state["gdap_app"]["client_id"],
-    "gdap_client_secret_input": state["gdap_app"]["client_secret"],
-    "login_endpoint": state["urls"]["login"],
-    "partner_center_endpoint": state["urls"]["partner_center"],
-    "graph_endpoint": state["urls"]["graph"],
-    "pricing_endpoint": state["urls"]["pricing"],
-    "ca_bundle_path": state["ca_path"],
-    "create_customers": True,
-    "auto_sso_allowlist": True,
-}
+values = connection_values(
+    state, name="Sandbox partner (Harbourside IT)", create_customers=True, auto_sso_allowlist=True
+)
 if connection:
     connection.write(values)
 else:
     connection = Connection.create(values)
 
 # 1. authorise: Microsoft's sign-in page answers at once in the sandbox
-answer = browse(connection.action_authorize()["url"])
-Connection._csp_finish_authorization(answer)
+authorize(connection, state)
 print(f"Authorised as {connection.authorized_upn}: {connection.state}")
 
 # 2. discover tenants, create customers for new ones, check access per tenant
@@ -65,7 +41,7 @@ tenants.filtered("suggested_partner_id").action_confirm_suggestion()
 
 # 4. grant admin consent where it is missing (refused where the sandbox says so)
 for tenant in tenants.filtered(lambda t: t.consent_state != "granted"):
-    answer = browse(tenant.action_grant_consent()["url"])
+    answer = browse(tenant.action_grant_consent()["url"], state["ca_path"])
     env["csp.tenant"]._csp_finish_consent(answer)
 
 # 5. users: one site mapping per mapped tenant to its customer, sites per office

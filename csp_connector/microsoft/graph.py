@@ -4,9 +4,35 @@ customer tenants (organisation, users, groups, SKUs, devices).
 ``token`` is a callable returning a Graph access token for the tenant being read.
 """
 
+from urllib.parse import quote
+
 from . import errors
 
 RELATIONSHIPS = "v1.0/tenantRelationships/delegatedAdminRelationships"
+USERS = "v1.0/users"
+USERS_DELTA = "v1.0/users/delta"
+GROUPS_DELTA = "v1.0/groups/delta"
+GROUP_FIELDS = "id,displayName,members"
+MAX_IDS_PER_FILTER = 15  # Graph's limit for an "in" filter on ids
+MAX_PAGE_SIZE = 999
+
+
+def is_resync(error):
+    """Graph's answers for a delta token it no longer knows (410, or 400 on some APIs)."""
+    code = (error.code or "").lower()
+    return error.status == 410 or code in ("syncstatenotfound", "resyncrequired")
+
+
+def read_delta(read, link, expired):
+    """``read(link)``; when Graph no longer knows the delta link (410), ``expired()``
+    then ``read(None)``: everything is read again, once. Returns what read returned."""
+    try:
+        return read(link)
+    except errors.MicrosoftError as exc:
+        if not link or not is_resync(exc):
+            raise
+        expired()
+        return read(None)
 
 
 class ReadCheck:
@@ -108,6 +134,79 @@ class Graph:
         for page in self.iter_pages(path, params=params):
             link = page.get("@odata.deltaLink") or link
         return link
+
+    # -- users, groups ---------------------------------------------------------
+
+    def users(self, select, page_size=MAX_PAGE_SIZE):
+        """Pages of every user of the tenant, with ``@odata.count`` (the proof of a
+        complete read; it needs ConsistencyLevel: eventual)."""
+        return self.iter_pages(
+            USERS,
+            params={"$select": select, "$top": page_size, "$count": "true"},
+            headers={"ConsistencyLevel": "eventual"},
+        )
+
+    def users_by_ids(self, ids, select):
+        """The users with these object ids (a few calls: 15 ids each)."""
+        ids = list(ids)
+        for start in range(0, len(ids), MAX_IDS_PER_FILTER):
+            chunk = ids[start : start + MAX_IDS_PER_FILTER]
+            quoted = ",".join(f"'{object_id}'" for object_id in chunk)
+            yield from self.iter_collection(
+                USERS, params={"$filter": f"id in ({quoted})", "$select": select}
+            )
+
+    def users_delta(self, link=None, select=None):
+        """Pages of a users delta round: from a stored delta (or next) link, or a new
+        round over every user."""
+        if link:
+            return self.iter_pages(link)
+        return self.iter_pages(USERS_DELTA, params={"$select": select} if select else None)
+
+    def users_delta_latest(self, select=None):
+        """A users delta link at the current state, reading nothing."""
+        return self.delta_latest(USERS_DELTA, select)
+
+    def groups_delta(self, link=None, select=GROUP_FIELDS):
+        """Pages of a groups delta round (names and ``members@delta``)."""
+        if link:
+            return self.iter_pages(link)
+        return self.iter_pages(GROUPS_DELTA, params={"$select": select})
+
+    # -- licences, devices ---------------------------------------------------
+
+    def subscribed_skus(self):
+        """The tenant's subscribed SKUs (one page: Graph does not page this list)."""
+        return self.iter_collection("v1.0/subscribedSkus")
+
+    def managed_devices(self, select=None, page_size=None):
+        """Pages of the tenant's Intune managed devices (shape-checked pages)."""
+        params = {}
+        if select:
+            params["$select"] = select
+        if page_size:
+            params["$top"] = page_size
+        return self.iter_pages("v1.0/deviceManagement/managedDevices", params=params or None)
+
+    def assign_license(self, user_id, add=(), remove=()):
+        """Add licences (skuIds, optionally with disabled plans) to and remove licences
+        from one user. ``add``: skuIds or dicts {"skuId", "disabledPlans"}."""
+        body = {
+            "addLicenses": [
+                sku if isinstance(sku, dict) else {"skuId": sku, "disabledPlans": []} for sku in add
+            ],
+            "removeLicenses": list(remove),
+        }
+        response = self.http.request(
+            "POST",
+            self._url(f"v1.0/users/{quote(user_id)}/assignLicense"),
+            service="graph",
+            tenant=self.tenant,
+            json=body,
+            auth=self._auth,
+            reauth=self._reauth,
+        )
+        return response.json() if response.content else {}
 
     def iter_relationships(self, page_size=None):
         """The partner's GDAP relationships (all statuses)."""

@@ -28,19 +28,27 @@ class PartnerCenter:
     def _url(self, path):
         return self.http.url("partnercenter", path)
 
-    def iter_customers(self, page_size=PAGE_SIZE):
-        """Every customer with a reseller relationship, across all pages."""
+    def customers(self, page_size=PAGE_SIZE):
+        """Every customer with a reseller relationship, across all pages (links.next
+        with its continuation token)."""
+        return self._paged_items("v1/customers", None, page_size)
+
+    def subscriptions(self, customer_id, page_size=None):
+        """Every subscription of a customer, across all pages. Partner Center answers
+        one page unless a size is asked; links.next is followed either way."""
+        path = f"v1/customers/{quote(customer_id)}/subscriptions"
+        return self._paged_items(path, customer_id, page_size)
+
+    def _paged_items(self, path, tenant, page_size):
         pages = self.http.iter_partner_center_pages(
-            self._url("v1/customers"),
-            params={"size": page_size},
+            self._url(path),
+            tenant=tenant,
+            params={"size": page_size} if page_size else None,
             auth=self._auth,
             reauth=self._reauth,
         )
         for page in pages:
             yield from page.get("items") or []
-
-    def subscriptions(self, customer_id):
-        return self._items(f"v1/customers/{quote(customer_id)}/subscriptions", customer_id)
 
     def subscribed_skus(self, customer_id):
         return self._items(f"v1/customers/{quote(customer_id)}/subscribedskus", customer_id)

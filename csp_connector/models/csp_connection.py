@@ -649,7 +649,7 @@ class CspConnection(models.Model):
         page_size = self._csp_page_size()
         customers = []
         if self.relationship_mode == "gdap_dap":
-            customers = list(self._csp_partner_center(http).iter_customers(page_size))
+            customers = list(self._csp_partner_center(http).customers(page_size))
         relationships = list(self._csp_graph(http).iter_relationships(page_size))
         refused = []
         discovered = tenant_rules.merge(

@@ -9,14 +9,12 @@ one and its replacement): the most useful one describes the tenant.
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+
+from ..microsoft.dates import parse_datetime
 
 _logger = logging.getLogger(__name__)
 
-_FRACTION = re.compile(r"(?<=\.)(\d+)")  # Python wants at most 6 digits
-_DATE_TIME_SPACE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*[Tt ]\s*(?=\d)")
-_ZULU = re.compile(r"\s*[Zz]$")
-_OFFSET = re.compile(r"\s*([+-])(\d{2}):?(\d{2})$")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 MODE_GDAP_AND_DAP = "gdap_dap"
@@ -46,27 +44,6 @@ class DiscoveredTenant:
     gdap_end: datetime | None = None
     gdap_auto_extend: bool = False
     gdap_relationship_id: str | None = None
-
-
-def parse_datetime(value):
-    """Microsoft's ISO 8601 timestamps, as they come: "2026-01-31T10:00:00Z", 7-digit
-    fractions, offsets ("+01:00", "+0100"), no zone (UTC), and the stray spaces of some
-    published examples ("2026-01-31 T10:00:00 Z"). Anything else is None (and logged),
-    never an exception that would stop a sync."""
-    if not value:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    text = _DATE_TIME_SPACE.sub(r"\1T", str(value).strip())
-    text = _ZULU.sub("+00:00", text)
-    text = _OFFSET.sub(r"\1\2:\3", text) if "T" in text else text
-    text = _FRACTION.sub(lambda m: m.group(1)[:6], text)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        _logger.warning("CSP: %r is not a date Microsoft documents; left empty", value)
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def is_guid(value):

@@ -17,6 +17,8 @@ import requests
 from odoo.tests import new_test_user
 from odoo.tests.common import HttpCase, TransactionCase
 
+from mscloud_sandbox.connection import connection_values
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -98,21 +100,7 @@ class SandboxMixin:
         cls.manager = new_test_user(
             cls.env, login="csp_mgr", groups="csp_connector.group_csp_manager"
         )
-        cls.connection = cls.env["csp.connection"].create(
-            {
-                "name": "Sandbox partner",
-                "partner_tenant_id": info["partner_tenant_id"],
-                "pc_client_id": info["partner_center_app"]["client_id"],
-                "pc_client_secret": info["partner_center_app"]["client_secret"],
-                "gdap_client_id": info["gdap_app"]["client_id"],
-                "gdap_client_secret": info["gdap_app"]["client_secret"],
-                "login_endpoint": info["urls"]["login"],
-                "partner_center_endpoint": info["urls"]["partner_center"],
-                "graph_endpoint": info["urls"]["graph"],
-                "pricing_endpoint": info["urls"]["pricing"],
-                "ca_bundle_path": info["ca_path"],
-            }
-        )
+        cls.connection = cls.env["csp.connection"].create(connection_values(info))
 
     def authorize(self, connection=None):
         """The whole sign-in without a browser: Microsoft's answer goes to the model."""

@@ -24,7 +24,7 @@ def test_customers_are_read_across_continuation_pages(sandbox, signed_in):
     http, app, rec = signed_in
     client = PartnerCenter(http, lambda: auth.silent_token(app)["access_token"])
     rec.exchanges.clear()
-    customers = list(client.iter_customers(page_size=2))
+    customers = list(client.customers(page_size=2))
     resellers = [t for t in sandbox.world.tenants.values() if t.reseller]
     assert sorted(c["companyProfile"]["tenantId"] for c in customers) == sorted(
         t.id for t in resellers
@@ -35,13 +35,24 @@ def test_customers_are_read_across_continuation_pages(sandbox, signed_in):
     assert len({e.correlation_id for e in pages}) == 1
 
 
-def test_subscriptions_of_a_customer(sandbox, signed_in):
-    http, app, _rec = signed_in
+def test_subscriptions_of_a_customer_across_continuation_pages(sandbox, signed_in):
+    http, app, rec = signed_in
     client = PartnerCenter(http, lambda: auth.silent_token(app)["access_token"])
-    tenant = next(t for t in sandbox.world.tenants.values() if t.reseller and t.subscriptions)
-    subs = client.subscriptions(tenant.id)
+    tenant = max(
+        (t for t in sandbox.world.tenants.values() if t.reseller),
+        key=lambda t: len(t.subscriptions),
+    )
+    assert len(tenant.subscriptions) >= 3
+    subs = list(client.subscriptions(tenant.id))
     assert {s["id"] for s in subs} == {s.id for s in tenant.subscriptions}
     assert all("refundableQuantity" in s and "billingCycle" in s for s in subs)
+    # pages of one: every page after the first is asked with its continuation token
+    rec.exchanges.clear()
+    paged = list(client.subscriptions(tenant.id, page_size=1))
+    assert [s["id"] for s in paged] == [s["id"] for s in subs]
+    pages = [e for e in rec.exchanges if "/subscriptions" in e.url]
+    assert len(pages) == len(subs) >= 3
+    assert all("seekOperation=Next" in e.url for e in pages[1:])
 
 
 def test_gdap_relationships_with_a_partner_token(sandbox, signed_in):

@@ -17,7 +17,7 @@ def test_partner_center_401_is_retried_once_with_a_freshly_acquired_token(sandbo
         lambda: auth.silent_token(app)["access_token"],
         fresh_token=lambda: auth.silent_token(app, force_refresh=True)["access_token"],
     )
-    client.subscriptions(next(iter(sandbox.world.tenants)))  # the token is now cached
+    list(client.subscriptions(next(iter(sandbox.world.tenants))))  # the token is now cached
     rec.exchanges.clear()
     sandbox.faults.add(service="partnercenter", path="/subscriptions", status=401, times=1)
     tenant = next(t for t in sandbox.world.tenants.values() if t.reseller and t.subscriptions)
@@ -30,7 +30,7 @@ def test_partner_center_401_is_retried_once_with_a_freshly_acquired_token(sandbo
     # a second 401 in a row is an error, explained with its status
     sandbox.faults.add(service="partnercenter", path="/subscriptions", status=401, times=2)
     with pytest.raises(errors.MicrosoftError) as caught:
-        client.subscriptions(tenant.id)
+        list(client.subscriptions(tenant.id))
     assert caught.value.status == 401
     assert "HTTP 401" in caught.value.user_message()
 

@@ -1,0 +1,51 @@
+"""What an Odoo connection needs to reach a running sandbox, from its state file.
+
+The one place that turns a state file (``serve --state-file``) into the values of a
+``csp.connection`` and that plays the browser at the sandbox's auto-approving sign-in
+pages: used by the add-ons' tests, ``make demo``, ``make bench-users`` and the
+production-server test. Plain Python (requests only); it imports nothing of Odoo.
+"""
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+
+def load_state(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def connection_values(state, **extra):
+    """Values for ``csp.connection.create``/``write``: the partner tenant, both apps
+    (secrets through their write-only inputs), the endpoints and the sandbox's CA."""
+    values = {
+        "name": "Sandbox partner",
+        "partner_tenant_id": state["partner_tenant_id"],
+        "pc_client_id": state["partner_center_app"]["client_id"],
+        "pc_client_secret_input": state["partner_center_app"]["client_secret"],
+        "gdap_client_id": state["gdap_app"]["client_id"],
+        "gdap_client_secret_input": state["gdap_app"]["client_secret"],
+        "login_endpoint": state["urls"]["login"],
+        "partner_center_endpoint": state["urls"]["partner_center"],
+        "graph_endpoint": state["urls"]["graph"],
+        "ca_bundle_path": state["ca_path"],
+    }
+    values.update(extra)
+    return values
+
+
+def browse(url, ca_path):
+    """A browser's visit to an auto-approving Microsoft page: the query of the URL it
+    is sent back to (a dict)."""
+    response = requests.get(url, allow_redirects=False, verify=ca_path, timeout=30)
+    location = response.headers.get("Location", "")
+    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+
+def authorize(connection, state):
+    """A connection's Partner Center sign-in, without a browser (the sandbox approves)."""
+    answer = browse(connection.action_authorize()["url"], state["ca_path"])
+    connection.env["csp.connection"]._csp_finish_authorization(answer)
+    return answer
