@@ -118,6 +118,20 @@ class SandboxMixin:
     def special(self, name):
         return self.sandbox.state()["special"][name]
 
+    @classmethod
+    def setup_customer_tenants(cls, name="Ashford & Pike"):
+        """Signed in as the administrator, tenants discovered, and the sandbox's two
+        tenants of one company given to a new customer: sets cls.connection,
+        cls.customer, cls.t1 and cls.t2."""
+        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
+        cls.authorize(cls)
+        cls.discover(cls)
+        first, second = cls.sandbox.state()["special"]["two_tenant_company"]
+        cls.customer = cls.env["res.partner"].create({"name": name, "is_company": True})
+        tenants = cls.connection.tenant_ids
+        cls.t1 = tenants.filtered(lambda t: t.tenant_id == first)
+        cls.t2 = tenants.filtered(lambda t: t.tenant_id == second)
+
 
 class CspSandboxCase(SandboxMixin, TransactionCase):
     pass

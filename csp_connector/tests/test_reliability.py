@@ -25,12 +25,7 @@ class TestReliability(CspSandboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
-        cls.authorize(cls)
-        cls.discover(cls)
-        first, _second = cls.sandbox.state()["special"]["two_tenant_company"]
-        cls.customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
-        cls.t1 = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == first)
+        cls.setup_customer_tenants()
         cls.t1.partner_id = cls.customer
         cls.env["csp.site.mapping"].create(
             {"connection_id": cls.connection.id, "kind": "site",

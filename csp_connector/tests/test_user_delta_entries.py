@@ -18,12 +18,8 @@ class TestUserDeltaEntries(CspSandboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
-        cls.authorize(cls)
-        cls.discover(cls)
-        first, _second = cls.sandbox.state()["special"]["two_tenant_company"]
-        cls.customer = cls.env["res.partner"].create({"name": "Harrow & Vale", "is_company": True})
-        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == first)
+        cls.setup_customer_tenants("Harrow & Vale")
+        cls.tenant = cls.t1
         cls.tenant.partner_id = cls.customer
         cls.Mapping = cls.env["csp.site.mapping"]
 

@@ -16,14 +16,7 @@ class TestUsers(CspSandboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
-        cls.authorize(cls)
-        cls.discover(cls)
-        first, second = cls.sandbox.state()["special"]["two_tenant_company"]
-        cls.customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
-        tenants = cls.connection.tenant_ids
-        cls.t1 = tenants.filtered(lambda t: t.tenant_id == first)
-        cls.t2 = tenants.filtered(lambda t: t.tenant_id == second)
+        cls.setup_customer_tenants()
         (cls.t1 | cls.t2).partner_id = cls.customer
         cls.Mapping = cls.env["csp.site.mapping"]
         cls.staff_tag = cls.env["res.partner.category"].create({"name": "Microsoft user"})

@@ -10,6 +10,20 @@ from odoo.addons.csp_connector.microsoft.graph import Graph
 from odoo.addons.csp_connector.microsoft.partner_center import PartnerCenter
 
 
+def graph_client(sandbox, tenant, forget=False):
+    """(recorder, http, Graph) for a customer tenant, with the app-only token cache."""
+    rec = Recorder()
+    http = make_http(sandbox, rec)
+    gdap = sandbox.world.gdap_app
+    graph = Graph(
+        http,
+        lambda: auth.cached_app_token(http, gdap.client_id, gdap.client_secret, tenant),
+        tenant=tenant,
+        forget_token=auth.forget_app_tokens if forget else None,
+    )
+    return rec, http, graph
+
+
 def test_partner_center_401_is_retried_once_with_a_freshly_acquired_token(sandbox, signed_in):  # noqa: F811
     http, app, rec = signed_in
     client = PartnerCenter(
@@ -36,15 +50,7 @@ def test_partner_center_401_is_retried_once_with_a_freshly_acquired_token(sandbo
 
 
 def test_graph_401_on_a_later_page_is_retried_with_a_fresh_token(sandbox, consented_tenant):  # noqa: F811
-    rec = Recorder()
-    http = make_http(sandbox, rec)
-    gdap = sandbox.world.gdap_app
-    graph = Graph(
-        http,
-        lambda: auth.cached_app_token(http, gdap.client_id, gdap.client_secret, consented_tenant),
-        tenant=consented_tenant,
-        forget_token=auth.forget_app_tokens,
-    )
+    rec, _http, graph = graph_client(sandbox, consented_tenant, forget=True)
     pages = graph.iter_pages("v1.0/users", params={"$top": 3, "$select": "id"})
     first = next(pages)
     sandbox.faults.add(service="graph", path="/v1.0/users", status=401, times=1)
@@ -56,14 +62,7 @@ def test_graph_401_on_a_later_page_is_retried_with_a_fresh_token(sandbox, consen
 
 
 def test_graph_errors_show_microsofts_ids_and_the_status(sandbox, consented_tenant):  # noqa: F811
-    rec = Recorder()
-    http = make_http(sandbox, rec)
-    gdap = sandbox.world.gdap_app
-    graph = Graph(
-        http,
-        lambda: auth.cached_app_token(http, gdap.client_id, gdap.client_secret, consented_tenant),
-        tenant=consented_tenant,
-    )
+    rec, http, graph = graph_client(sandbox, consented_tenant)
     with pytest.raises(errors.MicrosoftError) as caught:
         graph.get("v1.0/users/no-such-user")
     error = caught.value
