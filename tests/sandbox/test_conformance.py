@@ -9,10 +9,6 @@ deserializer for that key: that fails too.
 
 import pytest
 from conftest import graph_token
-from test_graph import customer, graph_get
-
-pytest.importorskip("msgraph", reason="msgraph-sdk is in requirements-test.txt")
-
 from kiota_abstractions.serialization import Parsable
 from kiota_serialization_json.json_parse_node import JsonParseNode
 from msgraph.generated.models.delegated_admin_access_assignment import (
@@ -26,6 +22,7 @@ from msgraph.generated.models.group import Group
 from msgraph.generated.models.managed_device import ManagedDevice
 from msgraph.generated.models.subscribed_sku import SubscribedSku
 from msgraph.generated.models.user import User
+from test_graph import customer, graph_get
 
 # documented keys outside the models: a group's member changes in a delta entry
 DOCUMENTED_EXTRAS = {"members@delta"}
