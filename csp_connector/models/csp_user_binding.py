@@ -608,15 +608,9 @@ class _SyncContext:
         return users
 
     def _complete(self, entries):
-        """Whole users for partial entries, 15 ids per Graph call (its limit for 'in')."""
-        found = {}
-        for start in range(0, len(entries), 15):
-            ids = [e["id"] for e in entries[start : start + 15]]
-            quoted = ",".join(f"'{object_id}'" for object_id in ids)
-            for user in self.graph.iter_collection(
-                "v1.0/users", params={"$filter": f"id in ({quoted})", "$select": self.select()}
-            ):
-                found[user["id"]] = user
+        """Whole users for partial entries (Graph.users_by_ids: 15 ids per call)."""
+        ids = [e["id"] for e in entries]
+        found = {user["id"]: user for user in self.graph.users_by_ids(ids, self.select())}
         # a user gone meanwhile comes as a removal in a later round
         return [user_rules.merge_entry(found[e["id"]], e) for e in entries if e["id"] in found]
 
