@@ -1,0 +1,281 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Intune managed devices -> equipment: the decisions, as plain data (no ORM).
+
+A device (a dict of Graph v1.0 managedDevice properties) and the connection's
+settings go in; a ``DevicePlan`` comes out: whether the device is imported, the
+equipment values Intune gives, the key that finds existing equipment, the key that
+finds its user, its category. Site, status and what to do with devices gone from
+Intune are decided here too, from plain values the importer passes in.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+# managedDevice properties read from Graph (v1.0); rules may test any of them
+SELECT = (
+    "id", "deviceName", "serialNumber", "userPrincipalName", "userId", "emailAddress",
+    "userDisplayName", "azureADDeviceId", "operatingSystem", "osVersion", "model",
+    "manufacturer", "complianceState", "lastSyncDateTime", "enrolledDateTime",
+    "managedDeviceOwnerType", "managementAgent", "deviceEnrollmentType", "imei",
+)  # fmt: skip
+
+# serial numbers firmware reports when the maker left it empty: they identify nothing
+PLACEHOLDER_SERIALS = frozenset(
+    {
+        "0", "defaultstring", "tobefilledbyoem", "systemserialnumber", "chassisserialnumber",
+        "baseboardserialnumber", "serialnumber", "notapplicable", "notspecified",
+        "notavailable", "none", "null", "na", "unknown", "oem", "invalid", "empty",
+        "defaultvalue", "123456789", "1234567890", "0123456789", "sn", "xxxxxxxx",
+    }
+)  # fmt: skip
+ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+# the management agent of devices that only Microsoft Defender for Endpoint manages
+DEFENDER_ONLY_AGENTS = frozenset({"mssense"})
+MOBILE_SYSTEMS = ("ios", "ipados", "android", "windows mobile", "windowsphone", "windows phone")
+COMPLIANCE_STATES = frozenset(
+    {"unknown", "compliant", "noncompliant", "conflict", "error", "inGracePeriod", "configManager"}
+)
+OWNER_TYPES = frozenset({"unknown", "company", "personal"})
+
+MATCH_SERIAL = "serial"
+MATCH_ENTRA = "entra"
+CATEGORY_SINGLE = "single"
+CATEGORY_FIELD = "field"
+CATEGORY_RULES = "rules"
+SITE_ALL = "all"
+SITE_NEW = "new"
+SITE_NEVER = "never"
+OPERATORS = ("equals", "not_equals", "contains", "not_contains", "starts_with", "is_set", "not_set")
+
+SKIP_DEFENDER = "defender"
+SKIP_UNMATCHED = "unmatched"
+SKIP_NO_ID = "no_id"
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    operator: str
+    value: str = ""
+
+    def holds(self, device):
+        text = _text(device.get(self.field)).lower()
+        wanted = (self.value or "").strip().lower()
+        if self.operator == "is_set":
+            return bool(text)
+        if self.operator == "not_set":
+            return not text
+        if self.operator == "equals":
+            return text == wanted
+        if self.operator == "not_equals":
+            return text != wanted
+        if self.operator == "contains":
+            return wanted in text
+        if self.operator == "not_contains":
+            return wanted not in text
+        if self.operator == "starts_with":
+            return text.startswith(wanted)
+        raise ValueError(f"unknown operator {self.operator!r}")
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    """All conditions hold -> the category (rules are tried in sequence)."""
+
+    conditions: tuple
+    category_id: int
+
+    def holds(self, device):
+        return all(condition.holds(device) for condition in self.conditions)
+
+
+@dataclass(frozen=True)
+class Settings:
+    match_field: str = MATCH_SERIAL
+    user_field: str = "userPrincipalName"
+    mobile_user_field: str | None = None
+    category_mode: str = CATEGORY_SINGLE
+    category_id: int | None = None  # single mode; fallback of the field mode
+    category_field: str = "operatingSystem"
+    rules: tuple = ()
+    unmatched: str = "fallback"  # or "exclude"
+    fallback_category_id: int | None = None
+    exclude_defender: bool = True
+
+
+@dataclass
+class DevicePlan:
+    microsoft_id: str
+    skip: str | None = None
+    match_key: str | None = None
+    user_key: str | None = None
+    mobile: bool = False
+    # ("id", category id) | ("name", category name) | None
+    category: tuple | None = None
+    values: dict = field(default_factory=dict)
+
+
+def _text(value):
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def clean_serial(value):
+    """The serial number, or None when it is empty or a firmware placeholder."""
+    text = _text(value)
+    key = re.sub(r"[^a-z0-9]", "", text.lower())
+    if not key or key in PLACEHOLDER_SERIALS or len(set(key)) == 1:
+        return None
+    return text
+
+
+def clean_entra_id(value):
+    text = _text(value).lower()
+    return None if not text or text == ZERO_GUID else text
+
+
+def match_key(device, match_field):
+    """What finds existing equipment for the device (None: it matches nothing)."""
+    if match_field == MATCH_ENTRA:
+        return clean_entra_id(device.get("azureADDeviceId"))
+    serial = clean_serial(device.get("serialNumber"))
+    return serial.upper() if serial else None
+
+
+def is_mobile(device):
+    system = _text(device.get("operatingSystem")).lower()
+    return system.startswith(MOBILE_SYSTEMS)
+
+
+def is_defender_only(device):
+    return _text(device.get("managementAgent")).lower() in DEFENDER_ONLY_AGENTS
+
+
+def user_key(device, user_field, mobile_user_field=None):
+    """The value that finds the device's user, lower-cased (None: no user)."""
+    name = mobile_user_field if mobile_user_field and is_mobile(device) else user_field
+    text = _text(device.get(name)).lower()
+    return text or None
+
+
+def category_for(device, settings):
+    """("id", id), ("name", value) or None (no category); SKIP_UNMATCHED to exclude."""
+    mode = settings.category_mode
+    if mode == CATEGORY_FIELD:
+        value = _text(device.get(settings.category_field))
+        if value:
+            return ("name", value)
+        return ("id", settings.category_id) if settings.category_id else None
+    if mode == CATEGORY_RULES:
+        for rule in settings.rules:
+            if rule.holds(device):
+                return ("id", rule.category_id)
+        if settings.unmatched == "exclude":
+            return SKIP_UNMATCHED
+        return ("id", settings.fallback_category_id) if settings.fallback_category_id else None
+    return ("id", settings.category_id) if settings.category_id else None
+
+
+def intune_datetime(value):
+    """A Graph date as a naive UTC datetime string for Odoo; Intune's "never"
+    (0001-01-01) and anything unreadable are None."""
+    text = _text(value)
+    if not text or text.startswith("0001-01-01"):
+        return None
+    text = re.sub(r"Z$", "+00:00", text)
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def equipment_values(device):
+    """The equipment fields Intune fills (Odoo field names)."""
+    serial = clean_serial(device.get("serialNumber"))
+    compliance = _text(device.get("complianceState"))
+    owner = _text(device.get("managedDeviceOwnerType"))
+    name = _text(device.get("deviceName")) or serial or _text(device.get("id"))
+    return {
+        "name": name,
+        "serial_no": serial or False,
+        "model": _text(device.get("model")) or False,
+        "csp_serial_number": _text(device.get("serialNumber")) or False,
+        "csp_manufacturer": _text(device.get("manufacturer")) or False,
+        "csp_os": _text(device.get("operatingSystem")) or False,
+        "csp_os_version": _text(device.get("osVersion")) or False,
+        "csp_compliance": compliance if compliance in COMPLIANCE_STATES else "unknown",
+        "csp_last_sync": intune_datetime(device.get("lastSyncDateTime")) or False,
+        "csp_enrolled": intune_datetime(device.get("enrolledDateTime")) or False,
+        "csp_ownership": owner if owner in OWNER_TYPES else "unknown",
+        "csp_management_agent": _text(device.get("managementAgent")) or False,
+        "csp_intune_id": _text(device.get("id")),
+        "csp_entra_device_id": clean_entra_id(device.get("azureADDeviceId")) or False,
+    }
+
+
+def plan(device, settings):
+    """What to do with one device."""
+    microsoft_id = _text(device.get("id"))
+    result = DevicePlan(microsoft_id=microsoft_id)
+    if not microsoft_id:
+        result.skip = SKIP_NO_ID
+        return result
+    if settings.exclude_defender and is_defender_only(device):
+        result.skip = SKIP_DEFENDER
+        return result
+    category = category_for(device, settings)
+    if category == SKIP_UNMATCHED:
+        result.skip = SKIP_UNMATCHED
+        return result
+    result.category = category
+    result.mobile = is_mobile(device)
+    result.match_key = match_key(device, settings.match_field)
+    result.user_key = user_key(device, settings.user_field, settings.mobile_user_field)
+    result.values = equipment_values(device)
+    return result
+
+
+def site_for(mode, is_new, linked, user_site, default_site, current_site):
+    """The equipment's site: the linked user's site (for every device, for new ones
+    only, or never); the default site for a device without a user. Existing
+    equipment keeps its site where the mode does not move it (a site someone set by
+    hand stays), and gets one only when it has none."""
+    wanted = (user_site or default_site) if linked else default_site
+    if is_new or mode == SITE_ALL:
+        if mode == SITE_NEVER and is_new:
+            return default_site
+        return wanted
+    return current_site or (default_site if mode == SITE_NEVER else wanted)
+
+
+def status_for(is_new, was_removed, current, new_status, before_removal):
+    """The equipment's status: new devices get `new_status`; a device that comes back
+    gets the status it had before it disappeared; the others keep theirs."""
+    if is_new:
+        return new_status
+    if was_removed:
+        return before_removal or new_status
+    return current
+
+
+def disappeared(live, seen, complete):
+    """Microsoft ids of live bindings no longer in Intune. Nothing unless the read
+    was complete (every page read, each a valid page)."""
+    if not complete:
+        return []
+    return sorted(set(live) - set(seen))
+
+
+def fingerprint(values):
+    """A short digest of what is written for a device: same digest, nothing to write."""
+    text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
