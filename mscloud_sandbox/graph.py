@@ -505,7 +505,7 @@ def ordered_ids(ctx, kind):
     """The tenant's object ids in directory order, cached until the tenant changes."""
     tenant = ctx.tenant
     collection = _collection(tenant, kind)
-    key = (tenant.seq, len(collection))
+    key = (tenant.seq, len(collection), tenant.device_changes if kind == "device" else 0)
     cached = ctx.state.orders.get((tenant.id, kind))
     if cached is None or cached[0] != key:
         cached = (key, list(collection))

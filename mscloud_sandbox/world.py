@@ -161,6 +161,8 @@ class Tenant:
     users: dict = field(default_factory=dict)  # id -> User (insertion order kept)
     groups: dict = field(default_factory=dict)  # id -> Group
     devices: dict = field(default_factory=dict)  # id -> Device
+    # devices have no change log (Intune has no delta): counts their changes instead
+    device_changes: int = 0
     # soft-deleted users (Entra ID's deleted items), restorable: id -> User
     deleted_users: dict = field(default_factory=dict)
     # change log: (seq, kind, object_id, removed, properties) with kind "user"/"group";
@@ -325,11 +327,13 @@ class World:
         with self.lock:
             tenant.ensure_loaded()
             tenant.devices[device.id] = device
+            tenant.device_changes += 1
 
     def delete_device(self, tenant, device_id):
         with self.lock:
             tenant.ensure_loaded()
             tenant.devices.pop(device_id)
+            tenant.device_changes += 1
 
     def upsert_subscription(self, tenant, subscription):
         """Add `subscription`, or replace the one with the same id (kept in place)."""
