@@ -3,7 +3,7 @@
 {
     "name": "Microsoft CSP Assets",
     "summary": "Import Intune managed devices as maintenance equipment",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Services",
     "website": "https://github.com/odoo-microsoft-csp/microsoft-csp",
     "author": "Microsoft CSP for Odoo contributors",
@@ -13,6 +13,12 @@
     "data": [
         "security/csp_assets_security.xml",
         "security/ir.model.access.csv",
+        "data/csp_integrator_user.xml",
+        "views/maintenance_equipment_views.xml",
+        "views/res_partner_views.xml",
+        "views/csp_connection_views.xml",
+        "views/csp_tenant_views.xml",
+        "views/csp_device_import_views.xml",
         "views/menus.xml",
     ],
 }

@@ -1,0 +1,41 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+
+class CspSyncRun(models.Model):
+    _inherit = "csp.sync.run"
+
+    # "Import devices now" for one tenant, or one site of it
+    assets_tenant_id = fields.Many2one(
+        "csp.tenant", string="Devices of Tenant", readonly=True, ondelete="cascade"
+    )
+    assets_site_id = fields.Many2one(
+        "res.partner", string="Devices of Site", readonly=True, ondelete="cascade"
+    )
+
+    @api.model
+    def _csp_queue_devices(self, connection, tenant=None, site=None):
+        """A run of the assets step alone (for one tenant or site when given), carried
+        out by the integrator cron, called at once: the button never runs it."""
+        if self.search_count(
+            [("connection_id", "=", connection.id), ("state", "=", "running")], limit=1
+        ):
+            raise UserError(
+                self.env._(
+                    "A sync of %s is running: import the devices once it has finished.",
+                    connection.name,
+                )
+            )
+        run = self.create(
+            {
+                "connection_id": connection.id,
+                "trigger": "manual",
+                "modules": "assets",
+                "assets_tenant_id": tenant.id if tenant else False,
+                "assets_site_id": site.id if site else False,
+            }
+        )
+        self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger()
+        return run

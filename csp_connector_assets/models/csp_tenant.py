@@ -1,0 +1,71 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import api, fields, models
+
+from odoo.addons.csp_connector.models.csp_tenant import CspTenant as CoreTenant
+
+
+class CspTenant(models.Model):
+    _inherit = "csp.tenant"
+    _csp_code_fields = (*CoreTenant._csp_code_fields, "devices_round")
+    _CSP_TENANT_STEPS = CoreTenant._CSP_TENANT_STEPS | {"assets"}
+
+    exclude_devices = fields.Boolean(
+        string="Exclude from Device Import",
+        tracking=True,
+        help="The device import leaves this tenant out (its equipment stays as it is).",
+    )
+    # a device read cut at a page boundary (out of time): where it goes on (JSON)
+    devices_round = fields.Text(readonly=True, copy=False)
+    device_binding_ids = fields.One2many(
+        "csp.device.binding", "csp_tenant_id", string="Intune Devices"
+    )
+    device_count = fields.Integer(compute="_compute_device_count")
+
+    def _compute_device_count(self):
+        groups = self.env["maintenance.equipment"]._read_group(
+            [("csp_tenant_id", "in", self.ids)], ["csp_tenant_id"], ["__count"]
+        )
+        counts = {tenant.id: count for tenant, count in groups}
+        for tenant in self:
+            tenant.device_count = counts.get(tenant.id, 0)
+
+    def action_import_devices(self):
+        self.ensure_one()
+        return self.env["csp.device.import"]._csp_open(self.connection_id, self)
+
+    def action_open_devices(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("maintenance.hr_equipment_action")
+        action["domain"] = [("csp_tenant_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    @api.model
+    def _csp_assets_run_limits(self):
+        """(tenant, site) an "Import devices now" run is limited to (empty: all)."""
+        memo = self.env.context.get("csp_run_memo")
+        if memo is not None and "assets_limits" in memo:
+            return memo["assets_limits"]
+        run = self.env["csp.sync.run"].search(
+            [("connection_id", "in", self.connection_id.ids), ("state", "=", "running")],
+            limit=1,
+        )
+        limits = (run.assets_tenant_id, run.assets_site_id)
+        if memo is not None:
+            memo["assets_limits"] = limits
+        return limits
+
+    def _csp_sync_assets(self, http):
+        """The integrator's assets step for this tenant (counters for the run)."""
+        tenant_limit, site = self._csp_assets_run_limits()
+        if tenant_limit and tenant_limit != self:
+            return {}
+        counters = self.env["csp.device.binding"]._csp_import_devices(self, http, site=site)
+        self._csp_step_succeeded("assets")
+        return counters
+
+    def _csp_sync_step(self, module, http):
+        if module == "assets":
+            return self._csp_sync_assets(http)
+        return super()._csp_sync_step(module, http)
