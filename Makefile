@@ -4,7 +4,7 @@
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 ADDONS := csp_connector csp_connector_billing csp_connector_assets
 
-.PHONY: help demo test lint format bench-users
+.PHONY: help demo test lint format bench-users bench-assets
 
 help:
 	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
@@ -12,6 +12,7 @@ help:
 	@echo "            (both build .venv/ with Odoo 18.0 from ODOO_SOURCE unless PYTHON is set)"
 	@echo "make lint   ruff, ruff-format and pylint-odoo"
 	@echo "make bench-users   user import benchmark (100 tenants x 500 users)"
+	@echo "make bench-assets  device import benchmark (100 tenants x 500 Intune devices)"
 
 demo:
 	@bash scripts/demo.sh
@@ -21,6 +22,9 @@ test:
 
 bench-users:
 	@bash scripts/bench_users.sh
+
+bench-assets:
+	@bash scripts/bench_assets.sh
 
 lint:
 	$(PYTHON) -m ruff check .

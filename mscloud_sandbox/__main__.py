@@ -21,6 +21,9 @@ def _parser():
     serve.add_argument("--tenants", type=int, default=25)
     serve.add_argument("--users", type=int, default=50, help="users per tenant")
     serve.add_argument("--big-tenant-users", type=int, default=0)
+    serve.add_argument(
+        "--devices", type=int, default=None, help="Intune devices per tenant (default users x 0.8)"
+    )
     serve.add_argument("--ca-path", help="write the CA certificate (PEM) here")
     serve.add_argument("--state-file", help="write URLs and credentials here as JSON")
     serve.add_argument("--verbose", action="store_true", help="log one line per request")
@@ -73,6 +76,7 @@ def serve(args):
         tenants=args.tenants,
         users=args.users,
         big_tenant_users=args.big_tenant_users,
+        devices=args.devices,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -16,7 +16,6 @@ USER_FIELDS = [
 class CspConnection(models.Model):
     _inherit = "csp.connection"
 
-    sync_assets = fields.Boolean(default=True)
     asset_category_mode = fields.Selection(
         [
             (rules.CATEGORY_SINGLE, "One category for all devices"),
