@@ -179,13 +179,17 @@ class Graph:
         """The tenant's subscribed SKUs (one page: Graph does not page this list)."""
         return self.iter_collection("v1.0/subscribedSkus")
 
-    def managed_devices(self, select=None, page_size=None):
-        """Pages of the tenant's Intune managed devices (shape-checked pages)."""
+    def managed_devices(self, select=None, page_size=None, count=False):
+        """Pages of the tenant's Intune managed devices (shape-checked pages).
+        ``count``: Intune states the total in ``@odata.count`` (ReadCheck's proof that
+        the pages held every device)."""
         params = {}
         if select:
             params["$select"] = select
         if page_size:
             params["$top"] = page_size
+        if count:
+            params["$count"] = "true"
         return self.iter_pages("v1.0/deviceManagement/managedDevices", params=params or None)
 
     def assign_license(self, user_id, add=(), remove=()):

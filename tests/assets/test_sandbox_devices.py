@@ -1,7 +1,12 @@
 """The sandbox's Intune device list after devices are added and removed (control API)."""
 
+import pytest
 import requests
 from conftest import graph_token
+
+from odoo.addons.csp_connector.microsoft import errors
+from odoo.addons.csp_connector.microsoft.graph import Graph, ReadCheck
+from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp
 
 
 def _ids(sb, tenant_id):
@@ -27,3 +32,28 @@ def test_list_follows_devices_added_and_removed_at_the_same_count(sandbox):
     after = _ids(sandbox, tenant_id)
     assert len(after) == len(before)
     assert set(after) == (set(before) - {before[0]}) | {added.json()["id"]}
+
+
+def _graph(sb, tenant_id):
+    endpoints = {"login": sb.urls["login"], "graph": sb.urls["graph"]}
+    http = MicrosoftHttp(endpoints, ca_bundle=sb.ca_path, sleep=lambda _s: None)
+    return Graph(http, lambda: graph_token(sb, tenant_id), tenant=tenant_id)
+
+
+def test_managed_devices_pages_prove_a_complete_read_with_count(sandbox):
+    tenant_id = next(iter(sandbox.world.tenants))
+    total = len(sandbox.world.tenants[tenant_id].devices) or len(_ids(sandbox, tenant_id))
+    check = ReadCheck(delta=False)
+    read = []
+    for page in _graph(sandbox, tenant_id).managed_devices("id", page_size=4, count=True):
+        read += check.page(page)
+    check.finish()
+    assert check.expected == total == len(read) > 4
+
+    # a page cut short (half its devices, no nextLink): the count gives it away
+    sandbox.faults.add(service="graph", path="managedDevices", body="cut", times=1)
+    check = ReadCheck(delta=False)
+    for page in _graph(sandbox, tenant_id).managed_devices("id", page_size=4, count=True):
+        check.page(page)
+    with pytest.raises(errors.IncompleteReadError):
+        check.finish()
