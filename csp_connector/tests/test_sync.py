@@ -202,7 +202,10 @@ class TestSync(CspSandboxCase):
 
     def test_interrupted_run_resumes_without_duplicates(self):
         self.authorize()
-        self.connection.write({"integrator_enabled": True, "sync_users": False})
+        # tenant discovery alone (the steps of installed add-ons switched off too)
+        others = {s.code for s in self.connection._csp_sync_steps()} - {"tenants"}
+        switches = {f"sync_{c}": False for c in others if f"sync_{c}" in self.connection._fields}
+        self.connection.write({"integrator_enabled": True, **switches})
         run = self.connection._csp_sync(trigger="cron", batch=2)
         self.assertEqual(run.state, "running")
         handled = run.line_ids.filtered("tenant_ref_id")
