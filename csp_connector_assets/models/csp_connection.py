@@ -1,6 +1,8 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import api, fields, models
+
+from odoo.addons.csp_connector.models.csp_sync_step import CspStep
 
 from ..sync import devices as rules
 from .csp_device_category_rule import DEVICE_FIELDS
@@ -16,6 +18,11 @@ USER_FIELDS = [
 class CspConnection(models.Model):
     _inherit = "csp.connection"
 
+    sync_assets = fields.Boolean(
+        string="Import Intune Devices",
+        default=True,
+        help="The scheduled runs and 'Sync now' import each tenant's Intune devices.",
+    )
     asset_category_mode = fields.Selection(
         [
             (rules.CATEGORY_SINGLE, "One category for all devices"),
@@ -106,6 +113,13 @@ class CspConnection(models.Model):
         help="Devices whose management agent is Microsoft Defender for Endpoint (msSense) "
         "are not imported.",
     )
+
+    @api.model
+    def _csp_sync_steps(self):
+        return [
+            *super()._csp_sync_steps(),
+            CspStep("assets", self.env._("Assets"), "tenant", 40, "_csp_sync_assets"),
+        ]
 
     def _csp_device_settings(self):
         """The connection's device settings as plain data (sync/devices.py)."""

@@ -16,6 +16,7 @@ from odoo.exceptions import UserError
 
 from odoo.addons.csp_connector.microsoft import errors
 from odoo.addons.csp_connector.microsoft.graph import ReadCheck
+from odoo.addons.csp_connector.models.csp_binding_mixin import differs, fingerprint
 from odoo.addons.csp_connector.models.csp_guard import code_env
 from odoo.addons.csp_connector.models.csp_sync_run import out_of_time
 
@@ -24,9 +25,19 @@ from .maintenance_equipment import STATUSES
 
 _logger = logging.getLogger(__name__)
 
-DEVICES_PATH = "v1.0/deviceManagement/managedDevices"
 # contacts are found through the user bindings: device field -> user binding field
 USER_BINDING_FIELDS = {"userPrincipalName": "upn", "emailAddress": "mail", "userId": "object_id"}
+
+
+def user_binding_names(env):
+    """(tenant field, object id field) of csp.user.binding: the core moves them to the
+    binding base's names (csp_tenant_id, microsoft_id); either works here."""
+    names = env["csp.user.binding"]._fields
+    tenant = "csp_tenant_id" if "csp_tenant_id" in names else "tenant_ref_id"
+    object_id = "microsoft_id" if "microsoft_id" in names else "object_id"
+    return tenant, object_id
+
+
 QUIET = {
     "tracking_disable": True,
     "mail_create_nolog": True,
@@ -39,19 +50,11 @@ class CspDeviceBinding(models.Model):
     """One Intune managed device of one tenant, bound to the equipment it is."""
 
     _name = "csp.device.binding"
+    _inherit = ["csp.binding.mixin"]
     _description = "Microsoft CSP Intune Device"
     _order = "csp_tenant_id, id"
     _rec_name = "microsoft_id"
 
-    connection_id = fields.Many2one("csp.connection", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="connection_id.company_id", store=True)
-    csp_tenant_id = fields.Many2one(
-        "csp.tenant", string="Tenant", required=True, ondelete="cascade", index=True
-    )
-    microsoft_id = fields.Char(string="Intune Device ID", required=True, index=True)
-    removed = fields.Boolean(help="Gone from Intune.")
-    removed_date = fields.Datetime()
-    fingerprint = fields.Char(help="What was last written, to skip unchanged devices.")
     equipment_id = fields.Many2one(
         "maintenance.equipment", required=True, ondelete="cascade", index=True
     )
@@ -59,14 +62,6 @@ class CspDeviceBinding(models.Model):
         STATUSES, help="The equipment's status when the device left Intune (given back "
         "when it returns).",
     )  # fmt: skip
-
-    _sql_constraints = [
-        (
-            "device_unique",
-            "unique(csp_tenant_id, microsoft_id)",
-            "An Intune device is bound once per tenant.",
-        ),
-    ]
 
     @api.model
     def _csp_import_devices(self, tenant, http, site=None):
@@ -87,10 +82,7 @@ class CspDeviceBinding(models.Model):
             page_size = tenant.connection_id._csp_page_size()
             # Intune states the total in @odata.count: the proof that the pages held
             # every device (a page cut short without nextLink is caught by it)
-            pages = graph.iter_pages(
-                DEVICES_PATH,
-                params={"$select": ",".join(rules.SELECT), "$top": page_size, "$count": "true"},
-            )
+            pages = graph.managed_devices(",".join(rules.SELECT), page_size, count=True)
         try:
             for page in pages:
                 run.apply(check.page(page), counters)
@@ -128,17 +120,6 @@ def _explain(env, tenant, exc):
     return exc.user_message()
 
 
-def _current(record, name):
-    """A field of `record` in the form sync/devices.py plans it (ids, strings)."""
-    value = record[name]
-    field = record._fields[name]
-    if field.type == "many2one":
-        return value.id or False
-    if field.type == "datetime":
-        return fields.Datetime.to_string(value) if value else False
-    return value or False
-
-
 class _DeviceImport:
     """One tenant's import: settings, lookups and caches, then one page at a time."""
 
@@ -156,9 +137,9 @@ class _DeviceImport:
         self.new_status = connection.asset_new_status
         self.gone_status = connection.asset_gone_status
         # everything besides the device that changes what is written
-        self.settings_print = rules.fingerprint(
-            [repr(self.settings), self.keep_category, self.site_mode, self.default_site_name,
-             self.customer_id, self.company_id]
+        self.settings_print = fingerprint(
+            repr(self.settings), self.keep_category, self.site_mode, self.default_site_name,
+            self.customer_id, self.company_id,
         )  # fmt: skip
         self.seen = set()
         self._users = None
@@ -179,9 +160,12 @@ class _DeviceImport:
 
     def _load_users(self):
         names = {self.settings.user_field, self.settings.mobile_user_field} - {None}
-        columns = [USER_BINDING_FIELDS[name] for name in names]
+        tenant_field, object_field = user_binding_names(self.env)
+        columns = [
+            object_field if name == "userId" else USER_BINDING_FIELDS[name] for name in names
+        ]
         bindings = self.env["csp.user.binding"].search_fetch(
-            [("tenant_ref_id", "=", self.tenant.id), ("partner_id", "!=", False),
+            [(tenant_field, "=", self.tenant.id), ("partner_id", "!=", False),
              ("removed", "=", False)],
             [*columns, "partner_id"],
         )  # fmt: skip
@@ -296,9 +280,7 @@ class _DeviceImport:
         for plan in plans:
             contact, user_site = self.user_of(plan.user_key)
             category = self.category_of(plan.category)
-            print_ = rules.fingerprint(
-                [plan.values, category, contact, user_site, self.settings_print]
-            )
+            print_ = fingerprint(plan.values, category, contact, user_site, self.settings_print)
             binding = by_id.get(plan.microsoft_id)
             if binding and not binding.removed and binding.fingerprint == print_:
                 continue  # nothing changed: nothing written
@@ -408,7 +390,7 @@ class _DeviceImport:
                 )  # fmt: skip
             if not record.company_id:
                 wanted["company_id"] = self.company_id
-            diff = {k: v for k, v in wanted.items() if _current(record, k) != v}
+            diff = {k: v for k, v in wanted.items() if differs(record, k, v)}
             if diff:
                 record.write(diff)
             if binding:

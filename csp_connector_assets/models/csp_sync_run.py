@@ -39,3 +39,9 @@ class CspSyncRun(models.Model):
         )
         self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger()
         return run
+
+
+class CspSyncRunLine(models.Model):
+    _inherit = "csp.sync.run.line"
+
+    step = fields.Selection(selection_add=[("assets", "Assets")], ondelete={"assets": "cascade"})

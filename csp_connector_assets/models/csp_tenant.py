@@ -8,7 +8,6 @@ from odoo.addons.csp_connector.models.csp_tenant import CspTenant as CoreTenant
 class CspTenant(models.Model):
     _inherit = "csp.tenant"
     _csp_code_fields = (*CoreTenant._csp_code_fields, "devices_round")
-    _CSP_TENANT_STEPS = CoreTenant._CSP_TENANT_STEPS | {"assets"}
 
     exclude_devices = fields.Boolean(
         string="Exclude from Device Import",
@@ -57,15 +56,10 @@ class CspTenant(models.Model):
         return limits
 
     def _csp_sync_assets(self, http):
-        """The integrator's assets step for this tenant (counters for the run)."""
+        """The integrator's assets step (CspStep "assets") for this tenant: counters
+        for the run. A failure is recorded by the integrator on the run line and the
+        tenant; the other tenants go on."""
         tenant_limit, site = self._csp_assets_run_limits()
         if tenant_limit and tenant_limit != self:
             return {}
-        counters = self.env["csp.device.binding"]._csp_import_devices(self, http, site=site)
-        self._csp_step_succeeded("assets")
-        return counters
-
-    def _csp_sync_step(self, module, http):
-        if module == "assets":
-            return self._csp_sync_assets(http)
-        return super()._csp_sync_step(module, http)
+        return self.env["csp.device.binding"]._csp_import_devices(self, http, site=site)

@@ -9,8 +9,6 @@ finds its user, its category. Site, status and what to do with devices gone from
 Intune are decided here too, from plain values the importer passes in.
 """
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -273,9 +271,3 @@ def disappeared(live, seen, complete):
     if not complete:
         return []
     return sorted(set(live) - set(seen))
-
-
-def fingerprint(values):
-    """A short digest of what is written for a device: same digest, nothing to write."""
-    text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()

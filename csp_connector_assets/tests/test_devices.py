@@ -8,6 +8,8 @@ from odoo.tests import new_test_user, tagged
 
 from odoo.addons.csp_connector.tests.common import CspSandboxCase
 
+from ..models.csp_device_binding import user_binding_names
+
 
 @tagged("post_install", "-at_install")
 class TestDevices(CspSandboxCase):
@@ -44,8 +46,9 @@ class TestDevices(CspSandboxCase):
         )  # fmt: skip
         run = cls.connection._csp_sync(trigger="manual", modules=["users"])
         assert run.state == "done", run.message
+        object_field = user_binding_names(cls.env)[1]
         cls.ann_contact = (
-            cls.env["csp.user.binding"].search([("object_id", "=", cls.ann["id"])]).partner_id
+            cls.env["csp.user.binding"].search([(object_field, "=", cls.ann["id"])]).partner_id
         )
         assert cls.ann_contact.parent_id == cls.hq
         cls.Equipment = cls.env["maintenance.equipment"]
