@@ -20,6 +20,8 @@ from odoo import sql_db
 
 from odoo.addons.csp_connector.models.csp_guard import code_env
 
+from mscloud_sandbox.connection import connection_values
+
 state_path = os.environ["CSP_SANDBOX_STATE"]
 out_path = os.environ["CSP_BENCH_OUT"]
 with open(state_path) as handle:
@@ -107,26 +109,23 @@ def timed_run(connection, label, modules=("assets",)):
 # as the scheduled runs: the integrator cron's user
 bench_user = env.ref("csp_connector.ir_cron_csp_integrator").user_id
 env = env(user=bench_user, context={})
-connection = env["csp.connection"].create(
-    {
-        "name": "Benchmark partner",
-        "partner_tenant_id": state["partner_tenant_id"],
-        "pc_client_id": state["partner_center_app"]["client_id"],
-        "pc_client_secret": state["partner_center_app"]["client_secret"],
-        "gdap_client_id": state["gdap_app"]["client_id"],
-        "gdap_client_secret": state["gdap_app"]["client_secret"],
-        "login_endpoint": state["urls"]["login"],
-        "partner_center_endpoint": state["urls"]["partner_center"],
-        "graph_endpoint": state["urls"]["graph"],
-        "pricing_endpoint": state["urls"]["pricing"],
-        "ca_bundle_path": CA,
-        "relationship_mode": "gdap_only",
-        "log_retention_days": 0,
-        # every device counts here (Defender-only ones included): 500 per tenant
-        "asset_exclude_defender": False,
-        "asset_category_mode": "field",
-        "asset_category_field": "operatingSystem",
-    }
+# set up as a system administrator would (endpoints are theirs to set), then run as bench_user
+connection = (
+    env["csp.connection"]
+    .sudo()
+    .create(
+        connection_values(
+            state,
+            name="Benchmark partner",
+            relationship_mode="gdap_only",
+            log_retention_days=0,
+            # every device counts here (Defender-only ones included): 500 per tenant
+            asset_exclude_defender=False,
+            asset_category_mode="field",
+            asset_category_field="operatingSystem",
+        )
+    )
+    .sudo(False)
 )
 for tenant_state in control("GET", "state")["tenants"]:  # consent everywhere
     if tenant_state["gdap"] and not tenant_state["consent_blocked"]:
