@@ -24,6 +24,8 @@ import requests
 
 from odoo import sql_db
 
+from mscloud_sandbox.connection import connection_values
+
 state_path = os.environ["CSP_SANDBOX_STATE"]
 out_path = os.environ["CSP_BENCH_OUT"]
 with open(state_path) as handle:
@@ -124,22 +126,15 @@ else:
     bench_user = env.ref("csp_connector.ir_cron_csp_integrator").user_id
 env = env(user=bench_user, context={})
 # set up as a system administrator would (endpoints are theirs to set), then run as bench_user
-connection_values = {
-    "name": "Benchmark partner",
-    "partner_tenant_id": state["partner_tenant_id"],
-    "pc_client_id": state["partner_center_app"]["client_id"],
-    "pc_client_secret": state["partner_center_app"]["client_secret"],
-    "gdap_client_id": state["gdap_app"]["client_id"],
-    "gdap_client_secret": state["gdap_app"]["client_secret"],
-    "login_endpoint": state["urls"]["login"],
-    "partner_center_endpoint": state["urls"]["partner_center"],
-    "graph_endpoint": state["urls"]["graph"],
-    "pricing_endpoint": state["urls"]["pricing"],
-    "ca_bundle_path": CA,
-    "relationship_mode": "gdap_only",  # no Partner Center sign-in needed here
-    "log_retention_days": 0,
-}
-connection = env["csp.connection"].sudo().create(connection_values).sudo(False)
+values = connection_values(
+    state,
+    name="Benchmark partner",
+    pricing_endpoint=state["urls"]["pricing"],
+    ca_bundle_path=CA,
+    relationship_mode="gdap_only",  # no Partner Center sign-in needed here
+    log_retention_days=0,
+)
+connection = env["csp.connection"].sudo().create(values).sudo(False)
 for tenant_state in control("GET", "state")["tenants"]:  # consent everywhere
     if tenant_state["gdap"] and not tenant_state["consent_blocked"]:
         control("POST", f"tenants/{tenant_state['id']}/consent", {})
