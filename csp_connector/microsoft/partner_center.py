@@ -4,7 +4,10 @@
 every call, so MSAL can refresh it during long runs.
 """
 
+from datetime import UTC
 from urllib.parse import quote
+
+from . import errors
 
 PAGE_SIZE = 500  # Partner Center's maximum for customers
 
@@ -62,3 +65,86 @@ class PartnerCenter:
             reauth=self._reauth,
         )
         return body.get("items") or []
+
+    # -- one subscription, quantity changes ------------------------------------------
+
+    def subscription(self, customer_id, subscription_id):
+        """One subscription as Partner Center has it now."""
+        path = f"v1/customers/{quote(customer_id)}/subscriptions/{quote(subscription_id)}"
+        return self.http.get_json(
+            self._url(path), service="partnercenter", tenant=customer_id, auth=self._auth,
+            reauth=self._reauth,
+        )  # fmt: skip
+
+    def patch_subscription(self, customer_id, subscription_id, body):
+        """PATCH the whole subscription object (e.g. with a new quantity). The request id
+        is kept on retries, so Partner Center applies a retried change once."""
+        path = f"v1/customers/{quote(customer_id)}/subscriptions/{quote(subscription_id)}"
+        response = self.http.request(
+            "PATCH", self._url(path), service="partnercenter", tenant=customer_id, json=body,
+            auth=self._auth, reauth=self._reauth,
+        )  # fmt: skip
+        return response.json() if response.content else {}
+
+    # -- audit records ------------------------------------------------------------------
+
+    def audit_records(self, start, end=None, page_size=None):
+        """Audit records from `start` (aware or naive UTC datetime) to `end`, all pages."""
+        params = {"startDate": _stamp(start)}
+        if end is not None:
+            params["endDate"] = _stamp(end)
+        if page_size:
+            params["size"] = page_size
+        pages = self.http.iter_partner_center_pages(
+            self._url("v1/auditrecords"), params=params, auth=self._auth, reauth=self._reauth
+        )
+        for page in pages:
+            yield from page.get("items") or []
+
+    # -- webhook registration -----------------------------------------------------------
+
+    def _webhook(self, method, path="", json=None):
+        response = self.http.request(
+            method, self._url(f"webhooks/v1/registration{path}"), service="partnercenter",
+            json=json, auth=self._auth, reauth=self._reauth,
+        )  # fmt: skip
+        return response.json() if response.content else {}
+
+    def webhook_registration(self):
+        """The partner's registration ({WebhookUrl, WebhookEvents}), None when none."""
+        try:
+            return self._webhook("GET")
+        except errors.MicrosoftError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def register_webhook(self, url, events):
+        """Register `url` for `events`; an existing registration is updated (PUT)."""
+        body = {"WebhookUrl": url, "WebhookEvents": list(events)}
+        try:
+            return self._webhook("POST", json=body)
+        except errors.MicrosoftError as exc:
+            if exc.status != 409:
+                raise
+        return self._webhook("PUT", json=body)
+
+    def delete_webhook(self):
+        try:
+            self._webhook("DELETE")
+        except errors.MicrosoftError as exc:
+            if exc.status != 404:
+                raise
+
+    def send_webhook_test(self):
+        """Ask Partner Center to send a test-created event: {"correlationId"}."""
+        return self._webhook("POST", "/validationEvents")
+
+    def webhook_test_event(self, correlation_id):
+        return self._webhook("GET", f"/validationEvents/{quote(correlation_id)}")
+
+
+def _stamp(moment):
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
