@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from ..sync.tenants import parse_datetime
+from .dates import parse_datetime
 
 _DER = Encoding.DER
 _RESOURCE = re.compile(

@@ -11,7 +11,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from .tenants import is_guid, parse_datetime
+from ..microsoft.dates import parse_datetime
+from .tenants import is_guid
 
 # licence import types (connection default, per-tenant override)
 IMPORT_SKUS = "skus"  # all subscribed SKUs (Graph); the only choice for indirect resellers
@@ -112,7 +113,7 @@ def plan_subscribed_sku(item, names):
         values["capability_status"] = item["capabilityStatus"]
     ids = item.get("subscriptionIds")
     if isinstance(ids, list):
-        values["subscription_ids"] = " ".join(sorted(str(i).lower() for i in ids if i))
+        values["subscription_refs"] = " ".join(sorted(str(i).lower() for i in ids if i))
     return values
 
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC
 
-from .tenants import parse_datetime
+from ..microsoft.dates import parse_datetime
 
 CHANGEABLE_STATUSES = ("active",)
 

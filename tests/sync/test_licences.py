@@ -63,7 +63,7 @@ def test_subscribed_sku_plan(names):
         "locked_out_units": 0,
         "consumed_units": 20,
         "capability_status": "Enabled",
-        "subscription_ids": "a-1 b-2",
+        "subscription_refs": "a-1 b-2",
     }
     assert licences.unassigned_units(25, 20) == 5
     assert licences.unassigned_units(3, 5) == 0
