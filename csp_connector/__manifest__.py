@@ -14,9 +14,11 @@
     "data": [
         "security/csp_security.xml",
         "security/ir.model.access.csv",
+        "security/csp_licence_security.xml",
         "data/csp_integrator_user.xml",
         "data/ir_cron.xml",
         "data/csp.sku.name.csv",
+        "data/csp_licence_cron.xml",
         "views/csp_connection_views.xml",
         "views/csp_tenant_views.xml",
         "views/csp_sync_run_views.xml",
@@ -25,6 +27,7 @@
         "views/csp_connection_sso_views.xml",
         "views/menus.xml",
         "views/csp_licence_views.xml",
+        "views/csp_licence_form_views.xml",
     ],
     "application": True,
 }

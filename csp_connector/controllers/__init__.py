@@ -1,2 +1,3 @@
 from . import main
 from . import sso
+from . import webhooks

@@ -59,5 +59,20 @@ class CspSkuName(models.Model):
         rows = self.sudo().search_read([("active", "=", True)], ["sku_id", "part_number", "name"])
         return SkuNames.from_rows((r["sku_id"], r["part_number"], r["name"]) for r in rows)
 
+    def unlink(self):
+        skus = self._csp_licences()
+        result = super().unlink()
+        skus._csp_rename(self._csp_names())
+        return result
+
+    def _csp_licences(self):
+        """The imported licences these names may apply to (by SKU id or part number)."""
+        parts = [p for p in self.mapped("part_number") if p]
+        domain = [("sku_id", "in", self.mapped("sku_id"))]
+        if parts:
+            domain = ["|", *domain, ("part_number", "in", parts)]
+        return self.env["csp.subscribed.sku"].sudo().search(domain)
+
     def _csp_rename_licences(self):
-        """Hook: licences already imported take a new or changed name at once."""
+        """Licences already imported take a new or changed name at once."""
+        self._csp_licences()._csp_rename(self._csp_names())

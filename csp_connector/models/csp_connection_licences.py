@@ -1,0 +1,229 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The licences step of the integrator, and its settings on the connection and tenant.
+
+Per run: the connection part reads Partner Center's audit records since the last run
+and notes, per tenant, the subscriptions they name; each tenant's part then reads its
+subscribed SKUs (Graph) and, for subscriptions, either all of them (first read, or the
+last full read is older than the connection's interval) or only the noted ones.
+"""
+
+import logging
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
+
+from ..microsoft import errors
+from ..sync import licences as licence_rules
+from .csp_guard import code_env, is_code
+from .csp_sync_step import CspStep
+
+_logger = logging.getLogger(__name__)
+
+IMPORT_TYPES = [
+    ("skus", "All subscribed SKUs"),
+    ("subscriptions", "Your subscriptions"),
+    ("both", "Your subscriptions and SKUs"),
+]
+AUDIT_OVERLAP = timedelta(minutes=10)  # audit records may be written a little late
+AUDIT_FIRST_WINDOW = timedelta(days=1)
+MAX_SINGLE_READS = 5  # more named subscriptions than this: read the customer's list
+
+
+class CspConnection(models.Model):
+    _inherit = "csp.connection"
+
+    sync_licences = fields.Boolean(
+        string="Licences",
+        default=True,
+        help="Import subscribed SKUs, who holds them and Partner Center subscriptions.",
+    )
+    licence_import_type = fields.Selection(
+        IMPORT_TYPES,
+        default="skus",
+        required=True,
+        help="All subscribed SKUs (Graph): the only choice for indirect resellers. Your "
+        "subscriptions: Partner Center subscriptions (direct resellers). Both: the two. "
+        "Each tenant may override it.",
+    )
+    licence_full_read_hours = fields.Integer(
+        string="Re-read All Subscriptions Every (hours)",
+        default=24,
+        help="Between full reads, only the subscriptions named by Partner Center's audit "
+        "records (and webhook events) are read again.",
+    )
+    licence_audit_since = fields.Datetime(
+        string="Audit Records Read Until", readonly=True, copy=False
+    )
+    manage_licences = fields.Boolean(
+        string="Manage Licences from Odoo",
+        help="Assigning or removing a licence in Odoo assigns or removes it in Microsoft "
+        "(Graph assignLicense); Odoo changes only once Microsoft confirmed.",
+    )
+    adjust_quantities = fields.Boolean(
+        help="Direct resellers: change a subscription's quantity from Odoo.",
+    )
+
+    def write(self, vals):
+        if "licence_audit_since" in vals and not is_code(self.env):
+            raise AccessError(
+                self.env._("The audit-record position is set by the licences step itself.")
+            )
+        return super().write(vals)
+
+    @api.model
+    def _csp_sync_steps(self):
+        label = self.env._("Licences")
+        return [
+            *super()._csp_sync_steps(),
+            CspStep("licences", label, "connection", 30, "_csp_sync_licence_audit"),
+            CspStep("licences", label, "tenant", 30, "_csp_sync_licences"),
+        ]
+
+    def _csp_sync_licence_audit(self, http):
+        """Partner Center audit records since the last run: note, per tenant, the
+        subscriptions that changed (its step reads only those)."""
+        now = fields.Datetime.now()
+        since = self.licence_audit_since
+        if not self.env["csp.tenant"].search_count(self._csp_licence_tenant_domain("sub")):
+            return {"skipped": 1}
+        if not since:
+            # first run: every tenant reads all its subscriptions anyway
+            code_env(self).write({"licence_audit_since": now})
+            return {"skipped": 1}
+        client = self._csp_partner_center(http)
+        records = client.audit_records(since - AUDIT_OVERLAP, None)
+        changes = licence_rules.audit_changes(records)
+        tenants = self.env["csp.tenant"].search(
+            [*self._csp_licence_tenant_domain("sub"), ("tenant_id", "in", list(changes))]
+        )
+        for tenant in tenants:
+            tenant._csp_note_changed_subscriptions(changes[tenant.tenant_id.lower()])
+        code_env(self).write({"licence_audit_since": now})
+        return {"updated": len(tenants), "skipped": 0 if tenants else 1}
+
+    def _csp_licence_tenant_domain(self, kind):
+        """Mapped tenants of this connection whose import type reads subscriptions."""
+        types = ("subscriptions", "both") if kind == "sub" else ("skus", "both")
+        domain = [("connection_id", "=", self.id), ("mapping_state", "=", "mapped")]
+        if self.licence_import_type in types:
+            return [*domain, "|", ("licence_import_type", "=", False),
+                    ("licence_import_type", "in", types)]  # fmt: skip
+        return [*domain, ("licence_import_type", "in", types)]
+
+
+class CspTenant(models.Model):
+    _inherit = "csp.tenant"
+
+    licence_pending = fields.Char(
+        string="Subscriptions to Re-read", readonly=True, copy=False,
+        help="Subscription ids named by audit records or webhook events since the last "
+        "read ('*': all of them).",
+    )  # fmt: skip
+    licence_full_read = fields.Datetime(
+        string="Subscriptions Fully Read", readonly=True, copy=False
+    )
+    subscribed_sku_ids = fields.One2many("csp.subscribed.sku", "csp_tenant_id")
+    subscription_ids = fields.One2many("csp.subscription", "csp_tenant_id")
+
+    def _csp_check_code_fields(self, vals):
+        super()._csp_check_code_fields(vals)
+        if not is_code(self.env) and {"licence_pending", "licence_full_read"} & set(vals):
+            raise AccessError(
+                self.env._("What the licences step re-reads is set by the step itself.")
+            )
+
+    def _csp_licence_import_type(self):
+        return licence_rules.effective_import_type(
+            self.connection_id.licence_import_type, self.licence_import_type
+        )
+
+    def _csp_note_changed_subscriptions(self, ids):
+        pending = set((self.licence_pending or "").split()) | set(ids)
+        if licence_rules.ALL in pending:
+            pending = {licence_rules.ALL}
+        text = " ".join(sorted(pending)) or False
+        if text != self.licence_pending:
+            code_env(self).write({"licence_pending": text})
+
+    def _csp_sync_licences(self, http):
+        """The licences step for one tenant; returns the run line's counters."""
+        if self.mapping_state != "mapped":
+            return {}
+        import_type = self._csp_licence_import_type()
+        counters = {}
+        if licence_rules.reads_skus(import_type):
+            graph = self.connection_id._csp_graph(http, self.tenant_id)
+            names = self.env["csp.sku.name"]._csp_names()
+            items = list(graph.subscribed_skus())
+            Sku = self.env["csp.subscribed.sku"]
+            _add(counters, Sku._csp_import_skus(self, items, names))
+            skus = Sku.search([("csp_tenant_id", "=", self.id)])
+            _add(counters, skus._csp_sync_assignments())
+        if licence_rules.reads_subscriptions(import_type):
+            _add(counters, self._csp_sync_subscriptions(http))
+        return counters
+
+    def _csp_sync_subscriptions(self, http, force_full=False):
+        Subscription = self.env["csp.subscription"]
+        now = fields.Datetime.now()
+        hours = max(self.connection_id.licence_full_read_hours, 0)
+        pending = set((self.licence_pending or "").split())
+        full = (
+            force_full
+            or not self.licence_full_read
+            or self.licence_full_read <= now - timedelta(hours=hours)
+            or licence_rules.ALL in pending
+            or len(pending) > MAX_SINGLE_READS
+        )
+        client = self.connection_id._csp_partner_center(http)
+        if full:
+            page_size = self.connection_id._csp_page_size()
+            items = list(client.subscriptions(self.tenant_id, page_size=page_size))
+            counters = Subscription._csp_import_subscriptions(self, items, complete=True)
+            values = {"licence_full_read": now, "licence_pending": False}
+        elif pending:
+            items, values = [], {"licence_pending": False}
+            for subscription_id in sorted(pending):
+                try:
+                    items.append(client.subscription(self.tenant_id, subscription_id))
+                except errors.MicrosoftError as exc:
+                    if exc.status != 404:
+                        raise
+                    # gone from Partner Center: the next run reads the whole list, which
+                    # marks it removed
+                    values["licence_full_read"] = False
+            counters = Subscription._csp_import_subscriptions(self, items, complete=False)
+        else:
+            return {"skipped": 1}
+        Subscription._csp_link_skus(self)
+        code_env(self).write(values)
+        return counters
+
+    # -- smart buttons ------------------------------------------------------------------
+
+    def action_open_licences(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "csp_connector.csp_subscribed_sku_action"
+        )
+        action["domain"] = [("csp_tenant_id", "=", self.id)]
+        return action
+
+
+class CspSyncRunLine(models.Model):
+    _inherit = "csp.sync.run.line"
+
+    step = fields.Selection(
+        selection_add=[("licences", "Licences")], ondelete={"licences": "cascade"}
+    )
+
+
+def _add(total, counters):
+    for key, value in (counters or {}).items():
+        if key == "message":
+            total["message"] = "; ".join(filter(None, [total.get("message"), value]))
+        elif isinstance(value, int):
+            total[key] = total.get(key, 0) + value
+    return total

@@ -1,0 +1,188 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Partner Center webhooks through Odoo's real HTTP stack: the sandbox delivers signed
+events to /csp/webhook/<key>; only a verified event is stored, once, and applied by
+the cron to the named customer's subscriptions."""
+
+import base64
+import json
+import pathlib
+import tempfile
+import time
+from datetime import UTC, datetime
+
+import trustme
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from odoo.tests import tagged
+
+from ..microsoft.webhooks import MAX_BODY
+from .common import CspSandboxHttpCase
+
+ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"
+REFUNDABLE = "3328ad08-8ded-4c96-91eb-79fa5d5f576c"
+
+
+class Signer:
+    """A signing certificate of our own, served by the sandbox under /certs."""
+
+    def __init__(self, sandbox, name, ca, organisation="Microsoft Corporation"):
+        leaf = ca.issue_cert(
+            "pcnotifications.test", organization_name=organisation,
+            key_type=trustme.KeyType.RSA,
+        )  # fmt: skip
+        self.key = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), None)
+        pem = leaf.cert_chain_pems[0].bytes().decode()
+        self.url = sandbox.control("POST", "webhooks/certificates", {"name": name, "pem": pem})[
+            "url"
+        ]
+
+    def headers(self, body, url=None):
+        signature = base64.b64encode(self.key.sign(body, padding.PKCS1v15(), hashes.SHA256()))
+        return {
+            "Content-Type": "application/json; charset=utf-8",
+            "Authorization": f"Signature {signature.decode()}",
+            "X-MS-Certificate-Url": url or self.url,
+            "X-MS-Signature-Algorithm": "rsa-sha256",
+        }
+
+
+def event_body(subscription=REFUNDABLE, stamp=None):
+    stamp = stamp or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.dumps({
+        "EventName": "subscription-updated",
+        "ResourceUri": f"https://api.partnercenter.microsoft.com/v1/customers/{ASHFORD}"
+                       f"/subscriptions/{subscription}",
+        "ResourceName": "subscription",
+        "AuditUri": None,
+        "ResourceChangeUtcDate": stamp,
+    }).encode()  # fmt: skip
+
+
+@tagged("post_install", "-at_install")
+class TestLicenceWebhooks(CspSandboxHttpCase):
+    sandbox_tenants = 8
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
+        cls.authorize(cls)
+        cls.discover(cls)
+        customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
+        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == ASHFORD)
+        cls.tenant.partner_id = customer
+        cls.connection.licence_import_type = "subscriptions"
+        cls.connection._csp_sync(trigger="manual", modules=["licences"])
+        # trusted: the sandbox's CA (its own deliveries) and a test root of ours
+        cls.test_root = trustme.CA(organization_name="Test Root")
+        cls.workdir = tempfile.TemporaryDirectory(prefix="csp-webhook-")
+        cls.addClassCleanup(cls.workdir.cleanup)
+        roots = pathlib.Path(cls.workdir.name, "roots.pem")
+        roots.write_bytes(
+            pathlib.Path(cls.sandbox.ca_path).read_bytes() + cls.test_root.cert_pem.bytes()
+        )
+        cls.connection.write(
+            {"webhook_roots_path": str(roots), "webhook_certificate_hosts": "127.0.0.1"}
+        )
+        cls.signer = Signer(cls.sandbox, "test-signer", cls.test_root)
+
+    def setUp(self):
+        super().setUp()
+        self.env["ir.config_parameter"].sudo().set_param("web.base.url", self.base_url())
+        self.sub = self.env["csp.subscription"].search([("microsoft_id", "=", REFUNDABLE)])
+        self.url = self.connection.webhook_url
+
+    def post(self, body, headers):
+        return self.url_open(self.url, data=body, headers=headers)
+
+    def events(self):
+        return self.env["csp.webhook.event"].search([("connection_id", "=", self.connection.id)])
+
+    def inbound(self):
+        return self.env["csp.request.log"].search(
+            [("connection_id", "=", self.connection.id), ("direction", "=", "inbound")]
+        )
+
+    def test_a_signed_partner_center_event_updates_the_subscription_through_the_cron(self):
+        self.connection.action_webhook_register()
+        self.assertIn(self.url, self.connection.webhook_registration)
+        # a change in Partner Center that Odoo did not make (no audit record, no read)
+        self.sandbox.control(
+            "PATCH", f"tenants/{ASHFORD}/subscriptions/{REFUNDABLE}", {"quantity": 7}
+        )
+        result = self.sandbox.control(
+            "POST", "webhooks/send",
+            {"EventName": "subscription-updated", "customerId": ASHFORD,
+             "subscriptionId": REFUNDABLE},
+        )  # fmt: skip
+        self.assertEqual((result["delivered"], result["status"]), (True, 200))
+        event = self.events()
+        self.assertEqual(len(event), 1)
+        self.assertEqual((event.state, event.csp_tenant_id), ("pending", self.tenant))
+        self.assertEqual(self.sub.quantity, 3, "answered at once: nothing read yet")
+        since = self.env["csp.request.log"].search([], limit=1).id
+        self.env["csp.webhook.event"]._cron_apply_webhook_events()
+        self.assertEqual(self.sub.quantity, 7)
+        self.assertEqual(event.state, "done")
+        reads = self.env["csp.request.log"].search(
+            [("id", ">", since), ("service", "=", "partnercenter")]
+        )
+        self.assertTrue(reads)
+        self.assertTrue(all(ASHFORD in url for url in reads.mapped("url")), "that customer only")
+        log = self.inbound()[:1]
+        self.assertEqual(log.status, 200)
+        self.assertNotIn("Signature ", log.request_body or "", "signature redacted")
+
+    def test_a_test_event_shows_that_it_arrived(self):
+        self.connection.action_webhook_register()
+        self.connection.action_webhook_test()
+        self.assertTrue(self.connection.webhook_test_id)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            self.connection.invalidate_recordset(["webhook_test_state"])
+            if "Arrived" in (self.connection.webhook_test_state or ""):
+                break
+            time.sleep(0.2)
+        self.assertIn("Arrived", self.connection.webhook_test_state)
+
+    def test_forged_replayed_and_broken_events_change_nothing(self):
+        body = event_body()
+        ok = self.post(body, self.signer.headers(body))
+        self.assertEqual(ok.status_code, 200, ok.text)
+        self.assertEqual(len(self.events()), 1)
+        # the same delivery again: answered, stored once
+        again = self.post(body, self.signer.headers(body))
+        self.assertEqual(again.status_code, 200)
+        self.assertEqual(len(self.events()), 1)
+        stranger = Signer(self.sandbox, "stranger", trustme.CA(organization_name="Elsewhere"))
+        foreign_org = Signer(self.sandbox, "foreign-org", self.test_root, organisation="Contoso")
+        other = event_body(stamp="2099-01-01T00:00:00Z")
+        cases = {
+            "bad signature": (other, self.signer.headers(body), 401),
+            "untrusted certificate": (other, stranger.headers(other), 401),
+            "other organisation": (other, foreign_org.headers(other), 401),
+            "foreign certificate host": (
+                other, self.signer.headers(other, url="https://evil.example.com/c.cer"), 401,
+            ),
+            "oversized": (b"{" + b" " * MAX_BODY + b"}", self.signer.headers(b"{}"), 413),
+            "malformed": (b"not json", self.signer.headers(b"not json"), 400),
+        }  # fmt: skip
+        logs_before = len(self.inbound())
+        for label, (payload, headers, status) in cases.items():
+            with self.subTest(label):
+                answer = self.post(payload, headers)
+                self.assertEqual(answer.status_code, status, answer.text)
+        self.assertEqual(len(self.events()), 1, "nothing stored")
+        self.assertEqual(self.sub.quantity, 3)
+        refused = self.inbound()[: len(cases)]
+        self.assertEqual(len(self.inbound()) - logs_before, len(cases), "one log line each")
+        self.assertEqual(sorted(refused.mapped("status")), sorted(c[2] for c in cases.values()))
+        self.assertTrue(all(refused.mapped("error")))
+
+    def test_an_unknown_webhook_key_is_not_found(self):
+        body = event_body()
+        answer = self.url_open("/csp/webhook/nope", data=body, headers=self.signer.headers(body))
+        self.assertEqual(answer.status_code, 404)
+        self.assertFalse(self.events())

@@ -1,0 +1,322 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Licences against the sandbox: subscribed SKUs, subscriptions, assignments, quantities
+and the audit-record catch-up."""
+
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import tagged
+
+from .common import CspSandboxCase
+
+ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1: reseller, consent, subscriptions
+BLUEWATER = "40041e00-1c82-4d9e-b4b3-1bfbf8449560"  # reseller only: no Graph consent
+REFUNDABLE = "3328ad08-8ded-4c96-91eb-79fa5d5f576c"  # 3 seats inside their 168 h window
+PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # 2 seats, every window closed
+ANNUAL = "d8f33418-f3d4-4711-9804-f92283868a29"  # 1 seat, no window
+# tests share one sandbox per class (never rolled back): each changes its own subscription
+SCHEDULED = "b410d93c-4efb-48d6-8b21-fbac78255d68"  # renewal instructions pending: 409
+
+
+@tagged("post_install", "-at_install")
+class TestLicences(CspSandboxCase):
+    sandbox_tenants = 8
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
+        cls.authorize(cls)
+        cls.discover(cls)
+        cls.customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
+        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == ASHFORD)
+        cls.tenant.partner_id = cls.customer
+        cls.env["csp.site.mapping"].create(
+            {"connection_id": cls.connection.id, "sequence": 10, "kind": "site",
+             "customer_id": cls.customer.id, "site_id": cls.customer.id,
+             "tenant_ids": [(6, 0, cls.tenant.ids)]}
+        )  # fmt: skip
+        cls.connection._csp_sync(trigger="manual", modules=["users"])
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def sync(self):
+        run = self.connection._csp_sync(trigger="manual", modules=["licences"])
+        self.assertNotIn(run.state, ("failed", "partial"), run.message)
+        return run
+
+    def last_log_id(self):
+        return self.env["csp.request.log"].search([], limit=1).id
+
+    def calls(self, since, service=None):
+        domain = [("id", ">", since), ("direction", "=", "outbound")]
+        if service:
+            domain.append(("service", "=", service))
+        return self.env["csp.request.log"].search(domain)
+
+    def skus(self):
+        return self.env["csp.subscribed.sku"].search([("csp_tenant_id", "=", self.tenant.id)])
+
+    def subscriptions(self):
+        return (
+            self.env["csp.subscription"]
+            .with_context(active_test=False)
+            .search([("csp_tenant_id", "=", self.tenant.id)])
+        )
+
+    def graph_licences(self, user):
+        graph = self.connection._csp_graph(self.connection._csp_http(), ASHFORD)
+        found = graph.get(f"v1.0/users/{user.object_id}", params={"$select": "assignedLicenses"})
+        return [lic["skuId"].lower() for lic in found.get("assignedLicenses") or []]
+
+    def set_type(self, connection_type, override=False):
+        self.connection.licence_import_type = connection_type
+        self.tenant.licence_import_type = override
+
+    def stamps(self, records):
+        records.invalidate_recordset()
+        return {r.id: r.write_date for r in records}
+
+    # -- import -----------------------------------------------------------------------
+
+    def test_skus_import_with_names_seats_and_holders_and_a_rerun_writes_nothing(self):
+        self.set_type("skus")
+        self.sync()
+        skus = self.skus()
+        self.assertTrue(skus)
+        self.assertFalse(self.subscriptions(), "SKUs only: no Partner Center subscriptions")
+        for sku in skus:
+            self.assertTrue(sku.product_name)
+            self.assertEqual(sku.unassigned_units, max(sku.enabled_units - sku.consumed_units, 0))
+            self.assertEqual(sku.partner_id, self.customer)
+        held = skus.filtered("consumed_units")
+        self.assertTrue(held)
+        for sku in held:
+            # every assignment links a contact the users step imported
+            self.assertEqual(len(sku.assignment_ids), sku.consumed_units)
+            self.assertTrue(all(sku.assignment_ids.mapped("partner_id")))
+        contact = held[0].assignment_ids[0].partner_id
+        self.assertGreaterEqual(contact.csp_assignment_count, 1)
+        self.assertEqual(self.customer.csp_licence_count, len(skus))
+        before = (self.stamps(skus), self.stamps(skus.assignment_ids))
+        run = self.sync()
+        after = (self.stamps(skus), self.stamps(self.skus().assignment_ids))
+        self.assertEqual(after, before, "nothing written")
+        line = run.line_ids.filtered(lambda ln: ln.step == "licences" and ln.created + ln.updated)
+        self.assertFalse(line, "a rerun with no change creates and updates nothing")
+
+    def test_import_types_and_the_tenant_override(self):
+        self.set_type("subscriptions")
+        self.sync()
+        self.assertFalse(self.skus())
+        subs = self.subscriptions()
+        client = self.connection._csp_partner_center(self.connection._csp_http())
+        listed = {item["id"].lower(): item for item in client.subscriptions(ASHFORD)}
+        self.assertEqual(sorted(subs.mapped("microsoft_id")), sorted(listed))
+        for sub in subs:
+            item = listed[sub.microsoft_id]
+            self.assertEqual((sub.quantity, sub.status, sub.billing_cycle, sub.auto_renew),
+                             (item["quantity"], item["status"], item["billingCycle"],
+                              item["autoRenewEnabled"]))  # fmt: skip
+            self.assertEqual(sub.refundable_quantity, item["refundableQuantity"]["totalQuantity"])
+            self.assertTrue(sub.commitment_end_date)
+        self.assertTrue(subs.filtered("refundable_quantity"), "a batch still removable")
+        self.assertEqual(self.customer.csp_subscription_count, len(listed))
+        # the tenant's override wins over the connection's type
+        self.set_type("subscriptions", "both")
+        self.sync()
+        self.assertTrue(self.skus())
+        linked = self.subscriptions().filtered("subscribed_sku_id")
+        self.assertTrue(linked, "subscriptions link to the SKU Graph says they provide")
+        for sub in linked:
+            self.assertIn(sub.microsoft_id, sub.subscribed_sku_id.subscription_refs.split())
+
+    def test_subscriptions_over_several_partner_center_pages(self):
+        self.set_type("subscriptions")
+        self.env["ir.config_parameter"].sudo().set_param("csp_connector.page_size", "2")
+        since = self.last_log_id()
+        self.sync()
+        pages = self.calls(since, "partnercenter").filtered(
+            lambda log: f"customers/{ASHFORD}/subscriptions" in log.url
+        )
+        count = len(self.subscriptions())
+        self.assertGreaterEqual(count, 5)
+        self.assertEqual(len(pages), -(-count // 2), "2 subscriptions per page")
+
+    def test_unknown_sku_imports_by_part_number_and_takes_a_name_given_later(self):
+        self.set_type("skus")
+        self.sync()
+        sku = self.skus()[0]
+        name, part = sku.product_name, sku.part_number
+        self.env["csp.sku.name"].search(
+            ["|", ("sku_id", "=", sku.sku_id), ("part_number", "=", part)]
+        ).unlink()
+        self.assertEqual(sku.product_name, part, "renamed at once")
+        self.sync()
+        self.assertEqual(sku.product_name, part, "unknown: shown by its part number")
+        self.assertTrue(sku.name_unknown)
+        self.env["csp.sku.name"].create({"sku_id": sku.sku_id.upper(), "name": name})
+        self.assertEqual(sku.product_name, name)
+        self.assertFalse(sku.name_unknown)
+        with self.assertRaisesRegex(ValidationError, "is not a SKU id"):
+            self.env["csp.sku.name"].create({"sku_id": "not-a-guid", "name": "x"})
+
+    def test_a_subscription_removed_in_partner_center_is_marked_never_deleted(self):
+        self.set_type("subscriptions")
+        self.connection.licence_full_read_hours = 0
+        added = self.sandbox.control(
+            "POST", f"tenants/{ASHFORD}/subscriptions",
+            {"offerId": "CFQ7TTC0LH18:0001:CFQ7TTC0K5DJ",
+             "skuId": "3b555118-da6a-4418-894f-7df1e2096870", "quantity": 4},
+        )  # fmt: skip
+        self.sync()
+        gone = self.subscriptions().filtered(lambda s: s.microsoft_id == added["id"].lower())
+        self.assertEqual(gone.quantity, 4)
+        present = len(self.subscriptions())
+        self.sandbox.control("DELETE", f"tenants/{ASHFORD}/subscriptions/{added['id']}")
+        self.sync()
+        self.assertTrue(gone.exists())
+        self.assertTrue(gone.removed and gone.removed_date)
+        self.assertEqual(len(self.subscriptions().filtered(lambda s: not s.removed)), present - 1)
+
+    def test_imported_licences_are_read_only_and_deleted_by_managers_only(self):
+        self.set_type("both")
+        self.sync()
+        sub = self.subscriptions()[0].with_user(self.manager)
+        with self.assertRaises(AccessError):
+            sub.write({"quantity": 99})
+        with self.assertRaises(AccessError):
+            self.skus()[0].with_user(self.manager).write({"enabled_units": 99})
+        sub.write({"note": "our own field"})
+        user = self.env["res.users"].create(
+            {"name": "CSP reader", "login": "csp_reader",
+             "groups_id": [(6, 0, [self.env.ref("csp_connector.group_csp_user").id])]}
+        )  # fmt: skip
+        with self.assertRaises(AccessError):
+            sub.with_user(user).unlink()
+        with self.assertRaises(AccessError):
+            self.skus()[0].with_user(user).unlink()
+        self.skus()[0].with_user(self.manager).unlink()
+
+    # -- audit-record catch-up ------------------------------------------------------------
+
+    def test_audit_records_bring_a_change_without_reading_every_subscription(self):
+        self.set_type("subscriptions")
+        self.sync()  # first run: full read, audit position set
+        target = self.subscriptions().filtered(lambda s: s.microsoft_id == REFUNDABLE)
+        http = self.connection._csp_http()
+        client = self.connection._csp_partner_center(http)
+        current = client.subscription(ASHFORD, REFUNDABLE)
+        client.patch_subscription(ASHFORD, REFUNDABLE, {**current, "quantity": 5})
+        self.assertEqual(target.quantity, 3, "no webhook: Odoo does not know yet")
+        since = self.last_log_id()
+        self.sync()
+        self.assertEqual(target.quantity, 5)
+        urls = self.calls(since, "partnercenter").mapped("url")
+        self.assertTrue(any("auditrecords" in url for url in urls))
+        self.assertTrue(any(url.endswith(f"subscriptions/{REFUNDABLE}") for url in urls))
+        self.assertFalse(
+            any(url.split("?")[0].endswith("/subscriptions") for url in urls),
+            "only the subscription the audit record names is read again",
+        )
+
+    # -- licence assignment round trip ---------------------------------------------------------
+
+    def test_assign_and_remove_a_licence_through_graph(self):
+        self.set_type("skus")
+        self.sync()
+        sku = self.skus().filtered(lambda s: s.unassigned_units > 0)[:1]
+        self.assertTrue(sku, "the sandbox world has a SKU with free seats")
+        holders = sku.assignment_ids.user_binding_id
+        user = self.env["csp.user.binding"].search(
+            [("tenant_ref_id", "=", self.tenant.id), ("id", "not in", holders.ids),
+             ("partner_id", "!=", False)], limit=1,
+        )  # fmt: skip
+        Assignment = self.env["csp.licence.assignment"].with_user(self.manager)
+        with self.assertRaisesRegex(UserError, "Manage licences from Odoo"):
+            Assignment._csp_assign(sku, user)
+        self.connection.manage_licences = True
+        since = self.last_log_id()
+        assignment = Assignment._csp_assign(sku, user)
+        self.assertEqual(assignment.partner_id, user.partner_id)
+        self.assertIn(sku.sku_id, user.sku_ids.split())
+        logged = self.calls(since, "graph")
+        self.assertTrue(any(url.endswith("/assignLicense") for url in logged.mapped("url")))
+        self.assertIn(sku.sku_id, self.graph_licences(user))
+        # Microsoft holds it too: the next sync keeps it
+        self.sync()
+        self.assertTrue(assignment.exists())
+        assignment.with_user(self.manager).action_remove_licence()
+        self.assertFalse(assignment.exists())
+        self.assertNotIn(sku.sku_id, (user.sku_ids or "").split())
+        self.assertNotIn(sku.sku_id, self.graph_licences(user))
+        self.sync()
+        self.assertFalse(sku.assignment_ids.filtered(lambda a: a.user_binding_id == user))
+
+    def test_a_refused_assignment_leaves_odoo_unchanged_and_explains(self):
+        self.set_type("skus")
+        self.connection.manage_licences = True
+        self.sync()
+        full = self.skus().filtered(lambda s: s.enabled_units and not s.unassigned_units)[:1]
+        self.assertTrue(full, "the sandbox world has a SKU with every seat taken")
+        user = self.env["csp.user.binding"].search(
+            [("tenant_ref_id", "=", self.tenant.id),
+             ("id", "not in", full.assignment_ids.user_binding_id.ids)], limit=1,
+        )  # fmt: skip
+        before = (user.sku_ids, len(full.assignment_ids))
+        with self.assertRaisesRegex(UserError, "available licenses"):
+            self.env["csp.licence.assignment"].with_user(self.manager)._csp_assign(full, user)
+        self.assertEqual((user.sku_ids, len(full.assignment_ids)), before)
+
+    # -- quantities ---------------------------------------------------------------------------
+
+    def subscription(self, microsoft_id):
+        self.set_type("subscriptions")
+        self.connection.adjust_quantities = True
+        self.sync()
+        return self.subscriptions().filtered(lambda s: s.microsoft_id == microsoft_id)
+
+    def test_quantity_increase_then_an_allowed_decrease(self):
+        sub = self.subscription(ANNUAL).with_user(self.manager)
+        start = sub.quantity
+        sub._csp_set_quantity(start + 3)
+        self.assertEqual(sub.quantity, start + 3)
+        self.assertEqual(sub.refundable_quantity, 3, "the three added seats may be removed")
+        sub._csp_set_quantity(start + 1)
+        self.assertEqual(sub.quantity, start + 1)
+        messages = sub.message_ids.mapped("body")
+        self.assertTrue(any(f"from {start} to {start + 3}" in m for m in messages))
+        self.assertTrue(any(f"from {start + 3} to {start + 1}" in m for m in messages))
+        client = self.connection._csp_partner_center(self.connection._csp_http())
+        self.assertEqual(client.subscription(ASHFORD, ANNUAL)["quantity"], start + 1)
+
+    def test_a_decrease_outside_the_window_is_refused_before_any_call(self):
+        sub = self.subscription(PLAIN).with_user(self.manager)
+        since = self.last_log_id()
+        before = sub.quantity
+        with self.assertRaisesRegex(UserError, "168 hours"):
+            sub._csp_set_quantity(1)
+        self.assertFalse(self.calls(since, "partnercenter"), "no request to Partner Center")
+        self.assertEqual(sub.quantity, before)
+        # the form's wizard says the same
+        wizard = (
+            self.env["csp.subscription.quantity"]
+            .with_user(self.manager)
+            .create({"subscription_id": sub.id, "new_quantity": 1})
+        )
+        with self.assertRaisesRegex(UserError, "removed"):
+            wizard.action_apply()
+
+    def test_a_renewal_in_progress_asks_to_try_again_later(self):
+        sub = self.subscription(SCHEDULED).with_user(self.manager)
+        before = sub.quantity
+        with self.assertRaisesRegex(UserError, "Try again in a few minutes"):
+            sub._csp_set_quantity(before + 1)
+        self.assertEqual(sub.quantity, before)
+
+    def test_adjusting_is_off_unless_switched_on(self):
+        sub = self.subscription(PLAIN)
+        self.connection.adjust_quantities = False
+        since = self.last_log_id()
+        with self.assertRaisesRegex(UserError, "Adjust quantities"):
+            sub.with_user(self.manager)._csp_set_quantity(3)
+        self.assertFalse(self.calls(since))
