@@ -128,11 +128,12 @@ class CspTenant(models.Model):
     subscription_ids = fields.One2many("csp.subscription", "csp_tenant_id")
 
     def _csp_check_code_fields(self, vals):
-        super()._csp_check_code_fields(vals)
+        result = super()._csp_check_code_fields(vals)
         if not is_code(self.env) and {"licence_pending", "licence_full_read"} & set(vals):
             raise AccessError(
                 self.env._("What the licences step re-reads is set by the step itself.")
             )
+        return result
 
     def _csp_licence_import_type(self):
         return licence_rules.effective_import_type(

@@ -28,7 +28,8 @@ class CspLicenceRecord(models.AbstractModel):
     _name = "csp.licence.record"
     _description = "Microsoft CSP imported licence record"
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_by_managers_only(self):
         if not self.env.su and not self.env.user.has_group("csp_connector.group_csp_manager"):
             raise AccessError(
                 self.env._(
@@ -37,7 +38,6 @@ class CspLicenceRecord(models.AbstractModel):
                     self._description,
                 )
             )
-        return super().unlink()
 
 
 class CspSubscribedSku(models.Model):
@@ -56,7 +56,6 @@ class CspSubscribedSku(models.Model):
     part_number = fields.Char(readonly=True)
     product_name = fields.Char(string="Product", readonly=True)
     name_unknown = fields.Boolean(
-        string="Name Unknown",
         readonly=True,
         help="This SKU is not in the SKU name list: it shows its part number. Add its "
         "name under Microsoft CSP > Licences > SKU Names.",
@@ -282,19 +281,3 @@ class CspLicenceAssignment(models.Model):
             raise UserError(exc.user_message()) from None
         finally:
             recorder.flush()
-
-
-class CspLicenceAssign(models.TransientModel):
-    _name = "csp.licence.assign"
-    _description = "Assign a Microsoft licence to a user"
-
-    subscribed_sku_id = fields.Many2one("csp.subscribed.sku", required=True, ondelete="cascade")
-    csp_tenant_id = fields.Many2one(related="subscribed_sku_id.csp_tenant_id")
-    user_binding_id = fields.Many2one(
-        "csp.user.binding", string="User", required=True, ondelete="cascade"
-    )
-
-    def action_assign(self):
-        self.ensure_one()
-        self.env["csp.licence.assignment"]._csp_assign(self.subscribed_sku_id, self.user_binding_id)
-        return {"type": "ir.actions.act_window_close"}

@@ -53,7 +53,7 @@ class CspSubscription(models.Model):
     billing_cycle = fields.Char(readonly=True)
     term_duration = fields.Char(readonly=True, help="ISO 8601 duration, e.g. P1Y or P1M.")
     unit_type = fields.Char(readonly=True)
-    promotion_id = fields.Char(string="Promotion", readonly=True)
+    promotion_id = fields.Char(string="Promotion Id", readonly=True)
     product_type = fields.Char(readonly=True)
     creation_date = fields.Datetime(readonly=True)
     start_date = fields.Datetime(string="Effective Start", readonly=True)
@@ -215,19 +215,3 @@ class CspSubscription(models.Model):
             subtype_xmlid="mail.mt_note",
         )
         return self.quantity
-
-
-class CspSubscriptionQuantity(models.TransientModel):
-    _name = "csp.subscription.quantity"
-    _description = "Adjust a Microsoft subscription's quantity"
-
-    subscription_id = fields.Many2one("csp.subscription", required=True, ondelete="cascade")
-    current_quantity = fields.Integer(related="subscription_id.quantity")
-    refundable_quantity = fields.Integer(related="subscription_id.refundable_quantity")
-    refundable_until = fields.Datetime(related="subscription_id.refundable_until")
-    new_quantity = fields.Integer(required=True)
-
-    def action_apply(self):
-        self.ensure_one()
-        self.subscription_id._csp_set_quantity(self.new_quantity)
-        return {"type": "ir.actions.act_window_close"}

@@ -46,7 +46,7 @@ class CspConnection(models.Model):
     )  # fmt: skip
     webhook_url = fields.Char(string="Webhook URL", compute="_compute_webhook_url")
     webhook_events = fields.Char(
-        string="Webhook Events", default=DEFAULT_EVENTS,
+        default=DEFAULT_EVENTS,
         help="Partner Center events to register, separated by spaces.",
     )  # fmt: skip
     webhook_certificate_hosts = fields.Char(

@@ -1,0 +1,2 @@
+from . import csp_licence_assign
+from . import csp_subscription_quantity
