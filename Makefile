@@ -4,7 +4,7 @@
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 ADDONS := csp_connector csp_connector_billing csp_connector_assets
 
-.PHONY: help demo test lint format bench-users bench-assets
+.PHONY: help demo test lint format bench-users bench-assets bench-licences
 
 help:
 	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint   ruff, ruff-format and pylint-odoo"
 	@echo "make bench-users   user import benchmark (100 tenants x 500 users)"
 	@echo "make bench-assets  device import benchmark (100 tenants x 500 Intune devices)"
+	@echo "make bench-licences   licences benchmark (200 customers x 10 subscriptions)"
 
 demo:
 	@bash scripts/demo.sh
@@ -25,6 +26,9 @@ bench-users:
 
 bench-assets:
 	@bash scripts/bench_assets.sh
+
+bench-licences:
+	@bash scripts/bench_licences.sh
 
 lint:
 	$(PYTHON) -m ruff check .

@@ -323,6 +323,51 @@ def is_transient(error):
     return bool(status) and (status == 429 or status >= 500)
 
 
+# licence and subscription refusals, recognised by Microsoft's words (400 answers)
+_BY_MESSAGE = (
+    (
+        "does not have any available licenses",
+        Explanation(
+            "No free seat of this licence.",
+            "Every purchased seat of the licence is already assigned.",
+            "Buy more seats (or remove the licence from someone who no longer needs it), "
+            "then try again.",
+        ),
+    ),
+    (
+        "usage location",
+        Explanation(
+            "The user has no usage location.",
+            "Microsoft assigns licences only to users whose usage location (a country) is set.",
+            "Set the user's usage location in the Microsoft 365 admin centre or Entra ID, "
+            "then try again.",
+        ),
+    ),
+    (
+        "does not correspond to a valid company license",
+        Explanation(
+            "The customer's tenant does not own this licence.",
+            "The SKU is not (or no longer) among the tenant's subscribed SKUs.",
+            "Run the licences sync to refresh the tenant's licences, or buy the licence.",
+        ),
+    ),
+    (
+        "cancellation window",
+        Explanation(
+            "Partner Center refused to remove these seats.",
+            "Seats may be removed only within 7 days (168 hours) of being added.",
+            "Lower the quantity at renewal instead (turn off auto-renew or schedule the "
+            "renewal quantity in Partner Center).",
+        ),
+    ),
+)
+
+
+def _by_message(error):
+    text = (error.message or "").lower()
+    return next((expl for words, expl in _BY_MESSAGE if words in text), None)
+
+
 def explain(error):
     """The cause and fix of a :class:`MicrosoftError` (or any exception)."""
     for kind, explanation in _BY_KIND:
@@ -338,6 +383,9 @@ def explain(error):
     if code == "authentication_requestfromnonpremiumtenantorb2ctenant":
         return _NOT_P1
     status = error.status
+    by_words = _by_message(error) if status == 400 else None
+    if by_words is not None:
+        return by_words
     if status == 429:
         return _THROTTLED
     if status == 401:

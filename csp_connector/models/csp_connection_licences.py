@@ -34,9 +34,9 @@ MAX_SINGLE_READS = 5  # more named subscriptions than this: read the customer's 
 class CspConnection(models.Model):
     _inherit = "csp.connection"
 
+    # off until chosen: the step needs licence permissions (see readme/CONFIGURE.md)
     sync_licences = fields.Boolean(
         string="Licences",
-        default=True,
         help="Import subscribed SKUs, who holds them and Partner Center subscriptions.",
     )
     licence_import_type = fields.Selection(

@@ -62,3 +62,21 @@ def test_same_failure_ignores_ids_and_times():
     assert errors.same_failure(first, again)
     assert not errors.same_failure(first, other)
     assert not errors.same_failure(False, first)
+
+
+def test_licence_refusals_are_explained_by_microsofts_words():
+    def explained(message, status=400, service="graph"):
+        return errors.explain(errors.MicrosoftError(message, service=service, status=status))
+
+    no_seat = explained("Subscription with SKU x does not have any available licenses.")
+    assert "No free seat" in no_seat.title
+    location = explained("License assignment cannot be done for user with invalid usage location.")
+    assert "usage location" in location.fix
+    window = explained(
+        "Quantity decrease of 2 is not allowed: only 0 license(s) are still inside the "
+        "cancellation window.",
+        service="partnercenter",
+    )
+    assert "7 days" in window.cause
+    # the same words in another status are not taken for them
+    assert explained("no usage location here", status=500) is errors._SERVER

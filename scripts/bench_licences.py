@@ -1,0 +1,197 @@
+"""make bench-licences: licences step speed and memory against the sandbox.
+
+Run by scripts/bench_licences.sh inside `odoo shell` (which provides `env`) on a fresh
+database, with the sandbox serving 200 customer tenants; each is topped up to 10
+Partner Center subscriptions. The users step imports the users first (not timed:
+the licence assignments link to them). Then the licences step ("both": subscribed SKUs
+with their holders, and subscriptions) runs three times: the full import, a run with
+no change, and a run after one subscription changed in Partner Center (found through
+the audit records). Every figure is measured in this run; JSON in CSP_BENCH_OUT.
+"""
+
+# ruff: noqa: F821 - `env` is provided by `odoo shell`
+# pylint: disable=print-used
+import json
+import os
+import resource
+import time
+
+import requests
+
+from odoo import sql_db
+
+from mscloud_sandbox.connection import authorize, connection_values, load_state
+
+state = load_state(os.environ["CSP_SANDBOX_STATE"])
+out_path = os.environ["CSP_BENCH_OUT"]
+CONTROL = state["urls"]["control"]
+CA = state["ca_path"]
+SUBSCRIPTIONS = int(os.environ.get("CSP_BENCH_SUBSCRIPTIONS", "10"))
+LICENCE_TABLES = ("csp_subscribed_sku", "csp_licence_assignment", "csp_subscription", "csp_tenant")
+
+
+def control(method, path, payload=None):
+    response = requests.request(method, f"{CONTROL}/{path}", json=payload, verify=CA, timeout=120)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rows_written(since, tables=LICENCE_TABLES):
+    total = {}
+    with env.registry.cursor() as cr:
+        for table in tables:
+            cr.execute(f"SELECT count(*) FROM {table} WHERE write_date >= %s", [since])
+            total[table] = cr.fetchone()[0]
+    return total
+
+
+def request_count(service=None):
+    with env.registry.cursor() as cr:
+        if service:
+            cr.execute("SELECT count(*) FROM csp_request_log WHERE service = %s", [service])
+        else:
+            cr.execute("SELECT count(*) FROM csp_request_log")
+        return cr.fetchone()[0]
+
+
+def analyze():
+    env.cr.commit()
+    for table in (*LICENCE_TABLES, "csp_user_binding", "res_partner"):
+        env.cr.execute(f"ANALYZE {table}")
+    env.cr.commit()
+
+
+def timed_run(connection, label, modules=("licences",)):
+    analyze()
+    queries = sql_db.sql_counter
+    logs_before = request_count()
+    env.cr.execute("SELECT now() at time zone 'UTC'")
+    since = env.cr.fetchone()[0]
+    started = time.perf_counter()
+    run = connection._csp_sync(trigger="cron", modules=list(modules))
+    env.cr.commit()
+    seconds = time.perf_counter() - started
+    written = rows_written(since)
+    figures = {
+        "label": label,
+        "seconds": round(seconds, 2),
+        "state": run.state,
+        "created": run.created,
+        "updated": run.updated,
+        "deactivated": run.deactivated,
+        "skipped": run.skipped,
+        "errors": run.errors,
+        "message": (run.message or "")[:300],
+        "sql_queries": sql_db.sql_counter - queries,
+        "http_requests": request_count() - logs_before,
+        "rows_written": sum(written.values()),
+        "rows_written_by_table": written,
+        "connection_rows_written": rows_written(since, ("csp_connection",))["csp_connection"],
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+    env.invalidate_all()
+    print(f"  {label}: {json.dumps(figures)}", flush=True)
+    return figures
+
+
+bench_user = env.ref("csp_connector.ir_cron_csp_integrator").user_id
+admin = env(user=env.ref("base.user_admin"), context={})
+connection = admin["csp.connection"].create(
+    connection_values(
+        state, name="Benchmark partner", log_retention_days=0, licence_import_type="both"
+    )
+)
+authorize(connection, state)
+for tenant_state in control("GET", "state")["tenants"]:  # consent everywhere
+    if tenant_state["gdap"] and not tenant_state["consent_blocked"]:
+        control("POST", f"tenants/{tenant_state['id']}/consent", {})
+connection._csp_sync(trigger="manual", modules=["tenants"])
+tenants = connection.tenant_ids.filtered(
+    lambda t: t.consent_state == "granted" and t.relationship in ("reseller", "both")
+).sorted("id")
+customers = admin["res.partner"].create(
+    [{"name": f"Customer {t.name}", "is_company": True} for t in tenants]
+)
+for tenant, customer in zip(tenants, customers, strict=True):
+    tenant.partner_id = customer
+(connection.tenant_ids - tenants).write({"do_not_import": True})
+admin["csp.site.mapping"].create(
+    [
+        {"connection_id": connection.id, "kind": "site", "customer_id": customer.id,
+         "site_id": customer.id, "tenant_ids": [(6, 0, [tenant.id])]}
+        for tenant, customer in zip(tenants, customers, strict=True)
+    ]
+)  # fmt: skip
+# every customer gets SUBSCRIPTIONS subscriptions (Business Basic seats added)
+for tenant_state in control("GET", "state")["tenants"]:
+    if tenant_state["id"] not in tenants.mapped("tenant_id"):
+        continue
+    for _ in range(SUBSCRIPTIONS - tenant_state["subscriptions"]):
+        control(
+            "POST", f"tenants/{tenant_state['id']}/subscriptions",
+            {"offerId": "CFQ7TTC0LH18:0001:CFQ7TTC0K5DJ",
+             "skuId": "3b555118-da6a-4418-894f-7df1e2096870", "quantity": 50},
+        )  # fmt: skip
+admin.cr.commit()
+started = time.perf_counter()
+connection._csp_sync(trigger="manual", modules=["users"])
+admin.cr.commit()
+users_seconds = time.perf_counter() - started
+env = env(user=bench_user, context={})
+connection = connection.with_env(env)
+print(
+    f"Benchmark: {len(tenants)} customers, users imported in {users_seconds:.0f} s, "
+    f"peak RSS at start {peak_rss_mb():.0f} MB",
+    flush=True,
+)
+rss_start = peak_rss_mb()
+full = timed_run(connection, "full import")
+subscriptions = env["csp.subscription"].search_count([])
+skus = env["csp.subscribed.sku"].search_count([])
+assignments = env["csp.licence.assignment"].search_count([])
+no_change = timed_run(connection, "no change")
+
+# one subscription changes in Partner Center (no webhook): the audit records name it
+tenant = tenants[0]
+sub = env["csp.subscription"].search([("csp_tenant_id", "=", tenant.id)], limit=1)
+client = connection._csp_partner_center(connection._csp_http())
+current = client.subscription(tenant.tenant_id, sub.microsoft_id)
+client.patch_subscription(
+    tenant.tenant_id, sub.microsoft_id, {**current, "quantity": current["quantity"] + 1}
+)
+env.cr.commit()
+one_change = timed_run(connection, "one subscription changed in Partner Center")
+
+count = len(tenants)
+result = {
+    "customers": count,
+    "subscriptions": subscriptions,
+    "subscribed_skus": skus,
+    "licence_assignments": assignments,
+    "assignments_per_sku": round(assignments / max(skus, 1), 1),
+    "users_import_seconds_untimed_setup": round(users_seconds, 1),
+    "full_import_seconds": full["seconds"],
+    "full_import_sql_per_subscription": round(full["sql_queries"] / max(subscriptions, 1), 2),
+    "full_import_requests_per_customer": round(full["http_requests"] / count, 2),
+    "peak_rss_mb_before": round(rss_start, 1),
+    "peak_rss_mb_after_full": full["peak_rss_mb"],
+    "no_change": no_change,
+    "no_change_requests_per_customer": round(no_change["http_requests"] / count, 2),
+    "one_change": one_change,
+    "one_change_quantity_seen": env["csp.subscription"].browse(sub.id).quantity
+    == current["quantity"] + 1,
+}
+targets = {
+    "no-change run writes 0 rows of licence data": no_change["rows_written"] == 0,
+    "no-change run <= 3 requests per customer": result["no_change_requests_per_customer"] <= 3,
+    "a Partner Center change arrives through the audit records": result["one_change_quantity_seen"],
+}
+result["targets"] = targets
+os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
+with open(out_path, "w") as handle:
+    json.dump(result, handle, indent=2)
+print(json.dumps(result, indent=2))
