@@ -277,7 +277,7 @@ def customer_country(sb, customer_id):
 
 def _subscription(tenant, subscription_id):
     for sub in tenant.subscriptions:
-        if sub.id == subscription_id.lower():
+        if sub.id.lower() == subscription_id.lower():  # GUIDs: any case
             return sub
     fail(404, 20003, "This subscription was not found.")
 

@@ -1,44 +1,8 @@
 #!/usr/bin/env bash
-# make bench-licences: 200 customers x 10 subscriptions through the licences step,
-# against a fresh database; prints the figures and writes bench-results/licences.json.
+# make bench-licences: 200 customers x 10 subscriptions through the licences step, on the
+# user benchmark's set-up (fresh database, sandbox); writes bench-results/licences.json.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-# shellcheck source=scripts/lib.sh
-. "$ROOT/scripts/lib.sh"
-TENANTS=${CSP_BENCH_TENANTS:-200}
-USERS=${CSP_BENCH_USERS:-60}
-check_postgres "make bench-licences"
-prepare_python "make bench-licences"
-
-WORK=$(mktemp -d)
-DB="csp_bench_$$"
-SANDBOX_PID=""
-cleanup() {
-    set +e
-    [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null
-    [ -n "${PG_SUPER:-}" ] && "${PG_SUPER[@]}" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1
-    stop_postgres
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-"$PY" -m mscloud_sandbox serve --port 0 --tenants "$TENANTS" --users "$USERS" \
-    --state-file "$WORK/sandbox.json" >"$WORK/sandbox.log" 2>&1 &
-SANDBOX_PID=$!
-for _ in $(seq 1 150); do
-    [ -s "$WORK/sandbox.json" ] && break
-    sleep 0.2
-done
-[ -s "$WORK/sandbox.json" ] || { cat "$WORK/sandbox.log" >&2; exit 1; }
-
-find_or_start_postgres
-ensure_db_role
-write_odoo_conf "$WORK/odoo.conf" "$(free_port)"
-echo "== Installing csp_connector in a fresh database"
-"$PY" -m odoo -c "$WORK/odoo.conf" -d "$DB" -i csp_connector --stop-after-init --log-level=warn
-echo "== Benchmark: $TENANTS customers, 10 subscriptions each, $USERS users per tenant"
-CSP_SANDBOX_STATE="$WORK/sandbox.json" CSP_BENCH_OUT="$ROOT/bench-results/licences.json" \
-    "$PY" -m odoo shell -c "$WORK/odoo.conf" -d "$DB" --no-http --log-level="${CSP_BENCH_LOG_LEVEL:-warn}" \
-    <"$ROOT/scripts/bench_licences.py"
-echo "Written to bench-results/licences.json"
+export CSP_BENCH_NAME=licences
+export CSP_BENCH_TENANTS=${CSP_BENCH_TENANTS:-200}
+export CSP_BENCH_USERS=${CSP_BENCH_USERS:-60}
+exec bash "$(dirname "$0")/bench_users.sh"

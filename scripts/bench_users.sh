@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # make bench-users: 100 tenants x 500 users through the user import, against a fresh
-# database; prints the figures and writes bench-results/users.json.
+# database; prints the figures and writes bench-results/users.json. Other benchmarks
+# reuse it with CSP_BENCH_NAME (scripts/bench_<name>.py, bench-results/<name>.json).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
+NAME=${CSP_BENCH_NAME:-users}
 TENANTS=${CSP_BENCH_TENANTS:-100}
 USERS=${CSP_BENCH_USERS:-500}
-check_postgres "make bench-users"
-prepare_python "make bench-users"
+check_postgres "make bench-$NAME"
+prepare_python "make bench-$NAME"
 
 WORK=$(mktemp -d)
 DB="csp_bench_$$"
@@ -37,8 +39,8 @@ ensure_db_role
 write_odoo_conf "$WORK/odoo.conf" "$(free_port)"
 echo "== Installing csp_connector in a fresh database"
 "$PY" -m odoo -c "$WORK/odoo.conf" -d "$DB" -i csp_connector --stop-after-init --log-level=warn
-echo "== Benchmark: $TENANTS tenants x $USERS users"
-CSP_SANDBOX_STATE="$WORK/sandbox.json" CSP_BENCH_OUT="$ROOT/bench-results/users.json" \
+echo "== Benchmark $NAME: $TENANTS tenants x $USERS users"
+CSP_SANDBOX_STATE="$WORK/sandbox.json" CSP_BENCH_OUT="$ROOT/bench-results/$NAME.json" \
     "$PY" -m odoo shell -c "$WORK/odoo.conf" -d "$DB" --no-http --log-level="${CSP_BENCH_LOG_LEVEL:-warn}" \
-    <"$ROOT/scripts/bench_users.py"
-echo "Written to bench-results/users.json"
+    <"$ROOT/scripts/bench_$NAME.py"
+echo "Written to bench-results/$NAME.json"

@@ -39,6 +39,22 @@ class CspLicenceRecord(models.AbstractModel):
                 )
             )
 
+    def _csp_check_change(self, option, off_message, removed_message):
+        """A change in Microsoft from Odoo: the connection's `option` is on, the record
+        is still in Microsoft, the user is a CSP manager who may sync (no call before)."""
+        for record in self:
+            if not record.connection_id[option]:
+                raise UserError(off_message % record.connection_id.name)
+            if record.removed:
+                raise UserError(removed_message)
+        if not self.env.user.has_group("csp_connector.group_csp_manager"):
+            raise AccessError(
+                self.env._(
+                    "Only a Microsoft CSP manager may change %s in Microsoft.", self._description
+                )
+            )
+        self.connection_id._csp_check_can_sync()
+
 
 class CspSubscribedSku(models.Model):
     _name = "csp.subscribed.sku"
@@ -155,22 +171,13 @@ class CspSubscribedSku(models.Model):
                 code_env(sku).write({"product_name": name, "name_unknown": not known})
 
     def _csp_check_manage(self):
-        """Assigning licences from Odoo: switched on for the connection, and the user may
-        manage Microsoft CSP (checked before any call)."""
-        for sku in self:
-            if not sku.connection_id.manage_licences:
-                raise UserError(
-                    self.env._(
-                        "Managing licences from Odoo is off for the connection %s: turn on "
-                        "'Manage licences from Odoo' on its Licences tab first.",
-                        sku.connection_id.name,
-                    )
-                )
-            if sku.removed:
-                raise UserError(self.env._("This licence is no longer in Microsoft."))
-        if not self.env.user.has_group("csp_connector.group_csp_manager"):
-            raise AccessError(self.env._("Only a Microsoft CSP manager may assign licences."))
-        self.connection_id._csp_check_can_sync()
+        """Assigning licences from Odoo: switched on, by a CSP manager (before any call)."""
+        self._csp_check_change(
+            "manage_licences",
+            self.env._("Managing licences from Odoo is off for the connection %s: turn on "
+                       "'Manage licences from Odoo' on its Licences tab first."),
+            self.env._("This licence is no longer in Microsoft."),
+        )  # fmt: skip
 
     # -- actions --------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@
 from datetime import UTC, datetime
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 
 from ..microsoft import errors
 from ..sync import licences as licence_rules
@@ -144,19 +144,12 @@ class CspSubscription(models.Model):
         }
 
     def _csp_check_adjust(self):
-        if not self.connection_id.adjust_quantities:
-            raise UserError(
-                self.env._(
-                    "Adjusting quantities from Odoo is off for the connection %s (it is "
-                    "for direct resellers): turn on 'Adjust quantities' on its Licences tab.",
-                    self.connection_id.name,
-                )
-            )
-        if self.removed:
-            raise UserError(self.env._("This subscription is no longer in Partner Center."))
-        if not self.env.user.has_group("csp_connector.group_csp_manager"):
-            raise AccessError(self.env._("Only a Microsoft CSP manager may change quantities."))
-        self.connection_id._csp_check_can_sync()
+        self._csp_check_change(
+            "adjust_quantities",
+            self.env._("Adjusting quantities from Odoo is off for the connection %s (it is "
+                       "for direct resellers): turn on 'Adjust quantities' on its Licences tab."),
+            self.env._("This subscription is no longer in Partner Center."),
+        )  # fmt: skip
 
     def _csp_set_quantity(self, new_quantity):
         """Send `new_quantity` to Partner Center; Odoo shows it once Partner Center
