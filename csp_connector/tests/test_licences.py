@@ -6,10 +6,11 @@ and the audit-record catch-up."""
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
+from ..models.csp_subscribed_sku import user_fields
 from .common import CspSandboxCase
 
 ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1: reseller, consent, subscriptions
-BLUEWATER = "40041e00-1c82-4d9e-b4b3-1bfbf8449560"  # reseller only: no Graph consent
+AUSTRALIA = "5b569643-d037-4dff-bc24-0d4969d495dd"  # the same company's second tenant
 REFUNDABLE = "3328ad08-8ded-4c96-91eb-79fa5d5f576c"  # 3 seats inside their 168 h window
 PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # 2 seats, every window closed
 ANNUAL = "d8f33418-f3d4-4711-9804-f92283868a29"  # 1 seat, no window
@@ -65,7 +66,9 @@ class TestLicences(CspSandboxCase):
 
     def graph_licences(self, user):
         graph = self.connection._csp_graph(self.connection._csp_http(), ASHFORD)
-        found = graph.get(f"v1.0/users/{user.object_id}", params={"$select": "assignedLicenses"})
+        found = graph.get(
+            f"v1.0/users/{user[user_fields(self.env)[1]]}", params={"$select": "assignedLicenses"}
+        )
         return [lic["skuId"].lower() for lic in found.get("assignedLicenses") or []]
 
     def set_type(self, connection_type, override=False):
@@ -103,6 +106,17 @@ class TestLicences(CspSandboxCase):
         self.assertEqual(after, before, "nothing written")
         line = run.line_ids.filtered(lambda ln: ln.step == "licences" and ln.created + ln.updated)
         self.assertFalse(line, "a rerun with no change creates and updates nothing")
+
+    def test_a_customer_with_two_tenants_shows_the_licences_of_both(self):
+        self.set_type("skus")
+        second = self.connection.tenant_ids.filtered(lambda t: t.tenant_id == AUSTRALIA)
+        second.partner_id = self.customer
+        self.sync()
+        skus = self.env["csp.subscribed.sku"].search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(skus.csp_tenant_id, self.tenant | second)
+        self.assertEqual(self.customer.csp_licence_count, len(skus))
+        action = self.customer.action_csp_open_licences()
+        self.assertEqual(self.env["csp.subscribed.sku"].search(action["domain"]), skus)
 
     def test_import_types_and_the_tenant_override(self):
         self.set_type("subscriptions")
@@ -228,7 +242,7 @@ class TestLicences(CspSandboxCase):
         self.assertTrue(sku, "the sandbox world has a SKU with free seats")
         holders = sku.assignment_ids.user_binding_id
         user = self.env["csp.user.binding"].search(
-            [("tenant_ref_id", "=", self.tenant.id), ("id", "not in", holders.ids),
+            [(user_fields(self.env)[0], "=", self.tenant.id), ("id", "not in", holders.ids),
              ("partner_id", "!=", False)], limit=1,
         )  # fmt: skip
         Assignment = self.env["csp.licence.assignment"].with_user(self.manager)
@@ -236,7 +250,15 @@ class TestLicences(CspSandboxCase):
             Assignment._csp_assign(sku, user)
         self.connection.manage_licences = True
         since = self.last_log_id()
-        assignment = Assignment._csp_assign(sku, user)
+        wizard = (
+            self.env["csp.licence.assign"]
+            .with_user(self.manager)
+            .create({"subscribed_sku_id": sku.id, "user_binding_id": user.id})
+        )
+        self.assertIn(user, wizard.allowed_user_ids, "the users of the licence's tenant")
+        wizard.action_assign()
+        assignment = sku.assignment_ids.filtered(lambda a: a.user_binding_id == user)
+        self.assertTrue(assignment)
         self.assertEqual(assignment.partner_id, user.partner_id)
         self.assertIn(sku.sku_id, user.sku_ids.split())
         logged = self.calls(since, "graph")
@@ -259,7 +281,7 @@ class TestLicences(CspSandboxCase):
         full = self.skus().filtered(lambda s: s.enabled_units and not s.unassigned_units)[:1]
         self.assertTrue(full, "the sandbox world has a SKU with every seat taken")
         user = self.env["csp.user.binding"].search(
-            [("tenant_ref_id", "=", self.tenant.id),
+            [(user_fields(self.env)[0], "=", self.tenant.id),
              ("id", "not in", full.assignment_ids.user_binding_id.ids)], limit=1,
         )  # fmt: skip
         before = (user.sku_ids, len(full.assignment_ids))

@@ -2,7 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Assign a licence to a user: Microsoft first (see csp.licence.assignment)."""
 
-from odoo import fields, models
+from odoo import api, fields, models
+
+from ..models.csp_subscribed_sku import user_fields
 
 
 class CspLicenceAssign(models.TransientModel):
@@ -14,6 +16,17 @@ class CspLicenceAssign(models.TransientModel):
     user_binding_id = fields.Many2one(
         "csp.user.binding", string="User", required=True, ondelete="cascade"
     )
+    allowed_user_ids = fields.Many2many(
+        "csp.user.binding", compute="_compute_allowed_user_ids", string="Users of the tenant"
+    )
+
+    @api.depends("subscribed_sku_id")
+    def _compute_allowed_user_ids(self):
+        tenant_field = user_fields(self.env)[0]
+        for wizard in self:
+            wizard.allowed_user_ids = self.env["csp.user.binding"].search(
+                [(tenant_field, "=", wizard.csp_tenant_id.id), ("removed", "=", False)]
+            )
 
     def action_assign(self):
         self.ensure_one()
