@@ -23,13 +23,14 @@ def is_resync(error):
     return error.status == 410 or code in ("syncstatenotfound", "resyncrequired")
 
 
-def read_delta(read, link, expired):
-    """``read(link)``; when Graph no longer knows the delta link (410), ``expired()``
-    then ``read(None)``: everything is read again, once. Returns what read returned."""
+def read_delta(read, link, expired, resumed=False):
+    """``read(link)``; when Graph no longer knows the delta link (410) the round was
+    following (``link``, or a next link kept by a ``resumed`` round), ``expired()`` then
+    ``read(None)``: everything is read again, once. Returns what read returned."""
     try:
         return read(link)
     except errors.MicrosoftError as exc:
-        if not link or not is_resync(exc):
+        if not (link or resumed) or not is_resync(exc):
             raise
         expired()
         return read(None)

@@ -93,7 +93,7 @@ class CspSyncRunLine(models.Model):
     _inherit = ["csp.sync.run.line", "csp.code.guard"]
 
     _csp_code_fields = (
-        "run_id", "step", "tenant_ref_id", "state", "created", "updated", "deactivated",
+        "run_id", "step", "csp_tenant_id", "state", "created", "updated", "deactivated",
         "skipped", "errors", "message", "skipped_protected", "held",
     )  # fmt: skip
 
@@ -110,7 +110,7 @@ class CspUserBinding(models.Model):
 
     # who an Azure user is: only the sync decides (a forged binding would let a sync
     # write an Azure user's data onto any contact, or give it portal access)
-    _csp_code_fields = ("connection_id", "tenant_ref_id", "object_id", "partner_id")
+    _csp_code_fields = ("connection_id", "csp_tenant_id", "microsoft_id", "partner_id")
 
     @api.constrains("partner_id")
     def _check_partner_not_protected(self):

@@ -154,14 +154,16 @@ class CspSiteMapping(models.Model):
             azure_field=self.azure_field or None,
             site_field=self.site_field or None,
             default_site_id=self.default_site_id.id or None,
-            group_ids=frozenset(self.group_ids.mapped("object_id")),
+            group_ids=frozenset(self.group_ids.mapped("microsoft_id")),
             filters=tuple(
                 user_rules.PropertyFilter(f.azure_field, f.operator, f.value or "")
                 for f in self.filter_ids
             ),
             include_external=self.include_external,
             values=tuple(
-                user_rules.ValueMapping(v.field_name, v._csp_value(), v.group_id.object_id or None)
+                user_rules.ValueMapping(
+                    v.field_name, v._csp_value(), v.group_id.microsoft_id or None
+                )
                 for v in self.value_ids
             ),
             tag_ids=tuple(self.tag_ids.ids),

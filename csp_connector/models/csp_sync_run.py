@@ -156,7 +156,7 @@ class CspSyncRun(models.Model):
                 run.progress = False
                 continue
             lines = run.line_ids.filtered(lambda line: line.state != "paused")
-            done = len(set(lines.mapped("tenant_ref_id").ids))
+            done = len(set(lines.mapped("csp_tenant_id").ids))
             total = self.env["csp.tenant"].search_count(
                 [("connection_id", "=", run.connection_id.id), ("do_not_import", "=", False)]
             )
@@ -288,7 +288,7 @@ class CspSyncRun(models.Model):
                 count=self.step_restarts,
             )
             self.env["csp.sync.run.line"].create(
-                {"run_id": self.id, "step": code, "tenant_ref_id": tenant.id,
+                {"run_id": self.id, "step": code, "csp_tenant_id": tenant.id,
                  "state": "error", "errors": 1, "message": message}
             )  # fmt: skip
             self.errors += 1
@@ -312,7 +312,7 @@ class CspSyncRun(models.Model):
             # down, sign-in expired) fails alone, the tenants already known still sync
             finished = {
                 line.step for line in self.line_ids
-                if not line.tenant_ref_id and line.state != "paused"
+                if not line.csp_tenant_id and line.state != "paused"
             }  # fmt: skip
             for step in steps:
                 if step.scope != "connection" or step.code in finished:
@@ -343,9 +343,9 @@ class CspSyncRun(models.Model):
         if not steps:
             return []
         finished = {
-            (line.tenant_ref_id.id, line.step)
+            (line.csp_tenant_id.id, line.step)
             for line in self.line_ids
-            if line.tenant_ref_id and line.state != "paused"
+            if line.csp_tenant_id and line.state != "paused"
         }
         tenants = self.env["csp.tenant"].search(
             [("connection_id", "=", self.connection_id.id), ("do_not_import", "=", False)]
@@ -369,7 +369,7 @@ class CspSyncRun(models.Model):
         line_values = {
             "run_id": self.id,
             "step": step.code,
-            "tenant_ref_id": tenant.id if tenant else False,
+            "csp_tenant_id": tenant.id if tenant else False,
         }
         target = tenant or self.connection_id
         if commit:
@@ -461,7 +461,7 @@ class CspSyncRunLine(models.Model):
     # each add-on adds its steps' codes: selection_add=[(code, label)],
     # ondelete={code: "cascade"} (see csp_sync_step.CspStep)
     step = fields.Selection([("tenants", "Tenants"), ("users", "Users")], required=True)
-    tenant_ref_id = fields.Many2one(
+    csp_tenant_id = fields.Many2one(
         "csp.tenant", string="Tenant", ondelete="set null", index="btree_not_null"
     )
     # paused: cut at a page boundary by the time budget; the step resumes

@@ -148,7 +148,7 @@ class CspTenant(models.Model):
     archive_held = fields.Text(string="Held Archive (bindings)", readonly=True, copy=False)
     archive_held_count = fields.Integer(string="Archive Held", readonly=True, copy=False)
     last_error_step = fields.Char(readonly=True, copy=False)
-    user_binding_ids = fields.One2many("csp.user.binding", "tenant_ref_id", string="Users")
+    user_binding_ids = fields.One2many("csp.user.binding", "csp_tenant_id", string="Users")
     user_count = fields.Integer(compute="_compute_user_count")
     last_sync = fields.Datetime(compute="_compute_last_sync")
 
@@ -163,8 +163,8 @@ class CspTenant(models.Model):
     def _compute_last_sync(self):
         """When a run last handled the tenant without error (kept on the run lines)."""
         groups = self.env["csp.sync.run.line"]._read_group(
-            [("tenant_ref_id", "in", self.ids), ("state", "=", "done")],
-            ["tenant_ref_id"],
+            [("csp_tenant_id", "in", self.ids), ("state", "=", "done")],
+            ["csp_tenant_id"],
             ["create_date:max"],
         )
         last = {tenant.id: when for tenant, when in groups}
@@ -482,8 +482,8 @@ class CspTenant(models.Model):
 
     def _compute_user_count(self):
         groups = self.env["csp.user.binding"]._read_group(
-            [("tenant_ref_id", "in", self.ids), ("removed", "=", False)],
-            ["tenant_ref_id"],
+            [("csp_tenant_id", "in", self.ids), ("removed", "=", False)],
+            ["csp_tenant_id"],
             ["__count"],
         )
         counts = {tenant.id: count for tenant, count in groups}
@@ -519,7 +519,7 @@ class CspTenant(models.Model):
         valve: a share of its bound users, never more than a fixed number)."""
         connection = self.connection_id
         bound = self.env["csp.user.binding"].search_count(
-            [("tenant_ref_id", "=", self.id), ("removed", "=", False)]
+            [("csp_tenant_id", "=", self.id), ("removed", "=", False)]
         )
         share = bound * connection.archive_max_percent / 100.0
         limit = min(connection.archive_max_count, max(share, ARCHIVE_ALWAYS_ALLOWED))
@@ -575,7 +575,7 @@ class CspTenant(models.Model):
         self._check_csp_manager()
         Binding = self.env["csp.user.binding"]
         for tenant in self.filtered("archive_held")._csp_code():
-            count = Binding._csp_deactivate(Binding.browse(tenant._csp_held_ids()).exists())
+            count = Binding.browse(tenant._csp_held_ids()).exists()._csp_mark_removed()
             tenant._csp_hold_archive(Binding)
             tenant.message_post(body=self.env._("%s held contacts archived.", count))
 
@@ -598,7 +598,7 @@ class CspTenant(models.Model):
                 context_select = self.env["csp.user.binding"]._csp_select_for(tenant)
                 tenant.write(
                     {
-                        "users_delta_link": graph.delta_latest("v1.0/users/delta", context_select),
+                        "users_delta_link": graph.users_delta_latest(context_select),
                         "users_delta_date": fields.Datetime.now(),
                     }
                 )
@@ -612,7 +612,7 @@ class CspTenant(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "csp_connector.csp_user_binding_action"
         )
-        action["domain"] = [("tenant_ref_id", "=", self.id)]
+        action["domain"] = [("csp_tenant_id", "=", self.id)]
         return action
 
     def _csp_consent_state_for(self, error):

@@ -8,3 +8,4 @@ from . import test_user_delta_entries
 from . import test_security
 from . import test_reliability
 from . import test_sync_steps
+from . import test_binding_base

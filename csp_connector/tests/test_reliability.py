@@ -44,19 +44,21 @@ class TestReliability(CspSandboxCase):
     def users_line(self, run, tenant=None):
         tenant = tenant or self.t1
         return run.line_ids.filtered(
-            lambda line: line.tenant_ref_id == tenant and line.step == "users"
+            lambda line: line.csp_tenant_id == tenant and line.step == "users"
         )
 
     def contacts(self):
-        bindings = self.env["csp.user.binding"].search([("tenant_ref_id", "=", self.t1.id)])
+        bindings = self.env["csp.user.binding"].search([("csp_tenant_id", "=", self.t1.id)])
         return bindings.partner_id.with_context(active_test=False)
 
     def delete_users(self, count):
         bindings = self.env["csp.user.binding"].search(
-            [("tenant_ref_id", "=", self.t1.id), ("removed", "=", False)], limit=count
+            [("csp_tenant_id", "=", self.t1.id), ("removed", "=", False)], limit=count
         )
         for binding in bindings:
-            self.sandbox.control("DELETE", f"tenants/{self.t1.tenant_id}/users/{binding.object_id}")
+            self.sandbox.control(
+                "DELETE", f"tenants/{self.t1.tenant_id}/users/{binding.microsoft_id}"
+            )
         return bindings
 
     def broken_page(self, kind, delta):
@@ -115,7 +117,7 @@ class TestReliability(CspSandboxCase):
     def test_contacts_archived_by_mistake_come_back_with_a_complete_read(self):
         self.sync()
         everyone = self.contacts()
-        bindings = self.env["csp.user.binding"].search([("tenant_ref_id", "=", self.t1.id)])
+        bindings = self.env["csp.user.binding"].search([("csp_tenant_id", "=", self.t1.id)])
         # as a bad run of an older version left them
         everyone.write({"active": False})
         bindings.write({"removed": True, "fingerprint": False})
@@ -173,7 +175,7 @@ class TestReliability(CspSandboxCase):
 
     def test_a_round_out_of_time_stops_at_a_page_boundary_and_resumes(self):
         self.env["ir.config_parameter"].sudo().set_param("csp_connector.users_page_size", "3")
-        target = "odoo.addons.csp_connector.models.csp_user_binding._out_of_time"
+        target = "odoo.addons.csp_connector.models.user_importer._out_of_time"
         with patch(target, return_value=True):
             run = self.connection._csp_sync(trigger="cron", modules=["users"])
         self.assertEqual(run.state, "running")
@@ -187,8 +189,8 @@ class TestReliability(CspSandboxCase):
         self.assertEqual(run.state, "done", run.message)
         lines = self.users_line(run)
         self.assertEqual(lines.mapped("state"), ["paused", "done"])
-        bindings = self.env["csp.user.binding"].search([("tenant_ref_id", "=", self.t1.id)])
-        self.assertEqual(len(bindings), len(set(bindings.mapped("object_id"))))
+        bindings = self.env["csp.user.binding"].search([("csp_tenant_id", "=", self.t1.id)])
+        self.assertEqual(len(bindings), len(set(bindings.mapped("microsoft_id"))))
         self.assertGreater(len(bindings), 6)
         self.assertEqual(sum(lines.mapped("created")), len(bindings))
         self.assertFalse(self.t1.users_round)
@@ -207,13 +209,13 @@ class TestReliability(CspSandboxCase):
         self.assertFalse(self.t1.groups_delta_link, "no link before the round is complete")
         self.assertFalse(self.contacts(), "users wait for the groups")
         Group = self.env["csp.azure.group"]
-        first = Group.search_count([("tenant_ref_id", "=", self.t1.id)])
+        first = Group.search_count([("csp_tenant_id", "=", self.t1.id)])
         self.assertEqual(first, 100)
         run = self.connection._csp_sync(trigger="cron", modules=["users"])
         self.assertEqual(run.state, "done", run.message)
-        groups = Group.search([("tenant_ref_id", "=", self.t1.id)])
+        groups = Group.search([("csp_tenant_id", "=", self.t1.id)])
         self.assertGreater(len(groups), first)
-        self.assertEqual(len(groups), len(set(groups.mapped("object_id"))))
+        self.assertEqual(len(groups), len(set(groups.mapped("microsoft_id"))))
         self.assertFalse(self.t1.groups_round)
         self.assertTrue(self.t1.groups_delta_link)
         self.assertTrue(self.contacts())
@@ -230,7 +232,7 @@ class TestReliability(CspSandboxCase):
         self.assertIn(run.state, ("done", "partial"))
         self.assertEqual(len(run.line_ids), before + 1)
         self.assertEqual(self.users_line(run).state, "done")
-        steps = [(line.tenant_ref_id.id, line.step) for line in run.line_ids]
+        steps = [(line.csp_tenant_id.id, line.step) for line in run.line_ids]
         self.assertEqual(len(steps), len(set(steps)), "each step of each tenant once")
 
     def test_a_worker_that_died_mid_step_is_detected_and_its_step_resumed(self):
@@ -322,7 +324,7 @@ class TestReliability(CspSandboxCase):
                 contacts = len(self.contacts())
                 self.add_user_to_t1(f"new{code}")
                 run = self.sync(["tenants", "users"])
-                discovery = run.line_ids.filtered(lambda line: not line.tenant_ref_id)
+                discovery = run.line_ids.filtered(lambda line: not line.csp_tenant_id)
                 self.assertEqual(discovery.state, "error")
                 self.assertIn("Authorize", discovery.message)
                 self.assertEqual(self.users_line(run).state, "done", self.users_line(run).message)
@@ -348,7 +350,7 @@ class TestReliability(CspSandboxCase):
         self.sandbox.fault(service="graph", path="/users", tenant=self.t1.tenant_id, status=429,
                            retry_after=200)  # fmt: skip
         run = self.sync(["tenants", "users"])
-        t1_lines = run.line_ids.filtered(lambda line: line.tenant_ref_id == self.t1)
+        t1_lines = run.line_ids.filtered(lambda line: line.csp_tenant_id == self.t1)
         self.assertEqual(t1_lines.mapped("state"), ["error", "error"])
         self.assertIn("internal error", t1_lines[0].message)
         self.assertIn("throttling", t1_lines[1].message)
@@ -356,7 +358,7 @@ class TestReliability(CspSandboxCase):
         self.assertTrue(self.t1.last_error)
         self.sandbox.control("DELETE", "faults")
         run = self.sync(["tenants", "users"])
-        t1_lines = run.line_ids.filtered(lambda line: line.tenant_ref_id == self.t1)
+        t1_lines = run.line_ids.filtered(lambda line: line.csp_tenant_id == self.t1)
         self.assertEqual(t1_lines.mapped("state"), ["done", "done"])
         self.assertFalse(self.t1.last_error)
 
@@ -421,14 +423,14 @@ class TestReliability(CspSandboxCase):
         odoo_user.partner_id.write({"parent_id": self.customer.id, "email": staff["mail"]})
         self.sync()
         binding = self.env["csp.user.binding"].search(
-            [("tenant_ref_id", "=", self.t1.id), ("object_id", "=", user["id"])]
+            [("csp_tenant_id", "=", self.t1.id), ("microsoft_id", "=", user["id"])]
         )
         self.assertEqual(binding.partner_id, existing)
         self.assertEqual(
             self.env["res.partner"].search_count([("email", "=ilike", user["mail"])]), 1
         )
         staff_binding = self.env["csp.user.binding"].search(
-            [("tenant_ref_id", "=", self.t1.id), ("object_id", "=", staff["id"])]
+            [("csp_tenant_id", "=", self.t1.id), ("microsoft_id", "=", staff["id"])]
         )
         self.assertNotEqual(
             staff_binding.partner_id, odoo_user.partner_id, "never a user's contact"
@@ -482,5 +484,5 @@ class TestReliability(CspSandboxCase):
         with patch.object(Tenant, "_csp_record_step_error", side_effect=RuntimeError("chatter")):
             run = self.sync(["tenants", "users"])
         self.assertEqual(self.users_line(run).state, "error")
-        others = run.line_ids.filtered(lambda line: line.tenant_ref_id != self.t1)
+        others = run.line_ids.filtered(lambda line: line.csp_tenant_id != self.t1)
         self.assertTrue(others, "the other tenants were handled")

@@ -103,8 +103,8 @@ class TestSecurity(CspSandboxHttpCase):
         # ... nor can a binding be forged to point an Azure user at a contact
         self.assertRpcRefused(
             ACCESS_ERROR, "csp.user.binding", "create",
-            {"connection_id": self.connection.id, "tenant_ref_id": self.tenant.id,
-             "object_id": "forged", "partner_id": admin_partner.id},
+            {"connection_id": self.connection.id, "csp_tenant_id": self.tenant.id,
+             "microsoft_id": "forged", "partner_id": admin_partner.id},
         )  # fmt: skip
         # what the manager may do: a real customer, matching by e-mail, portal access
         self.rpc("csp.tenant", "write", [self.tenant.id], {"partner_id": self.customer.id})
@@ -143,7 +143,7 @@ class TestSecurity(CspSandboxHttpCase):
         self.add_azure_user("Pat Other", f"pat@{self.domain}")
         bound = self.add_azure_user("Eve Bound", f"eve@{self.domain}")
         self.env.cr.execute(
-            "INSERT INTO csp_user_binding (connection_id, company_id, tenant_ref_id, object_id,"
+            "INSERT INTO csp_user_binding (connection_id, company_id, csp_tenant_id, microsoft_id,"
             " partner_id) VALUES (%s, %s, %s, %s, %s)",
             [self.connection.id, self.connection.company_id.id, self.tenant.id, bound["id"],
              admin_partner.id],
@@ -161,7 +161,7 @@ class TestSecurity(CspSandboxHttpCase):
 
         run = self.env["csp.sync.run"].search([("connection_id", "=", self.connection.id)])[:1]
         self.assertEqual(run.create_uid, self.integrator, "not the superuser")
-        line = run.line_ids.filtered(lambda x: x.tenant_ref_id == self.tenant and x.step == "users")
+        line = run.line_ids.filtered(lambda x: x.csp_tenant_id == self.tenant and x.step == "users")
         self.assertEqual(line.state, "done", line.message)
         self.assertEqual(line.skipped_protected, 3)
         self.assertGreaterEqual(line.skipped, 3)
@@ -169,8 +169,8 @@ class TestSecurity(CspSandboxHttpCase):
         self.env.invalidate_all()
         self.assertEqual(admin_partner.read(["name", "email", "parent_id", "active"])[0], before)
         self.assertEqual(self.admin.login, admin_login)
-        bindings = self.env["csp.user.binding"].search([("tenant_ref_id", "=", self.tenant.id)])
-        by_object = {b.object_id: b.partner_id for b in bindings}
+        bindings = self.env["csp.user.binding"].search([("csp_tenant_id", "=", self.tenant.id)])
+        by_object = {b.microsoft_id: b.partner_id for b in bindings}
         self.assertNotIn(attacker["id"], by_object, "never bound to the administrator")
         self.assertNotIn(portal_contact, bindings.partner_id)
         self.assertEqual(by_object[bound["id"]], admin_partner, "left as it was, unused")

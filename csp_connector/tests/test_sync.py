@@ -135,12 +135,12 @@ class TestSync(CspSandboxCase):
         self.assertEqual(run.state, "partial")
         no_consent = self.special("no_consent")[0]
         failing = run.line_ids.filtered(lambda line: line.state == "error")
-        failing_ids = set(failing.tenant_ref_id.mapped("tenant_id"))
+        failing_ids = set(failing.csp_tenant_id.mapped("tenant_id"))
         self.assertIn(no_consent, failing_ids)
-        line = failing.filtered(lambda line: line.tenant_ref_id.tenant_id == no_consent)
+        line = failing.filtered(lambda line: line.csp_tenant_id.tenant_id == no_consent)
         self.assertIn("AADSTS7000229", line.message)
         self.assertIn("Grant admin consent", line.message)
-        tenant = line.tenant_ref_id
+        tenant = line.csp_tenant_id
         self.assertEqual(tenant.consent_state, "missing")
         self.assertIn("Grant admin consent", tenant.last_error)
         self.assertIn("AADSTS7000229", tenant.message_ids[:1].body)
@@ -149,7 +149,7 @@ class TestSync(CspSandboxCase):
         self.assertTrue(consented)
         self.assertEqual(set(consented.mapped("consent_state")), {"granted"})
         self.assertEqual(
-            len(run.line_ids.filtered(lambda line: line.tenant_ref_id)),
+            len(run.line_ids.filtered(lambda line: line.csp_tenant_id)),
             len(self.connection.tenant_ids),
         )
         with self.assertRaisesRegex(UserError, "Grant admin consent"):
@@ -208,13 +208,13 @@ class TestSync(CspSandboxCase):
         self.connection.write({"integrator_enabled": True, **switches})
         run = self.connection._csp_sync(trigger="cron", batch=2)
         self.assertEqual(run.state, "running")
-        handled = run.line_ids.filtered("tenant_ref_id")
+        handled = run.line_ids.filtered("csp_tenant_id")
         self.assertEqual(len(handled), 2)
         # the next cron call resumes the same run, handling each tenant once
         self.env["csp.connection"]._cron_run_integrator(batch=100)
         self.assertIn(run.state, ("done", "partial"))
-        per_tenant = run.line_ids.filtered("tenant_ref_id").mapped("tenant_ref_id")
-        self.assertEqual(len(per_tenant), len(run.line_ids.filtered("tenant_ref_id")))
+        per_tenant = run.line_ids.filtered("csp_tenant_id").mapped("csp_tenant_id")
+        self.assertEqual(len(per_tenant), len(run.line_ids.filtered("csp_tenant_id")))
         self.assertEqual(per_tenant, self.connection.tenant_ids)
         # discovery again (as after a crash mid-discovery) creates no duplicate
         self.discover()
@@ -292,7 +292,7 @@ class TestSync(CspSandboxCase):
         run = self.connection._csp_sync(trigger="manual", modules=["tenants"])
         # discovery fails alone: the known tenants' steps still ran
         self.assertEqual(run.state, "partial")
-        discovery = run.line_ids.filtered(lambda line: not line.tenant_ref_id)
+        discovery = run.line_ids.filtered(lambda line: not line.csp_tenant_id)
         self.assertEqual(discovery.state, "error")
         self.assertIn("Authorize", discovery.message)
         self.assertEqual(self.connection.state, "error")

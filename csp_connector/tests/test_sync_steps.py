@@ -56,16 +56,16 @@ class TestSyncSteps(CspSandboxCase):
         )
         lines = self.lines(run, "probe")
         imported = self.connection.tenant_ids.filtered(lambda t: not t.do_not_import)
-        self.assertEqual(lines.tenant_ref_id, imported)
+        self.assertEqual(lines.csp_tenant_id, imported)
         failed = lines.filtered(lambda line: line.state == "error")
-        self.assertEqual(failed.tenant_ref_id, refused)
+        self.assertEqual(failed.csp_tenant_id, refused)
         self.assertIn("The probe refuses", failed.message)
         self.assertEqual(refused.last_error_step, "probe")
         self.assertIn("The probe refuses", refused.last_error)
         self.assertEqual(run.state, "partial")
         # the others read Graph and were written; the run adds their counters up
         for tenant in self.tenants - refused:
-            line = lines.filtered(lambda li, t=tenant: li.tenant_ref_id == t)
+            line = lines.filtered(lambda li, t=tenant: li.csp_tenant_id == t)
             self.assertEqual(line.state, "done")
             self.assertEqual(line.updated, 1)
             self.assertGreater(tenant.probe_domains, 0)
@@ -85,7 +85,7 @@ class TestSyncSteps(CspSandboxCase):
         run = self.connection._csp_sync(trigger="manual", modules=["probe", "gone"])
         self.assertEqual(run.state, "done")
         self.assertEqual(set(run.line_ids.mapped("step")), {"probe"})
-        self.assertNotIn(ignored, run.line_ids.tenant_ref_id)
+        self.assertNotIn(ignored, run.line_ids.csp_tenant_id)
         self.connection.sync_probe = False
         run = self.connection._csp_sync(trigger="manual")
         self.assertNotIn("probe", run.line_ids.mapped("step"))
@@ -95,7 +95,7 @@ class TestSyncSteps(CspSandboxCase):
         run = self.connection.with_context(probe_bind=True, **context)._csp_sync(
             trigger="manual", modules=["probe"]
         )
-        line = run.line_ids.filtered(lambda li: li.tenant_ref_id == self.tenant)
+        line = run.line_ids.filtered(lambda li: li.csp_tenant_id == self.tenant)
         self.assertEqual(line.state, "done", line.message)
         return line
 

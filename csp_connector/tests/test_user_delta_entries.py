@@ -49,14 +49,14 @@ class TestUserDeltaEntries(CspSandboxCase):
 
     def binding(self, user):
         return self.env["csp.user.binding"].search(
-            [("tenant_ref_id", "=", self.tenant.id), ("object_id", "=", user["id"])]
+            [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "=", user["id"])]
         )
 
     def contact(self, user):
         return self.binding(user).partner_id.with_context(active_test=False)
 
     def line(self, run):
-        return run.line_ids.filtered(lambda line: line.tenant_ref_id == self.tenant)
+        return run.line_ids.filtered(lambda line: line.csp_tenant_id == self.tenant)
 
     # -- tests -------------------------------------------------------------------
 
@@ -140,10 +140,10 @@ class TestUserDeltaEntries(CspSandboxCase):
         self.sandbox.control("PATCH", self.path("groups", group["id"]),
                              {"members": [m["id"] for m in members]})  # fmt: skip
         self.tenant.action_reset_users()
-        self.env["csp.azure.group"].search([("tenant_ref_id", "=", self.tenant.id)]).unlink()
+        self.env["csp.azure.group"].search([("csp_tenant_id", "=", self.tenant.id)]).unlink()
         self.tenant.sudo().groups_delta_link = False  # as the code does
         self.sync()
-        stored = self.env["csp.azure.group"].search([("object_id", "=", group["id"])])
+        stored = self.env["csp.azure.group"].search([("microsoft_id", "=", group["id"])])
         self.assertEqual(stored.member_count, 7, "a full round keeps every slice")
         self.assertEqual(stored.name, "Night crew", "later slices carry no name")
 

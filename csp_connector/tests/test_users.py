@@ -47,7 +47,7 @@ class TestUsers(CspSandboxCase):
 
     def contact(self, tenant, user):
         binding = self.env["csp.user.binding"].search(
-            [("tenant_ref_id", "=", tenant.id), ("object_id", "=", user["id"])]
+            [("csp_tenant_id", "=", tenant.id), ("microsoft_id", "=", user["id"])]
         )
         return binding.partner_id.with_context(active_test=False)
 
@@ -125,7 +125,7 @@ class TestUsers(CspSandboxCase):
             {"members": [vip["id"]]},
         )  # fmt: skip
         self.sync()  # reads the groups, so that mappings can use them
-        group = self.env["csp.azure.group"].search([("object_id", "=", admins_group["id"])])
+        group = self.env["csp.azure.group"].search([("microsoft_id", "=", admins_group["id"])])
         self.assertEqual(group.member_count, 1)
         site = self.env["res.partner"].create(
             {"name": "Head office", "parent_id": self.customer.id, "type": "other",
@@ -309,10 +309,10 @@ class TestUsers(CspSandboxCase):
         self.assertNotIn(p1_tenant.tenant_id, no_p1)
         self.sync()
         self.assertIn("P1", plain_tenant.message_ids[:1].body)
-        plain_users = self.env["csp.user.binding"].search([("tenant_ref_id", "=", plain_tenant.id)])
+        plain_users = self.env["csp.user.binding"].search([("csp_tenant_id", "=", plain_tenant.id)])
         self.assertTrue(plain_users, "users of a tenant without P1 still import")
         self.assertFalse(any(plain_users.mapped("last_sign_in")))
-        p1_users = self.env["csp.user.binding"].search([("tenant_ref_id", "=", p1_tenant.id)])
+        p1_users = self.env["csp.user.binding"].search([("csp_tenant_id", "=", p1_tenant.id)])
         self.assertTrue(any(p1_users.mapped("last_sign_in")))
 
     def test_generated_and_automatic_site_mappings(self):

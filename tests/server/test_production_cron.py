@@ -192,7 +192,7 @@ class Production:
     def lines(self, run_id):
         """[(tenant id, step, state, message)] of the run."""
         return self.query(
-            "SELECT tenant_ref_id, step, state, message FROM csp_sync_run_line "
+            "SELECT csp_tenant_id, step, state, message FROM csp_sync_run_line "
             "WHERE run_id = %s ORDER BY id",
             [run_id],
         )
@@ -266,7 +266,7 @@ def test_a_slow_tenant_delays_never_stalls_the_others(production):
     assert all("could not be reached" in msg for msg in slow_messages), slow_messages
     others = [t for t in production.tenants.values() if t != slow]
     contacts = production.query(
-        "SELECT count(*) FROM csp_user_binding WHERE tenant_ref_id = ANY(%s) "
+        "SELECT count(*) FROM csp_user_binding WHERE csp_tenant_id = ANY(%s) "
         "AND partner_id IS NOT NULL",
         [others],
     )[0][0]
@@ -335,7 +335,7 @@ def test_a_killed_server_resumes_every_step_exactly(production, sig):
     for tid, object_id in added.items():
         bound = production.query(
             "SELECT count(*), count(DISTINCT partner_id) FROM csp_user_binding "
-            "WHERE tenant_ref_id = %s AND object_id = %s AND partner_id IS NOT NULL",
+            "WHERE csp_tenant_id = %s AND microsoft_id = %s AND partner_id IS NOT NULL",
             [production.tenants[tid], object_id],
         )[0]
         assert bound == (1, 1), (tid, bound)
