@@ -10,7 +10,7 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "depends": ["base", "mail", "contacts", "auth_oauth", "auth_oidc"],
-    "external_dependencies": {"python": ["msal", "requests"]},
+    "external_dependencies": {"python": ["msal", "requests", "PyJWT"]},
     "data": [
         "security/csp_security.xml",
         "security/ir.model.access.csv",

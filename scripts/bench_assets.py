@@ -92,7 +92,7 @@ def timed_run(connection, label, modules=("assets",)):
         "updated": run.updated,
         "deactivated": run.deactivated,
         "skipped": run.skipped,
-        "errors": run.errors,
+        "errors": run.error_count,
         "sql_queries": sql_db.sql_counter - queries,
         "http_requests": request_count() - logs_before,
         "rows_written": rows_written(since),

@@ -68,7 +68,7 @@ print(
 )
 print(
     f"Last run:          {run.state} ({run.created} created, {run.updated} updated, "
-    f"{run.skipped} unchanged, {run.errors} errors)"
+    f"{run.skipped} unchanged, {run.error_count} errors)"
 )
 for tenant in failing:
     first_lines = "\n      ".join(tenant.last_error.splitlines()[:3])

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -28,7 +29,6 @@ ENDPOINT_FIELDS = (
     "login_endpoint",
     "partner_center_endpoint",
     "graph_endpoint",
-    "pricing_endpoint",
     "ca_bundle_path",
 )
 
@@ -109,7 +109,6 @@ class CspConnection(models.Model):
         default="https://api.partnercenter.microsoft.com", required=True
     )
     graph_endpoint = fields.Char(default="https://graph.microsoft.com", required=True)
-    pricing_endpoint = fields.Char(default="https://api.partner.microsoft.com", required=True)
     can_edit_endpoints = fields.Boolean(compute="_compute_can_edit_endpoints")
     ca_bundle_path = fields.Char(
         string="CA Bundle",
@@ -167,9 +166,9 @@ class CspConnection(models.Model):
         default="hours",
         required=True,
     )
-    # derived from the runs, so that a run with nothing to do writes nothing here
-    last_sync = fields.Datetime(compute="_compute_sync_dates")
-    next_sync = fields.Datetime(compute="_compute_sync_dates")
+    last_sync = fields.Datetime(compute="_compute_last_sync")
+    # stored: the integrator cron searches the due connections on it
+    next_sync = fields.Datetime(compute="_compute_next_sync", store=True, index=True)
     archive_max_percent = fields.Integer(
         string="Archive at Most (%)",
         default=20,
@@ -193,6 +192,12 @@ class CspConnection(models.Model):
         help="Older request logs are deleted every night; 0 keeps them forever.",
     )
 
+    permissions_html = fields.Html(
+        string="Permissions per Feature",
+        compute="_compute_permissions_html",
+        sanitize=False,
+        help="What each installed feature needs on the two app registrations.",
+    )
     tenant_ids = fields.One2many("csp.tenant", "connection_id", string="Tenants")
     tenant_count = fields.Integer(compute="_compute_counts")
     run_ids = fields.One2many("csp.sync.run", "connection_id", string="Sync Runs")
@@ -247,21 +252,59 @@ class CspConnection(models.Model):
             connection.redirect_uri = f"{base}/csp/authcallback"
             connection.consent_redirect_uri = f"{base}/csp/adminconsent"
 
-    @api.depends("run_ids.started", "run_ids.ended", "interval_number", "interval_type")
-    def _compute_sync_dates(self):
+    def _compute_last_sync(self):
         for connection in self:
-            runs = connection.run_ids  # newest first
-            finished = runs.filtered("ended")[:1]
+            finished = self.env["csp.sync.run"].search(
+                [("connection_id", "=", connection.id), ("ended", "!=", False)],
+                order="ended desc",
+                limit=1,
+            )
             connection.last_sync = finished.ended
+
+    @api.depends("run_ids.started", "integrator_enabled", "interval_number", "interval_type")
+    def _compute_next_sync(self):
+        """The newest run's start plus the interval (due at once without a run).
+        A run still going on is resumed by the cron whatever this says."""
+        for connection in self:
             if not connection.integrator_enabled:
                 connection.next_sync = False
-            elif runs[:1].state == "running":
-                connection.next_sync = fields.Datetime.now()  # resumes at the next cron call
-            else:
-                started = runs[:1].started
-                connection.next_sync = (
-                    started + connection._csp_interval() if started else fields.Datetime.now()
-                )
+                continue
+            newest = self.env["csp.sync.run"].search(
+                [("connection_id", "=", connection.id)], order="id desc", limit=1
+            )
+            started = newest.started
+            connection.next_sync = (
+                started + connection._csp_interval() if started else fields.Datetime.now()
+            )
+
+    @api.model
+    def _csp_permissions(self):
+        """[(feature, GDAP app's Graph application permissions, Partner Center app's
+        permissions)] of the installed features; each add-on appends its own."""
+        return [
+            (
+                self.env._("Tenant discovery and access check"),
+                ["DelegatedAdminRelationship.Read.All", "Organization.Read.All"],
+                ["Microsoft Partner Center: user_impersonation (delegated)"],
+            ),
+        ]
+
+    def _compute_permissions_html(self):
+        rows = Markup("").join(
+            Markup("<tr><td>%s</td><td>%s</td><td>%s</td></tr>")
+            % (feature, ", ".join(graph) or "-", ", ".join(partner_center) or "-")
+            for feature, graph, partner_center in self._csp_permissions()
+        )
+        table = Markup(
+            '<table class="table table-sm"><thead><tr><th>%s</th><th>%s</th><th>%s</th>'
+            "</tr></thead><tbody>%s</tbody></table>"
+        ) % (
+            self.env._("Feature"),
+            self.env._("GDAP app: Microsoft Graph application permissions"),
+            self.env._("Partner Center app"),
+            rows,
+        )
+        self.permissions_html = table
 
     def _compute_counts(self):
         tenants = self.env["csp.tenant"]._read_group(
@@ -314,7 +357,6 @@ class CspConnection(models.Model):
                 "login": self.login_endpoint,
                 "partnercenter": self.partner_center_endpoint,
                 "graph": self.graph_endpoint,
-                "pricing": self.pricing_endpoint,
             },
             ca_bundle=self.ca_bundle_path or None,
             on_exchange=recorder.add,
@@ -574,8 +616,8 @@ class CspConnection(models.Model):
         this = self.with_context(csp_deadline=window["deadline"], csp_cpu_deadline=window["cpu"])
         now = fields.Datetime.now()
         running = self.env["csp.sync.run"].search([("state", "=", "running")]).connection_id
-        connections = this.search([("integrator_enabled", "=", True)]).filtered(
-            lambda c: c.next_sync <= now
+        connections = this.search(
+            [("integrator_enabled", "=", True), ("next_sync", "<=", now)]
         ) | this.browse(running.ids)
         remaining = 0
         testing = getattr(threading.current_thread(), "testing", False)

@@ -1,6 +1,6 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..microsoft import errors, sso
@@ -23,10 +23,46 @@ class CspConnection(models.Model):
         string="SSO Providers",
         groups="base.group_system",
     )
+    # the allow-list (GUIDs, sso_allowed_tenant_ids) shown by name: the connection's
+    # tenants on it, and the GUIDs of tenants not imported (kept as typed)
+    sso_tenant_ids = fields.Many2many(
+        "csp.tenant",
+        string="Tenants Allowed to Sign In",
+        compute="_compute_sso_tenants",
+        inverse="_inverse_sso_tenants",
+        domain="[('connection_id', '=', id)]",
+    )
+    sso_other_tenant_ids = fields.Text(
+        string="Other Allowed Tenant IDs",
+        compute="_compute_sso_tenants",
+        inverse="_inverse_sso_tenants",
+        help="Tenant ids (GUIDs, one per line) allowed to sign in that are not among the "
+        "connection's tenants.",
+    )
     sso_enabled = fields.Boolean(string="Single Sign-on Set Up", compute="_compute_sso")
     sso_redirect_uri = fields.Char(
         string="Redirect URI (sign-in with Microsoft)", compute="_compute_sso"
     )
+
+    @api.depends("sso_allowed_tenant_ids", "tenant_ids.tenant_id")
+    def _compute_sso_tenants(self):
+        for connection in self:
+            allowed = sso.parse_tenant_list(connection.sso_allowed_tenant_ids)
+            known = connection.tenant_ids.filtered(
+                lambda t, ids=allowed: t.tenant_id.lower() in ids
+            )
+            connection.sso_tenant_ids = known
+            others = sorted(allowed - {t.tenant_id.lower() for t in known})
+            connection.sso_other_tenant_ids = "\n".join(others) or False
+
+    def _inverse_sso_tenants(self):
+        for connection in self:
+            tenants = connection.sso_tenant_ids.filtered(
+                lambda t, c=connection: t.connection_id == c
+            )
+            others = sso.parse_tenant_list(connection.sso_other_tenant_ids)
+            ids = [*tenants.mapped("tenant_id"), *sorted(others)]
+            connection.sso_allowed_tenant_ids = "\n".join(dict.fromkeys(ids)) or False
 
     def _compute_sso(self):
         providers = self.env["auth.oauth.provider"].sudo()

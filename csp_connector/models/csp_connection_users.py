@@ -76,6 +76,18 @@ class CspConnection(models.Model):
             CspStep("users", self.env._("Users"), "tenant", 20, "_csp_sync_users"),
         ]
 
+    @api.model
+    def _csp_permissions(self):
+        return [
+            *super()._csp_permissions(),
+            (
+                self.env._("Users"),
+                ["User.Read.All", "Group.Read.All",
+                 self.env._("AuditLog.Read.All (last sign-in, optional)")],
+                [],
+            ),
+        ]  # fmt: skip
+
     @api.model_create_multi
     def create(self, vals_list):
         connections = super().create(vals_list)
@@ -101,6 +113,14 @@ class CspTenant(models.Model):
     def _csp_sync_users(self, http):
         """The users step: this tenant's Azure users to contacts."""
         return self.env["csp.user.binding"]._csp_sync_users(self, http)
+
+    def action_import_users_now(self):
+        """Queue a users run of this tenant's connection now (the integrator cron
+        carries it out; a button never runs a sync in the web request)."""
+        self.ensure_one()
+        self._csp_check_can_sync()
+        queue = self.env["csp.sync.run"]._csp_queue
+        return queue(self.connection_id, ["users"], tenant=self)._csp_open()
 
     def _csp_create_site_mappings(self):
         return self.env["csp.site.mapping"].create(

@@ -18,7 +18,7 @@ class CspRequestLog(models.Model):
 
     connection_id = fields.Many2one("csp.connection", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="connection_id.company_id", store=True)
-    tenant = fields.Char(string="Tenant ID", index=True)
+    tenant_id = fields.Char(string="Tenant ID", index=True)
     direction = fields.Selection(
         [("outbound", "Outbound (to Microsoft)"), ("inbound", "Inbound (from Microsoft)")],
         required=True,
@@ -67,7 +67,7 @@ class CspRequestLog(models.Model):
             outcome = "success"
         return {
             "connection_id": connection_id,
-            "tenant": exchange.tenant,
+            "tenant_id": exchange.tenant,
             "direction": "outbound",
             "service": exchange.service,
             "method": exchange.method,

@@ -62,8 +62,9 @@ class CspSyncRun(models.Model):
     _inherit = ["csp.sync.run", "csp.code.guard"]
 
     _csp_code_fields = (
-        "connection_id", "trigger", "modules", "state", "started", "ended", "message",
-        "line_ids", "created", "updated", "deactivated", "skipped", "errors",
+        "connection_id", "trigger", "modules", "csp_tenant_id", "state", "started", "ended",
+        "message",
+        "line_ids", "created", "updated", "deactivated", "skipped", "error_count",
         "held", "heartbeat", "current_step", "step_restarts", "resume_notes",
     )  # fmt: skip
 
@@ -83,9 +84,11 @@ class CspSyncRun(models.Model):
         )
 
     @api.model
-    def _csp_queue(self, connection, modules):
+    def _csp_queue(self, connection, modules, tenant=None):
         connection._csp_check_can_sync()
-        return super(CspSyncRun, self._csp_code())._csp_queue(code_env(connection), modules)
+        return super(CspSyncRun, self._csp_code())._csp_queue(
+            code_env(connection), modules, tenant=tenant
+        )
 
 
 class CspSyncRunLine(models.Model):
@@ -94,7 +97,7 @@ class CspSyncRunLine(models.Model):
 
     _csp_code_fields = (
         "run_id", "step", "csp_tenant_id", "state", "created", "updated", "deactivated",
-        "skipped", "errors", "message", "skipped_protected", "held",
+        "skipped", "error_count", "message", "skipped_protected", "held",
     )  # fmt: skip
 
     skipped_protected = fields.Integer(

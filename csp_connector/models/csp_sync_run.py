@@ -15,7 +15,7 @@ from ..microsoft.safe_text import one_line
 
 _logger = logging.getLogger(__name__)
 
-COUNTERS = ("created", "updated", "deactivated", "skipped", "errors", "held")
+COUNTERS = ("created", "updated", "deactivated", "skipped", "error_count", "held")
 LOCK_NAMESPACE = 0x0C5B  # advisory locks: (namespace, connection id)
 CACHE_TENANTS = 10  # tenants whose records may stay in the ORM cache at once
 BUDGET_SHARE = 0.6  # of Odoo's cron time limits, when no budget is set
@@ -102,6 +102,13 @@ class CspSyncRun(models.Model):
         [("cron", "Scheduled"), ("manual", "Sync now")], required=True, readonly=True
     )
     modules = fields.Char(string="Steps", readonly=True)  # CspStep codes, comma-separated
+    csp_tenant_id = fields.Many2one(
+        "csp.tenant",
+        string="Only Tenant",
+        readonly=True,
+        ondelete="cascade",
+        help="A run started from one tenant ('Import users now') handles that tenant only.",
+    )
     state = fields.Selection(
         [
             ("running", "Running"),
@@ -131,7 +138,7 @@ class CspSyncRun(models.Model):
     updated = fields.Integer(readonly=True)
     deactivated = fields.Integer(readonly=True)
     skipped = fields.Integer(readonly=True)
-    errors = fields.Integer(readonly=True)
+    error_count = fields.Integer(string="Errors", readonly=True)
     held = fields.Integer(
         string="Archive Held",
         readonly=True,
@@ -185,16 +192,18 @@ class CspSyncRun(models.Model):
     # -- execution --------------------------------------------------------------
 
     @api.model
-    def _csp_queue(self, connection, modules):
-        """The open run of `connection` (a new one for `modules` if none) and a call of
-        the integrator cron for it at once: a button never runs the sync itself."""
+    def _csp_queue(self, connection, modules, tenant=None):
+        """The open run of `connection` (a new one for `modules`, of `tenant` only when
+        given, if none) and a call of the integrator cron for it at once: a button never
+        runs the sync itself."""
         run = self.search(
             [("connection_id", "=", connection.id), ("state", "=", "running")], limit=1
         )
         if not run:
             run = self.create(
-                {"connection_id": connection.id, "trigger": "manual", "modules": ",".join(modules)}
-            )
+                {"connection_id": connection.id, "trigger": "manual", "modules": ",".join(modules),
+                 "csp_tenant_id": tenant.id if tenant else False}
+            )  # fmt: skip
         self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger()
         return run
 
@@ -289,9 +298,9 @@ class CspSyncRun(models.Model):
             )
             self.env["csp.sync.run.line"].create(
                 {"run_id": self.id, "step": code, "csp_tenant_id": tenant.id,
-                 "state": "error", "errors": 1, "message": message}
+                 "state": "error", "error_count": 1, "message": message}
             )  # fmt: skip
-            self.errors += 1
+            self.error_count += 1
             self.step_restarts = 0
             note = message
         notes = f"{self.resume_notes}\n{note}" if self.resume_notes else note
@@ -347,9 +356,10 @@ class CspSyncRun(models.Model):
             for line in self.line_ids
             if line.csp_tenant_id and line.state != "paused"
         }
-        tenants = self.env["csp.tenant"].search(
-            [("connection_id", "=", self.connection_id.id), ("do_not_import", "=", False)]
-        )
+        domain = [("connection_id", "=", self.connection_id.id), ("do_not_import", "=", False)]
+        if self.csp_tenant_id:
+            domain.append(("id", "=", self.csp_tenant_id.id))
+        tenants = self.env["csp.tenant"].search(domain)
         pending = []
         for tenant_id in tenants.ids:
             todo = [step for step in steps if (tenant_id, step.code) not in finished]
@@ -387,6 +397,8 @@ class CspSyncRun(models.Model):
                 if tenant:
                     tenant._csp_step_succeeded(step.code)
             paused = counters.pop("paused", False)
+            if "errors" in counters:  # a handler's counters name them so (CspStep)
+                counters["error_count"] = counters.pop("errors")
             line_fields = self.env["csp.sync.run.line"]._fields
             line_values.update(
                 {k: v for k, v in counters.items() if k in line_fields},
@@ -401,7 +413,7 @@ class CspSyncRun(models.Model):
             else:
                 _logger.exception("CSP: %s failed for %s", step.code, one_line(target.display_name))
                 message = self.env._("Unexpected error: %s", exc)
-            line_values.update(state="error", errors=1, message=message)
+            line_values.update(state="error", error_count=1, message=message)
             try:  # keeping the explanation elsewhere must not stop the run
                 # (no flush: the chatter's tracking is written when it always was)
                 with self.env.cr.savepoint(flush=False):
@@ -472,6 +484,6 @@ class CspSyncRunLine(models.Model):
     updated = fields.Integer()
     deactivated = fields.Integer()
     skipped = fields.Integer()
-    errors = fields.Integer()
+    error_count = fields.Integer(string="Errors")
     held = fields.Integer(string="Archive Held")
     message = fields.Text()

@@ -74,7 +74,7 @@ class CspTenant(models.Model):
         string="GDAP Status",
         readonly=True,
     )
-    gdap_end = fields.Datetime(string="GDAP Ends", readonly=True)
+    gdap_end = fields.Date(string="GDAP Ends", readonly=True)
     gdap_auto_extend = fields.Boolean(string="GDAP Auto-extends", readonly=True)
     gdap_relationship_id = fields.Char(string="GDAP Relationship ID", readonly=True)
     gdap_expiring = fields.Boolean(
@@ -105,21 +105,6 @@ class CspTenant(models.Model):
     suggestion_reason = fields.Selection(
         [("name", "Same name"), ("domain", "Same e-mail domain")], readonly=True, copy=False
     )
-    # per-mapping overrides, used by the licence, user and device syncs
-    relationship_override = fields.Selection(
-        [("reseller", "Reseller"), ("gdap", "GDAP"), ("both", "Reseller and GDAP")],
-        help="Treat this tenant as if it had this relationship.",
-    )
-    licence_import_type = fields.Selection(
-        [
-            ("skus", "All subscribed SKUs"),
-            ("subscriptions", "Your subscriptions"),
-            ("both", "Your subscriptions and SKUs"),
-        ],
-        string="Licence Import",
-    )
-    exclude_devices = fields.Boolean(string="Exclude from Device Import")
-
     # -- consent and access ---------------------------------------------------
     consent_state = fields.Selection(
         [
@@ -182,11 +167,11 @@ class CspTenant(models.Model):
                 tenant.mapping_state = "unmapped"
 
     def _expiry_limit(self):
-        return fields.Datetime.now() + timedelta(days=EXPIRY_WARNING_DAYS)
+        return fields.Date.today() + timedelta(days=EXPIRY_WARNING_DAYS)
 
     @api.depends("gdap_status", "gdap_end", "gdap_auto_extend")
     def _compute_gdap_expiring(self):
-        now = fields.Datetime.now()
+        now = fields.Date.today()
         for tenant in self:
             tenant.gdap_expiring = tenant_rules.ends_soon(
                 tenant.gdap_status,
@@ -211,7 +196,7 @@ class CspTenant(models.Model):
     def _check_mapping(self):
         for tenant in self:
             if tenant.partner_id and tenant.do_not_import:
-                raise UserError(
+                raise ValidationError(
                     self.env._(
                         "Tenant %s cannot be both mapped and set to 'Do not import'.", tenant.name
                     )
@@ -266,22 +251,12 @@ class CspTenant(models.Model):
         unmapped = self.filtered(lambda t: t.mapping_state == "unmapped")
         if not unmapped:
             return 0
-        companies = self.env["res.partner"].search_read(
-            [("is_company", "=", True), *self.env["res.partner"]._csp_syncable_domain()],
-            ["name", "email", "website"],
-        )
-        # e-mail domains of the companies' contacts count too
-        contacts = self.env["res.partner"].search_read(
-            [("parent_id", "in", [c["id"] for c in companies]), ("email", "!=", False)],
-            ["parent_id", "email"],
-        )
-        domains = {c["id"]: [c["email"], c["website"]] for c in companies}
-        for contact in contacts:
-            domains[contact["parent_id"][0]].append(contact["email"])
-        found = matching.suggest(
-            [(t.id, t.name, t._csp_domains()) for t in unmapped],
-            [(c["id"], c["name"], [d for d in domains[c["id"]] if d]) for c in companies],
-        )
+        found = {}
+        # per company: a tenant is only ever suggested a customer of its connection's
+        # company, or a shared one (the cron runs as a user of several companies)
+        for company in unmapped.company_id:
+            tenants = unmapped.filtered(lambda t, c=company: t.company_id == c)
+            found.update(tenants._csp_suggestions(company))
         for tenant in unmapped:
             partner_id, reason = found.get(tenant.id, (False, False))
             if tenant.suggested_partner_id.id != partner_id:
@@ -289,6 +264,27 @@ class CspTenant(models.Model):
                     {"suggested_partner_id": partner_id, "suggestion_reason": reason}
                 )
         return len(found)
+
+    def _csp_suggestions(self, company):
+        """{tenant id: (partner id, reason)} among the companies of `company` or shared."""
+        Partner = self.env["res.partner"]
+        companies = Partner.search_read(
+            [("is_company", "=", True), ("company_id", "in", [False, company.id]),
+             *Partner._csp_syncable_domain()],
+            ["name", "email", "website"],
+        )  # fmt: skip
+        # e-mail domains of the companies' contacts count too
+        contacts = Partner.search_read(
+            [("parent_id", "in", [c["id"] for c in companies]), ("email", "!=", False)],
+            ["parent_id", "email"],
+        )
+        domains = {c["id"]: [c["email"], c["website"]] for c in companies}
+        for contact in contacts:
+            domains[contact["parent_id"][0]].append(contact["email"])
+        return matching.suggest(
+            [(t.id, t.name, t._csp_domains()) for t in self],
+            [(c["id"], c["name"], [d for d in domains[c["id"]] if d]) for c in companies],
+        )
 
     def _csp_domains(self):
         return [d for d in {self.default_domain, *(self.verified_domains or "").split()} if d]
@@ -665,7 +661,7 @@ class CspTenant(models.Model):
                 "name": found.name,
                 "relationship": found.relationship,
                 "gdap_status": found.gdap_status or False,
-                "gdap_end": found.gdap_end.replace(tzinfo=None) if found.gdap_end else False,
+                "gdap_end": found.gdap_end.date() if found.gdap_end else False,
                 "gdap_auto_extend": found.gdap_auto_extend,
                 "gdap_relationship_id": found.gdap_relationship_id or False,
             }
@@ -741,6 +737,6 @@ class CspTenant(models.Model):
                     name=tenant.name,
                     date=tenant.gdap_end,
                 ),
-                date_deadline=tenant.gdap_end.date(),
+                date_deadline=tenant.gdap_end,
                 user_id=user.id,
             )

@@ -1,6 +1,6 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
 from .csp_guard import in_sync
@@ -8,6 +8,32 @@ from .csp_guard import in_sync
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
+
+    csp_user_binding_count = fields.Integer(
+        string="Azure Users",
+        compute="_compute_csp_user_binding_count",
+        groups="csp_connector.group_csp_user",
+    )
+
+    def _compute_csp_user_binding_count(self):
+        groups = self.env["csp.user.binding"]._read_group(
+            [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+        )
+        counts = {partner.id: count for partner, count in groups}
+        for partner in self:
+            partner.csp_user_binding_count = counts.get(partner.id, 0)
+
+    def action_csp_open_azure_users(self):
+        """The Azure user(s) this contact stands for."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "csp_connector.csp_user_binding_action"
+        )
+        bindings = self.env["csp.user.binding"].search([("partner_id", "=", self.id)])
+        if len(bindings) == 1:
+            action.update(view_mode="form", views=[(False, "form")], res_id=bindings.id)
+        action["domain"] = [("partner_id", "=", self.id)]
+        return action
 
     @api.model
     def _csp_protected_ids(self, among=None):

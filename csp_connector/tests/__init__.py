@@ -9,3 +9,4 @@ from . import test_security
 from . import test_reliability
 from . import test_sync_steps
 from . import test_binding_base
+from . import test_setup_pages

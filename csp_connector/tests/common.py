@@ -132,6 +132,16 @@ class SandboxMixin:
         cls.t1 = tenants.filtered(lambda t: t.tenant_id == first)
         cls.t2 = tenants.filtered(lambda t: t.tenant_id == second)
 
+    @classmethod
+    def map_users_to(cls, tenant, customer):
+        """`tenant` mapped to `customer`, its users to the customer's main site."""
+        tenant.partner_id = customer
+        return cls.env["csp.site.mapping"].create(
+            {"connection_id": tenant.connection_id.id, "kind": "site",
+             "customer_id": customer.id, "site_id": customer.id,
+             "tenant_ids": [(6, 0, tenant.ids)]}
+        )  # fmt: skip
+
 
 class CspSandboxCase(SandboxMixin, TransactionCase):
     pass

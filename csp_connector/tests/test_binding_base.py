@@ -23,18 +23,9 @@ class TestBindingBase(CspSandboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
-        cls.authorize(cls)
-        cls.discover(cls)
-        first, _second = cls.sandbox.state()["special"]["two_tenant_company"]
-        cls.customer = cls.env["res.partner"].create({"name": "Fenwick Mill", "is_company": True})
-        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == first)
-        cls.tenant.partner_id = cls.customer
-        cls.env["csp.site.mapping"].create(
-            {"connection_id": cls.connection.id, "kind": "site",
-             "customer_id": cls.customer.id, "site_id": cls.customer.id,
-             "tenant_ids": [(6, 0, cls.tenant.ids)]}
-        )  # fmt: skip
+        cls.setup_customer_tenants("Fenwick Mill")
+        cls.tenant = cls.t1
+        cls.map_users_to(cls.tenant, cls.customer)
 
     def path(self, *parts):
         return "/".join(["tenants", self.tenant.tenant_id, *parts])

@@ -383,13 +383,13 @@ class TestReliability(CspSandboxCase):
         logs = self.env["csp.request.log"]
         before = logs.search([], limit=1).id
         self.sync()
-        calls = logs.search([("id", ">", before), ("tenant", "=", self.t1.tenant_id)])
+        calls = logs.search([("id", ">", before), ("tenant_id", "=", self.t1.tenant_id)])
         self.assertIn(410, calls.mapped("status"))
         for _again in range(2):
             before = logs.search([], limit=1).id
             run = self.sync()
             self.assertEqual(run.state, "done", run.message)
-            calls = logs.search([("id", ">", before), ("tenant", "=", self.t1.tenant_id)])
+            calls = logs.search([("id", ">", before), ("tenant_id", "=", self.t1.tenant_id)])
             self.assertNotIn(410, calls.mapped("status"))
 
     # -- where contacts belong, and who they are --------------------------------------

@@ -70,6 +70,8 @@ class TestSecurity(CspSandboxHttpCase):
             [self.connection.id],
         )
         self.env["csp.sync.run"].invalidate_model()
+        self.connection.run_ids.modified(["started"])  # the stored next sync follows
+        self.env.flush_all()
 
     def run_cron(self, cron):
         """What Odoo's cron worker does with a due job (ir.cron._process_job)."""

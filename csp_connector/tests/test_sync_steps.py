@@ -71,7 +71,7 @@ class TestSyncSteps(CspSandboxCase):
             self.assertGreater(tenant.probe_domains, 0)
             self.assertEqual(line.message, f"{tenant.probe_domains} domains")
         self.assertEqual(run.updated, len(lines.filtered("updated")))
-        self.assertEqual(run.errors, 1)
+        self.assertEqual(run.error_count, 1)
         # once it works again, the tenant's error of that step is cleared
         again = self.connection._csp_sync(trigger="manual", modules=["probe"])
         self.assertEqual(self.lines(again, "probe").mapped("state"), ["done"] * len(imported))

@@ -20,16 +20,11 @@ class TestUserDeltaEntries(CspSandboxCase):
         super().setUpClass()
         cls.setup_customer_tenants("Harrow & Vale")
         cls.tenant = cls.t1
-        cls.tenant.partner_id = cls.customer
         cls.Mapping = cls.env["csp.site.mapping"]
 
     def setUp(self):
         super().setUp()
-        self.Mapping.create(
-            {"connection_id": self.connection.id, "kind": "site",
-             "customer_id": self.customer.id, "site_id": self.customer.id,
-             "tenant_ids": [(6, 0, self.tenant.ids)]}
-        )  # fmt: skip
+        self.map_users_to(self.tenant, self.customer)
 
     # -- helpers ---------------------------------------------------------------
 
@@ -166,7 +161,7 @@ class TestUserDeltaEntries(CspSandboxCase):
         self.assertEqual(self.contact(given).name, "Lee Given")
         self.assertFalse(self.contact(bad), "the one user Odoo cannot store")
         line = self.line(run)
-        self.assertEqual((line.state, line.errors), ("done", 1))
+        self.assertEqual((line.state, line.error_count), ("done", 1))
         self.assertIn(bad["userPrincipalName"], line.message)
         self.assertIn("other users were imported", line.message)
         self.assertGreater(line.created, 0)

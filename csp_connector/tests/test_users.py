@@ -53,7 +53,7 @@ class TestUsers(CspSandboxCase):
 
     def graph_calls(self, since_id, tenant):
         return self.env["csp.request.log"].search(
-            [("id", ">", since_id), ("service", "=", "graph"), ("tenant", "=", tenant.tenant_id)]
+            [("id", ">", since_id), ("service", "=", "graph"), ("tenant_id", "=", tenant.tenant_id)]
         )
 
     def last_log_id(self):
