@@ -116,6 +116,15 @@ class CspConnection(models.Model):
 class CspTenant(models.Model):
     _inherit = "csp.tenant"
 
+    licence_import_type = fields.Selection(
+        [
+            ("skus", "All subscribed SKUs"),
+            ("subscriptions", "Your subscriptions"),
+            ("both", "Your subscriptions and SKUs"),
+        ],
+        string="Licence Import",
+        help="This tenant's choice; empty: the connection's.",
+    )
     licence_pending = fields.Char(
         string="Subscriptions to Re-read", readonly=True, copy=False,
         help="Subscription ids named by audit records or webhook events since the last "
