@@ -354,7 +354,7 @@ def test_a_killed_server_resumes_every_step_exactly(production, sig):
     # above imports its users now too)
     assert new_bindings >= len(added)
     rebound = production.query(
-        "SELECT b.tenant_ref_id, b.upn, p.create_date, p.active FROM csp_user_binding b "
+        "SELECT b.csp_tenant_id, b.upn, p.create_date, p.active FROM csp_user_binding b "
         "JOIN res_partner p ON p.id = b.partner_id JOIN csp_sync_run r ON r.id = %s "
         "WHERE b.create_date >= r.started AND p.create_date < r.started",
         [run_id],
