@@ -146,6 +146,13 @@ class TestLicenceWebhooks(CspSandboxHttpCase):
                 break
             time.sleep(0.2)
         self.assertIn("Arrived", self.connection.webhook_test_state)
+        # what Partner Center has registered, then no registration once removed
+        self.connection.action_webhook_refresh()
+        self.assertIn("subscription-updated", self.connection.webhook_registration)
+        self.assertIn("Partner Center: ", self.connection.webhook_test_state)
+        self.connection.action_webhook_unregister()
+        self.connection.action_webhook_refresh()
+        self.assertFalse(self.connection.webhook_registration)
 
     def test_forged_replayed_and_broken_events_change_nothing(self):
         body = event_body()
