@@ -9,16 +9,6 @@ from ..microsoft import errors
 from ..sync import licences as licence_rules
 from .csp_guard import code_env
 
-
-def user_fields(env):
-    """csp.user.binding's (tenant, Microsoft id) field names: the binding base's
-    csp_tenant_id / microsoft_id, or the names before users moved onto it."""
-    names = env["csp.user.binding"]._fields
-    if "csp_tenant_id" in names and "microsoft_id" in names:
-        return "csp_tenant_id", "microsoft_id"
-    return "tenant_ref_id", "object_id"
-
-
 SKU_CODE_FIELDS = (
     "connection_id", "csp_tenant_id", "microsoft_id", "removed", "removed_date",
     "fingerprint", "sku_id", "part_number", "product_name", "name_unknown", "enabled_units",
@@ -145,7 +135,7 @@ class CspSubscribedSku(models.Model):
             return counters
         tenant = self.csp_tenant_id
         users = self.env["csp.user.binding"].search(
-            [(user_fields(self.env)[0], "in", tenant.ids), ("removed", "=", False),
+            [("csp_tenant_id", "in", tenant.ids), ("removed", "=", False),
              ("sku_ids", "!=", False)]
         )  # fmt: skip
         skus = {sku.sku_id: sku for sku in self if not sku.removed}
@@ -256,7 +246,7 @@ class CspLicenceAssignment(models.Model):
     def _csp_assign(self, sku, user):
         """Assign `sku` to `user` in Microsoft, then in Odoo (only once Microsoft said yes)."""
         sku._csp_check_manage()
-        if user[user_fields(self.env)[0]] != sku.csp_tenant_id:
+        if user.csp_tenant_id != sku.csp_tenant_id:
             raise UserError(self.env._("The user and the licence belong to different tenants."))
         self._csp_call_assign_license(sku, user, add=[sku.sku_id], remove=[])
         skus = set((user.sku_ids or "").split()) | {sku.sku_id}
@@ -289,7 +279,7 @@ class CspLicenceAssignment(models.Model):
             graph = connection._csp_graph(
                 connection._csp_http(recorder), sku.csp_tenant_id.tenant_id
             )
-            graph.assign_license(user[user_fields(self.env)[1]], add=add, remove=remove)
+            graph.assign_license(user.microsoft_id, add=add, remove=remove)
         except errors.MicrosoftError as exc:
             raise UserError(exc.user_message()) from None
         finally:

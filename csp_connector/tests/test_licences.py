@@ -6,7 +6,6 @@ and the audit-record catch-up."""
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
-from ..models.csp_subscribed_sku import user_fields
 from .common import CspSandboxCase
 
 ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1: reseller, consent, subscriptions
@@ -66,9 +65,7 @@ class TestLicences(CspSandboxCase):
 
     def graph_licences(self, user):
         graph = self.connection._csp_graph(self.connection._csp_http(), ASHFORD)
-        found = graph.get(
-            f"v1.0/users/{user[user_fields(self.env)[1]]}", params={"$select": "assignedLicenses"}
-        )
+        found = graph.get(f"v1.0/users/{user.microsoft_id}", params={"$select": "assignedLicenses"})
         return [lic["skuId"].lower() for lic in found.get("assignedLicenses") or []]
 
     def set_type(self, connection_type, override=False):
@@ -242,7 +239,7 @@ class TestLicences(CspSandboxCase):
         self.assertTrue(sku, "the sandbox world has a SKU with free seats")
         holders = sku.assignment_ids.user_binding_id
         user = self.env["csp.user.binding"].search(
-            [(user_fields(self.env)[0], "=", self.tenant.id), ("id", "not in", holders.ids),
+            [("csp_tenant_id", "=", self.tenant.id), ("id", "not in", holders.ids),
              ("partner_id", "!=", False)], limit=1,
         )  # fmt: skip
         Assignment = self.env["csp.licence.assignment"].with_user(self.manager)
@@ -281,7 +278,7 @@ class TestLicences(CspSandboxCase):
         full = self.skus().filtered(lambda s: s.enabled_units and not s.unassigned_units)[:1]
         self.assertTrue(full, "the sandbox world has a SKU with every seat taken")
         user = self.env["csp.user.binding"].search(
-            [(user_fields(self.env)[0], "=", self.tenant.id),
+            [("csp_tenant_id", "=", self.tenant.id),
              ("id", "not in", full.assignment_ids.user_binding_id.ids)], limit=1,
         )  # fmt: skip
         before = (user.sku_ids, len(full.assignment_ids))

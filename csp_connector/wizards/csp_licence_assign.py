@@ -4,8 +4,6 @@
 
 from odoo import api, fields, models
 
-from ..models.csp_subscribed_sku import user_fields
-
 
 class CspLicenceAssign(models.TransientModel):
     _name = "csp.licence.assign"
@@ -22,10 +20,9 @@ class CspLicenceAssign(models.TransientModel):
 
     @api.depends("subscribed_sku_id")
     def _compute_allowed_user_ids(self):
-        tenant_field = user_fields(self.env)[0]
         for wizard in self:
             wizard.allowed_user_ids = self.env["csp.user.binding"].search(
-                [(tenant_field, "=", wizard.csp_tenant_id.id), ("removed", "=", False)]
+                [("csp_tenant_id", "=", wizard.csp_tenant_id.id), ("removed", "=", False)]
             )
 
     def action_assign(self):
