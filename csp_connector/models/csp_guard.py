@@ -9,6 +9,7 @@
 - Contacts of Odoo users and the database's own companies are "protected": no sync
   matches, binds, moves, archives or writes them (``res.partner._csp_protected_ids``),
   and a write to one of them from code running a sync is refused outright.
+  Their ids are read once per transaction (:func:`protected_partner_ids`).
 """
 
 from odoo import api, models
@@ -47,6 +48,83 @@ def is_code(env):
 def in_sync(env):
     """Whether `env` runs connector code (a sync, a button's Microsoft call)."""
     return env.context.get(CONTEXT_KEY) is CODE_WRITE
+
+
+PROTECTED_KEY = "csp_connector.protected_partner_ids"
+
+
+def protected_partner_ids(env):
+    """The ids of the protected contacts (of an Odoo user, internal or portal, archived
+    included, or of a company of the database), as this transaction sees them.
+
+    Read once per transaction and kept in ``env.cr.precommit.data`` (Odoo's data store
+    of the transaction, which Odoo empties on every commit, rollback, savepoint opened,
+    released or rolled back, and flush of the cursor). Odoo cursors read a
+    repeatable-read snapshot, so until the transaction ends the database shows no other
+    transaction's users: only this transaction's own changes can make a contact
+    protected meanwhile, and the res.users and res.company overrides below follow them
+    (a user or company created adds its contact; a contact changed or a user or company
+    deleted makes the set read again). Do not read or change the set elsewhere: it is
+    the set itself, not a copy.
+    """
+    data = env.cr.precommit.data
+    ids = data.get(PROTECTED_KEY)
+    if ids is None:
+        env["res.users"].flush_model(["partner_id"])
+        env["res.company"].flush_model(["partner_id"])
+        env.cr.execute("SELECT partner_id FROM res_users UNION SELECT partner_id FROM res_company")
+        ids = data[PROTECTED_KEY] = {row[0] for row in env.cr.fetchall()}
+    return ids
+
+
+def _note_protected(env, partner_ids):
+    """Contacts that became protected in this transaction (when the set is read)."""
+    ids = env.cr.precommit.data.get(PROTECTED_KEY)
+    if ids is not None:
+        ids.update(pid for pid in partner_ids if pid)
+
+
+def _forget_protected(env):
+    """The set is read again when next needed (a contact may no longer be protected)."""
+    env.cr.precommit.data.pop(PROTECTED_KEY, None)
+
+
+class _ProtectedOwner(models.AbstractModel):
+    """What the protected set follows of a model whose records own a contact."""
+
+    _name = "csp.protected.owner"
+    _description = "Microsoft CSP: records whose contact no sync may touch"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # a contact given is protected from the start (Odoo's own create may write it)
+        _note_protected(self.env, [vals.get("partner_id") for vals in vals_list])
+        records = super().create(vals_list)
+        _note_protected(self.env, records.partner_id.ids)
+        return records
+
+    def write(self, vals):
+        if "partner_id" not in vals:
+            return super().write(vals)
+        _note_protected(self.env, [vals["partner_id"]])
+        result = super().write(vals)
+        _forget_protected(self.env)  # the contact left may now be free
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        _forget_protected(self.env)
+        return result
+
+
+class ResUsers(models.Model):
+    _name = "res.users"
+    _inherit = ["res.users", "csp.protected.owner"]
+
+
+class ResCompany(models.Model):
+    _name = "res.company"
+    _inherit = ["res.company", "csp.protected.owner"]
 
 
 class CspCodeGuard(models.AbstractModel):

@@ -3,7 +3,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
-from .csp_guard import in_sync
+from .csp_guard import in_sync, protected_partner_ids
 
 
 class ResPartner(models.Model):
@@ -40,22 +40,8 @@ class ResPartner(models.Model):
         """Contacts no sync may match, bind, move, archive or write: those of an Odoo
         user (internal or portal, archived included) and the database's companies.
         A set of ids (only those in `among`, when given)."""
-        self.env["res.users"].flush_model(["partner_id"])
-        self.env["res.company"].flush_model(["partner_id"])
-        if among is None:
-            self.env.cr.execute(
-                "SELECT partner_id FROM res_users UNION SELECT partner_id FROM res_company"
-            )
-        else:
-            ids = [i for i in among if i]
-            if not ids:
-                return set()
-            self.env.cr.execute(
-                "SELECT partner_id FROM res_users WHERE partner_id = ANY(%s)"
-                " UNION SELECT partner_id FROM res_company WHERE partner_id = ANY(%s)",
-                [ids, ids],
-            )
-        return {row[0] for row in self.env.cr.fetchall()}
+        protected = protected_partner_ids(self.env)
+        return set(protected) if among is None else protected.intersection(among)
 
     @api.model
     def _csp_syncable_domain(self):
@@ -72,10 +58,12 @@ class ResPartner(models.Model):
 
     def _csp_check_not_protected(self):
         """Last line of defence: code running a sync never writes a protected contact,
-        whatever rights its user has (the sync itself skips them and counts them)."""
+        whatever rights its user has (the sync itself skips them and counts them).
+        Called on every write of a contact: the protected ids are read once per
+        transaction, then followed (see `protected_partner_ids`)."""
         if not self or not in_sync(self.env):
             return
-        protected = self._csp_protected_ids(self.ids)
+        protected = protected_partner_ids(self.env).intersection(self._ids)
         if protected:
             raise AccessError(
                 self.env._(

@@ -10,3 +10,4 @@ from . import test_reliability
 from . import test_sync_steps
 from . import test_binding_base
 from . import test_setup_pages
+from . import test_guard
