@@ -98,7 +98,7 @@ def test_aadsts_injection(sandbox, code, error):
 
 
 def test_concurrent_clients_are_served_in_parallel(sandbox):
-    sandbox.faults.add(path="/.well-known/openid-configuration", delay=0.5)
+    sandbox.faults.add(path="/.well-known/openid-configuration", delay=1.0)
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
         statuses = list(
@@ -108,7 +108,8 @@ def test_concurrent_clients_are_served_in_parallel(sandbox):
             )
         )
     assert statuses == [200] * 8
-    assert time.monotonic() - started < 2.5  # one after the other would take 4 s
+    # one after the other would take 8 s; in parallel about 1 s (wide margin for a busy CI)
+    assert time.monotonic() - started < 6
 
 
 def test_control_api_manages_rules(sandbox):

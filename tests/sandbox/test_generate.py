@@ -1,7 +1,6 @@
 """The generated world: deterministic, realistic, with every special case in place."""
 
 import csv
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -166,15 +165,14 @@ def test_parameters_change_sizes():
         assert len([s for s in tenant.subscriptions if s.billingCycle != "none"]) >= 4
 
 
-def test_big_tenant_loads_fast():
+def test_big_tenant_loads_on_first_use():
+    # its speed is the benchmarks' business (no timed tests): here, that it loads whole
     world = build_world(seed=1, tenants=2, users=10, big_tenant_users=10_000, now=NOW)
     big = world.tenants[world.special["big"]]
     assert len(world.tenants) == 3 and big.n_users == 10_000
-    started = time.perf_counter()
+    assert not big.users  # nothing generated before the tenant is first used
     world.tenant(big.id)
-    elapsed = time.perf_counter() - started
     assert len(big.users) == 10_000
-    assert elapsed < 2.0
 
 
 def test_sku_catalogue_file():
