@@ -24,10 +24,9 @@ OPERATORS = [
     ("equals", "is"),
     ("not_equals", "is not"),
     ("contains", "contains"),
-    ("not_contains", "does not contain"),
     ("starts_with", "starts with"),
     ("is_set", "is set"),
-    ("not_set", "is not set"),
+    ("is_not_set", "is not set"),
 ]
 
 
@@ -78,7 +77,7 @@ class CspDeviceCategoryCondition(models.Model):
     @api.constrains("operator", "value")
     def _check_value(self):
         for condition in self:
-            if condition.operator not in ("is_set", "not_set") and not condition.value:
+            if condition.operator not in ("is_set", "is_not_set") and not condition.value:
                 raise ValidationError(
                     self.env._("A condition that compares needs a value to compare with.")
                 )

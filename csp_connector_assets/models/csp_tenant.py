@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
+from odoo.addons.csp_connector.models.csp_guard import code_env
 from odoo.addons.csp_connector.models.csp_tenant import CspTenant as CoreTenant
 
 
@@ -63,3 +64,10 @@ class CspTenant(models.Model):
         if tenant_limit and tenant_limit != self:
             return {}
         return self.env["csp.device.binding"]._csp_import_devices(self, http, site=site)
+
+    def _csp_record_step_error(self, module, error, message):
+        # a device read that failed starts again from its first page next time (the
+        # next link it stopped at may have expired): nothing is decided from it
+        if module == "assets" and self.devices_round:
+            code_env(self).devices_round = False
+        return super()._csp_record_step_error(module, error, message)

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from odoo.addons.csp_connector.sync.users import PropertyFilter, text_value
+
 # managedDevice properties read from Graph (v1.0); rules may test any of them
 SELECT = (
     "id", "deviceName", "serialNumber", "userPrincipalName", "userId", "emailAddress",
@@ -47,37 +49,14 @@ CATEGORY_RULES = "rules"
 SITE_ALL = "all"
 SITE_NEW = "new"
 SITE_NEVER = "never"
-OPERATORS = ("equals", "not_equals", "contains", "not_contains", "starts_with", "is_set", "not_set")
 
 SKIP_DEFENDER = "defender"
 SKIP_UNMATCHED = "unmatched"
 SKIP_NO_ID = "no_id"
 
 
-@dataclass(frozen=True)
-class Condition:
-    field: str
-    operator: str
-    value: str = ""
-
-    def holds(self, device):
-        text = _text(device.get(self.field)).lower()
-        wanted = (self.value or "").strip().lower()
-        if self.operator == "is_set":
-            return bool(text)
-        if self.operator == "not_set":
-            return not text
-        if self.operator == "equals":
-            return text == wanted
-        if self.operator == "not_equals":
-            return text != wanted
-        if self.operator == "contains":
-            return wanted in text
-        if self.operator == "not_contains":
-            return wanted not in text
-        if self.operator == "starts_with":
-            return text.startswith(wanted)
-        raise ValueError(f"unknown operator {self.operator!r}")
+# a condition on a device field: the user import's filter (same operators, same text rules)
+Condition = PropertyFilter
 
 
 @dataclass(frozen=True)
@@ -88,7 +67,7 @@ class CategoryRule:
     category_id: int
 
     def holds(self, device):
-        return all(condition.holds(device) for condition in self.conditions)
+        return all(condition.matches(device) for condition in self.conditions)
 
 
 @dataclass(frozen=True)
@@ -117,15 +96,9 @@ class DevicePlan:
     values: dict = field(default_factory=dict)
 
 
-def _text(value):
-    if value is None:
-        return ""
-    return str(value).strip()
-
-
 def clean_serial(value):
     """The serial number, or None when it is empty or a firmware placeholder."""
-    text = _text(value)
+    text = text_value(value)
     key = re.sub(r"[^a-z0-9]", "", text.lower())
     if not key or key in PLACEHOLDER_SERIALS or len(set(key)) == 1:
         return None
@@ -133,7 +106,7 @@ def clean_serial(value):
 
 
 def clean_entra_id(value):
-    text = _text(value).lower()
+    text = text_value(value).lower()
     return None if not text or text == ZERO_GUID else text
 
 
@@ -146,18 +119,18 @@ def match_key(device, match_field):
 
 
 def is_mobile(device):
-    system = _text(device.get("operatingSystem")).lower()
+    system = text_value(device.get("operatingSystem")).lower()
     return system.startswith(MOBILE_SYSTEMS)
 
 
 def is_defender_only(device):
-    return _text(device.get("managementAgent")).lower() in DEFENDER_ONLY_AGENTS
+    return text_value(device.get("managementAgent")).lower() in DEFENDER_ONLY_AGENTS
 
 
 def user_key(device, user_field, mobile_user_field=None):
     """The value that finds the device's user, lower-cased (None: no user)."""
     name = mobile_user_field if mobile_user_field and is_mobile(device) else user_field
-    text = _text(device.get(name)).lower()
+    text = text_value(device.get(name)).lower()
     return text or None
 
 
@@ -165,7 +138,7 @@ def category_for(device, settings):
     """("id", id), ("name", value) or None (no category); SKIP_UNMATCHED to exclude."""
     mode = settings.category_mode
     if mode == CATEGORY_FIELD:
-        value = _text(device.get(settings.category_field))
+        value = text_value(device.get(settings.category_field))
         if value:
             return ("name", value)
         return ("id", settings.category_id) if settings.category_id else None
@@ -182,7 +155,7 @@ def category_for(device, settings):
 def intune_datetime(value):
     """A Graph date as a naive UTC datetime string for Odoo; Intune's "never"
     (0001-01-01) and anything unreadable are None."""
-    text = _text(value)
+    text = text_value(value)
     if not text or text.startswith("0001-01-01"):
         return None
     text = re.sub(r"Z$", "+00:00", text)
@@ -199,30 +172,30 @@ def intune_datetime(value):
 def equipment_values(device):
     """The equipment fields Intune fills (Odoo field names)."""
     serial = clean_serial(device.get("serialNumber"))
-    compliance = _text(device.get("complianceState"))
-    owner = _text(device.get("managedDeviceOwnerType"))
-    name = _text(device.get("deviceName")) or serial or _text(device.get("id"))
+    compliance = text_value(device.get("complianceState"))
+    owner = text_value(device.get("managedDeviceOwnerType"))
+    name = text_value(device.get("deviceName")) or serial or text_value(device.get("id"))
     return {
         "name": name,
         "serial_no": serial or False,
-        "model": _text(device.get("model")) or False,
-        "csp_serial_number": _text(device.get("serialNumber")) or False,
-        "csp_manufacturer": _text(device.get("manufacturer")) or False,
-        "csp_os": _text(device.get("operatingSystem")) or False,
-        "csp_os_version": _text(device.get("osVersion")) or False,
+        "model": text_value(device.get("model")) or False,
+        "csp_serial_number": text_value(device.get("serialNumber")) or False,
+        "csp_manufacturer": text_value(device.get("manufacturer")) or False,
+        "csp_os": text_value(device.get("operatingSystem")) or False,
+        "csp_os_version": text_value(device.get("osVersion")) or False,
         "csp_compliance": compliance if compliance in COMPLIANCE_STATES else "unknown",
         "csp_last_sync": intune_datetime(device.get("lastSyncDateTime")) or False,
         "csp_enrolled": intune_datetime(device.get("enrolledDateTime")) or False,
         "csp_ownership": owner if owner in OWNER_TYPES else "unknown",
-        "csp_management_agent": _text(device.get("managementAgent")) or False,
-        "csp_intune_id": _text(device.get("id")),
+        "csp_management_agent": text_value(device.get("managementAgent")) or False,
+        "csp_intune_id": text_value(device.get("id")),
         "csp_entra_device_id": clean_entra_id(device.get("azureADDeviceId")) or False,
     }
 
 
 def plan(device, settings):
     """What to do with one device."""
-    microsoft_id = _text(device.get("id"))
+    microsoft_id = text_value(device.get("id"))
     result = DevicePlan(microsoft_id=microsoft_id)
     if not microsoft_id:
         result.skip = SKIP_NO_ID

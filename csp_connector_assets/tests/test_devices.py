@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Intune managed devices -> equipment, against the sandbox's Graph."""
 
+import time
 import uuid
 
 from odoo.tests import new_test_user, tagged
@@ -340,6 +341,22 @@ class TestDevices(CspSandboxCase):
         self.sync()
         self.assertEqual(self.equipment(device), record)
         self.assertEqual(record.csp_status, "repair", "back, with the status it had")
+
+    def test_a_read_out_of_time_pauses_and_resumes_without_losing_devices(self):
+        self.env["ir.config_parameter"].sudo().set_param("csp_connector.page_size", "3")
+        self.connection.asset_exclude_defender = False
+        http = self.connection._csp_http()
+        late = self.t1.with_context(csp_deadline=time.monotonic() - 1, csp_run_memo={})
+        counters = late._csp_sync_assets(http)
+        self.assertEqual((counters.get("paused"), counters["created"]), (True, 3))
+        self.assertTrue(self.t1.devices_round, "where the read goes on")
+        counters = self.t1.with_context(csp_run_memo={})._csp_sync_assets(http)
+        self.assertNotIn("paused", counters)
+        self.assertFalse(self.t1.devices_round)
+        imported = self.Equipment.search([("csp_tenant_id", "=", self.t1.id)])
+        expected = {d["id"] for d in self.sandbox_get(self.t1.tenant_id)}
+        self.assertEqual(set(imported.mapped("csp_intune_id")), expected)
+        self.assertFalse(imported.filtered(lambda e: e.csp_status == "missing"))
 
     # -- errors, buttons, access ---------------------------------------------------
 

@@ -91,10 +91,10 @@ def test_category_rules_in_sequence_with_fallback_or_exclusion():
 
 def test_conditions():
     d = device(imei=None)
-    assert rules.Condition("imei", "not_set").holds(d)
-    assert not rules.Condition("imei", "is_set").holds(d)
-    assert rules.Condition("model", "not_contains", "surface").holds(d)
-    assert rules.Condition("complianceState", "not_equals", "noncompliant").holds(d)
+    assert rules.Condition("imei", "is_not_set").matches(d)
+    assert not rules.Condition("imei", "is_set").matches(d)
+    assert rules.Condition("model", "contains", "LATITUDE").matches(d)
+    assert rules.Condition("complianceState", "not_equals", "noncompliant").matches(d)
 
 
 def test_values_dates_and_unknown_enums():
