@@ -5,12 +5,15 @@ database, with the sandbox serving 100 tenants x 500 devices (50 users each, imp
 first so that devices find their users). Prints the figures and writes them as JSON
 (path in CSP_BENCH_OUT). Every figure is measured in this run; the baseline is a
 batched maintenance.equipment create of the same records (pages of the same size).
+Diagnostics: CSP_BENCH_PROFILE=<words> profiles the runs whose label contains them.
 """
 
 # ruff: noqa: F821 - `env` is provided by `odoo shell`
 # pylint: disable=print-used
+import cProfile
 import json
 import os
+import pstats
 import resource
 import time
 
@@ -32,6 +35,7 @@ WRITTEN_TABLES = (
     "maintenance_equipment", "csp_device_binding", "maintenance_equipment_category",
     "res_partner", "csp_tenant",
 )  # fmt: skip
+PROFILE = os.environ.get("CSP_BENCH_PROFILE")  # words of the run labels to profile
 QUIET = {
     "tracking_disable": True,
     "mail_create_nolog": True,
@@ -80,10 +84,18 @@ def timed_run(connection, label, modules=("assets",)):
     logs_before = request_count()
     env.cr.execute("SELECT now() at time zone 'UTC'")
     since = env.cr.fetchone()[0]
+    profiler = PROFILE and PROFILE in label and cProfile.Profile()
+    if profiler:
+        profiler.enable()
     started = time.perf_counter()
     run = connection._csp_sync(trigger="cron", modules=list(modules))
     env.cr.commit()
     seconds = time.perf_counter() - started
+    if profiler:
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(30)
     figures = {
         "label": label,
         "seconds": round(seconds, 2),

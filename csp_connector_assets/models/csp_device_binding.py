@@ -259,14 +259,15 @@ class _DeviceImport:
     # -- one page ----------------------------------------------------------------
 
     def apply(self, devices, counters):
-        plans = []
+        plans, planned = [], set()
         for device in devices:
             plan = rules.plan(device, self.settings)
             if plan.microsoft_id:
                 self.seen.add(plan.microsoft_id)
-            if plan.skip:
-                counters["skipped"] += 1
+            if plan.skip or plan.microsoft_id in planned:
+                counters["skipped"] += 1  # excluded, or listed twice in one page
             else:
+                planned.add(plan.microsoft_id)
                 plans.append(plan)
         if not plans:
             return
@@ -339,15 +340,26 @@ class _DeviceImport:
         if not vals_list:
             return
         equipment = self.Equipment.create(vals_list)
-        self.Binding.create(
-            [
-                {"connection_id": self.connection.id, "csp_tenant_id": self.tenant.id,
-                 "microsoft_id": plan.microsoft_id, "equipment_id": record_id,
-                 "fingerprint": print_}
-                for (plan, print_), record_id in zip(kept, equipment.ids, strict=True)
-            ]
+        self._insert_bindings(
+            [(plan.microsoft_id, record_id, print_)
+             for (plan, print_), record_id in zip(kept, equipment.ids, strict=True)]
         )  # fmt: skip
         counters["created"] += len(vals_list)
+
+    def _insert_bindings(self, rows):
+        """New bindings of one page in one INSERT: the ORM's create of thousands of
+        these plain rows (no computed field but the stored company, set here) costs as
+        much as the equipment itself. Rows are (microsoft id, equipment id, print)."""
+        self.Binding.flush_model()
+        now, uid = fields.Datetime.now(), self.env.uid
+        base = (self.connection.id, self.company_id, self.tenant.id)
+        self.env.cr.execute(
+            "INSERT INTO csp_device_binding (connection_id, company_id, csp_tenant_id,"
+            " microsoft_id, equipment_id, fingerprint, removed, create_uid, create_date,"
+            " write_uid, write_date) VALUES " + ", ".join(["%s"] * len(rows)),
+            [(*base, mid, eid, print_, False, uid, now, uid, now) for mid, eid, print_ in rows],
+        )
+        self.env["maintenance.equipment"].invalidate_model(["csp_binding_ids"])
 
     def _update(self, items, counters):
         if not items:
@@ -416,12 +428,20 @@ class _DeviceImport:
     def disappear(self, counters):
         """Devices bound here that Intune no longer lists get the 'gone' status
         (never deleted); called only after every page was read."""
-        live = self.Binding.search_fetch(
-            [("csp_tenant_id", "=", self.tenant.id), ("removed", "=", False)],
-            ["microsoft_id", "equipment_id"],
+        self.Binding.flush_model(["microsoft_id", "removed", "csp_tenant_id"])
+        self.env.cr.execute(
+            "SELECT microsoft_id FROM csp_device_binding"
+            " WHERE csp_tenant_id = %s AND removed IS NOT TRUE",
+            [self.tenant.id],
         )
-        gone_ids = set(rules.disappeared(live.mapped("microsoft_id"), self.seen, complete=True))
-        gone = live.filtered(lambda b: b.microsoft_id in gone_ids)
+        live = [row[0] for row in self.env.cr.fetchall()]
+        gone_ids = rules.disappeared(live, self.seen, complete=True)
+        if not gone_ids:
+            return
+        gone = self.Binding.search(
+            [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "in", gone_ids),
+             ("removed", "=", False)]
+        )  # fmt: skip
         if self.site:
             gone = gone.filtered(lambda b: b.equipment_id.csp_site_id == self.site)
         if not gone:

@@ -68,3 +68,16 @@ class MaintenanceEquipment(models.Model):
         string="Entra Device ID", readonly=True, copy=False, index="btree_not_null"
     )
     csp_binding_ids = fields.One2many("csp.device.binding", "equipment_id", readonly=True)
+
+    def init(self):
+        # the device import finds equipment by serial number or Entra device id
+        # whatever their case (see csp_device_binding._DeviceImport.match_existing)
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS maintenance_equipment_csp_serial_upper_index"
+            " ON maintenance_equipment (upper(serial_no)) WHERE serial_no IS NOT NULL"
+        )
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS maintenance_equipment_csp_entra_lower_index"
+            " ON maintenance_equipment (lower(csp_entra_device_id))"
+            " WHERE csp_entra_device_id IS NOT NULL"
+        )
