@@ -351,7 +351,7 @@ class _DeviceImport:
         these plain rows (no computed field but the stored company, set here) costs as
         much as the equipment itself. Rows are (microsoft id, equipment id, print)."""
         self.Binding.flush_model()
-        now, uid = fields.Datetime.now(), self.env.uid
+        now, uid = self.env.cr.now(), self.env.uid  # as the ORM stamps rows
         base = (self.connection.id, self.company_id, self.tenant.id)
         self.env.cr.execute(
             "INSERT INTO csp_device_binding (connection_id, company_id, csp_tenant_id,"
