@@ -26,18 +26,11 @@ from .maintenance_equipment import STATUSES
 _logger = logging.getLogger(__name__)
 
 # contacts are found through the user bindings: device field -> user binding field
-USER_BINDING_FIELDS = {"userPrincipalName": "upn", "emailAddress": "mail", "userId": "object_id"}
-
-
-def user_binding_names(env):
-    """(tenant field, object id field) of csp.user.binding: the core moves them to the
-    binding base's names (csp_tenant_id, microsoft_id); either works here."""
-    names = env["csp.user.binding"]._fields
-    tenant = "csp_tenant_id" if "csp_tenant_id" in names else "tenant_ref_id"
-    object_id = "microsoft_id" if "microsoft_id" in names else "object_id"
-    return tenant, object_id
-
-
+USER_BINDING_FIELDS = {
+    "userPrincipalName": "upn",
+    "emailAddress": "mail",
+    "userId": "microsoft_id",
+}
 QUIET = {
     "tracking_disable": True,
     "mail_create_nolog": True,
@@ -160,12 +153,9 @@ class _DeviceImport:
 
     def _load_users(self):
         names = {self.settings.user_field, self.settings.mobile_user_field} - {None}
-        tenant_field, object_field = user_binding_names(self.env)
-        columns = [
-            object_field if name == "userId" else USER_BINDING_FIELDS[name] for name in names
-        ]
+        columns = [USER_BINDING_FIELDS[name] for name in names]
         bindings = self.env["csp.user.binding"].search_fetch(
-            [(tenant_field, "=", self.tenant.id), ("partner_id", "!=", False),
+            [("csp_tenant_id", "=", self.tenant.id), ("partner_id", "!=", False),
              ("removed", "=", False)],
             [*columns, "partner_id"],
         )  # fmt: skip

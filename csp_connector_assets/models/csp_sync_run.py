@@ -7,10 +7,7 @@ from odoo.exceptions import UserError
 class CspSyncRun(models.Model):
     _inherit = "csp.sync.run"
 
-    # "Import devices now" for one tenant, or one site of it
-    assets_tenant_id = fields.Many2one(
-        "csp.tenant", string="Devices of Tenant", readonly=True, ondelete="cascade"
-    )
+    # "Import devices now" for one site of a tenant (the run's csp_tenant_id)
     assets_site_id = fields.Many2one(
         "res.partner", string="Devices of Site", readonly=True, ondelete="cascade"
     )
@@ -33,7 +30,7 @@ class CspSyncRun(models.Model):
                 "connection_id": connection.id,
                 "trigger": "manual",
                 "modules": "assets",
-                "assets_tenant_id": tenant.id if tenant else False,
+                "csp_tenant_id": tenant.id if tenant else False,
                 "assets_site_id": site.id if site else False,
             }
         )

@@ -42,27 +42,26 @@ class CspTenant(models.Model):
         return action
 
     @api.model
-    def _csp_assets_run_limits(self):
-        """(tenant, site) an "Import devices now" run is limited to (empty: all)."""
+    def _csp_assets_run_site(self):
+        """The site an "Import devices now" run is limited to (empty: all). The run's
+        tenant, when it has one, is the only tenant it calls (the core sees to it)."""
         memo = self.env.context.get("csp_run_memo")
-        if memo is not None and "assets_limits" in memo:
-            return memo["assets_limits"]
+        if memo is not None and "assets_site" in memo:
+            return memo["assets_site"]
         run = self.env["csp.sync.run"].search(
             [("connection_id", "in", self.connection_id.ids), ("state", "=", "running")],
             limit=1,
         )
-        limits = (run.assets_tenant_id, run.assets_site_id)
+        site = run.assets_site_id
         if memo is not None:
-            memo["assets_limits"] = limits
-        return limits
+            memo["assets_site"] = site
+        return site
 
     def _csp_sync_assets(self, http):
         """The integrator's assets step (CspStep "assets") for this tenant: counters
         for the run. A failure is recorded by the integrator on the run line and the
         tenant; the other tenants go on."""
-        tenant_limit, site = self._csp_assets_run_limits()
-        if tenant_limit and tenant_limit != self:
-            return {}
+        site = self._csp_assets_run_site()
         return self.env["csp.device.binding"]._csp_import_devices(self, http, site=site)
 
     def _csp_record_step_error(self, module, error, message):

@@ -9,8 +9,6 @@ from odoo.tests import new_test_user, tagged
 
 from odoo.addons.csp_connector.tests.common import CspSandboxCase
 
-from ..models.csp_device_binding import user_binding_names
-
 
 @tagged("post_install", "-at_install")
 class TestDevices(CspSandboxCase):
@@ -47,9 +45,8 @@ class TestDevices(CspSandboxCase):
         )  # fmt: skip
         run = cls.connection._csp_sync(trigger="manual", modules=["users"])
         assert run.state == "done", run.message
-        object_field = user_binding_names(cls.env)[1]
         cls.ann_contact = (
-            cls.env["csp.user.binding"].search([(object_field, "=", cls.ann["id"])]).partner_id
+            cls.env["csp.user.binding"].search([("microsoft_id", "=", cls.ann["id"])]).partner_id
         )
         assert cls.ann_contact.parent_id == cls.hq
         cls.Equipment = cls.env["maintenance.equipment"]
@@ -388,6 +385,7 @@ class TestDevices(CspSandboxCase):
         self.assertEqual(self.equipment(owned).csp_site_id, self.hq)
         self.assertFalse(self.equipment(shared), "another site")
         self.assertFalse(self.equipment(other, self.t2), "another tenant")
+        self.assertFalse(run.line_ids.filtered(lambda line: line.csp_tenant_id == self.t2))
 
     def test_csp_users_see_device_equipment_only(self):
         device = self.add_device()
