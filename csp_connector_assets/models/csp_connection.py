@@ -121,6 +121,16 @@ class CspConnection(models.Model):
             CspStep("assets", self.env._("Assets"), "tenant", 40, "_csp_sync_assets"),
         ]
 
+    def _csp_permissions(self):
+        return [
+            *super()._csp_permissions(),
+            (
+                self.env._("Intune devices"),
+                ["DeviceManagementManagedDevices.Read.All"],
+                [],
+            ),
+        ]
+
     def _csp_device_settings(self):
         """The connection's device settings as plain data (sync/devices.py)."""
         self.ensure_one()

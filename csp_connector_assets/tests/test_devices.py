@@ -366,6 +366,8 @@ class TestDevices(CspSandboxCase):
         self.assertIn("Intune refused to list the devices", self.t1.last_error)
         self.assertIn("DeviceManagementManagedDevices.Read.All", run.message)
         self.assertTrue(self.equipment(device, self.t2), "the other tenant was imported")
+        # the connection lists the permission the device import needs
+        self.assertIn("DeviceManagementManagedDevices.Read.All", self.connection.permissions_html)
 
     def test_import_now_is_queued_for_one_tenant_and_site(self):
         owned = self.add_device(userPrincipalName=self.ann["userPrincipalName"])
