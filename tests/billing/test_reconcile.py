@@ -1,0 +1,202 @@
+"""Our pro-rata cost lines against the sandbox's unbilled reconciliation line items.
+
+The sandbox computes Microsoft's charges with its own implementation of the rule
+(mscloud_sandbox/unbilled.py); the add-on's lines come from billing/prorata.py. A month with
+increases, a decrease, a cancellation and a renewal reconciles with no difference; a change
+our sync saw a day late, and Microsoft rounding another way, show as differences with their
+cause.
+"""
+
+import datetime as dt
+import uuid
+
+import pytest
+import requests
+from conftest import partner_center_token
+
+from odoo.addons.csp_connector_billing.billing import prorata, reconcile
+from odoo.addons.csp_connector_billing.billing.prorata import Change, TimeSource
+
+from mscloud_sandbox import unbilled
+from mscloud_sandbox.generate import catalogue
+from mscloud_sandbox.pricing import MARKETS
+
+AUDIT, SEEN = TimeSource.AUDIT_RECORD, TimeSource.SEEN
+UTC = dt.UTC
+
+
+def _control(sb, method, path, body=None):
+    answer = requests.request(method, sb.urls["control"] + path, json=body, verify=sb.ca_path)
+    assert answer.status_code < 400, answer.text
+    return answer.json() if answer.content else None
+
+
+def _at(text):
+    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _clock(sb, when):
+    _control(sb, "POST", "/clock", {"set": when.isoformat()})
+
+
+def _buy(sb, tenant, start, quantity, term="P1Y"):
+    sku = next(s for s in catalogue().values() if not s.free)
+    body = {
+        "id": str(uuid.uuid4()),
+        "offerId": f"{sku.nce_product_id}:{sku.nce_sku_id}",
+        "offerName": sku.product_name,
+        "skuId": sku.sku_id,
+        "quantity": quantity,
+        "billingCycle": "monthly",
+        "termDuration": term,
+        "effectiveStartDate": start.isoformat(),
+        "creationDate": start.isoformat(),
+        "commitmentEndDate": start.isoformat(),
+    }
+    sub_id = _control(sb, "POST", f"/tenants/{tenant.id}/subscriptions", body)["id"]
+    sub = next(s for s in tenant.subscriptions if s.id == sub_id)
+    return sub_id, unbilled.unit_price(sub, tenant.country), sku.product_name
+
+
+def _patch_quantity(sb, tenant, sub_id, quantity):
+    token = partner_center_token(sb)
+    answer = requests.patch(
+        f"{sb.urls['partner_center']}/v1/customers/{tenant.id}/subscriptions/{sub_id}",
+        json={"quantity": quantity},
+        headers={"Authorization": f"Bearer {token}"},
+        verify=sb.ca_path,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def _line_items(sb, currency, history):
+    """Partner Center's items of this month for the subscriptions of ``history`` (the
+    generated world's own subscriptions are left out), read over pages of 3."""
+    token = partner_center_token(sb)
+    headers = {"Authorization": f"Bearer {token}"}
+    url = sb.urls["partner_center"] + "/v1/invoices/unbilled/lineitems"
+    params = {"provider": "onetime", "invoicelineitemtype": "billinglineitems",
+              "currencycode": currency, "period": "current", "size": 3}  # fmt: skip
+    body = requests.get(url, params=params, headers=headers, verify=sb.ca_path).json()
+    items = list(body["items"])
+    while "next" in body["links"]:
+        link = body["links"]["next"]
+        uri = link["uri"] if link["uri"].startswith("/v1/") else "/v1" + link["uri"]
+        extra = {h["key"]: h["value"] for h in link["headers"]}
+        body = requests.get(
+            sb.urls["partner_center"] + uri, headers={**headers, **extra}, verify=sb.ca_path
+        ).json()
+        items += body["items"]
+    ids = {sub.subscription_id for sub, __ in history.values()}
+    return [item for item in items if item["subscriptionId"] in ids]
+
+
+@pytest.fixture
+def month(sandbox):
+    """A June with two increases, a decrease, a cancellation within 7 days and a renewal;
+    returns (sandbox, tenant, currency, {name: (subscription, changes)})."""
+    sb = sandbox
+    tenant = next(t for t in sb.world.tenants.values() if t.reseller and t.country in MARKETS)
+    start = _at("2026-06-03T08:00:00")
+    _clock(sb, start)
+    grow, price, name = _buy(sb, tenant, start, 10)
+    cancel, __, __ = _buy(sb, tenant, start, 4)
+    renew, renew_price, __ = _buy(sb, tenant, _at("2026-05-05T00:00:00"), 2, term="P1M")
+    _clock(sb, _at("2026-06-05T10:00:00"))
+    _patch_quantity(sb, tenant, grow, 12)
+    _clock(sb, _at("2026-06-06T10:00:00"))
+    _patch_quantity(sb, tenant, grow, 11)
+    _clock(sb, _at("2026-06-07T11:00:00"))
+    _patch_quantity(sb, tenant, grow, 14)
+    _clock(sb, _at("2026-06-08T08:00:00"))
+    _control(sb, "PATCH", f"/tenants/{tenant.id}/subscriptions/{cancel}", {"status": "deleted"})
+    _clock(sb, _at("2026-06-10T12:00:00"))
+
+    def sub(sid, anchor):
+        return prorata.Subscription(sid, name, "monthly", anchor.date())
+
+    history = {
+        "grow": (sub(grow, start), [
+            Change("buy", "purchase", start, AUDIT, 10, price),
+            Change("c1", "quantity", _at("2026-06-05T10:00:00"), AUDIT, 12),
+            Change("c2", "quantity", _at("2026-06-06T10:00:00"), AUDIT, 11),
+            Change("c3", "quantity", _at("2026-06-07T11:00:00"), AUDIT, 14),
+        ]),
+        "cancel": (sub(cancel, start), [
+            Change("buy", "purchase", start, AUDIT, 4, price),
+            Change("x", "cancel", _at("2026-06-08T08:00:00"), AUDIT),
+        ]),
+        "renew": (sub(renew, _at("2026-05-05T00:00:00")), [
+            Change("buy", "purchase", _at("2026-05-05T00:00:00"), AUDIT, 2, renew_price),
+            Change("r1", "renewal", _at("2026-06-05T00:00:00"), AUDIT),
+        ]),
+    }  # fmt: skip
+    return sb, tenant, MARKETS[tenant.country][0], history
+
+
+def _our_lines(history, settings=None, late=False):
+    lines = []
+    for subscription, given in history.values():
+        changes = given
+        if late:  # the sync saw c1 the next morning, without Partner Center's audit record
+            changes = [
+                Change(c.change_id, c.kind, _at("2026-06-06T09:00:00"), SEEN, c.quantity)
+                if c.change_id == "c1" else c
+                for c in given
+            ]  # fmt: skip
+        lines += prorata.bill_changes(subscription, changes, settings)
+    return lines
+
+
+def test_a_month_of_changes_reconciles_to_the_cent(month):
+    sb, tenant, currency, history = month
+    items = _line_items(sb, currency, history)
+    mine = [i for i in items if i["customerId"] == tenant.id]
+    kinds = {i["chargeType"] for i in mine}
+    assert {"new", "addQuantity", "removeQuantity", "cancelImmediate", "renew"} <= kinds
+    report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), _our_lines(history), items)
+    assert report.differences == ()
+    assert report.matched == len(mine) == 10  # 1 + 3 x 2, 1 + 1, 1
+    # May's purchase of the renewed subscription is not June's
+    assert all(i["orderDate"].startswith("2026-06") for i in mine)
+
+
+def test_a_change_seen_late_shows_with_its_cause(month):
+    sb, tenant, currency, history = month
+    items = _line_items(sb, currency, history)
+    report = reconcile.reconcile(
+        tenant.id, dt.date(2026, 6, 1), _our_lines(history, late=True), items
+    )
+    assert len(report.differences) == 2  # the credit of 10 and the charge of 12
+    for difference in report.differences:
+        assert difference.charge_type == "addQuantity"
+        assert difference.cause.startswith("change seen late")
+        assert "05 Jun 2026" in difference.cause and "06 Jun 2026" in difference.cause
+    # one day less billed by us: Microsoft charged the net of 2 seats for that day more
+    assert report.total_difference > 0
+
+
+def test_microsoft_rounding_another_way_is_named(month):
+    sb, tenant, currency, history = month
+    _control(sb, "PUT", "/billing", {"rounding": "half_up"})
+    items = _line_items(sb, currency, history)
+    report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), _our_lines(history), items)
+    assert report.differences
+    for difference in report.differences:
+        assert difference.cause.startswith("rounding rule")
+        assert difference.odoo.start == difference.microsoft.start
+    # with the connection on the same rule, nothing differs
+    settings = prorata.Settings(rounding="half_up")
+    report = reconcile.reconcile(
+        tenant.id, dt.date(2026, 6, 1), _our_lines(history, settings), items, "half_up"
+    )
+    assert report.differences == ()
+
+
+def test_one_side_only(month):
+    sb, tenant, currency, history = month
+    items = _line_items(sb, currency, history)
+    del history["cancel"]
+    report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), _our_lines(history), items)
+    assert {d.cause.split(":")[0] for d in report.differences} == {"missing in Odoo"}
+    assert len(report.differences) == 2  # its purchase and its refund
