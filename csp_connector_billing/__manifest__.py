@@ -3,7 +3,7 @@
 {
     "name": "Microsoft CSP Billing",
     "summary": "Recurring invoices with pro-rata from Microsoft CSP subscriptions",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Accounting",
     "website": "https://github.com/odoo-microsoft-csp/microsoft-csp",
     "author": "Microsoft CSP for Odoo contributors",
@@ -12,6 +12,7 @@
     "depends": ["csp_connector", "contract"],
     "data": [
         "security/ir.model.access.csv",
+        "views/billing_views.xml",
         "views/menus.xml",
     ],
 }

@@ -1,0 +1,146 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""The billing step and its settings on the connection."""
+
+from odoo import api, fields, models
+
+from odoo.addons.csp_connector.models.csp_sync_step import CspStep
+
+from ..billing import lines as line_rules
+
+BILLING_MODES = [
+    ("none", "Do not import products"),
+    ("products", "Import products"),
+    ("lines", "Import products and add invoice lines"),
+]
+
+
+class CspConnection(models.Model):
+    _inherit = "csp.connection"
+
+    sync_billing = fields.Boolean(
+        string="Billing",
+        compute="_compute_sync_billing",
+        store=True,
+        readonly=False,
+        help="Run the billing step: products from subscriptions and, when chosen, lines on "
+        "the customers' recurring contracts. On once the Billing tab says what to do.",
+    )
+    billing_mode = fields.Selection(
+        BILLING_MODES,
+        string="Products and Invoice Lines",
+        default="none",
+        required=True,
+        help="Import products: one service product per Microsoft offer (internal reference "
+        "= offer id), linked with its subscriptions. Add invoice lines: each subscription "
+        "also becomes a line of the customer's newest active sale contract whose "
+        "recurrence matches its billing cycle (monthly or yearly).",
+    )
+    billing_quantity_basis = fields.Selection(
+        [(line_rules.PURCHASED, "Purchased seats"), (line_rules.ASSIGNED, "Assigned seats")],
+        string="Line Quantity",
+        default=line_rules.PURCHASED,
+        required=True,
+        help="The quantity of a subscription's contract line: the seats bought in Partner "
+        "Center, or the seats assigned to users (the licence's assigned seats shared over "
+        "its subscriptions).",
+    )
+    billing_user_id = fields.Many2one(
+        "res.users",
+        string="Billing Contact",
+        default=lambda self: self.env.user,
+        help="Gets the activity when a subscription finds no contract to go on.",
+    )
+
+    @api.depends("billing_mode")
+    def _compute_sync_billing(self):
+        for connection in self:
+            connection.sync_billing = connection.billing_mode != "none"
+
+    def _csp_sync_steps(self):
+        return [
+            *super()._csp_sync_steps(),
+            CspStep("billing", self.env._("Billing"), "tenant", 50, "_csp_sync_billing"),
+        ]
+
+
+class CspSyncRunLine(models.Model):
+    _inherit = "csp.sync.run.line"
+
+    step = fields.Selection(selection_add=[("billing", "Billing")], ondelete={"billing": "cascade"})
+
+
+class CspTenant(models.Model):
+    _inherit = "csp.tenant"
+
+    def _csp_sync_billing(self, http):
+        """The billing step for one tenant: products, then contract lines."""
+        connection = self.connection_id
+        if connection.billing_mode == "none":
+            return {}
+        subscriptions = self.env["csp.subscription"].search(
+            [("csp_tenant_id", "=", self.id), ("removed", "=", False)]
+        )
+        counters = {"created": 0, "updated": 0, "skipped": 0}
+        for subscription in subscriptions:
+            if subscription._csp_link_product():
+                counters["updated"] += 1
+        if connection.billing_mode == "lines":
+            quantities = subscriptions._csp_line_quantities()
+            missing = []
+            billed = subscriptions.filtered(
+                lambda s: s.status == "active" and line_rules.is_billed(s.billing_cycle)
+            )
+            for subscription in billed:
+                outcome = subscription._csp_sync_contract_line(quantities[subscription.id])
+                if outcome == "missing":
+                    missing.append(subscription)
+                elif outcome:
+                    counters[outcome] += 1
+            self._csp_billing_missing_contracts(missing)
+            if missing:
+                counters["skipped"] += len(missing)
+                counters["message"] = self.env._(
+                    "%s subscription(s) found no matching contract (see the customer's activity).",
+                    len(missing),
+                )
+        return counters
+
+    def _csp_billing_missing_contracts(self, subscriptions):
+        """One activity on the customer naming what has no contract (never one per run);
+        marked done once nothing is missing any more."""
+        partner = self.partner_id.commercial_partner_id
+        if not partner:
+            return
+        summary = self.env._("Microsoft subscriptions without a contract")
+        activities = partner.activity_ids.filtered(lambda a: a.summary == summary)
+        if not subscriptions:
+            activities.action_feedback(self.env._("Every subscription is on a contract."))
+            return
+        cycles = {"monthly": self.env._("monthly"), "annual": self.env._("yearly")}
+        names = "\n".join(
+            self.env._(
+                "- %(name)s (%(cycle)s billing): needs an active sale contract invoiced "
+                "every 1 %(recurrence)s",
+                name=s.friendly_name or s.offer_name,
+                cycle=s.billing_cycle or "?",
+                recurrence=cycles.get((s.billing_cycle or "").lower(), s.billing_cycle or "?"),
+            )
+            for s in subscriptions
+        )
+        note = self.env._(
+            "These subscriptions of %(customer)s found no matching recurring contract, so "
+            "they are not invoiced yet. Create the contract (or set its recurrence); the "
+            "next billing run adds the lines.\n%(names)s",
+            customer=partner.display_name,
+            names=names,
+        )
+        if activities:
+            return
+        user = self.connection_id.billing_user_id or self.env.user
+        partner.activity_schedule(
+            activity_type_id=self.env.ref("mail.mail_activity_data_todo").id,
+            summary=summary,
+            note=note,
+            user_id=user.id,
+        )
