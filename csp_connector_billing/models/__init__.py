@@ -2,3 +2,4 @@ from . import csp_connection
 from . import csp_subscription
 from . import contract_line
 from . import product_template
+from . import csp_billing_adjustment

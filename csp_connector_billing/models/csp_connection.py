@@ -7,7 +7,13 @@ from odoo import api, fields, models
 from odoo.addons.csp_connector.models.csp_sync_step import CspStep
 
 from ..billing import lines as line_rules
+from ..billing.prorata import RoundingRule
 
+ROUNDING_RULES = [
+    (RoundingRule.RECONCILIATION_FILE.value, "Reconciliation file (unit price cut to cents)"),
+    (RoundingRule.TRUNCATE_LINE.value, "Line amount cut to cents"),
+    (RoundingRule.HALF_UP.value, "Line amount rounded half up"),
+]
 BILLING_MODES = [
     ("none", "Do not import products"),
     ("products", "Import products"),
@@ -35,6 +41,17 @@ class CspConnection(models.Model):
         "= offer id), linked with its subscriptions. Add invoice lines: each subscription "
         "also becomes a line of the customer's newest active sale contract whose "
         "recurrence matches its billing cycle (monthly or yearly).",
+    )
+    billing_rounding = fields.Selection(
+        ROUNDING_RULES,
+        string="Pro-rata Rounding",
+        default=RoundingRule.RECONCILIATION_FILE.value,
+        required=True,
+        help="Where pro-rata adjustments are rounded to the currency: Microsoft's "
+        "reconciliation file cuts the effective unit price to cents before multiplying by "
+        "the quantity (default); Microsoft's seat-change examples cut the line amount; "
+        "'half up' rounds the line amount the usual way. Used for Microsoft's cost and "
+        "for the customer's amount alike.",
     )
     billing_quantity_basis = fields.Selection(
         [(line_rules.PURCHASED, "Purchased seats"), (line_rules.ASSIGNED, "Assigned seats")],
@@ -98,6 +115,18 @@ class CspTenant(models.Model):
                 elif outcome:
                     counters[outcome] += 1
             self._csp_billing_missing_contracts(missing)
+            # cancelled ones too: a cancellation within 7 days is refunded
+            for subscription in subscriptions.filtered("contract_line_id"):
+                try:
+                    with self.env.cr.savepoint():
+                        counters["created"] += subscription._csp_sync_adjustments()
+                except ValueError as exc:  # a history the rule cannot bill
+                    counters["errors"] = counters.get("errors", 0) + 1
+                    counters["message"] = self.env._(
+                        "Pro-rata of %(name)s not billed: %(reason)s",
+                        name=subscription.friendly_name,
+                        reason=exc,
+                    )
             if missing:
                 counters["skipped"] += len(missing)
                 counters["message"] = self.env._(

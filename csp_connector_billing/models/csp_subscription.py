@@ -8,6 +8,13 @@ from odoo.addons.csp_connector.models.csp_guard import code_env
 from odoo.addons.csp_connector.models.csp_subscription import SUBSCRIPTION_CODE_FIELDS
 
 from ..billing import lines as line_rules
+from ..billing import prorata
+from . import csp_billing_adjustment as adjustment_rules
+
+TIME_NOTE = {
+    prorata.TimeSource.AUDIT_RECORD: "dated by Partner Center's audit record",
+    prorata.TimeSource.SEEN: "dated when the sync saw the change",
+}
 
 
 class CspSubscription(models.Model):
@@ -23,6 +30,9 @@ class CspSubscription(models.Model):
     )
     contract_line_id = fields.Many2one(
         "contract.line", readonly=True, ondelete="set null", copy=False
+    )
+    billing_adjustment_ids = fields.One2many(
+        "csp.billing.adjustment", "subscription_id", string="Pro-rata Adjustments"
     )
     cost_price = fields.Float(
         string="Microsoft Cost",
@@ -137,3 +147,73 @@ class CspSubscription(models.Model):
             return "created"
         code_env(self).write({"contract_line_id": line.id})
         return self._csp_sync_contract_line(quantity) or "updated"
+
+    def _csp_sync_adjustments(self):
+        """Bill the changes seen since this subscription's contract line was made: one
+        adjustment per pro-rata line (stable key: never twice), each on a one-shot line of
+        the same contract, invoiced once with the contract's next invoice. Returns the
+        number of adjustments added."""
+        self.ensure_one()
+        line = self.contract_line_id
+        if not line or not self.start_date or not line.recurring_next_date:
+            return 0
+        opening_quantity, changes = adjustment_rules.history(self, line.create_date)
+        if not changes:
+            return 0
+        Adjustment = self.env["csp.billing.adjustment"]
+        known = set(Adjustment.search([("subscription_id", "=", self.id)]).mapped("key"))
+        contract = line.contract_id
+        currency = contract.currency_id or contract.company_id.currency_id
+        settings = prorata.Settings(currency.decimal_places, self.connection_id.billing_rounding)
+        subscription = prorata.Subscription(
+            self.microsoft_id, line.product_id.name or self.friendly_name,
+            self.billing_cycle, adjustment_rules.utc(self.start_date),
+        )  # fmt: skip
+
+        def bill(price):
+            opening = prorata.Opening(
+                opening_quantity,
+                adjustment_rules.to_decimal(price, currency.decimal_places),
+                adjustment_rules.utc(self.start_date),
+            )
+            return prorata.bill_changes(subscription, changes, settings, opening)
+
+        added = 0
+        for cost, charge in zip(bill(self.cost_price), bill(line.price_unit), strict=True):
+            if cost.key in known:
+                continue
+            one_shot = self.env["contract.line"].create(
+                {
+                    "contract_id": contract.id,
+                    "product_id": line.product_id.id,
+                    "name": f"{charge.description} ({TIME_NOTE[charge.time_source]})",
+                    "quantity": 1,
+                    "uom_id": line.uom_id.id,
+                    "price_unit": float(charge.amount),
+                    "date_start": line.next_period_date_start,
+                    "date_end": line.next_period_date_start,
+                    "recurring_next_date": line.recurring_next_date,
+                }
+            )
+            Adjustment.create(
+                {
+                    "key": cost.key,
+                    "subscription_id": self.id,
+                    "contract_line_id": one_shot.id,
+                    "name": charge.description,
+                    "charge_type": cost.charge_type,
+                    "quantity": cost.quantity,
+                    "period_start": cost.period_start,
+                    "period_end": cost.period_end,
+                    "billing_days": cost.billing_days,
+                    "cycle_days": cost.cycle_days,
+                    "changed_at": cost.changed_at.replace(tzinfo=None),
+                    "time_source": str(cost.time_source),
+                    "rounding": str(cost.rounding),
+                    "currency_id": currency.id,
+                    "cost_amount": float(cost.amount),
+                    "amount": float(charge.amount),
+                }
+            )
+            added += 1
+        return added

@@ -1,2 +1,3 @@
 from . import test_menus
 from . import test_billing_lines
+from . import test_billing_adjustments

@@ -1,0 +1,202 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Pro-rata adjustments from a seat change seen by the licences sync, invoiced once through
+OCA contract's own invoicing (freezegun for the dates), with Microsoft's cost equal to the
+sandbox's reconciliation line items."""
+
+import datetime as dt
+from decimal import ROUND_DOWN, Decimal
+
+from freezegun import freeze_time
+
+from odoo.tests import tagged
+
+from odoo.addons.csp_connector.tests.common import CspSandboxCase
+
+ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1, country GB
+PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # monthly, started on the 14th, 2 seats
+CENT = Decimal("0.01")
+
+
+@tagged("post_install", "-at_install")
+class TestBillingAdjustments(CspSandboxCase):
+    sandbox_tenants = 8
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
+        cls.authorize(cls)
+        cls.discover(cls)
+        cls.customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
+        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == ASHFORD)
+        cls.tenant.partner_id = cls.customer
+        cls.env["csp.site.mapping"].create(
+            {"connection_id": cls.connection.id, "sequence": 10, "kind": "site",
+             "customer_id": cls.customer.id, "site_id": cls.customer.id,
+             "tenant_ids": [(6, 0, cls.tenant.ids)]}
+        )  # fmt: skip
+        cls.connection.write({"licence_import_type": "subscriptions", "billing_mode": "lines"})
+        Account = cls.env["account.account"]
+        income = Account.create({"name": "Sales", "code": "700100", "account_type": "income"})
+        receivable = Account.create(
+            {"name": "Customers", "code": "411100", "account_type": "asset_receivable",
+             "reconcile": True}
+        )  # fmt: skip
+        cls.customer.property_account_receivable_id = receivable
+        cls.journal = cls.env["account.journal"].create(
+            {"name": "Sales", "code": "SAL", "type": "sale", "default_account_id": income.id}
+        )
+        cls.contract = cls.env["contract.contract"].create(
+            {"name": "Microsoft 365", "partner_id": cls.customer.id, "contract_type": "sale",
+             "recurring_rule_type": "monthly", "recurring_interval": 1,
+             "date_start": "2026-11-01", "journal_id": cls.journal.id}
+        )  # fmt: skip
+        cls.yearly = cls.env["contract.contract"].create(
+            {"name": "Annual", "partner_id": cls.customer.id, "contract_type": "sale",
+             "recurring_rule_type": "yearly", "recurring_interval": 1,
+             "date_start": "2026-11-01", "journal_id": cls.journal.id}
+        )  # fmt: skip
+
+    def sync(self, modules=("licences", "billing")):
+        run = self.connection._csp_sync(trigger="manual", modules=list(modules))
+        self.assertNotIn(run.state, ("failed", "partial"), run.message)
+        return run
+
+    def subscription(self):
+        return self.env["csp.subscription"].search(
+            [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "=", PLAIN)]
+        )
+
+    def invoice(self, day):
+        """OCA contract's own invoicing run on ``day``; the contract's invoices."""
+        with freeze_time(dt.datetime.combine(day, dt.time(9))):
+            self.env["contract.contract"]._cron_recurring_create(date_ref=day)
+        return self.env["account.move"].search(
+            [("invoice_line_ids.contract_line_id.contract_id", "=", self.contract.id)],
+            order="invoice_date, id",
+        )
+
+    def sandbox_items(self, subscription_id=PLAIN):
+        """The sandbox's unbilled line items of a subscription (its own implementation of
+        the rule)."""
+        client = self.connection._csp_partner_center(self.connection._csp_http())
+        query = ("provider=onetime&invoicelineitemtype=billinglineitems&currencycode=GBP"
+                 "&period=current")  # fmt: skip
+        answer = client.http.get_json(
+            client._url(f"v1/invoices/unbilled/lineitems?{query}"),
+            service="partnercenter",
+            auth=client._auth,
+        )
+        return [i for i in answer["items"] if i["subscriptionId"] == subscription_id]
+
+    def test_seat_change_billed_once_at_microsofts_cost(self):
+        today = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        this_month = today.date().replace(day=1)
+        last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+        next_month = (this_month + dt.timedelta(days=32)).replace(day=1)
+        self.contract.date_start = last_month
+        with freeze_time(dt.datetime.combine(last_month, dt.time(8))):
+            self.sync()
+        subscription = self.subscription()
+        line = subscription.contract_line_id
+        self.assertEqual((line.contract_id, line.quantity), (self.contract, 2))
+        line.price_unit = 20.0  # the MSP's price
+        self.assertEqual(len(self.invoice(last_month)), 1)  # last month's, as usual
+
+        # 2 -> 5 seats in Microsoft now; Microsoft's cost per seat from the line items
+        self.sandbox.control("PATCH", f"tenants/{ASHFORD}/subscriptions/{PLAIN}", {"quantity": 5})
+        items = [i for i in self.sandbox_items() if i["chargeType"] == "addQuantity"]
+        self.assertEqual(len(items), 2)
+        subscription.cost_price = items[0]["unitPrice"]
+        with freeze_time(today + dt.timedelta(minutes=1)):  # the sync sees it a minute later
+            self.sync()
+        adjustments = self.env["csp.billing.adjustment"].search(
+            [("subscription_id", "=", subscription.id)]
+        )
+        self.assertEqual(len(adjustments), 2)
+        credit, charge = adjustments.sorted("cost_amount")
+        # Microsoft's own figures (the sandbox's implementation of the rule) to the cent
+        self.assertEqual(
+            sorted(Decimal(str(i["subtotal"])) for i in items),
+            [Decimal(str(credit.cost_amount)).quantize(CENT),
+             Decimal(str(charge.cost_amount)).quantize(CENT)],
+        )  # fmt: skip
+        item = next(i for i in items if i["subtotal"] > 0)
+        self.assertEqual(str(charge.period_start), item["chargeStartDate"][:10])
+        self.assertEqual(str(charge.period_end), item["chargeEndDate"][:10])
+        # the customer's lines: the same days and rounding at 20.00
+        days, cycle = charge.billing_days, charge.cycle_days
+        per_seat = (Decimal(20) * days / cycle).quantize(CENT, ROUND_DOWN)
+        amounts = [Decimal(str(a.amount)).quantize(CENT) for a in (credit, charge)]
+        self.assertEqual(amounts, [-per_seat * 2, per_seat * 5])
+        self.assertEqual(charge.time_source, "seen")
+        self.assertIn(f"+3 seats, {charge.period_start.day} ", charge.name)
+        self.assertIn(f"({days}/{cycle} days)", charge.name)
+        self.assertIn("when the sync saw the change", charge.contract_line_id.name)
+
+        with freeze_time(today + dt.timedelta(minutes=2)):
+            self.sync()  # nothing changed: no new adjustment
+        self.assertEqual(
+            self.env["csp.billing.adjustment"].search_count(
+                [("subscription_id", "=", subscription.id)]
+            ),
+            2,
+        )
+
+        invoices = self.invoice(this_month)  # this month's invoice carries them
+        self.assertEqual(len(invoices), 2)
+        current = invoices[-1]
+        self.assertEqual(current.state, "draft")
+        carried = current.invoice_line_ids.filtered(
+            lambda ml: ml.contract_line_id in adjustments.contract_line_id
+        )
+        self.assertEqual(
+            sorted(Decimal(str(v)).quantize(CENT) for v in carried.mapped("price_subtotal")),
+            [-per_seat * 2, per_seat * 5],
+        )
+        recurring = current.invoice_line_ids.filtered(lambda ml: ml.contract_line_id == line)
+        self.assertEqual(recurring.quantity, 5)  # the quantity followed
+
+        self.assertEqual(len(self.invoice(this_month)), 2)  # invoicing again: nothing new
+        following = self.invoice(next_month)
+        self.assertEqual(len(following), 3)
+        self.assertFalse(
+            following[-1].invoice_line_ids.filtered(
+                lambda ml: ml.contract_line_id in adjustments.contract_line_id
+            ),
+            "an adjustment is invoiced once",
+        )
+        self.assertTrue(following[-1].invoice_line_ids.filtered(
+            lambda ml: ml.contract_line_id == line))  # fmt: skip
+
+    def test_the_connections_rounding_rule_is_used(self):
+        other = "b410d93c-4efb-48d6-8b21-fbac78255d68"  # monthly, started on the 8th, 9 seats
+        today = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self.connection.billing_rounding = "truncate_line"
+        self.sandbox.control("PUT", "billing", {"rounding": "truncate_line"})
+        with freeze_time(today - dt.timedelta(days=40)):
+            self.sync()
+        subscription = self.env["csp.subscription"].search(
+            [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "=", other)]
+        )
+        subscription.contract_line_id.price_unit = 20.0
+        self.sandbox.control("PATCH", f"tenants/{ASHFORD}/subscriptions/{other}", {"quantity": 10})
+        items = [i for i in self.sandbox_items(other) if i["chargeType"] == "addQuantity"]
+        subscription.cost_price = items[0]["unitPrice"]
+        with freeze_time(today + dt.timedelta(minutes=1)):
+            self.sync()
+        credit, charge = subscription.billing_adjustment_ids.sorted("cost_amount")
+        self.assertEqual({credit.rounding, charge.rounding}, {"truncate_line"})
+        self.assertEqual(
+            sorted(Decimal(str(i["subtotal"])) for i in items),
+            [Decimal(str(a.cost_amount)).quantize(CENT) for a in (credit, charge)],
+        )
+        days, cycle = charge.billing_days, charge.cycle_days
+        # the line amount cut to cents (not the unit price first)
+        for adjustment, seats, sign in ((credit, 9, -1), (charge, 10, 1)):
+            exact = Decimal(20) * seats * days / cycle
+            self.assertEqual(
+                Decimal(str(adjustment.amount)).quantize(CENT),
+                sign * exact.quantize(CENT, ROUND_DOWN),
+            )
