@@ -11,31 +11,17 @@ from freezegun import freeze_time
 
 from odoo.tests import tagged
 
-from odoo.addons.csp_connector.tests.common import CspSandboxCase
+from .common import ASHFORD, BillingSandboxCase
 
-ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1, country GB
 PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # monthly, started on the 14th, 2 seats
 CENT = Decimal("0.01")
 
 
 @tagged("post_install", "-at_install")
-class TestBillingAdjustments(CspSandboxCase):
-    sandbox_tenants = 8
-
+class TestBillingAdjustments(BillingSandboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
-        cls.authorize(cls)
-        cls.discover(cls)
-        cls.customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
-        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == ASHFORD)
-        cls.tenant.partner_id = cls.customer
-        cls.env["csp.site.mapping"].create(
-            {"connection_id": cls.connection.id, "sequence": 10, "kind": "site",
-             "customer_id": cls.customer.id, "site_id": cls.customer.id,
-             "tenant_ids": [(6, 0, cls.tenant.ids)]}
-        )  # fmt: skip
         cls.connection.write({"licence_import_type": "subscriptions", "billing_mode": "lines"})
         Account = cls.env["account.account"]
         income = Account.create({"name": "Sales", "code": "700100", "account_type": "income"})
@@ -57,11 +43,6 @@ class TestBillingAdjustments(CspSandboxCase):
              "recurring_rule_type": "yearly", "recurring_interval": 1,
              "date_start": "2026-11-01", "journal_id": cls.journal.id}
         )  # fmt: skip
-
-    def sync(self, modules=("licences", "billing")):
-        run = self.connection._csp_sync(trigger="manual", modules=list(modules))
-        self.assertNotIn(run.state, ("failed", "partial"), run.message)
-        return run
 
     def subscription(self):
         return self.env["csp.subscription"].search(

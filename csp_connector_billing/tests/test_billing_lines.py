@@ -8,39 +8,19 @@ from psycopg2 import IntegrityError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.csp_connector.tests.common import CspSandboxCase
-
-ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1: reseller with subscriptions
+from .common import ASHFORD, BillingSandboxCase
 
 
 @tagged("post_install", "-at_install")
-class TestBillingLines(CspSandboxCase):
-    sandbox_tenants = 8
-
+class TestBillingLines(BillingSandboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
-        cls.authorize(cls)
-        cls.discover(cls)
-        cls.customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
-        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == ASHFORD)
-        cls.tenant.partner_id = cls.customer
-        cls.env["csp.site.mapping"].create(
-            {"connection_id": cls.connection.id, "sequence": 10, "kind": "site",
-             "customer_id": cls.customer.id, "site_id": cls.customer.id,
-             "tenant_ids": [(6, 0, cls.tenant.ids)]}
-        )  # fmt: skip
         cls.connection.licence_import_type = "both"
         run = cls.connection._csp_sync(trigger="manual", modules=["users", "licences"])
         assert run.state not in ("failed", "partial"), run.message
 
     # -- helpers ----------------------------------------------------------------------
-
-    def sync(self, modules=("billing",)):
-        run = self.connection._csp_sync(trigger="manual", modules=list(modules))
-        self.assertNotIn(run.state, ("failed", "partial"), run.message)
-        return run
 
     def subscriptions(self, billed=True):
         """The tenant's active subscriptions billed monthly or annually (billed=False:
