@@ -301,7 +301,11 @@ def test_a_killed_server_resumes_every_step_exactly(production, sig):
         production.start_server()
     # full reads again: each tenant's users step spans several pages and cron calls
     production.rpc("csp.tenant", "action_reset_users", list(production.tenants.values()))
-    partners_before = production.query("SELECT count(*) FROM res_partner")[0][0]
+    # what exists before the run, by id: a run's `started` is cut to the second while
+    # create_date is not, so a date cannot tell the previous run's last commits (the
+    # same second) from this run's
+    partners_before = {pid for (pid,) in production.query("SELECT id FROM res_partner")}
+    bindings_before = dict(production.query("SELECT id, partner_id FROM csp_user_binding"))
     action = production.rpc("csp.connection", "action_sync_now", [production.connection])
     run_id = action["res_id"]
     deadline = time.monotonic() + 120
@@ -345,22 +349,31 @@ def test_a_killed_server_resumes_every_step_exactly(production, sig):
         "WHERE email IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1"
     )
     assert not duplicates
-    partners_after = production.query("SELECT count(*) FROM res_partner")[0][0]
-    new_bindings = production.query(
-        "SELECT count(*) FROM csp_user_binding WHERE partner_id IS NOT NULL "
-        "AND create_date >= (SELECT started FROM csp_sync_run WHERE id = %s)",
-        [run_id],
-    )[0][0]
-    # one contact per user bound in this run, none twice (the slow tenant of the test
-    # above imports its users now too)
-    assert new_bindings >= len(added)
-    rebound = production.query(
-        "SELECT b.csp_tenant_id, b.upn, p.create_date, p.active FROM csp_user_binding b "
-        "JOIN res_partner p ON p.id = b.partner_id JOIN csp_sync_run r ON r.id = %s "
-        "WHERE b.create_date >= r.started AND p.create_date < r.started",
-        [run_id],
+    new_partners = {pid for (pid,) in production.query("SELECT id FROM res_partner")}
+    new_partners -= partners_before
+    bindings = production.query(
+        "SELECT id, csp_tenant_id, upn, partner_id FROM csp_user_binding ORDER BY id"
     )
-    assert partners_after == partners_before + new_bindings, rebound
+    # (binding, tenant, upn, contact) made or given a contact during the run
+    bound_now = [row for row in bindings if bindings_before.get(row[0], 0) != row[3]]
+    assert len([row for row in bound_now if row[0] not in bindings_before]) >= len(added)
+    # the run bound only contacts it created (no older, protected or shared contact
+    # taken), and each contact it created is bound (none left over by a page applied
+    # twice after the resume)
+    rebound = [row for row in bound_now if row[3] not in new_partners]
+    assert not rebound, rebound
+    unbound = new_partners - {row[3] for row in bindings}
+    assert not unbound, production.query(
+        "SELECT id, name, email, create_date FROM res_partner WHERE id = ANY(%s)",
+        [sorted(unbound)],
+    )
+    # every binding has its contact, and it is that user's (same e-mail)
+    strays = production.query(
+        "SELECT b.id, b.upn, b.mail, p.email FROM csp_user_binding b "
+        "LEFT JOIN res_partner p ON p.id = b.partner_id "
+        "WHERE p.id IS NULL OR (b.mail IS NOT NULL AND lower(b.mail) != lower(p.email))"
+    )
+    assert not strays, strays
     shared = production.query(
         "SELECT partner_id FROM csp_user_binding WHERE partner_id IS NOT NULL "
         "GROUP BY 1 HAVING count(*) > 1"
@@ -370,5 +383,5 @@ def test_a_killed_server_resumes_every_step_exactly(production, sig):
         f"\n{sig.name}: killed after {len(at_kill)} run lines (in step {in_step!r}); resumed "
         f"run done with "
         f"{len(lines)} lines ({len([1 for *_x, s, _m in lines if s == 'paused'])} paused), "
-        f"{len(added)} new contacts, no duplicate"
+        f"{len(new_partners)} new contacts ({len(added)} new users), no duplicate"
     )
