@@ -119,13 +119,27 @@ class SandboxMixin:
         return self.sandbox.state()["special"][name]
 
     @classmethod
+    def connect_as_admin(cls):
+        """Signed in as the administrator and tenants discovered (sets cls.connection)."""
+        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
+        cls.authorize(cls)
+        cls.discover(cls)
+
+    @classmethod
+    def setup_customer_tenant(cls, tenant_id, name="Ashford & Pike"):
+        """As `connect_as_admin`, then the tenant `tenant_id` given to a new customer and
+        its users to the customer's main site: sets cls.customer and cls.tenant."""
+        cls.connect_as_admin()
+        cls.customer = cls.env["res.partner"].create({"name": name, "is_company": True})
+        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == tenant_id)
+        cls.map_users_to(cls.tenant, cls.customer)
+
+    @classmethod
     def setup_customer_tenants(cls, name="Ashford & Pike"):
         """Signed in as the administrator, tenants discovered, and the sandbox's two
         tenants of one company given to a new customer: sets cls.connection,
         cls.customer, cls.t1 and cls.t2."""
-        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
-        cls.authorize(cls)
-        cls.discover(cls)
+        cls.connect_as_admin()
         first, second = cls.sandbox.state()["special"]["two_tenant_company"]
         cls.customer = cls.env["res.partner"].create({"name": name, "is_company": True})
         tenants = cls.connection.tenant_ids

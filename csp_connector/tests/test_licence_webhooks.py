@@ -67,9 +67,7 @@ class TestLicenceWebhooks(CspSandboxHttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
-        cls.authorize(cls)
-        cls.discover(cls)
+        cls.connect_as_admin()
         customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
         cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == ASHFORD)
         cls.tenant.partner_id = customer

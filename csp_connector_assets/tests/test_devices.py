@@ -17,9 +17,7 @@ class TestDevices(CspSandboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
-        cls.authorize(cls)
-        cls.discover(cls)
+        cls.connect_as_admin()
         first, second = cls.sandbox.state()["special"]["two_tenant_company"]
         tenants = cls.connection.tenant_ids
         cls.t1 = tenants.filtered(lambda t: t.tenant_id == first)

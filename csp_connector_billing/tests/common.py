@@ -13,17 +13,7 @@ class BillingSandboxCase(CspSandboxCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connection = cls.connection.with_user(cls.env.ref("base.user_admin"))
-        cls.authorize(cls)
-        cls.discover(cls)
-        cls.customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
-        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == ASHFORD)
-        cls.tenant.partner_id = cls.customer
-        cls.env["csp.site.mapping"].create(
-            {"connection_id": cls.connection.id, "sequence": 10, "kind": "site",
-             "customer_id": cls.customer.id, "site_id": cls.customer.id,
-             "tenant_ids": [(6, 0, cls.tenant.ids)]}
-        )  # fmt: skip
+        cls.setup_customer_tenant(ASHFORD)
 
     def sync(self, modules=("licences", "billing")):
         run = self.connection._csp_sync(trigger="manual", modules=list(modules))
