@@ -10,32 +10,19 @@ Diagnostics: CSP_BENCH_PROFILE=<words> profiles the runs whose label contains th
 
 # ruff: noqa: F821 - `env` is provided by `odoo shell`
 # pylint: disable=print-used
-import cProfile
-import json
-import os
-import pstats
-import resource
 import time
 
-import requests
-
-from odoo import sql_db
+import bench_common as bench
 
 from odoo.addons.csp_connector.models.csp_guard import code_env
 
 from mscloud_sandbox.connection import connection_values
 
-state_path = os.environ["CSP_SANDBOX_STATE"]
-out_path = os.environ["CSP_BENCH_OUT"]
-with open(state_path) as handle:
-    state = json.load(handle)
-CONTROL = state["urls"]["control"]
-CA = state["ca_path"]
+state, out_path, control = bench.sandbox()
 WRITTEN_TABLES = (
     "maintenance_equipment", "csp_device_binding", "maintenance_equipment_category",
     "res_partner", "csp_tenant",
 )  # fmt: skip
-PROFILE = os.environ.get("CSP_BENCH_PROFILE")  # words of the run labels to profile
 QUIET = {
     "tracking_disable": True,
     "mail_create_nolog": True,
@@ -44,78 +31,11 @@ QUIET = {
 }
 
 
-def control(method, path, payload=None):
-    response = requests.request(method, f"{CONTROL}/{path}", json=payload, verify=CA, timeout=120)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rows_written(since):
-    """Rows of the tables a device import writes, created or changed since `since`."""
-    total = 0
-    with env.registry.cursor() as cr:
-        for table in WRITTEN_TABLES:
-            cr.execute(f"SELECT count(*) FROM {table} WHERE write_date >= %s", [since])
-            total += cr.fetchone()[0]
-    return total
-
-
-def request_count():
-    with env.registry.cursor() as cr:
-        cr.execute("SELECT count(*) FROM csp_request_log")
-        return cr.fetchone()[0]
-
-
-def analyze():
-    env.cr.commit()
-    for table in WRITTEN_TABLES:
-        env.cr.execute(f"ANALYZE {table}")
-    env.cr.commit()
-
-
-def timed_run(connection, label, modules=("assets",)):
-    """One scheduled run (it commits per tenant, as the integrator does)."""
-    analyze()
-    queries = sql_db.sql_counter
-    logs_before = request_count()
-    env.cr.execute("SELECT now() at time zone 'UTC'")
-    since = env.cr.fetchone()[0]
-    profiler = PROFILE and PROFILE in label and cProfile.Profile()
-    if profiler:
-        profiler.enable()
-    started = time.perf_counter()
-    run = connection._csp_sync(trigger="cron", modules=list(modules))
-    env.cr.commit()
-    seconds = time.perf_counter() - started
-    if profiler:
-        profiler.disable()
-        stats = pstats.Stats(profiler)
-        stats.sort_stats("cumulative").print_stats(60)
-        stats.sort_stats("tottime").print_stats(30)
-    figures = {
-        "label": label,
-        "seconds": round(seconds, 2),
-        "state": run.state,
-        "created": run.created,
-        "updated": run.updated,
-        "deactivated": run.deactivated,
-        "skipped": run.skipped,
-        "errors": run.error_count,
-        "sql_queries": sql_db.sql_counter - queries,
-        "http_requests": request_count() - logs_before,
-        "rows_written": rows_written(since),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-    }
-    if run.message and run.state != "done":
-        figures["message"] = run.message[:300]
-    env.cr.commit()
-    env.invalidate_all()
-    print(f"  {label}: {json.dumps(figures)}", flush=True)
-    return figures
+def run_assets(connection, label, modules=("assets",)):
+    return bench.timed_run(
+        env, connection, label, modules, WRITTEN_TABLES, profile_lines=(60, 30),
+        message="on_failure",
+    )  # fmt: skip
 
 
 # as the scheduled runs: the integrator cron's user
@@ -139,47 +59,31 @@ connection = (
     )
     .sudo(False)
 )
-for tenant_state in control("GET", "state")["tenants"]:  # consent everywhere
-    if tenant_state["gdap"] and not tenant_state["consent_blocked"]:
-        control("POST", f"tenants/{tenant_state['id']}/consent", {})
-connection._csp_sync(trigger="manual", modules=["tenants"])
+bench.consent_everywhere(connection, control)
 tenants = connection.tenant_ids.filtered(lambda t: t.consent_state == "granted").sorted("id")
-customers = env["res.partner"].create(
-    [{"name": f"Customer {t.name}", "is_company": True} for t in tenants]
-)
-for tenant, customer in zip(tenants, customers, strict=True):
-    tenant.partner_id = customer
-env["csp.site.mapping"].create(
-    {
-        "connection_id": connection.id,
-        "kind": "field_sites",
-        "customer_id": customer.id,
-        "azure_field": "officeLocation",
-        "tenant_ids": [(6, 0, [tenant.id])],
-    }
-    for tenant, customer in zip(tenants, customers, strict=True)
-)
+customers = bench.give_customers(env, tenants)
+bench.map_office_sites(env, connection, tenants, customers)
 env.cr.commit()
-users_run = timed_run(connection, "users (set-up, not judged)", modules=("users",))
+users_run = run_assets(connection, "users (set-up, not judged)", modules=("users",))
 
 small, rest = tenants[:10], tenants[10:]
 rest.write({"exclude_devices": True})
 env.cr.commit()
 print(f"Benchmark: {len(tenants)} tenants mapped, as {bench_user.login}", flush=True)
-first = timed_run(connection, "full import, first 10 tenants")
+first = run_assets(connection, "full import, first 10 tenants")
 rest.write({"exclude_devices": False})
 small.write({"exclude_devices": True})
 env.cr.commit()
-rest_run = timed_run(connection, "full import, other tenants")
+rest_run = run_assets(connection, "full import, other tenants")
 small.write({"exclude_devices": False})
 env.cr.commit()
 devices = env["csp.device.binding"].search_count([("removed", "=", False)])
 full_seconds = first["seconds"] + rest_run["seconds"]
-no_change = timed_run(connection, "full read, no change")
+no_change = run_assets(connection, "full read, no change")
 
 # baseline: the same equipment, created in batches of one Graph page, same context,
 # same user, in a transaction rolled back
-analyze()
+bench.analyze(env, WRITTEN_TABLES)
 names = [
     "name", "serial_no", "model", "category_id", "company_id", "csp_tenant_id",
     "csp_customer_id", "csp_contact_id", "csp_site_id", "csp_status", "csp_serial_number",
@@ -230,7 +134,4 @@ result["targets"] = {  # judged on unrounded figures
     "peak RSS grows < 100 MB from 5k to 50k devices": result["peak_rss_growth_mb"] < 100,
     "no-change run writes 0 rows": no_change["rows_written"] == 0,
 }
-os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
-with open(out_path, "w") as handle:
-    json.dump(result, handle, indent=2)
-print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+bench.write_result(result, out_path, hidden=("runs",))

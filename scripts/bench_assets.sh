@@ -2,44 +2,8 @@
 # make bench-assets: 100 tenants x 500 Intune devices through the device import, against
 # a fresh database; prints the figures and writes bench-results/assets.json.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
 # shellcheck source=scripts/lib.sh
-. "$ROOT/scripts/lib.sh"
-TENANTS=${CSP_BENCH_TENANTS:-100}
+. "$(dirname "$0")/lib.sh"
 DEVICES=${CSP_BENCH_DEVICES:-500}
-USERS=${CSP_BENCH_USERS:-50}
-check_postgres "make bench-assets"
-prepare_python "make bench-assets"
-
-WORK=$(mktemp -d)
-DB="csp_bench_assets_$$"
-SANDBOX_PID=""
-cleanup() {
-    set +e
-    [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null
-    [ -n "${PG_SUPER:-}" ] && "${PG_SUPER[@]}" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1
-    stop_postgres
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-"$PY" -m mscloud_sandbox serve --port 0 --tenants "$TENANTS" --users "$USERS" \
-    --devices "$DEVICES" --state-file "$WORK/sandbox.json" >"$WORK/sandbox.log" 2>&1 &
-SANDBOX_PID=$!
-for _ in $(seq 1 150); do
-    [ -s "$WORK/sandbox.json" ] && break
-    sleep 0.2
-done
-[ -s "$WORK/sandbox.json" ] || { cat "$WORK/sandbox.log" >&2; exit 1; }
-
-find_or_start_postgres
-ensure_db_role
-write_odoo_conf "$WORK/odoo.conf" "$(free_port)"
-echo "== Installing csp_connector_assets in a fresh database"
-"$PY" -m odoo -c "$WORK/odoo.conf" -d "$DB" -i csp_connector_assets --stop-after-init --log-level=warn
-echo "== Benchmark: $TENANTS tenants x $DEVICES devices"
-CSP_SANDBOX_STATE="$WORK/sandbox.json" CSP_BENCH_OUT="$ROOT/bench-results/assets.json" \
-    "$PY" -m odoo shell -c "$WORK/odoo.conf" -d "$DB" --no-http --log-level="${CSP_BENCH_LOG_LEVEL:-warn}" \
-    <"$ROOT/scripts/bench_assets.py"
-echo "Written to bench-results/assets.json"
+run_benchmark assets csp_connector_assets ": ${CSP_BENCH_TENANTS:-100} tenants x $DEVICES devices" \
+    --users "${CSP_BENCH_USERS:-50}" --devices "$DEVICES"

@@ -11,91 +11,24 @@ the audit records). Every figure is measured in this run; JSON in CSP_BENCH_OUT.
 
 # ruff: noqa: F821 - `env` is provided by `odoo shell`
 # pylint: disable=print-used
-import json
 import os
-import resource
 import time
 
-import requests
+import bench_common as bench
 
-from odoo import sql_db
+from mscloud_sandbox.connection import authorize, connection_values
 
-from mscloud_sandbox.connection import authorize, connection_values, load_state
-
-state = load_state(os.environ["CSP_SANDBOX_STATE"])
-out_path = os.environ["CSP_BENCH_OUT"]
-CONTROL = state["urls"]["control"]
-CA = state["ca_path"]
+state, out_path, control = bench.sandbox()
 SUBSCRIPTIONS = int(os.environ.get("CSP_BENCH_SUBSCRIPTIONS", "10"))
 LICENCE_TABLES = ("csp_subscribed_sku", "csp_licence_assignment", "csp_subscription", "csp_tenant")
 
 
-def control(method, path, payload=None):
-    response = requests.request(method, f"{CONTROL}/{path}", json=payload, verify=CA, timeout=120)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rows_written(since, tables=LICENCE_TABLES):
-    total = {}
-    with env.registry.cursor() as cr:
-        for table in tables:
-            cr.execute(f"SELECT count(*) FROM {table} WHERE write_date >= %s", [since])
-            total[table] = cr.fetchone()[0]
-    return total
-
-
-def request_count(service=None):
-    with env.registry.cursor() as cr:
-        if service:
-            cr.execute("SELECT count(*) FROM csp_request_log WHERE service = %s", [service])
-        else:
-            cr.execute("SELECT count(*) FROM csp_request_log")
-        return cr.fetchone()[0]
-
-
-def analyze():
-    env.cr.commit()
-    for table in (*LICENCE_TABLES, "csp_user_binding", "res_partner"):
-        env.cr.execute(f"ANALYZE {table}")
-    env.cr.commit()
-
-
-def timed_run(connection, label, modules=("licences",)):
-    analyze()
-    queries = sql_db.sql_counter
-    logs_before = request_count()
-    env.cr.execute("SELECT now() at time zone 'UTC'")
-    since = env.cr.fetchone()[0]
-    started = time.perf_counter()
-    run = connection._csp_sync(trigger="cron", modules=list(modules))
-    env.cr.commit()
-    seconds = time.perf_counter() - started
-    written = rows_written(since)
-    figures = {
-        "label": label,
-        "seconds": round(seconds, 2),
-        "state": run.state,
-        "created": run.created,
-        "updated": run.updated,
-        "deactivated": run.deactivated,
-        "skipped": run.skipped,
-        "errors": run.errors,
-        "message": (run.message or "")[:300],
-        "sql_queries": sql_db.sql_counter - queries,
-        "http_requests": request_count() - logs_before,
-        "rows_written": sum(written.values()),
-        "rows_written_by_table": written,
-        "connection_rows_written": rows_written(since, ("csp_connection",))["csp_connection"],
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-    }
-    env.invalidate_all()
-    print(f"  {label}: {json.dumps(figures)}", flush=True)
-    return figures
+def run_licences(connection, label):
+    return bench.timed_run(
+        env, connection, label, ["licences"], LICENCE_TABLES,
+        analyze_tables=(*LICENCE_TABLES, "csp_user_binding", "res_partner"),
+        message="always", by_table=True,
+    )  # fmt: skip
 
 
 bench_user = env.ref("csp_connector.ir_cron_csp_integrator").user_id
@@ -106,18 +39,11 @@ connection = admin["csp.connection"].create(
     )
 )
 authorize(connection, state)
-for tenant_state in control("GET", "state")["tenants"]:  # consent everywhere
-    if tenant_state["gdap"] and not tenant_state["consent_blocked"]:
-        control("POST", f"tenants/{tenant_state['id']}/consent", {})
-connection._csp_sync(trigger="manual", modules=["tenants"])
+bench.consent_everywhere(connection, control)
 tenants = connection.tenant_ids.filtered(
     lambda t: t.consent_state == "granted" and t.relationship in ("reseller", "both")
 ).sorted("id")
-customers = admin["res.partner"].create(
-    [{"name": f"Customer {t.name}", "is_company": True} for t in tenants]
-)
-for tenant, customer in zip(tenants, customers, strict=True):
-    tenant.partner_id = customer
+customers = bench.give_customers(admin, tenants)
 (connection.tenant_ids - tenants).write({"do_not_import": True})
 admin["csp.site.mapping"].create(
     [
@@ -145,15 +71,15 @@ env = env(user=bench_user, context={})
 connection = connection.with_env(env)
 print(
     f"Benchmark: {len(tenants)} customers, users imported in {users_seconds:.0f} s, "
-    f"peak RSS at start {peak_rss_mb():.0f} MB",
+    f"peak RSS at start {bench.peak_rss_mb():.0f} MB",
     flush=True,
 )
-rss_start = peak_rss_mb()
-full = timed_run(connection, "full import")
+rss_start = bench.peak_rss_mb()
+full = run_licences(connection, "full import")
 subscriptions = env["csp.subscription"].search_count([])
 skus = env["csp.subscribed.sku"].search_count([])
 assignments = env["csp.licence.assignment"].search_count([])
-no_change = timed_run(connection, "no change")
+no_change = run_licences(connection, "no change")
 
 # one subscription changes in Partner Center (no webhook): the audit records name it
 tenant = tenants[0]
@@ -164,7 +90,7 @@ client.patch_subscription(
     tenant.tenant_id, sub.microsoft_id, {**current, "quantity": current["quantity"] + 1}
 )
 env.cr.commit()
-one_change = timed_run(connection, "one subscription changed in Partner Center")
+one_change = run_licences(connection, "one subscription changed in Partner Center")
 
 count = len(tenants)
 result = {
@@ -191,7 +117,4 @@ targets = {
     "a Partner Center change arrives through the audit records": result["one_change_quantity_seen"],
 }
 result["targets"] = targets
-os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
-with open(out_path, "w") as handle:
-    json.dump(result, handle, indent=2)
-print(json.dumps(result, indent=2))
+bench.write_result(result, out_path)

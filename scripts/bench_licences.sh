@@ -2,8 +2,10 @@
 # make bench-licences: 200 customers x 10 subscriptions through the licences step, on the
 # user benchmark's set-up (fresh database, sandbox); writes bench-results/licences.json.
 set -euo pipefail
-export CSP_BENCH_NAME=licences
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 # about 85 % of the sandbox's tenants are resellers with consent: ~200 customers
 export CSP_BENCH_TENANTS=${CSP_BENCH_TENANTS:-236}
-export CSP_BENCH_USERS=${CSP_BENCH_USERS:-60}
-exec bash "$(dirname "$0")/bench_users.sh"
+USERS=${CSP_BENCH_USERS:-60}
+run_benchmark licences csp_connector " licences: $CSP_BENCH_TENANTS tenants x $USERS users" \
+    --users "$USERS"

@@ -12,109 +12,19 @@ of those runs.
 
 # ruff: noqa: F821 - `env` is provided by `odoo shell`
 # pylint: disable=print-used
-import cProfile
-import json
-import logging
 import os
-import pstats
-import resource
 import time
 
-import requests
+import bench_common as bench
 
-from odoo import sql_db
+from mscloud_sandbox.connection import connection_values
 
-from mscloud_sandbox.connection import connection_values, load_state
-
-state_path = os.environ["CSP_SANDBOX_STATE"]
-out_path = os.environ["CSP_BENCH_OUT"]
-state = load_state(state_path)
-CONTROL = state["urls"]["control"]
-CA = state["ca_path"]
-PROFILE = os.environ.get("CSP_BENCH_PROFILE")
-
-
-def control(method, path, payload=None):
-    response = requests.request(method, f"{CONTROL}/{path}", json=payload, verify=CA, timeout=120)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
+state, out_path, control = bench.sandbox()
 SYNCED_TABLES = ("res_partner", "csp_user_binding", "csp_tenant", "csp_azure_group")
 
 
-def rows_written(since):
-    """Rows of the synced tables created or changed since `since` (committed work)."""
-    total = 0
-    with env.registry.cursor() as cr:
-        for table in SYNCED_TABLES:
-            cr.execute(f"SELECT count(*) FROM {table} WHERE write_date >= %s", [since])
-            total += cr.fetchone()[0]
-    return total
-
-
-def request_count():
-    """Request logs are written by their own transaction: count them from another one."""
-    with env.registry.cursor() as cr:
-        cr.execute("SELECT count(*) FROM csp_request_log")
-        return cr.fetchone()[0]
-
-
-def analyze():
-    """Fresh planner statistics, as autovacuum keeps them on a normal server (some
-    servers here run with autovacuum off): outside the timed part of each run."""
-    env.cr.commit()
-    for table in SYNCED_TABLES:
-        env.cr.execute(f"ANALYZE {table}")
-    env.cr.commit()
-
-
-def timed_run(connection, label):
-    """One scheduled run (it commits per tenant, as the integrator does)."""
-    analyze()
-    queries = sql_db.sql_counter
-    logs_before = request_count()
-    env.cr.execute("SELECT now() at time zone 'UTC'")
-    since = env.cr.fetchone()[0]
-    profiler = PROFILE and PROFILE in label and cProfile.Profile()
-    if profiler:
-        if os.environ.get("CSP_BENCH_SQLLOG"):
-            logging.getLogger("odoo.sql_db").setLevel(logging.DEBUG)
-        profiler.enable()
-    started = time.perf_counter()
-    run = connection._csp_sync(trigger="cron", modules=["users"])
-    env.cr.commit()
-    seconds = time.perf_counter() - started
-    if profiler:
-        profiler.disable()
-        logging.getLogger("odoo.sql_db").setLevel(logging.WARNING)
-        stats = pstats.Stats(profiler)
-        if os.environ.get("CSP_BENCH_PROFILE_OUT"):
-            stats.dump_stats(os.environ["CSP_BENCH_PROFILE_OUT"])
-        stats.sort_stats("cumulative").print_stats(45)
-        stats.sort_stats("tottime").print_stats(25)
-    figures = {
-        "label": label,
-        "seconds": round(seconds, 2),
-        "state": run.state,
-        "created": run.created,
-        "updated": run.updated,
-        "deactivated": run.deactivated,
-        "skipped": run.skipped,
-        "errors": run.error_count,
-        "sql_queries": sql_db.sql_counter - queries,
-        "http_requests": request_count() - logs_before,
-        "rows_written": rows_written(since),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-    }
-    env.cr.commit()
-    env.invalidate_all()
-    print(f"  {label}: {json.dumps(figures)}", flush=True)
-    return figures
+def run_users(connection, label):
+    return bench.timed_run(env, connection, label, ["users"], SYNCED_TABLES, profile_lines=(45, 25))
 
 
 # the user of the scheduled runs: the integrator cron's (OdooBot, to whom no record
@@ -135,44 +45,28 @@ connection = setup_env["csp.connection"].create(
         log_retention_days=0,
     )
 )
-for tenant_state in control("GET", "state")["tenants"]:  # consent everywhere
-    if tenant_state["gdap"] and not tenant_state["consent_blocked"]:
-        control("POST", f"tenants/{tenant_state['id']}/consent", {})
-connection._csp_sync(trigger="manual", modules=["tenants"])
+bench.consent_everywhere(connection, control)
 tenants = connection.tenant_ids.filtered(lambda t: t.consent_state == "granted").sorted("id")
-customers = setup_env["res.partner"].create(
-    [{"name": f"Customer {t.name}", "is_company": True} for t in tenants]
-)
-for tenant, customer in zip(tenants, customers, strict=True):
-    tenant.partner_id = customer
-setup_env["csp.site.mapping"].create(
-    {
-        "connection_id": connection.id,
-        "kind": "field_sites",
-        "customer_id": customer.id,
-        "azure_field": "officeLocation",
-        "tenant_ids": [(6, 0, [tenant.id])],
-    }
-    for tenant, customer in zip(tenants, customers, strict=True)
-)
+customers = bench.give_customers(setup_env, tenants)
+bench.map_office_sites(setup_env, connection, tenants, customers)
 small, rest = tenants[:10], tenants[10:]
 rest.write({"do_not_import": True, "partner_id": False})
 env.cr.commit()
 connection = connection.with_user(bench_user)  # the measured runs: as the scheduled ones
-rss_start = peak_rss_mb()
+rss_start = bench.peak_rss_mb()
 print(
     f"Benchmark: {len(tenants)} tenants mapped, as {bench_user.login}, "
     f"peak RSS at start {rss_start:.0f} MB",
     flush=True,
 )
 
-first = timed_run(connection, "full import, first 10 tenants")
+first = run_users(connection, "full import, first 10 tenants")
 for tenant, customer in zip(rest, customers[10:], strict=True):
     tenant.write({"do_not_import": False, "partner_id": customer.id})
-rest_run = timed_run(connection, "full import, other tenants")
+rest_run = run_users(connection, "full import, other tenants")
 users = env["csp.user.binding"].search_count([("removed", "=", False)])
 full_seconds = first["seconds"] + rest_run["seconds"]
-no_change = timed_run(connection, "delta, no change")
+no_change = run_users(connection, "delta, no change")
 
 # 1% of the users change: renamed, with a new job title (the daily churn of HR data)
 bindings = env["csp.user.binding"].search([("removed", "=", False)], order="id")
@@ -184,7 +78,7 @@ for binding in changed:
         f"tenants/{binding.csp_tenant_id.tenant_id}/users/{binding.microsoft_id}",
         {"displayName": f"Changed {binding.microsoft_id[:8]}", "jobTitle": "Team Lead"},
     )
-one_percent = timed_run(connection, f"delta, {len(changed)} users renamed")
+one_percent = run_users(connection, f"delta, {len(changed)} users renamed")
 
 # another 1% move to another office: a new site, and Odoo's contact/site sync
 movers = bindings[step // 2 :: step][: users // 100]
@@ -194,10 +88,10 @@ for binding in movers:
         f"tenants/{binding.csp_tenant_id.tenant_id}/users/{binding.microsoft_id}",
         {"officeLocation": "Relocated"},
     )
-moves = timed_run(connection, f"delta, {len(movers)} users moved to a new site")
+moves = run_users(connection, f"delta, {len(movers)} users moved to a new site")
 
 # baseline: the same contacts, one batched create, in a transaction rolled back
-analyze()
+bench.analyze(env, SYNCED_TABLES)
 contacts = env["res.partner"].search_read(
     [("id", "in", bindings.partner_id.ids)],
     ["name", "email", "function", "mobile", "phone", "street", "city", "zip", "parent_id"],
@@ -245,7 +139,4 @@ targets = {  # judged on unrounded figures
     "1% run < 5% of full import": one_percent["seconds"] < 0.05 * full_seconds,
 }
 result["targets"] = targets
-os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
-with open(out_path, "w") as handle:
-    json.dump(result, handle, indent=2)
-print(json.dumps({k: v for k, v in result.items() if k not in ("runs",)}, indent=2))
+bench.write_result(result, out_path, hidden=("runs",))

@@ -1,7 +1,9 @@
-# Shared by scripts/test.sh, scripts/demo.sh and scripts/bench_users.sh: prepares Python
+# Shared by scripts/test.sh, scripts/demo.sh and the benchmarks (scripts/bench_*.sh): prepares Python
 # (bootstrap.sh), checks Odoo, finds or starts PostgreSQL, makes sure the database role exists,
 # writes an Odoo configuration file.
-# Expects ROOT, PY and WORK to be set by the caller (PY and WORK only where they are used).
+# Expects PY and WORK to be set by the caller where they are used; ROOT defaults to the
+# project's directory.
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 
 # shellcheck source=scripts/bootstrap.sh
 . "$ROOT/scripts/bootstrap.sh"
@@ -113,4 +115,53 @@ without_demo = all
 http_interface = 127.0.0.1
 http_port = $2
 CONF
+}
+
+# The benchmarks' wrapper (scripts/bench_<name>.sh): a sandbox, a fresh database with $2
+# installed, then scripts/bench_$1.py inside `odoo shell` (scripts/ on its path, for
+# bench_common), writing bench-results/$1.json.
+# $1: name, $2: add-on to install, $3: the headline's end (e.g. ' users: 100 tenants x 500 users'),
+# the rest: sandbox options besides --tenants (CSP_BENCH_TENANTS, default 100).
+run_benchmark() {
+    cd "$ROOT"
+    BENCH_NAME=$1
+    local addon=$2 what=$3
+    shift 3
+    local tenants=${CSP_BENCH_TENANTS:-100}
+    check_postgres "make bench-$BENCH_NAME"
+    prepare_python "make bench-$BENCH_NAME"
+
+    WORK=$(mktemp -d)
+    DB="csp_bench_${BENCH_NAME}_$$"
+    SANDBOX_PID=""
+    trap benchmark_cleanup EXIT
+
+    "$PY" -m mscloud_sandbox serve --port 0 --tenants "$tenants" "$@" \
+        --state-file "$WORK/sandbox.json" >"$WORK/sandbox.log" 2>&1 &
+    SANDBOX_PID=$!
+    for _ in $(seq 1 150); do
+        [ -s "$WORK/sandbox.json" ] && break
+        sleep 0.2
+    done
+    [ -s "$WORK/sandbox.json" ] || { cat "$WORK/sandbox.log" >&2; exit 1; }
+
+    find_or_start_postgres
+    ensure_db_role
+    write_odoo_conf "$WORK/odoo.conf" "$(free_port)"
+    echo "== Installing $addon in a fresh database"
+    "$PY" -m odoo -c "$WORK/odoo.conf" -d "$DB" -i "$addon" --stop-after-init --log-level=warn
+    echo "== Benchmark$what"
+    CSP_SANDBOX_STATE="$WORK/sandbox.json" CSP_BENCH_OUT="$ROOT/bench-results/$BENCH_NAME.json" \
+        PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" \
+        "$PY" -m odoo shell -c "$WORK/odoo.conf" -d "$DB" --no-http --log-level="${CSP_BENCH_LOG_LEVEL:-warn}" \
+        <"$ROOT/scripts/bench_$BENCH_NAME.py"
+    echo "Written to bench-results/$BENCH_NAME.json"
+}
+
+benchmark_cleanup() {
+    set +e
+    [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null
+    [ -n "${PG_SUPER:-}" ] && "${PG_SUPER[@]}" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1
+    stop_postgres
+    rm -rf "$WORK"
 }

@@ -1,0 +1,187 @@
+"""What the benchmarks (scripts/bench_<name>.py) share: the sandbox's control API, one
+timed scheduled run with its figures, the customers' set-up and the result's output.
+
+Imported by those scripts inside `odoo shell`: scripts/bench_<name>.sh (run_benchmark in
+scripts/lib.sh) puts scripts/ on PYTHONPATH. The shell's `env` is passed in explicitly
+(the scripts switch it to the benchmark's user).
+"""
+
+# pylint: disable=print-used
+import cProfile
+import json
+import logging
+import os
+import pstats
+import resource
+import time
+
+import requests
+
+from odoo import sql_db
+
+from mscloud_sandbox.connection import load_state
+
+
+def sandbox():
+    """The sandbox's state (CSP_SANDBOX_STATE), the result's path (CSP_BENCH_OUT) and
+    a function calling the sandbox's control API."""
+    state = load_state(os.environ["CSP_SANDBOX_STATE"])
+    return state, os.environ["CSP_BENCH_OUT"], make_control(state)
+
+
+def make_control(state):
+    """A function calling the sandbox's control API (set-up and changes, not measured)."""
+    url, ca = state["urls"]["control"], state["ca_path"]
+
+    def control(method, path, payload=None):
+        response = requests.request(method, f"{url}/{path}", json=payload, verify=ca, timeout=120)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    return control
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rows_written(env, since, tables):
+    """Rows of `tables` created or changed since `since` (committed work), by table."""
+    written = {}
+    with env.registry.cursor() as cr:
+        for table in tables:
+            cr.execute(f"SELECT count(*) FROM {table} WHERE write_date >= %s", [since])
+            written[table] = cr.fetchone()[0]
+    return written
+
+
+def request_count(env):
+    """Request logs are written by their own transaction: count them from another one."""
+    with env.registry.cursor() as cr:
+        cr.execute("SELECT count(*) FROM csp_request_log")
+        return cr.fetchone()[0]
+
+
+def analyze(env, tables):
+    """Fresh planner statistics, as autovacuum keeps them on a normal server (some
+    servers here run with autovacuum off): outside the timed part of each run."""
+    env.cr.commit()
+    for table in tables:
+        env.cr.execute(f"ANALYZE {table}")
+    env.cr.commit()
+
+
+def _profiler(label, profile_lines):
+    words = os.environ.get("CSP_BENCH_PROFILE")
+    if not (profile_lines and words and words in label):
+        return None
+    if os.environ.get("CSP_BENCH_SQLLOG"):
+        logging.getLogger("odoo.sql_db").setLevel(logging.DEBUG)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
+
+
+def _report_profile(profiler, profile_lines):
+    profiler.disable()
+    logging.getLogger("odoo.sql_db").setLevel(logging.WARNING)
+    stats = pstats.Stats(profiler)
+    if os.environ.get("CSP_BENCH_PROFILE_OUT"):
+        stats.dump_stats(os.environ["CSP_BENCH_PROFILE_OUT"])
+    stats.sort_stats("cumulative").print_stats(profile_lines[0])
+    stats.sort_stats("tottime").print_stats(profile_lines[1])
+
+
+def timed_run(
+    env, connection, label, modules, tables, *, analyze_tables=None, profile_lines=None,
+    message=None, by_table=False,
+):  # fmt: skip
+    """One scheduled run (it commits per tenant, as the integrator does); prints and
+    returns its figures. `tables`: those whose written rows are counted (and analysed
+    first, with `analyze_tables`); `profile_lines`: (cumulative, tottime) lines printed
+    when CSP_BENCH_PROFILE names words of the label (CSP_BENCH_SQLLOG=1 logs the SQL too,
+    CSP_BENCH_PROFILE_OUT=<file> keeps the profile); `message`: "always" or "on_failure"
+    adds the run's message; `by_table` adds the written rows by table and the
+    connection's."""
+    analyze(env, analyze_tables or tables)
+    queries = sql_db.sql_counter
+    logs_before = request_count(env)
+    env.cr.execute("SELECT now() at time zone 'UTC'")
+    since = env.cr.fetchone()[0]
+    profiler = _profiler(label, profile_lines)
+    started = time.perf_counter()
+    run = connection._csp_sync(trigger="cron", modules=list(modules))
+    env.cr.commit()
+    seconds = time.perf_counter() - started
+    if profiler:
+        _report_profile(profiler, profile_lines)
+    figures = {
+        "label": label,
+        "seconds": round(seconds, 2),
+        "state": run.state,
+        "created": run.created,
+        "updated": run.updated,
+        "deactivated": run.deactivated,
+        "skipped": run.skipped,
+        "errors": run.error_count,
+    }
+    if message == "always":
+        figures["message"] = (run.message or "")[:300]
+    written = rows_written(env, since, tables)
+    figures.update(
+        sql_queries=sql_db.sql_counter - queries,
+        http_requests=request_count(env) - logs_before,
+        rows_written=sum(written.values()),
+    )
+    if by_table:
+        figures["rows_written_by_table"] = written
+        figures["connection_rows_written"] = rows_written(env, since, ("csp_connection",))[
+            "csp_connection"
+        ]
+    figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    if message == "on_failure" and run.message and run.state != "done":
+        figures["message"] = run.message[:300]
+    env.cr.commit()
+    env.invalidate_all()
+    print(f"  {label}: {json.dumps(figures)}", flush=True)
+    return figures
+
+
+def consent_everywhere(connection, control):
+    """Every tenant with GDAP (and consent not blocked) consents; the tenants are read."""
+    for tenant_state in control("GET", "state")["tenants"]:
+        if tenant_state["gdap"] and not tenant_state["consent_blocked"]:
+            control("POST", f"tenants/{tenant_state['id']}/consent", {})
+    connection._csp_sync(trigger="manual", modules=["tenants"])
+
+
+def give_customers(env, tenants):
+    """One new customer (company) per tenant, given to it; returns the customers."""
+    customers = env["res.partner"].create(
+        [{"name": f"Customer {t.name}", "is_company": True} for t in tenants]
+    )
+    for tenant, customer in zip(tenants, customers, strict=True):
+        tenant.partner_id = customer
+    return customers
+
+
+def map_office_sites(env, connection, tenants, customers):
+    """Each tenant's users get their customer's sites from their officeLocation."""
+    env["csp.site.mapping"].create(
+        {
+            "connection_id": connection.id,
+            "kind": "field_sites",
+            "customer_id": customer.id,
+            "azure_field": "officeLocation",
+            "tenant_ids": [(6, 0, [tenant.id])],
+        }
+        for tenant, customer in zip(tenants, customers, strict=True)
+    )
+
+
+def write_result(result, out_path, hidden=()):
+    """Writes the result as JSON to `out_path` and prints it (without `hidden` keys)."""
+    os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
+    with open(out_path, "w") as handle:
+        json.dump(result, handle, indent=2)
+    print(json.dumps({k: v for k, v in result.items() if k not in hidden}, indent=2))
