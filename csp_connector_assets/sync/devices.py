@@ -11,8 +11,9 @@ Intune are decided here too, from plain values the importer passes in.
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 
+from odoo.addons.csp_connector.microsoft.dates import parse_datetime
 from odoo.addons.csp_connector.sync.users import PropertyFilter, text_value
 
 # managedDevice properties read from Graph (v1.0); rules may test any of them
@@ -153,20 +154,13 @@ def category_for(device, settings):
 
 
 def intune_datetime(value):
-    """A Graph date as a naive UTC datetime string for Odoo; Intune's "never"
-    (0001-01-01) and anything unreadable are None."""
-    text = text_value(value)
-    if not text or text.startswith("0001-01-01"):
+    """A Graph date as a naive UTC datetime string for Odoo (parsed as every Microsoft
+    date is, microsoft/dates.py); Intune's "never" (0001-01-01) and anything
+    unreadable are None."""
+    parsed = parse_datetime(text_value(value) or None)
+    if parsed is None or parsed.year < 1900:
         return None
-    text = re.sub(r"Z$", "+00:00", text)
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed.strftime("%Y-%m-%d %H:%M:%S")
+    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def equipment_values(device):

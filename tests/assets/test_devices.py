@@ -107,6 +107,13 @@ def test_values_dates_and_unknown_enums():
     assert rules.plan(device(deviceName=""), rules.Settings()).values["name"] == "5CG1234XYZ"
     assert rules.intune_datetime("2026-01-31T10:00:00+02:00") == "2026-01-31 08:00:00"
     assert rules.intune_datetime("not a date") is None
+    # the shapes Microsoft's other APIs send too (dates.py): 7-digit fractions, offsets
+    # without a colon, no zone at all (UTC)
+    assert rules.intune_datetime("2026-01-31T10:00:00.1234567Z") == "2026-01-31 10:00:00"
+    assert rules.intune_datetime("2026-01-31T10:00:00+0100") == "2026-01-31 09:00:00"
+    assert rules.intune_datetime("2026-01-31T10:00:00") == "2026-01-31 10:00:00"
+    assert rules.intune_datetime("2026-01-31 T10:00:00 Z") == "2026-01-31 10:00:00"
+    assert rules.intune_datetime(None) is None
 
 
 def test_site_allocation_modes():
