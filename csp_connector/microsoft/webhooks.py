@@ -38,7 +38,14 @@ _RESOURCE = re.compile(
 MAX_BODY = 16 * 1024  # Partner Center's events are a few hundred bytes
 MAX_CERTIFICATE = 64 * 1024
 MAX_CHAIN = 6
-MAX_AGE = timedelta(days=7)  # older events are refused: replays outside our memory
+# The replay window. An event older than MAX_AGE is refused (401): a captured body sent
+# again later. Partner Center may deliver a subscription-updated up to 48 h late and retries
+# a failed delivery, so the window is wider than that; the events received are kept longer
+# than the window (models/csp_webhook.py), so a body sent again inside the window is known
+# by its digest. An event dated more than MAX_AHEAD in the future is refused too (it would
+# outlive that memory), and so is an undated one (its age cannot be judged).
+MAX_AGE = timedelta(days=7)
+MAX_AHEAD = timedelta(hours=1)  # clock skew between Partner Center and this server
 DEFAULT_ORGANISATION = "Microsoft Corporation"
 # Partner Center publishes its signing certificate on this blob storage host
 DEFAULT_CERTIFICATE_HOSTS = ("3psostorageacct.blob.core.windows.net",)
@@ -59,7 +66,7 @@ class WebhookEvent:
     resource_uri: str
     resource_name: str
     audit_uri: str
-    changed_at: object  # aware datetime or None
+    changed_at: object  # aware datetime
     customer_id: str | None
     subscription_id: str | None
     digest: str  # sha256 of the body: the same delivery twice has the same digest
@@ -199,10 +206,22 @@ def parse_event(body, now=None, max_age=MAX_AGE):
     text = {key: payload.get(key) if isinstance(payload.get(key), str) else ""
             for key in ("ResourceUri", "ResourceName", "AuditUri")}  # fmt: skip
     changed_at = parse_datetime(payload.get("ResourceChangeUtcDate"))
-    if changed_at is not None and now is not None and now - changed_at > max_age:
+    if changed_at is None:
         raise WebhookRefused(
-            f"The event is from {changed_at:%Y-%m-%d %H:%M} UTC, older than we accept "
-            "(a replay of an old delivery)."
+            "The event has no readable ResourceChangeUtcDate, so a replay cannot be told "
+            "from a new event.",
+            400,
+        )
+    if now is not None and now - changed_at > max_age:
+        raise WebhookRefused(
+            f"The event is from {changed_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, older than "
+            f"the {max_age.days} days accepted: a replay of an old delivery."
+        )
+    if now is not None and changed_at - now > MAX_AHEAD:
+        raise WebhookRefused(
+            f"The event is dated {changed_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, in the "
+            "future: refused (check this server's clock if Partner Center's events keep "
+            "being refused for this)."
         )
     customer, subscription = resource_ids(text["ResourceUri"])
     return WebhookEvent(

@@ -15,6 +15,7 @@ import time
 from datetime import UTC
 from urllib.parse import urlsplit
 
+import psycopg2
 import requests
 
 from odoo import api, fields, models
@@ -292,6 +293,35 @@ class CspWebhookEvent(models.Model):
                             connection.id, exc.reason)  # fmt: skip
             self._csp_log_inbound(connection, body, headers, exc.status, exc.reason)
             return exc.status, exc.reason
+        known = self._csp_known(connection, event.digest)
+        if not known:
+            try:
+                return self._csp_accept(connection, event, body, headers)
+            except psycopg2.IntegrityError:  # the same event, stored meanwhile by a parallel POST
+                known = self._csp_known(connection, event.digest)
+        # A second delivery of a stored event (Partner Center retrying after a lost
+        # answer, or someone replaying a captured body inside the replay window): refused,
+        # nothing stored, re-read or triggered; the log line says so. It is answered 200
+        # on purpose: Partner Center retries every non-2xx answer (10 attempts), so a 4xx
+        # would turn its retry of an event Odoo already holds into a run of failed
+        # deliveries on the partner's registration, and tell a replayer nothing more.
+        reason = self.env._(
+            "Refused: this event was already received on %s (UTC); nothing done.",
+            fields.Datetime.to_string(known.create_date) if known else "?",
+        )
+        _logger.info("CSP: webhook event delivered again for connection %s: %s",
+                     connection.id, reason)  # fmt: skip
+        self._csp_log_inbound(connection, body, headers, 200, reason)
+        return 200, "Already received; nothing done."
+
+    @api.model
+    def _csp_known(self, connection, digest):
+        return self.sudo().search(
+            [("connection_id", "=", connection.id), ("digest", "=", digest)], limit=1
+        )
+
+    @api.model
+    def _csp_accept(self, connection, event, body, headers):
         status, text = self._csp_store(connection, event)
         self._csp_log_inbound(connection, body, headers, status, None, text)
         return status, text
@@ -312,18 +342,12 @@ class CspWebhookEvent(models.Model):
     @api.model
     def _csp_store(self, connection, event):
         Event = self.sudo()
-        if Event.search_count(
-            [("connection_id", "=", connection.id), ("digest", "=", event.digest)]
-        ):
-            return 200, "Already received."
         tenant = self.env["csp.tenant"].sudo().search(
             [("connection_id", "=", connection.id), ("tenant_id", "=ilike", event.customer_id)],
             limit=1,
         ) if event.customer_id else self.env["csp.tenant"]  # fmt: skip
         useful = event.name == "subscription-updated" and bool(tenant)
-        changed = (
-            event.changed_at.astimezone(UTC).replace(tzinfo=None) if event.changed_at else False
-        )
+        changed = event.changed_at.astimezone(UTC).replace(tzinfo=None)
         with self.env.cr.savepoint():
             Event.create(
                 {
@@ -368,7 +392,7 @@ class CspWebhookEvent(models.Model):
                 "status": status,
                 "request_body": redact.redact_text(request_text),
                 "response_body": answer or error or "",
-                "outcome": "success" if status < 400 else "error",
+                "outcome": "error" if error or status >= 400 else "success",
                 "error": error or False,
             }
         )
@@ -407,6 +431,7 @@ class CspWebhookEvent(models.Model):
 
     @api.model
     def _csp_purge(self, days=30):
-        """Events are kept a month (longer than the replay window of microsoft/webhooks)."""
+        """Events are kept a month: longer than the replay window (MAX_AGE of
+        microsoft/webhooks), so a body sent again inside the window is still known."""
         limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
         self.search([("create_date", "<", limit)]).unlink()

@@ -9,7 +9,7 @@ import json
 import pathlib
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import trustme
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,6 +22,7 @@ from .common import CspSandboxHttpCase
 
 ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"
 REFUNDABLE = "3328ad08-8ded-4c96-91eb-79fa5d5f576c"
+PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"
 
 
 class Signer:
@@ -49,7 +50,8 @@ class Signer:
 
 
 def event_body(subscription=REFUNDABLE, stamp=None):
-    stamp = stamp or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if stamp is None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return json.dumps({
         "EventName": "subscription-updated",
         "ResourceUri": f"https://api.partnercenter.microsoft.com/v1/customers/{ASHFORD}"
@@ -157,18 +159,58 @@ class TestLicenceWebhooks(CspSandboxHttpCase):
         self.connection.action_webhook_refresh()
         self.assertFalse(self.connection.webhook_registration)
 
-    def test_forged_replayed_and_broken_events_change_nothing(self):
+    def cron_triggers(self):
+        cron = self.env.ref("csp_connector.ir_cron_csp_webhook_events")
+        return self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+
+    def test_a_second_delivery_and_a_replay_change_nothing(self):
         body = event_body()
         ok = self.post(body, self.signer.headers(body))
         self.assertEqual(ok.status_code, 200, ok.text)
-        self.assertEqual(len(self.events()), 1)
-        # the same delivery again: answered, stored once
+        event = self.events()
+        self.assertEqual((len(event), event.state), (1, "pending"))
+        self.env["csp.webhook.event"]._cron_apply_webhook_events()
+        self.assertEqual(event.state, "done")
+        self.connection.invalidate_recordset(["webhook_last_event"])
+        seen, triggers = self.connection.webhook_last_event, self.cron_triggers()
+        # the same delivery again (Partner Center's retry, or a captured body sent again
+        # inside the replay window): refused, nothing stored, re-read or woken; answered
+        # 200 so that Partner Center stops retrying
         again = self.post(body, self.signer.headers(body))
         self.assertEqual(again.status_code, 200)
-        self.assertEqual(len(self.events()), 1)
+        self.assertIn("nothing done", again.text)
+        self.assertEqual(self.events(), event)
+        self.assertEqual(event.state, "done", "not applied again")
+        self.assertEqual(self.cron_triggers(), triggers, "the integrator is not woken")
+        self.connection.invalidate_recordset(["webhook_last_event"])
+        self.assertEqual(self.connection.webhook_last_event, seen)
+        log = self.inbound()[:1]
+        self.assertIn("already received", log.error)
+        self.assertEqual(log.outcome, "error")
+        # a captured body sent later, outside the replay window, and one dated ahead
+        logs_before = len(self.inbound())
+        now = datetime.now(UTC)
+        for label, stamp, status, words in (
+            ("captured 8 days ago", now - timedelta(days=8), 401, "a replay of an old delivery"),
+            ("dated tomorrow", now + timedelta(days=1), 401, "in the future"),
+            ("undated", None, 400, "ResourceChangeUtcDate"),
+        ):
+            with self.subTest(label):
+                text = stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if stamp else ""
+                old = event_body(subscription=PLAIN, stamp=text)
+                answer = self.post(old, self.signer.headers(old))
+                self.assertEqual(answer.status_code, status, answer.text)
+                self.assertIn(words, answer.text)
+                self.assertIn(words, self.inbound()[:1].error)
+        self.assertEqual(len(self.inbound()) - logs_before, 3, "one log line each")
+        self.assertEqual(self.events(), event, "nothing stored")
+        self.assertEqual(self.cron_triggers(), triggers)
+
+    def test_forged_and_broken_events_change_nothing(self):
+        body = event_body()
+        other = event_body(subscription=PLAIN)
         stranger = Signer(self.sandbox, "stranger", trustme.CA(organization_name="Elsewhere"))
         foreign_org = Signer(self.sandbox, "foreign-org", self.test_root, organisation="Contoso")
-        other = event_body(stamp="2099-01-01T00:00:00Z")
         cases = {
             "bad signature": (other, self.signer.headers(body), 401),
             "untrusted certificate": (other, stranger.headers(other), 401),
@@ -184,7 +226,7 @@ class TestLicenceWebhooks(CspSandboxHttpCase):
             with self.subTest(label):
                 answer = self.post(payload, headers)
                 self.assertEqual(answer.status_code, status, answer.text)
-        self.assertEqual(len(self.events()), 1, "nothing stored")
+        self.assertFalse(self.events(), "nothing stored")
         self.assertEqual(self.sub.quantity, 3)
         refused = self.inbound()[: len(cases)]
         self.assertEqual(len(self.inbound()) - logs_before, len(cases), "one log line each")

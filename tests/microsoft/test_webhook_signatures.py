@@ -159,6 +159,24 @@ def test_oversized_malformed_and_stale_bodies(root, signer):
         refused(bad, headers(signer.sign(bad)), signer.chain, [_cert(root)], "body", status=400)
     stale = event(changed=datetime.now(UTC) - timedelta(days=8))
     refused(stale, headers(signer.sign(stale)), signer.chain, [_cert(root)], "older")
+    ahead = event(changed=datetime.now(UTC) + timedelta(days=2))
+    refused(ahead, headers(signer.sign(ahead)), signer.chain, [_cert(root)], "future")
+    for stamp in (None, "", "yesterday"):
+        undated = json.dumps({"EventName": "subscription-updated",
+                              "ResourceChangeUtcDate": stamp}).encode()  # fmt: skip
+        refused(undated, headers(signer.sign(undated)), signer.chain, [_cert(root)],
+                "ResourceChangeUtcDate", status=400)  # fmt: skip
+
+
+def test_the_documented_date_shape_and_a_late_delivery_are_accepted(root, signer):
+    # Partner Center's published example: 7 fractional digits and an offset
+    late = datetime.now(UTC) - timedelta(hours=47)
+    stamp = late.strftime("%Y-%m-%dT%H:%M:%S.%f") + "3+00:00"
+    body = json.dumps({"EventName": "subscription-updated", "ResourceUri": "",
+                       "ResourceName": "subscription", "AuditUri": None,
+                       "ResourceChangeUtcDate": stamp}).encode()  # fmt: skip
+    found, _ = check(body, headers(signer.sign(body)), signer.chain, [_cert(root)])
+    assert found.changed_at == late
 
 
 def test_missing_or_wrong_headers(root, signer):
