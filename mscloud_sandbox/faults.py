@@ -44,7 +44,9 @@ class FaultRule:
     reset: bool = False
     aadsts: int | None = None
     # a 200 answer that is not a whole page: "empty" (no body), "no_value" (the page
-    # without its "value"), "cut" (half of "value", no nextLink/deltaLink: a page cut short)
+    # without its "value"), "cut" (half of "value", no nextLink/deltaLink: a page cut short),
+    # "omit:<property>,<property>" (the page's objects come without these properties, as
+    # Microsoft leaves out properties it has no value for)
     body: str | None = None
     times: int | None = None  # None: until cleared
     id: int = field(default_factory=lambda: next(_ids))
@@ -58,7 +60,9 @@ class FaultRule:
             self.method = self.method.upper()
         if self.aadsts is not None and int(self.aadsts) not in AADSTS:
             raise ValueError(f"unsupported AADSTS code {self.aadsts}")
-        if self.body is not None and self.body not in BODY_FAULTS:
+        if self.body is not None and not (
+            self.body in BODY_FAULTS or self.body.startswith(OMIT_PREFIX)
+        ):
             raise ValueError(f"unknown body fault {self.body!r} (one of {sorted(BODY_FAULTS)})")
 
     def matches(self, service, method, path, tenant):
@@ -117,6 +121,7 @@ class FaultSet:
 # -- 200 answers that are not whole pages ----------------------------------------
 
 BODY_FAULTS = frozenset({"empty", "no_value", "cut"})
+OMIT_PREFIX = "omit:"
 
 
 def reshape_body(kind, response):
@@ -136,6 +141,12 @@ def reshape_body(kind, response):
         body["value"] = items[: len(items) // 2]
         body.pop("@odata.nextLink", None)
         body.pop("@odata.deltaLink", None)
+    elif kind.startswith(OMIT_PREFIX):
+        omitted = {name.strip() for name in kind[len(OMIT_PREFIX) :].split(",")}
+        body["value"] = [
+            {k: v for k, v in item.items() if k not in omitted} if isinstance(item, dict) else item
+            for item in body.get("value") or []
+        ]
     return Response(json.dumps(body), 200, content_type="application/json")
 
 

@@ -304,7 +304,7 @@ class _DeviceImport:
     def _create(self, items, counters):
         vals_list, kept = [], []
         taken = self.serials_taken(
-            {p.values["serial_no"] for p, *_r in items if p.values["serial_no"]}
+            {p.values["serial_no"] for p, *_r in items if p.values.get("serial_no")}
         )
         for plan, _binding, contact, user_site, category, print_ in items:
             site = self._site(True, contact, user_site, False)
@@ -312,9 +312,10 @@ class _DeviceImport:
                 counters["skipped"] += 1
                 continue
             values = dict(plan.values)
-            if values["serial_no"] and values["serial_no"] in taken:
+            values.setdefault("name", plan.new_name)
+            if values.get("serial_no") and values["serial_no"] in taken:
                 values["serial_no"] = False  # another record holds it (serials are unique)
-            elif values["serial_no"]:
+            elif values.get("serial_no"):
                 taken[values["serial_no"]] = True
             values.update(
                 company_id=self.company_id,
@@ -354,28 +355,34 @@ class _DeviceImport:
     def _update(self, items, counters):
         if not items:
             return
-        names = [*items[0][1].values, "category_id", "csp_site_id", "csp_status",
-                 "csp_contact_id", "csp_customer_id", "csp_tenant_id", "company_id"]  # fmt: skip
+        names = [*{name for item in items for name in item[1].values}, "category_id",
+                 "csp_site_id", "csp_status", "csp_contact_id", "csp_customer_id",
+                 "csp_tenant_id", "company_id"]  # fmt: skip
         records = self.Equipment.browse([item[0] for item in items])
         records.fetch(names)
         serials = {
             item[1].values["serial_no"]
             for item, record in zip(items, records, strict=True)
-            if item[1].values["serial_no"] and item[1].values["serial_no"] != record.serial_no
+            if item[1].values.get("serial_no") and item[1].values["serial_no"] != record.serial_no
         }
         taken = self.serials_taken(serials)
         rebound = self.Binding.browse()
-        for (equipment_id, plan, binding, contact, user_site, category, print_), record in zip(
+        for (equipment_id, plan, binding, found, found_site, category, print_), record in zip(
             items, records, strict=True
         ):
             was_removed = bool(binding and binding.removed)
+            contact, user_site = found, found_site
+            if not plan.user_sent:  # Graph did not send the user: the equipment keeps its own
+                contact = record.csp_contact_id.id or False
+                user_site = record.csp_contact_id.parent_id.id or False
             current_site = record.csp_site_id.id or False
             site = self._site(False, contact, user_site, current_site)
             if self._outside_site(site, current_site):
                 counters["skipped"] += 1
                 continue
             wanted = dict(plan.values)
-            if wanted["serial_no"] and taken.get(wanted["serial_no"], equipment_id) != equipment_id:
+            serial = wanted.get("serial_no")
+            if serial and taken.get(serial, equipment_id) != equipment_id:
                 wanted["serial_no"] = record.serial_no or False  # held by another record
             wanted.update(
                 csp_tenant_id=self.tenant.id,

@@ -92,6 +92,8 @@ class DevicePlan:
     match_key: str | None = None
     user_key: str | None = None
     mobile: bool = False
+    user_sent: bool = True  # False: the user property was not sent (keep the current)
+    new_name: str = ""  # the name of new equipment when the device sent no deviceName
     # ("id", category id) | ("name", category name) | None
     category: tuple | None = None
     values: dict = field(default_factory=dict)
@@ -163,28 +165,48 @@ def intune_datetime(value):
     return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+# equipment field <- (managedDevice property, how its value is read)
+_EQUIPMENT_FIELDS = {
+    "serial_no": ("serialNumber", lambda v: clean_serial(v) or False),
+    "csp_serial_number": ("serialNumber", lambda v: text_value(v) or False),
+    "model": ("model", lambda v: text_value(v) or False),
+    "csp_manufacturer": ("manufacturer", lambda v: text_value(v) or False),
+    "csp_os": ("operatingSystem", lambda v: text_value(v) or False),
+    "csp_os_version": ("osVersion", lambda v: text_value(v) or False),
+    "csp_compliance": (
+        "complianceState",
+        lambda v: text_value(v) if text_value(v) in COMPLIANCE_STATES else "unknown",
+    ),
+    "csp_last_sync": ("lastSyncDateTime", lambda v: intune_datetime(v) or False),
+    "csp_enrolled": ("enrolledDateTime", lambda v: intune_datetime(v) or False),
+    "csp_ownership": (
+        "managedDeviceOwnerType",
+        lambda v: text_value(v) if text_value(v) in OWNER_TYPES else "unknown",
+    ),
+    "csp_management_agent": ("managementAgent", lambda v: text_value(v) or False),
+    "csp_entra_device_id": ("azureADDeviceId", lambda v: clean_entra_id(v) or False),
+}
+
+
 def equipment_values(device):
-    """The equipment fields Intune fills (Odoo field names)."""
-    serial = clean_serial(device.get("serialNumber"))
-    compliance = text_value(device.get("complianceState"))
-    owner = text_value(device.get("managedDeviceOwnerType"))
-    name = text_value(device.get("deviceName")) or serial or text_value(device.get("id"))
-    return {
-        "name": name,
-        "serial_no": serial or False,
-        "model": text_value(device.get("model")) or False,
-        "csp_serial_number": text_value(device.get("serialNumber")) or False,
-        "csp_manufacturer": text_value(device.get("manufacturer")) or False,
-        "csp_os": text_value(device.get("operatingSystem")) or False,
-        "csp_os_version": text_value(device.get("osVersion")) or False,
-        "csp_compliance": compliance if compliance in COMPLIANCE_STATES else "unknown",
-        "csp_last_sync": intune_datetime(device.get("lastSyncDateTime")) or False,
-        "csp_enrolled": intune_datetime(device.get("enrolledDateTime")) or False,
-        "csp_ownership": owner if owner in OWNER_TYPES else "unknown",
-        "csp_management_agent": text_value(device.get("managementAgent")) or False,
-        "csp_intune_id": text_value(device.get("id")),
-        "csp_entra_device_id": clean_entra_id(device.get("azureADDeviceId")) or False,
+    """The equipment fields Intune fills (Odoo field names), from the properties the
+    device carries: a property Graph did not send leaves its field as it is (null,
+    sent empty, clears it). ``name`` is there when deviceName was sent (or no better
+    name exists: see new_equipment_name)."""
+    values = {
+        name: read(device[prop])
+        for name, (prop, read) in _EQUIPMENT_FIELDS.items()
+        if prop in device
     }
+    values["csp_intune_id"] = text_value(device.get("id"))
+    if "deviceName" in device:
+        values["name"] = text_value(device.get("deviceName")) or new_equipment_name(device)
+    return values
+
+
+def new_equipment_name(device):
+    """The name of new equipment whose device has no name: its serial or Intune id."""
+    return clean_serial(device.get("serialNumber")) or text_value(device.get("id"))
 
 
 def plan(device, settings):
@@ -205,7 +227,14 @@ def plan(device, settings):
     result.mobile = is_mobile(device)
     result.match_key = match_key(device, settings.match_field)
     result.user_key = user_key(device, settings.user_field, settings.mobile_user_field)
+    user_property = (
+        settings.mobile_user_field
+        if settings.mobile_user_field and result.mobile
+        else settings.user_field
+    )
+    result.user_sent = user_property in device
     result.values = equipment_values(device)
+    result.new_name = new_equipment_name(device)
     return result
 
 

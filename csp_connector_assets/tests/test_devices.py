@@ -150,6 +150,37 @@ class TestDevices(CspSandboxCase):
         self.assertEqual(record.csp_os_version, "10.0.26100.2314")
         self.assertEqual(record.csp_compliance, "compliant")
 
+    def test_properties_graph_leaves_out_keep_their_values(self):
+        laptop = self.add_device(
+            deviceName="AP-LT-0077", serialNumber="5CG7777XYZ", model="Latitude 7440",
+            userPrincipalName=self.ann["userPrincipalName"], userId=self.ann["id"],
+        )  # fmt: skip
+        self.sync()
+        record = self.equipment(laptop)
+        self.assertEqual((record.model, record.csp_contact_id), ("Latitude 7440", self.ann_contact))
+        # Microsoft leaves out properties (and renames the device meanwhile): what it did not
+        # send stays as it was, what it sent is written
+        self.sandbox.control(
+            "PATCH", f"tenants/{self.t1.tenant_id}/devices/{laptop['id']}",
+            {"deviceName": "AP-LT-0077-NEW", "model": "Latitude 9440"},
+        )  # fmt: skip
+        self.sandbox.fault(service="graph", path="managedDevices",
+                           body="omit:model,userPrincipalName,serialNumber")  # fmt: skip
+        run = self.sync()
+        self.assertEqual(run.error_count, 0, run.message)
+        self.assertEqual(record.name, "AP-LT-0077-NEW")
+        self.assertEqual(record.model, "Latitude 7440", "a property not sent keeps its value")
+        self.assertEqual(record.serial_no, "5CG7777XYZ")
+        self.assertEqual(record.csp_contact_id, self.ann_contact, "the user was not sent")
+        self.assertEqual(record.csp_status, "in_use")
+        # sent empty (null) clears it
+        self.sandbox.control("DELETE", "faults")
+        self.sandbox.control(
+            "PATCH", f"tenants/{self.t1.tenant_id}/devices/{laptop['id']}", {"model": None}
+        )
+        self.sync()
+        self.assertFalse(record.model, "a property sent empty is cleared")
+
     def test_mobile_devices_use_the_mobile_identifier(self):
         phone = self.add_device(
             deviceName="Ann's iPhone", operatingSystem="iOS",

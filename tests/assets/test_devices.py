@@ -139,3 +139,14 @@ def test_status_and_disappearance():
 
 def test_devices_without_id_are_skipped():
     assert rules.plan(device(id=""), rules.Settings()).skip == rules.SKIP_NO_ID
+
+
+def test_properties_not_sent_are_not_planned():
+    sparse = {"id": "d9", "deviceName": "NW-LT-0009", "operatingSystem": "Windows"}
+    plan = rules.plan(sparse, rules.Settings())
+    assert set(plan.values) == {"name", "csp_os", "csp_intune_id"}
+    assert plan.user_sent is False and plan.user_key is None
+    nulls = rules.plan({**sparse, "model": None, "userPrincipalName": None}, rules.Settings())
+    assert nulls.values["model"] is False and nulls.user_sent is True
+    unnamed = rules.plan({"id": "d9", "serialNumber": "5CG1234XYZ"}, rules.Settings())
+    assert "name" not in unnamed.values and unnamed.new_name == "5CG1234XYZ"

@@ -146,3 +146,13 @@ def test_fault_set_matching_and_consumption():
     assert faults.match("partnercenter", "POST", "/v1/customers/x/orders") is None
     with pytest.raises(ValueError):
         FaultRule(aadsts=12345)
+
+
+def test_omit_body_fault_leaves_properties_out(sandbox):
+    token = graph_token(sandbox, consented(sandbox.world).id)
+    sandbox.faults.add(service="graph", path="/v1.0/users", body="omit:mail,displayName", times=1)
+    users = graph_users(sandbox, token).json()["value"]
+    assert users and all("mail" not in u and "displayName" not in u and u["id"] for u in users)
+    assert "displayName" in graph_users(sandbox, token).json()["value"][0]
+    with pytest.raises(ValueError):
+        FaultRule(body="half")
