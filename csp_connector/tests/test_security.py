@@ -225,6 +225,25 @@ class TestSecurity(CspSandboxHttpCase):
         self.assertIn(other, user.company_ids)
         self.assertIn(connection, self.env["csp.connection"].with_user(user).search([]))
 
+    def test_suggestions_come_from_the_connections_company_only(self):
+        """The integrator sees the customers of every company with a connection: a
+        tenant is suggested a customer of its own connection's company, or a shared one,
+        never another company's."""
+        other = self.env["res.company"].create({"name": "Other MSP"})
+        self.env["csp.connection"].create({"name": "Other MSP partner", "company_id": other.id})
+        theirs = self.env["res.partner"].create(
+            {"name": self.tenant.name, "is_company": True, "company_id": other.id}
+        )
+        tenants = self.connection.with_user(self.integrator).tenant_ids
+        self.assertIn(theirs, self.env["res.partner"].with_user(self.integrator).search([]))
+        self.assertEqual(self.tenant.mapping_state, "unmapped")
+        tenants._csp_suggest_partners()
+        self.assertFalse(self.tenant.suggested_partner_id)
+        # the same company, shared between the companies: suggested
+        theirs.company_id = False
+        tenants._csp_suggest_partners()
+        self.assertEqual(self.tenant.suggested_partner_id, theirs)
+
     # -- read-only fields, over RPC --------------------------------------------------------
 
     def test_read_only_fields_and_the_customer_rule_hold_over_rpc(self):
