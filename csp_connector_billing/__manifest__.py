@@ -3,7 +3,7 @@
 {
     "name": "Microsoft CSP Billing",
     "summary": "Recurring invoices with pro-rata from Microsoft CSP subscriptions",
-    "version": "18.0.1.2.0",
+    "version": "18.0.1.2.1",
     "category": "Accounting",
     "website": "https://github.com/odoo-microsoft-csp/microsoft-csp",
     "author": "Microsoft CSP for Odoo contributors",
@@ -11,6 +11,7 @@
     "development_status": "Alpha",
     "depends": ["csp_connector", "contract"],
     "data": [
+        "security/csp_billing_security.xml",
         "security/ir.model.access.csv",
         "views/billing_views.xml",
         "views/menus.xml",

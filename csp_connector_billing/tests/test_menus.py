@@ -6,8 +6,12 @@ from odoo.tests.common import TransactionCase
 
 @tagged("post_install", "-at_install")
 class TestBillingMenus(TransactionCase):
-    def test_csp_user_opens_recurring_contracts(self):
-        user = new_test_user(self.env, login="csp_biller", groups="csp_connector.group_csp_user")
+    def test_csp_invoicing_user_opens_recurring_contracts(self):
+        """(A CSP user without invoicing rights does not: test_billing_access.)"""
+        user = new_test_user(
+            self.env, login="csp_biller",
+            groups="csp_connector.group_csp_user,account.group_account_invoice",
+        )  # fmt: skip
         menu = self.env.ref("csp_connector_billing.menu_csp_billing_contracts")
         self.assertIn(menu.id, self.env["ir.ui.menu"].with_user(user)._visible_menu_ids())
         self.assertEqual(menu.parent_id.parent_id, self.env.ref("csp_connector.menu_csp_root"))
