@@ -518,6 +518,7 @@ class CspConnection(models.Model):
         )
         for connection in self:
             connection.message_post(body=self.env._("Disconnected from Partner Center."))
+        return True
 
     # -- buttons ----------------------------------------------------------------
 

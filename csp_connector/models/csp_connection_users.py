@@ -99,12 +99,15 @@ class CspConnection(models.Model):
         for connection in self:
             mapped = connection.tenant_ids.filtered(lambda t: t.mapping_state == "mapped")
             (mapped - connection.site_mapping_ids.tenant_ids)._csp_create_site_mappings()
+        return True
 
     def action_reset_users(self):
         self.tenant_ids.action_reset_users()
+        return True
 
     def action_latest_users(self):
         self.tenant_ids.filtered(lambda t: t.mapping_state == "mapped").action_latest_users()
+        return True
 
 
 class CspTenant(models.Model):

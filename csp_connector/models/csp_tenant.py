@@ -300,16 +300,19 @@ class CspTenant(models.Model):
                     "suggestion_reason": False,
                 }
             )
+        return True
 
     def action_reject_suggestion(self):
         self.check_access("write")
         self._csp_code().write({"suggested_partner_id": False, "suggestion_reason": False})
+        return True
 
     def action_create_customer(self):
         """Create a company named after each unmapped tenant and map it."""
         self.check_access("write")
         for tenant in self.filtered(lambda t: t.mapping_state == "unmapped"):
             tenant.partner_id = tenant._csp_new_partner()
+        return True
 
     def _csp_new_partner(self):
         website = self.default_domain
@@ -574,6 +577,7 @@ class CspTenant(models.Model):
             count = Binding.browse(tenant._csp_held_ids()).exists()._csp_mark_removed()
             tenant._csp_hold_archive(Binding)
             tenant.message_post(body=self.env._("%s held contacts archived.", count))
+        return True
 
     def action_keep_held(self):
         """A person refuses the held archive: the contacts stay; a later complete read
@@ -582,6 +586,7 @@ class CspTenant(models.Model):
         for tenant in self.filtered("archive_held")._csp_code():
             tenant._csp_hold_archive(self.env["csp.user.binding"])
             tenant.message_post(body=self.env._("The held contacts were kept."))
+        return True
 
     def action_latest_users(self):
         """Skip the changes made until now: the next run only sees later ones."""
@@ -602,6 +607,7 @@ class CspTenant(models.Model):
             raise UserError(exc.user_message()) from None
         finally:
             recorder.flush()
+        return True
 
     def action_open_users(self):
         self.ensure_one()
