@@ -221,7 +221,9 @@ class Sandbox:
         if rule.reset:
             self._reset_connection(request)
         if rule.status:
-            return service_error(service, rule.status, self.clock.now(), rule.retry_after)
+            return service_error(
+                service, rule.status, self.clock.now(), rule.retry_after, rule.aadsts
+            )
         if rule.aadsts:
             return self._aadsts_fault(rule.aadsts, request, first)
         return rule.body

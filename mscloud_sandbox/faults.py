@@ -202,6 +202,14 @@ AADSTS = {
         "The refresh token has expired due to inactivity. The token was issued on "
         "{issued} and was inactive for 90.00:00:00.",
     ),
+    # Entra ID Protection: the signed-in account (the partner's delegated administrator)
+    # is risky and a risk policy blocks it
+    530034: (
+        400,
+        "invalid_grant",
+        "A delegated administrator was blocked from accessing the tenant due to account risk.",
+    ),
+    53011: (400, "invalid_grant", "User blocked due to risk on home tenant."),
     9002313: (
         400,
         "invalid_request",
@@ -253,8 +261,14 @@ def aadsts_error(code, clock_now=None, **values):
 
 # -- service-shaped responses for injected (and unexpected) statuses -----------
 
-_GRAPH_CODES = {429: "TooManyRequests", 500: "generalException", 503: "serviceNotAvailable"}
+_GRAPH_CODES = {
+    403: "Authorization_RequestDenied",
+    429: "TooManyRequests",
+    500: "generalException",
+    503: "serviceNotAvailable",
+}
 _TEXT = {
+    403: "Insufficient privileges to complete the operation.",
     429: "Too many requests. Please retry after the time given in the Retry-After header.",
     500: "An internal server error occurred. Please retry the request.",
     503: "The service is temporarily unavailable. Please retry the request later.",
@@ -267,10 +281,14 @@ _LOGIN = {
 }
 
 
-def service_error(service, status, clock_now=None, retry_after=None):
-    """An error response of `status` shaped like `service` answers it."""
+def service_error(service, status, clock_now=None, retry_after=None, aadsts=None):
+    """An error response of `status` shaped like `service` answers it; with `aadsts`
+    (a code of the table), a Graph or Partner Center answer carrying that sign-in
+    refusal (e.g. a 403 for a risky delegated administrator)."""
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     text = _TEXT.get(status, f"The request failed with status {status}.")
+    if aadsts is not None and service != "login":
+        text = f"AADSTS{int(aadsts)}: {aadsts_message(aadsts)}"
     if service == "graph":
         code = _GRAPH_CODES.get(status, "generalException")
         return errors.graph_error(status, code, text, clock_now, headers)

@@ -108,6 +108,16 @@ _CONSENT_FIX = (
     "is active and its security group holds the needed roles."
 )
 
+_RISKY = Explanation(
+    "Microsoft blocked the account as risky.",
+    "Entra ID Protection flagged the account that authorised Partner Center (the "
+    "delegated administrator) as risky (a leaked password, an unfamiliar sign-in), and "
+    "a risk policy now blocks it in customer tenants and in Partner Center.",
+    "In your partner tenant's Entra admin centre, open Protection > Risky users, "
+    "investigate the account, then reset its password or dismiss the risk; click "
+    "'Authorize' on the connection again afterwards.",
+)
+
 AADSTS_EXPLANATIONS = {
     7000229: Explanation(
         "The GDAP app is not set up in this customer's tenant.",
@@ -218,6 +228,8 @@ AADSTS_EXPLANATIONS = {
         "that the app registration has the API permissions listed in the guide, then "
         "authorise again.",
     ),
+    530034: _RISKY,
+    53011: _RISKY,
     90094: Explanation(
         "Only an administrator can grant this consent.",
         "The account used has no admin role in the customer tenant.",
@@ -363,6 +375,18 @@ _BY_MESSAGE = (
 )
 
 
+RISKY_CODES = frozenset({530034, 53011})
+
+
+def is_risky(error):
+    """A refusal because Entra ID Protection flagged the signed-in account: its AADSTS
+    code, or Microsoft's words in a 403 without one."""
+    if getattr(error, "aadsts", None) in RISKY_CODES:
+        return True
+    text = (getattr(error, "message", "") or "").lower()
+    return getattr(error, "status", None) == 403 and ("risky" in text or "account risk" in text)
+
+
 def _by_message(error):
     text = (error.message or "").lower()
     return next((expl for words, expl in _BY_MESSAGE if words in text), None)
@@ -391,6 +415,8 @@ def explain(error):
     if status == 401:
         return _UNAUTHORIZED
     if status == 403:
+        if is_risky(error):
+            return _RISKY
         return _FORBIDDEN_PC if error.service == "partnercenter" else _FORBIDDEN_GRAPH
     if status == 409:
         return _CONFLICT

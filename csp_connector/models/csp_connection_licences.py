@@ -9,10 +9,11 @@ last full read is older than the connection's interval) or only the noted ones.
 """
 
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from ..microsoft import errors
 from ..sync import licences as licence_rules
@@ -34,9 +35,12 @@ MAX_SINGLE_READS = 5  # more named subscriptions than this: read the customer's 
 class CspConnection(models.Model):
     _inherit = "csp.connection"
 
-    # off until chosen: the step needs licence permissions (see readme/CONFIGURE.md)
+    # on by default, like the other steps: the default import type (all subscribed SKUs)
+    # reads Graph with Organization.Read.All, which tenant discovery needs already; a
+    # refusal is explained on its tenant and never stops the others (see _csp_refused)
     sync_licences = fields.Boolean(
         string="Licences",
+        default=True,
         help="Import subscribed SKUs, who holds them and Partner Center subscriptions.",
     )
     licence_import_type = fields.Selection(
@@ -71,6 +75,19 @@ class CspConnection(models.Model):
                 self.env._("The audit-record position is set by the licences step itself.")
             )
         return super().write(vals)
+
+    @api.model
+    def _csp_permissions(self):
+        return [
+            *super()._csp_permissions(),
+            (
+                self.env._("Licences"),
+                [self.env._("LicenseAssignment.Read.All (or Organization.Read.All)"),
+                 self.env._("LicenseAssignment.ReadWrite.All (to manage licences from Odoo)")],
+                [self.env._("Admin agent or Sales agent role (subscriptions, audit records; "
+                            "Admin agent for quantity changes)")],
+            ),
+        ]  # fmt: skip
 
     @api.model
     def _csp_sync_steps(self):
@@ -166,7 +183,8 @@ class CspTenant(models.Model):
         if licence_rules.reads_skus(import_type):
             graph = self.connection_id._csp_graph(http, self.tenant_id)
             names = self.env["csp.sku.name"]._csp_names()
-            items = list(graph.subscribed_skus())
+            with self._csp_refused("skus"):
+                items = list(graph.subscribed_skus())
             Sku = self.env["csp.subscribed.sku"]
             _add(counters, Sku._csp_import_skus(self, items, names))
             skus = Sku.search([("csp_tenant_id", "=", self.id)])
@@ -190,14 +208,16 @@ class CspTenant(models.Model):
         client = self.connection_id._csp_partner_center(http)
         if full:
             page_size = self.connection_id._csp_page_size()
-            items = list(client.subscriptions(self.tenant_id, page_size=page_size))
+            with self._csp_refused("subscriptions"):
+                items = list(client.subscriptions(self.tenant_id, page_size=page_size))
             counters = Subscription._csp_import_subscriptions(self, items, complete=True)
             values = {"licence_full_read": now, "licence_pending": False}
         elif pending:
             items, values = [], {"licence_pending": False}
             for subscription_id in sorted(pending):
                 try:
-                    items.append(client.subscription(self.tenant_id, subscription_id))
+                    with self._csp_refused("subscriptions"):
+                        items.append(client.subscription(self.tenant_id, subscription_id))
                 except errors.MicrosoftError as exc:
                     if exc.status != 404:
                         raise
@@ -210,6 +230,47 @@ class CspTenant(models.Model):
         Subscription._csp_link_skus(self)
         code_env(self).write(values)
         return counters
+
+    @contextmanager
+    def _csp_refused(self, what):
+        """Microsoft's 403 to the licences step, explained for this tenant (the run
+        records it on the tenant, its chatter and the run line; the other tenants go on)."""
+        try:
+            yield
+        except errors.MicrosoftError as exc:
+            if exc.status != 403:
+                raise
+            raise UserError(self._csp_licence_refusal(exc, what)) from exc
+
+    def _csp_licence_refusal(self, exc, what):
+        if what == "skus":
+            head = self.env._("Microsoft Graph refused to list the licences of %s.", self.name)
+        else:
+            head = self.env._("Partner Center refused to list the subscriptions of %s.", self.name)
+        if errors.is_risky(exc):  # errors.py's own cause and fix follow
+            return f"{head}\n\n{exc.user_message()}"
+        if what == "skus":
+            cause = self.env._(
+                "Likely cause: the GDAP app lacks the application permission "
+                "LicenseAssignment.Read.All (or Organization.Read.All), the tenant's admin "
+                "consent predates it, or the GDAP relationship with this customer has no role "
+                "that may read licences (Directory Readers, Global Reader or License "
+                "Administrator).\n"
+                "How to fix it: add the permission to the GDAP app, click 'Grant admin "
+                "consent' on the tenant again and check the relationship's roles. The other "
+                "tenants were imported."
+            )
+        else:
+            cause = self.env._(
+                "Likely cause: the account that authorised Partner Center has neither the "
+                "Admin agent nor the Sales agent role, or you do not resell to this customer "
+                "directly (an indirect reseller, or an ended reseller relationship, sees no "
+                "subscriptions).\n"
+                "How to fix it: give the account one of those roles in Partner Center and "
+                "click 'Authorize' on the connection again, or set this tenant's licence "
+                "import to 'All subscribed SKUs'. The other tenants were imported."
+            )
+        return f"{head}\n{cause}\n\n{exc.user_message()}"
 
     # -- smart buttons ------------------------------------------------------------------
 

@@ -198,6 +198,48 @@ class TestLicences(CspSandboxCase):
             self.skus()[0].with_user(user).unlink()
         self.skus()[0].with_user(self.manager).unlink()
 
+    def test_forbidden_answers_are_explained_on_their_tenant_and_the_others_import(self):
+        self.set_type("both")
+        second = self.connection.tenant_ids.filtered(lambda t: t.tenant_id == AUSTRALIA)
+        second.partner_id = self.customer
+        self.addCleanup(self.sandbox.control, "DELETE", "faults")
+        subscriptions = {"service": "partnercenter", "path": f"customers/{ASHFORD}/subscriptions"}
+        skus = {"service": "graph", "path": "subscribedSkus", "tenant": ASHFORD}
+        cases = (
+            ("risky sign-in, Partner Center", {**subscriptions, "aadsts": 530034},
+             "Partner Center refused to list the subscriptions", "Risky users"),
+            ("risky sign-in, Graph", {**skus, "aadsts": 53011},
+             "Microsoft Graph refused to list the licences", "Risky users"),
+            ("no Partner Center role", subscriptions,
+             "Partner Center refused to list the subscriptions", "Admin agent"),
+            ("missing GDAP roles or permission", skus,
+             "Microsoft Graph refused to list the licences", "LicenseAssignment.Read.All"),
+        )  # fmt: skip
+        for label, rule, head, fix in cases:
+            with self.subTest(label):
+                self.sandbox.fault(status=403, **rule)
+                run = self.connection._csp_sync(trigger="manual", modules=["licences"])
+                self.sandbox.control("DELETE", "faults")
+                self.assertEqual(run.state, "partial")
+                lines = run.line_ids.filtered(lambda ln: ln.step == "licences")
+                failed = lines.filtered(lambda ln: ln.state == "error")
+                self.assertEqual(failed.csp_tenant_id, self.tenant)
+                for text in (failed.message, self.tenant.last_error, run.message):
+                    self.assertIn(head, text)
+                    self.assertIn(fix, text)
+                self.assertIn("HTTP 403", self.tenant.last_error)
+                self.assertEqual(self.tenant.last_error_step, "licences")
+                # the other tenant was imported in the same run
+                other = lines.filtered(lambda ln, t=second: ln.csp_tenant_id == t)
+                self.assertEqual(other.state, "done")
+                self.assertTrue(second.subscribed_sku_ids)
+        # once Microsoft answers again, the tenant imports and its error is cleared
+        self.sync()
+        self.assertFalse(self.tenant.last_error)
+        self.assertTrue(self.skus())
+        # the setup page lists what the step needs
+        self.assertIn("LicenseAssignment.Read.All", self.connection.permissions_html)
+
     # -- audit-record catch-up ------------------------------------------------------------
 
     def test_audit_records_bring_a_change_without_reading_every_subscription(self):

@@ -40,11 +40,13 @@ class TestSyncSteps(CspSandboxCase):
         return run.line_ids.filtered(lambda line: line.step == code)
 
     def test_installed_step_is_listed_for_sync_now_and_the_schedule(self):
-        self.assertEqual(self.connection._csp_step_codes(), ["tenants", "users", "probe"])
+        codes = self.connection._csp_step_codes()
+        self.assertEqual(codes, ["tenants", "users", "licences", "probe"])
         self.connection.sync_probe = False
-        self.assertEqual(self.connection._csp_step_codes(), ["tenants", "users"])
+        self.assertEqual(self.connection._csp_step_codes(), ["tenants", "users", "licences"])
         # "Sync now" queues a run of the switched-on steps only
         self.connection.sync_users = False
+        self.connection.sync_licences = False
         self.connection.sync_probe = True
         run = self.connection.action_sync_now()
         self.assertEqual(self.env["csp.sync.run"].browse(run["res_id"]).modules, "tenants,probe")

@@ -80,3 +80,28 @@ def test_licence_refusals_are_explained_by_microsofts_words():
     assert "7 days" in window.cause
     # the same words in another status are not taken for them
     assert explained("no usage location here", status=500) is errors._SERVER
+
+
+def test_a_risky_sign_in_is_explained_whatever_the_service_or_answer():
+    risky = (
+        errors.MicrosoftError(
+            "AADSTS530034: A delegated administrator was blocked from accessing the tenant "
+            "due to account risk.",
+            service="partnercenter",
+            status=403,
+        ),
+        errors.MicrosoftError("AADSTS53011: User blocked due to risk on home tenant.",
+                              service="graph", status=403),  # fmt: skip
+        errors.AuthError("AADSTS53011: User blocked due to risk on home tenant.", status=400),
+        errors.MicrosoftError("The user is flagged as risky.", service="partnercenter",
+                              status=403),  # fmt: skip
+    )
+    for error in risky:
+        assert errors.is_risky(error)
+        assert "Risky users" in errors.explain(error).fix
+    # a 403 for missing roles is not taken for it, nor a risk word in another status
+    roles = errors.MicrosoftError("Insufficient privileges to complete the operation.",
+                                  service="graph", status=403)  # fmt: skip
+    assert not errors.is_risky(roles)
+    assert errors.explain(roles) is errors._FORBIDDEN_GRAPH
+    assert not errors.is_risky(errors.MicrosoftError("risky", service="graph", status=500))

@@ -97,6 +97,19 @@ def test_aadsts_injection(sandbox, code, error):
     assert "access_token" in retry
 
 
+def test_a_forbidden_answer_as_graph_gives_it_with_or_without_a_sign_in_code(sandbox):
+    token = graph_token(sandbox, consented(sandbox.world).id)
+    sandbox.faults.add(service="graph", path="/v1.0/users", status=403, times=1)
+    denied = graph_users(sandbox, token).json()["error"]
+    assert denied["code"] == "Authorization_RequestDenied"
+    assert denied["message"] == "Insufficient privileges to complete the operation."
+    sandbox.faults.add(service="graph", path="/v1.0/users", status=403, aadsts=530034, times=1)
+    risky = graph_users(sandbox, token)
+    assert risky.status_code == 403
+    assert risky.json()["error"]["message"].startswith("AADSTS530034: A delegated administrator")
+    assert graph_users(sandbox, token).status_code == 200
+
+
 def test_concurrent_clients_are_served_in_parallel(sandbox):
     sandbox.faults.add(path="/.well-known/openid-configuration", delay=1.0)
     started = time.monotonic()
