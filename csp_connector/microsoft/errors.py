@@ -388,6 +388,8 @@ def is_risky(error):
 
 
 def _by_message(error):
+    if error.status == 403:  # a risky account, in Microsoft's words without an AADSTS code
+        return _RISKY if is_risky(error) else None
     text = (error.message or "").lower()
     return next((expl for words, expl in _BY_MESSAGE if words in text), None)
 
@@ -407,7 +409,7 @@ def explain(error):
     if code == "authentication_requestfromnonpremiumtenantorb2ctenant":
         return _NOT_P1
     status = error.status
-    by_words = _by_message(error) if status == 400 else None
+    by_words = _by_message(error) if status in (400, 403) else None
     if by_words is not None:
         return by_words
     if status == 429:
@@ -415,8 +417,6 @@ def explain(error):
     if status == 401:
         return _UNAUTHORIZED
     if status == 403:
-        if is_risky(error):
-            return _RISKY
         return _FORBIDDEN_PC if error.service == "partnercenter" else _FORBIDDEN_GRAPH
     if status == 409:
         return _CONFLICT

@@ -90,11 +90,11 @@ def test_a_risky_sign_in_is_explained_whatever_the_service_or_answer():
             service="partnercenter",
             status=403,
         ),
-        errors.MicrosoftError("AADSTS53011: User blocked due to risk on home tenant.",
-                              service="graph", status=403),  # fmt: skip
+        errors.MicrosoftError(
+            "AADSTS53011: User blocked due to risk on home tenant.", service="graph", status=403
+        ),
         errors.AuthError("AADSTS53011: User blocked due to risk on home tenant.", status=400),
-        errors.MicrosoftError("The user is flagged as risky.", service="partnercenter",
-                              status=403),  # fmt: skip
+        errors.MicrosoftError("The user is flagged as risky.", service="partnercenter", status=403),
     )
     for error in risky:
         assert errors.is_risky(error)

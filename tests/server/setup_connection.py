@@ -18,7 +18,11 @@ for key, value in params.items():
     env["ir.config_parameter"].sudo().set_param(f"csp_connector.{key}", str(value))
 connection = env["csp.connection"].create(
     connection_values(
-        state, create_customers=True, sync_users=True, interval_number=1, interval_type="days",
+        state,
+        create_customers=True,
+        sync_users=True,
+        interval_number=1,
+        interval_type="days",
         sync_licences=False,  # the server tests follow the tenants and users steps
     )
 )
