@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC
 
 from ..microsoft.dates import parse_datetime
 from .tenants import is_guid
@@ -105,15 +106,17 @@ def plan_subscribed_sku(item, names):
     prepaid = item.get("prepaidUnits")
     if isinstance(prepaid, dict):
         for key, field_name in _UNITS:
-            if isinstance(prepaid.get(key), int):
+            if _is_count(prepaid.get(key)):
                 values[field_name] = prepaid[key]
-    if isinstance(item.get("consumedUnits"), int):
+    if _is_count(item.get("consumedUnits")):
         values["consumed_units"] = item["consumedUnits"]
     if isinstance(item.get("capabilityStatus"), str):
         values["capability_status"] = item["capabilityStatus"]
     ids = item.get("subscriptionIds")
     if isinstance(ids, list):
-        values["subscription_refs"] = " ".join(sorted(str(i).lower() for i in ids if i))
+        values["subscription_refs"] = " ".join(sorted(str(i).lower() for i in ids if i)) or False
+    elif "subscriptionIds" in item and ids is None:  # sent as null: cleared
+        values["subscription_refs"] = False
     return values
 
 
@@ -152,26 +155,46 @@ def plan_subscription(item):
     for key, field_name in _SUBSCRIPTION_TEXT:
         if isinstance(item.get(key), str):
             values[field_name] = item[key].strip() or False
+        elif key in item and item[key] is None:  # sent as null: cleared (absent: kept)
+            values[field_name] = False
     if values.get("status") and values["status"].lower() not in STATUSES:
         values["status"] = "other"
     elif values.get("status"):
         values["status"] = values["status"].lower()
-    if isinstance(item.get("quantity"), int) and not isinstance(item["quantity"], bool):
+    if _is_count(item.get("quantity")):
         values["quantity"] = item["quantity"]
     if isinstance(item.get("autoRenewEnabled"), bool):
         values["auto_renew"] = item["autoRenewEnabled"]
     for key, field_name in _SUBSCRIPTION_DATES:
         if key in item:
-            parsed = parse_datetime(item.get(key))
-            # Odoo stores naive UTC
-            values[field_name] = parsed.replace(tzinfo=None) if parsed else False
+            values[field_name] = _odoo_datetime(item.get(key))
+    values.update(_subscription_objects(item))
+    return values
+
+
+def _odoo_datetime(value):
+    """Naive UTC as Odoo stores it; False for none, or Partner Center's unset date
+    (0001-01-01)."""
+    parsed = parse_datetime(value)
+    if parsed is None or parsed.year <= 1:
+        return False
+    return parsed.astimezone(UTC).replace(tzinfo=None)
+
+
+def _subscription_objects(item):
+    """The values from a subscription's nested objects (null clears, absent keeps)."""
+    values = {}
     product_type = item.get("productType")
     if isinstance(product_type, dict) and isinstance(product_type.get("id"), str):
         values["product_type"] = product_type["id"]
+    elif "productType" in item and product_type is None:
+        values["product_type"] = False
     if "scheduledNextTermInstructions" in item:
         values["next_term_instructions"] = _json_text(item["scheduledNextTermInstructions"])
     refundable = item.get("refundableQuantity")
-    if isinstance(refundable, dict):
+    if "refundableQuantity" in item and refundable is None:  # nothing refundable any more
+        values["refundable_details"] = False
+    elif isinstance(refundable, dict):
         details = refundable.get("details")
         values["refundable_details"] = _json_text(
             [
@@ -181,6 +204,12 @@ def plan_subscription(item):
             ]
         )
     return values
+
+
+def _is_count(value):
+    """A number of seats as Graph and Partner Center send them (JSON integers; True is
+    not one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _json_text(value):
@@ -214,20 +243,34 @@ def assignment_pairs(user_skus, known_skus):
     }
 
 
+# audit records whose resource is not one subscription but may add or move some (a
+# purchase, a transfer between partners): the customer's whole list is read again
+_LIST_CHANGES = ("order", "transfer")
+
+
 def audit_changes(records):
-    """{customer id: {subscription ids}} named by Partner Center's subscription audit
-    records; ``ALL`` in a set: a record named no subscription, re-read them all."""
+    """{customer id: {subscription ids}} named by Partner Center's audit records;
+    ``ALL`` in a set: re-read the customer's whole list (a subscription record that
+    names none, an order or a transfer). Other resource types are left out."""
     changes = {}
     for record in records or []:
         if not isinstance(record, dict) or not is_guid(record.get("customerId")):
             continue
-        if (record.get("resourceType") or "").lower() != "subscription":
+        kind = record.get("resourceType")
+        kind = kind.lower() if isinstance(kind, str) else ""
+        if kind not in ("subscription", *_LIST_CHANGES):
             continue
         found = changes.setdefault(record["customerId"].strip().lower(), set())
+        if kind in _LIST_CHANGES:
+            found.add(ALL)
+            continue
         sub_id = None
         for entry in record.get("customizedData") or []:
-            if isinstance(entry, dict) and entry.get("key") == "SubscriptionId":
-                sub_id = entry.get("value")
+            if not isinstance(entry, dict):
+                continue
+            key = entry.get("key", entry.get("Key"))
+            if isinstance(key, str) and key.lower() == "subscriptionid":
+                sub_id = entry.get("value", entry.get("Value"))
         if not sub_id:
             try:
                 sub_id = json.loads(record.get("resourceNewValue") or "{}").get("id")

@@ -46,7 +46,7 @@ def windows_from(details):
         quantity = entry.get("quantity")
         until = parse_datetime(entry.get("until") or entry.get("allowedUntilDateTime"))
         if isinstance(quantity, int) and quantity > 0 and until is not None:
-            windows.append(Window(quantity, until))
+            windows.append(Window(quantity, until.astimezone(UTC)))  # offsets sent vary
     return windows
 
 

@@ -179,6 +179,24 @@ class TestLicences(CspSandboxCase):
         self.assertTrue(gone.removed and gone.removed_date)
         self.assertEqual(len(self.subscriptions().filtered(lambda s: not s.removed)), present - 1)
 
+    def test_partner_centers_null_offset_and_unset_dates_as_sent(self):
+        self.set_type("subscriptions")
+        self.connection.licence_full_read_hours = 0
+        path = f"tenants/{ASHFORD}/subscriptions/{ANNUAL}"
+        self.sandbox.control("PATCH", path, {"promotionId": "39NFJQT1Q5KF:0002",
+                                             "commitmentEndDate": "2027-01-01T01:00:00+01:00",
+                                             "creationDate": "0001-01-01T00:00:00"})  # fmt: skip
+        self.sync()
+        sub = self.subscriptions().filtered(lambda s: s.microsoft_id == ANNUAL)
+        self.assertEqual(sub.promotion_id, "39NFJQT1Q5KF:0002")
+        self.assertEqual(str(sub.commitment_end_date), "2027-01-01 00:00:00", "in UTC")
+        self.assertFalse(sub.creation_date, "Partner Center's unset date")
+        # the promotion ended: Partner Center sends null, and Odoo clears it
+        self.sandbox.control("PATCH", path, {"promotionId": None})
+        self.sync()
+        self.assertFalse(sub.promotion_id)
+        self.assertEqual(sub.offer_id and sub.quantity, 1, "what was sent as before is kept")
+
     def test_imported_licences_are_read_only_and_deleted_by_managers_only(self):
         self.set_type("both")
         self.sync()

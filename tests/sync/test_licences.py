@@ -115,6 +115,38 @@ def test_subscription_plan():
         licences.plan_subscription({"offerId": "no id"})
 
 
+def test_subscription_plan_null_clears_absent_keeps_and_unset_dates():
+    item = {
+        "id": "ABC-1",
+        "promotionId": None,
+        "friendlyName": "  ",
+        "refundableQuantity": None,
+        "productType": None,
+        "quantity": True,
+        "creationDate": "0001-01-01T00:00:00",
+        "effectiveStartDate": "2026-03-01T10:00:00.1234567+01:00",
+        "commitmentEndDate": None,
+    }
+    values = licences.plan_subscription(item)
+    assert values["promotion_id"] is False and values["friendly_name"] is False
+    assert values["refundable_details"] is False and values["product_type"] is False
+    assert "quantity" not in values, "true is not a quantity"
+    assert values["creation_date"] is False, "Partner Center's unset date"
+    assert values["start_date"] == datetime(2026, 3, 1, 9, 0, 0, 123456)
+    assert values["commitment_end_date"] is False
+    for absent in ("offer_id", "status", "billing_cycle", "auto_renew", "next_term_instructions"):
+        assert absent not in values
+
+
+def test_subscribed_sku_plan_null_and_odd_counts(names):
+    item = {"skuId": BASIC, "prepaidUnits": {"enabled": None, "warning": False},
+            "consumedUnits": "3", "subscriptionIds": None}  # fmt: skip
+    values = licences.plan_subscribed_sku(item, names)
+    assert values["subscription_refs"] is False
+    for field in ("enabled_units", "warning_units", "consumed_units"):
+        assert field not in values
+
+
 def test_fingerprint_changes_with_any_value():
     a = {"quantity": 1, "status": "active"}
     assert licences.fingerprint(a) == licences.fingerprint(dict(reversed(a.items())))
@@ -146,3 +178,17 @@ def test_audit_changes_name_subscriptions_per_customer():
         {"customerId": "nope", "resourceType": "Subscription"},
     ]  # fmt: skip
     assert licences.audit_changes(records) == {customer.lower(): {"s-1", "s-2", licences.ALL}}
+    # a purchase (order) or a transfer may add subscriptions: the whole list is read
+    other = "AAAAAAAA-0000-4000-8000-000000000002"
+    third = "AAAAAAAA-0000-4000-8000-000000000003"
+    records = [
+        {"customerId": other, "resourceType": "order", "operationType": "create_order"},
+        {"customerId": third, "resourceType": "subscription",
+         "customizedData": [{"Key": "SubscriptionId", "Value": "S-9"}]},
+        {"customerId": third, "resourceType": None},
+        {"customerId": third, "resourceType": "license"},
+    ]  # fmt: skip
+    assert licences.audit_changes(records) == {
+        other.lower(): {licences.ALL},
+        third.lower(): {"s-9"},
+    }

@@ -58,6 +58,12 @@ def test_unreadable_windows_are_left_out():
                                {"quantity": 2, "until": None}, "x"]) == []  # fmt: skip
 
 
+def test_windows_are_in_utc_whatever_offset_partner_center_wrote():
+    (window,) = rules.windows_from([{"quantity": 2, "until": "2026-11-30T10:00:00.1234567+02:00"}])
+    assert window.until == datetime(2026, 11, 30, 8, 0, 0, 123456, tzinfo=UTC)
+    assert window.until.utcoffset() == timedelta(0)  # Odoo stores it without its zone
+
+
 def test_patch_body_keeps_the_object_and_changes_the_quantity():
     current = {"id": "s", "quantity": 3, "attributes": {"etag": "7"}}
     body = rules.patch_body(current, 5)
