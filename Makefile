@@ -4,7 +4,7 @@
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 ADDONS := csp_connector csp_connector_billing csp_connector_assets
 
-.PHONY: help demo test lint format bench-users bench-assets bench-licences
+.PHONY: help demo test lint format bench-users bench-assets bench-licences bench-billing
 
 help:
 	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
@@ -14,6 +14,8 @@ help:
 	@echo "make bench-users   user import benchmark (100 tenants x 500 users)"
 	@echo "make bench-assets  device import benchmark (100 tenants x 500 Intune devices)"
 	@echo "make bench-licences   licences benchmark (200 customers x 10 subscriptions)"
+	@echo "make bench-billing    contract invoicing with pro-rata lines against without"
+	@echo "                      (500 customers x 10 subscriptions, 5% changed mid-cycle)"
 
 demo:
 	@bash scripts/demo.sh
@@ -29,6 +31,9 @@ bench-assets:
 
 bench-licences:
 	@bash scripts/bench_licences.sh
+
+bench-billing:
+	@bash scripts/bench_billing.sh
 
 lint:
 	$(PYTHON) -m ruff check .

@@ -13,11 +13,15 @@ import logging
 import os
 import pstats
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 
 import requests
 
 from odoo import sql_db
+from odoo.tools import config
 
 from mscloud_sandbox.connection import load_state
 
@@ -71,7 +75,8 @@ def analyze(env, tables):
     env.cr.commit()
 
 
-def _profiler(label, profile_lines):
+def start_profile(label, profile_lines):
+    """A running profiler when CSP_BENCH_PROFILE names words of `label`, else None."""
     words = os.environ.get("CSP_BENCH_PROFILE")
     if not (profile_lines and words and words in label):
         return None
@@ -82,7 +87,8 @@ def _profiler(label, profile_lines):
     return profiler
 
 
-def _report_profile(profiler, profile_lines):
+def report_profile(profiler, profile_lines):
+    """Stops `profiler` and prints its (cumulative, tottime) top lines."""
     profiler.disable()
     logging.getLogger("odoo.sql_db").setLevel(logging.WARNING)
     stats = pstats.Stats(profiler)
@@ -108,13 +114,13 @@ def timed_run(
     logs_before = request_count(env)
     env.cr.execute("SELECT now() at time zone 'UTC'")
     since = env.cr.fetchone()[0]
-    profiler = _profiler(label, profile_lines)
+    profiler = start_profile(label, profile_lines)
     started = time.perf_counter()
     run = connection._csp_sync(trigger="cron", modules=list(modules))
     env.cr.commit()
     seconds = time.perf_counter() - started
     if profiler:
-        _report_profile(profiler, profile_lines)
+        report_profile(profiler, profile_lines)
     figures = {
         "label": label,
         "seconds": round(seconds, 2),
@@ -185,3 +191,23 @@ def write_result(result, out_path, hidden=()):
     with open(out_path, "w") as handle:
         json.dump(result, handle, indent=2)
     print(json.dumps({k: v for k, v in result.items() if k not in hidden}, indent=2))
+
+
+def in_fresh_shell(env, script, settings):
+    """Runs scripts/`script` in a new `odoo shell` process on this database (it sees
+    committed data only), with the environment variables `settings` and CSP_BENCH_RESULT:
+    the file where it writes its figures as JSON. Returns those figures. A measurement
+    in its own process has its own peak RSS and starts with no cache of this one."""
+    with tempfile.TemporaryDirectory() as folder:
+        result_path = os.path.join(folder, "result.json")
+        command = [
+            sys.executable, "-m", "odoo", "shell", "-c", config.rcfile, "-d", env.cr.dbname,
+            "--no-http", f"--log-level={config['log_level']}",
+        ]  # fmt: skip
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), script)) as source:
+            subprocess.run(
+                command, stdin=source, check=True,
+                env={**os.environ, **settings, "CSP_BENCH_RESULT": result_path},
+            )  # fmt: skip
+        with open(result_path) as handle:
+            return json.load(handle)
