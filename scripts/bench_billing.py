@@ -51,6 +51,24 @@ MARGIN = 1.2  # the MSP's price: Microsoft's list price + 20 %
 TARGET = 1.3
 
 
+class WarmedUp(Exception):
+    pass
+
+
+def warm_up(contracts):
+    """One contract invoiced and undone: this fresh process computes Odoo's dependency
+    trees and caches once, as a running server already has (the same contract in every
+    run, outside the timer)."""
+    first = contracts.search([("recurring_next_date", "!=", False)], order="id", limit=1)
+    try:
+        with contracts.env.cr.savepoint():
+            first._recurring_create_invoice()
+            raise WarmedUp()
+    except WarmedUp:
+        pass
+    contracts.env.invalidate_all()
+
+
 def invoice_run(env, variant):
     """One invoicing run by OCA contract's cron (in this fresh process), rolled back.
     "without": the adjustments' one-shot lines are deleted first (not timed)."""
@@ -60,11 +78,11 @@ def invoice_run(env, variant):
         removed = len(one_shots)
         one_shots.unlink()
         env.flush_all()
-    env.cr.execute("SELECT coalesce(max(id), 0) FROM account_move")
-    last_move = env.cr.fetchone()[0]
-    env.invalidate_all()
     cron = env.ref("contract.contract_cron_for_invoice")
     contracts = env(user=cron.user_id, context={})["contract.contract"]
+    warm_up(contracts)
+    env.cr.execute("SELECT coalesce(max(id), 0) FROM account_move")
+    last_move = env.cr.fetchone()[0]
     rss_before = bench.peak_rss_mb()
     queries = sql_db.sql_counter
     profiler = bench.start_profile(variant, (40, 25))
@@ -160,10 +178,10 @@ contracts = admin["contract.contract"].create(
 )  # fmt: skip
 admin.cr.commit()
 
-# run as the administrator ("Sync now"): the integrator's technical user may not create
-# products nor contract lines yet
+# the steps run the scheduled way: as the integrator cron's user
+integrator = connection.with_user(env.ref("csp_connector.ir_cron_csp_integrator").user_id)
 started = time.perf_counter()
-first = connection._csp_sync(trigger="manual", modules=["licences", "billing"])
+first = integrator._csp_sync(trigger="cron", modules=["licences", "billing"])
 admin.cr.commit()
 first_seconds = time.perf_counter() - started
 if first.state != "done":
@@ -192,7 +210,7 @@ for subscription in changed:  # seats added, or removed (keeping at least one)
         {"quantity": quantity},
     )
 started = time.perf_counter()
-second = connection._csp_sync(trigger="manual", modules=["licences", "billing"])
+second = integrator._csp_sync(trigger="cron", modules=["licences", "billing"])
 admin.cr.commit()
 second_seconds = time.perf_counter() - started
 if second.state != "done":
@@ -232,8 +250,8 @@ result = {
     "setup_run_after_changes_state": second.state,
     "method": (
         "OCA contract's cron_recurring_create_invoice (as its cron user, for today) over "
-        "the same committed contracts, each run in a fresh odoo shell process and rolled "
-        "back; 'without' deletes the one-shot adjustment lines in the same transaction "
+        "the same committed contracts, each run in a fresh odoo shell process (warmed up "
+        "by one contract's invoice, undone) and rolled back; 'without' deletes the one-shot adjustment lines in the same transaction "
         "before the timer starts; runs alternate with/without/without/with, best of each"
     ),
     "with_adjustments_seconds": best["with"],

@@ -46,6 +46,16 @@ def make_control(state):
 
 
 def peak_rss_mb():
+    """This process's peak RSS in MB: Linux's VmHWM (the peak of its own memory since it
+    started; getrusage's ru_maxrss also keeps the peak of the process that started it,
+    e.g. a benchmark's parent for in_fresh_shell), else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
