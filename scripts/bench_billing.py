@@ -251,8 +251,9 @@ result = {
     "method": (
         "OCA contract's cron_recurring_create_invoice (as its cron user, for today) over "
         "the same committed contracts, each run in a fresh odoo shell process (warmed up "
-        "by one contract's invoice, undone) and rolled back; 'without' deletes the one-shot adjustment lines in the same transaction "
-        "before the timer starts; runs alternate with/without/without/with, best of each"
+        "by one contract's invoice, undone) and rolled back; 'without' deletes the one-shot "
+        "adjustment lines in the same transaction before the timer starts; runs alternate "
+        "with/without/without/with, best of each"
     ),
     "with_adjustments_seconds": best["with"],
     "without_adjustments_seconds": best["without"],
