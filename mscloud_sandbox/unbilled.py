@@ -12,8 +12,18 @@ through the control API (a purchase at its ``effectiveStartDate``), quantity cha
 cancellations (status ``deleted``) made through Partner Center's PATCH or the control
 API.  Subscriptions of the generated world that were never changed bill their purchase
 when it falls in the period, and each term's renewal (an anniversary of the start by the
-term's length) at the full price.  Prices come from the sandbox's price sheet (the
-customer's market; a market outside the sheet bills in USD).
+term's length, ``renew``) at the full price; a term longer than its billing cycle (a
+one-year term billed monthly) bills every other cycle's start at the full price too
+(``cycleCharge``).  Prices come from the sandbox's price sheet (the customer's market; a
+market outside the sheet bills in USD).
+
+The answer has the documented shape (Partner Center's REST example for this call): pages
+of ``items`` with a ``totalCount`` of the page, ``links.next`` (with or without ``/v1``)
+carrying the ``MS-ContinuationToken`` header and no token in the body; whole amounts as
+JSON integers; fields Microsoft leaves empty (invoice number, MPN ids, availability,
+promotion, price adjustment) absent from every other item; charge dates written as
+midnight UTC, with a 7-digit fraction, or as a bare date, and order dates with 7-digit
+fractions.
 
 This module is the sandbox's *own* small implementation of Microsoft's rule, written
 independently of the billing add-on so a comparison between them can fail:
@@ -179,15 +189,22 @@ def _events(sb, sub):
     start = datetime.fromisoformat(sub.effectiveStartDate)
     if not any(event["kind"] == "purchase" for event in events):
         first_old = next((e["old"] for e in events if e["kind"] == "quantity"), sub.quantity)
-        events.append({"kind": "purchase", "at": start, "quantity": first_old})
+        # a generated subscription in a later term: its term started with a renewal
+        created = datetime.fromisoformat(sub.creationDate or sub.effectiveStartDate)
+        kind = "renewal" if created.date() < start.date() else "purchase"
+        events.append({"kind": kind, "at": start, "quantity": first_old})
     months = TERM_MONTHS.get(sub.termDuration, 12)
     cancelled = next((e["at"] for e in events if e["kind"] == "cancel"), None)
     now = sb.clock.now()
-    renewal, term = add_months(start, months), 1
-    while renewal <= now and (cancelled is None or renewal < cancelled):
-        events.append({"kind": "renewal", "at": renewal})
-        term += 1
-        renewal = add_months(start, months * term)
+    # each charge cycle opening after the purchase: a renewal at a term's end, otherwise
+    # (a term longer than its billing cycle) the cycle's charge
+    step = 12 if sub.billingCycle == "annual" else 1
+    count, opening = 1, add_months(start, step)
+    while opening <= now and (cancelled is None or opening < cancelled):
+        kind = "renewal" if (count * step) % months == 0 else "cycle"
+        events.append({"kind": kind, "at": opening})
+        count += 1
+        opening = add_months(start, step * count)
     return sorted(events, key=lambda event: event["at"])
 
 
@@ -219,6 +236,9 @@ def subscription_lines(sb, sub, rule, price):
                 add(kind, at, quantity, day, end, 1, 1, 1)
             else:
                 add(kind, at, quantity, day, end, days, divisor, 1)
+        elif event["kind"] == "cycle":
+            if quantity:
+                add("cycleCharge", at, quantity, day, end, 1, 1, 1)
         elif event["kind"] == "quantity":
             charge_type = "addQuantity" if event["new"] > event["old"] else "removeQuantity"
             add(charge_type, at, event["old"], day, end, days, divisor, -1)
@@ -251,7 +271,14 @@ def _period_bounds(period, now):
 
 
 def _money(value):
-    return float(value)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+# the date shapes of Partner Center's examples and files, one per item in turn
+_DAY_SHAPES = ("{:%Y-%m-%d}T00:00:00Z", "{:%Y-%m-%d}T00:00:00.0000000Z", "{:%Y-%m-%d}")
+# fields Microsoft leaves empty for licence-based lines, and sometimes out
+_EMPTY_FIELDS = ("invoiceNumber", "mpnId", "resellerMpnId", "availabilityId",
+                 "priceAdjustmentDescription", "promotionId")  # fmt: skip
 
 
 def _term_and_cycle(sub):
@@ -260,11 +287,14 @@ def _term_and_cycle(sub):
     return f"{term.get(sub.termDuration, sub.termDuration)} commitment for {cycle} billing"
 
 
-def line_item(sb, tenant, sub, line, currency):
+def line_item(sb, tenant, sub, line, currency, position=0):
+    """One reconciliation line item; ``position`` (its place in the answer) picks its
+    date shape and whether the empty fields are sent."""
     sku = catalogue()[sub.skuId]
     product_id, sku_id = sub.offerId.split(":")[:2]
     at = line["at"]
-    return {
+    day = _DAY_SHAPES[position % len(_DAY_SHAPES)]
+    item = {
         "partnerId": sb.world.partner_tenant_id,
         "customerId": tenant.id,
         "customerName": tenant.company_name,
@@ -274,7 +304,7 @@ def line_item(sb, tenant, sub, line, currency):
         "mpnId": "",
         "resellerMpnId": "",
         "orderId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"order:{sub.id}")),
-        "orderDate": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "orderDate": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z"),
         "productId": product_id,
         "skuId": sku_id,
         "availabilityId": "",
@@ -297,8 +327,8 @@ def line_item(sb, tenant, sub, line, currency):
         "subscriptionId": sub.id,
         "subscriptionStartDate": sub.effectiveStartDate[:10] + "T00:00:00Z",
         "subscriptionEndDate": sub.commitmentEndDate[:10] + "T00:00:00Z",
-        "chargeStartDate": f"{line['chargeStartDate']:%Y-%m-%d}T00:00:00Z",
-        "chargeEndDate": f"{line['chargeEndDate']:%Y-%m-%d}T00:00:00Z",
+        "chargeStartDate": day.format(line["chargeStartDate"]),
+        "chargeEndDate": day.format(line["chargeEndDate"]),
         "termAndBillingCycle": _term_and_cycle(sub),
         "priceAdjustmentDescription": "",
         "promotionId": sub.promotionId or "",
@@ -307,6 +337,11 @@ def line_item(sb, tenant, sub, line, currency):
         "billingProvider": "one_time",
         "attributes": {"objectType": "OneTimeInvoiceLineItem"},
     }
+    if position % 2:
+        for name in _EMPTY_FIELDS:
+            if not item[name]:
+                del item[name]
+    return item
 
 
 def period_line_items(sb, currency, period="current"):
@@ -320,13 +355,16 @@ def period_line_items(sb, currency, period="current"):
             market = tenant.country if tenant.country in pricing.MARKETS else "US"
             if pricing.MARKETS[market][0] != currency:
                 continue
+            billed = ledger(sb)["events"]
             for sub in tenant.subscriptions:
                 if sub.billingCycle not in ("monthly", "annual") or sub.skuId not in catalogue():
                     continue
+                if sub.status != "active" and sub.id not in billed:
+                    continue  # generated suspended or ended: nothing billed any more
                 price = unit_price(sub, market)
                 for line in subscription_lines(sb, sub, rule, price):
                     if start <= line["at"] < end:
-                        items.append(line_item(sb, tenant, sub, line, currency))
+                        items.append(line_item(sb, tenant, sub, line, currency, len(items)))
     return items
 
 
@@ -357,11 +395,14 @@ def unbilled_line_items(sb, request):
         offset, size = 0, int(size)
     items = period_line_items(sb, query["currencycode"].upper(), query["period"].lower())
     path = "/v1/invoices/unbilled/lineitems"
-    return errors.json_response(_paged(items, "unbilledlineitems", path, offset, size, query))
+    body = _paged(items, "unbilledlineitems", path, offset, size, query)
+    body.pop("continuationToken", None)  # this call's pages carry it in links.next only
+    return errors.json_response(body)
 
 
 def control_billing(sb, request):
-    """``GET``/``PUT /_control/billing``: the ledger's rounding rule and events."""
+    """``GET``/``PUT /_control/billing``: the ledger's rounding rule and events; with
+    ``?tenant=<id>``, also the unit price each of its subscriptions is billed at."""
     if request.method == "PUT":
         try:
             body = json.loads(request.get_data(as_text=True) or "{}")
@@ -373,7 +414,16 @@ def control_billing(sb, request):
         sid: [dict(e, at=e["at"].isoformat()) for e in items]
         for sid, items in state["events"].items()
     }
-    return errors.json_response({"rounding": state["rounding"], "events": events})
+    answer = {"rounding": state["rounding"], "events": events}
+    tenant = sb.world.tenants.get(request.args.get("tenant", "").lower())
+    if tenant is not None:
+        market = tenant.country if tenant.country in pricing.MARKETS else "US"
+        answer["prices"] = {
+            sub.id: str(unit_price(sub, market))
+            for sub in tenant.subscriptions
+            if sub.skuId in catalogue()
+        }
+    return errors.json_response(answer)
 
 
 # -- registration: the line items route, and the routes whose changes are billed ------

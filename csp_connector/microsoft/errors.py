@@ -100,6 +100,19 @@ class IncompleteReadError(MicrosoftError):
     final page: nothing may be concluded (archived) from it."""
 
 
+class BillingReadError(MicrosoftError):
+    """Partner Center refused to give the partner's billing data (reconciliation line
+    items): explained by its status for billing, not as a customer-list refusal."""
+
+    @classmethod
+    def of(cls, error):
+        return cls(
+            error.message, service=error.service, status=error.status, code=error.code,
+            correlation_id=error.correlation_id, request_id=error.request_id,
+            retry_after=error.retry_after, tenant=error.tenant, trace=error.trace,
+        )  # fmt: skip
+
+
 # -- explanations -------------------------------------------------------------
 
 _CONSENT_FIX = (
@@ -303,6 +316,32 @@ _INCOMPLETE = Explanation(
     "changes again. If it repeats, check the request log for this tenant and any proxy "
     "between Odoo and Microsoft.",
 )
+_BILLING = {
+    403: Explanation(
+        "Partner Center refused to show the billing data.",
+        "Reconciliation line items are the partner's billing data: the account that "
+        "authorised the connection needs the Billing admin (or Global admin) role in "
+        "Partner Center; Admin agent alone is not enough.",
+        "Give that account the Billing admin role in Partner Center (Account settings -> "
+        "User management), then click 'Authorize' on the connection and reconcile again.",
+    ),
+    400: Explanation(
+        "Partner Center did not accept the reconciliation request.",
+        "The currency is not one the partner is billed in, or the month asked for is "
+        "neither the current nor the previous billing period (the only unbilled periods).",
+        "Reconcile the current or the previous month only, in the currency of your Partner "
+        "Center billing profile (the company's currency).",
+    ),
+    404: Explanation(
+        "Partner Center has no unbilled billing data for this request.",
+        "The partner account has no open billing period in this currency yet (a new "
+        "account, or one billed in another currency).",
+        "Check the currency of your Partner Center billing profile; reconcile again once "
+        "the period has charges.",
+    ),
+}
+BILLING_REFUSALS = frozenset(_BILLING)
+
 _GENERIC = Explanation(
     "Microsoft refused the request.",
     "See Microsoft's answer below.",
@@ -324,6 +363,7 @@ _BY_KIND = (
     (TransportError, _TRANSPORT),
     (ThrottledError, _THROTTLED),
     (IncompleteReadError, _INCOMPLETE),
+    (BillingReadError, lambda error: _BILLING.get(error.status, _GENERIC)),
 )
 
 
@@ -398,7 +438,7 @@ def explain(error):
     """The cause and fix of a :class:`MicrosoftError` (or any exception)."""
     for kind, explanation in _BY_KIND:
         if isinstance(error, kind):
-            return explanation
+            return explanation(error) if callable(explanation) else explanation
     if not isinstance(error, MicrosoftError):
         return _GENERIC
     if error.aadsts in AADSTS_EXPLANATIONS:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from . import errors
 
 PAGE_SIZE = 500  # Partner Center's maximum for customers
+LINE_ITEMS_PAGE_SIZE = 2000  # Partner Center's maximum for reconciliation line items
 
 
 class PartnerCenter:
@@ -100,6 +101,47 @@ class PartnerCenter:
         )
         for page in pages:
             yield from page.get("items") or []
+
+    # -- billing ------------------------------------------------------------------------
+
+    def unbilled_line_items(self, currency, period="current", page_size=LINE_ITEMS_PAGE_SIZE):
+        """The partner's unbilled reconciliation line items of licence-based (new
+        commerce) purchases: ``GET /v1/invoices/unbilled/lineitems?provider=onetime
+        &invoicelineitemtype=billinglineitems``, in ``currency`` (ISO code), for the
+        ``period`` "current" or "previous" (calendar month), every customer, across all
+        pages (``links.next`` with the ``MS-ContinuationToken`` header). Items are yielded
+        as Partner Center sent them (billing/reconcile.py reads their fields, which may
+        be absent). A page that is not a list of items, or holds fewer than its
+        ``totalCount``, raises :class:`errors.IncompleteReadError` (a cut page would look
+        like charges Microsoft did not make); a refusal raises
+        :class:`errors.BillingReadError`, explained for billing."""
+        params = {
+            "provider": "onetime",
+            "invoicelineitemtype": "billinglineitems",
+            "currencycode": currency.upper(),
+            "period": period,
+            "size": page_size,
+        }
+        pages = self.http.iter_partner_center_pages(
+            self._url("v1/invoices/unbilled/lineitems"), params=params, auth=self._auth,
+            reauth=self._reauth,
+        )  # fmt: skip
+        try:
+            for page in pages:
+                items = page.get("items") if isinstance(page, dict) else None
+                count = page.get("totalCount") if isinstance(page, dict) else None
+                if not isinstance(items, list) or (isinstance(count, int) and count > len(items)):
+                    raise errors.IncompleteReadError(
+                        "A page of unbilled reconciliation line items was cut short or had "
+                        "no list of items.", service="partnercenter",
+                    )  # fmt: skip
+                yield from items
+        except errors.MicrosoftError as exc:
+            if exc.status in errors.BILLING_REFUSALS and not isinstance(
+                exc, errors.BillingReadError
+            ):
+                raise errors.BillingReadError.of(exc) from exc
+            raise
 
     # -- webhook registration -----------------------------------------------------------
 

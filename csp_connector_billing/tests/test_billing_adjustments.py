@@ -62,14 +62,8 @@ class TestBillingAdjustments(BillingSandboxCase):
         """The sandbox's unbilled line items of a subscription (its own implementation of
         the rule)."""
         client = self.connection._csp_partner_center(self.connection._csp_http())
-        query = ("provider=onetime&invoicelineitemtype=billinglineitems&currencycode=GBP"
-                 "&period=current")  # fmt: skip
-        answer = client.http.get_json(
-            client._url(f"v1/invoices/unbilled/lineitems?{query}"),
-            service="partnercenter",
-            auth=client._auth,
-        )
-        return [i for i in answer["items"] if i["subscriptionId"] == subscription_id]
+        items = client.unbilled_line_items("GBP")
+        return [i for i in items if i["subscriptionId"] == subscription_id]
 
     def test_seat_change_billed_once_at_microsofts_cost(self):
         today = dt.datetime.now(dt.UTC).replace(tzinfo=None)

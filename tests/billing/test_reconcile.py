@@ -7,6 +7,7 @@ our sync saw a day late, and Microsoft rounding another way, show as differences
 cause.
 """
 
+import dataclasses
 import datetime as dt
 import uuid
 
@@ -14,6 +15,9 @@ import pytest
 import requests
 from conftest import partner_center_token
 
+from odoo.addons.csp_connector.microsoft import errors
+from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp
+from odoo.addons.csp_connector.microsoft.partner_center import PartnerCenter
 from odoo.addons.csp_connector_billing.billing import prorata, reconcile
 from odoo.addons.csp_connector_billing.billing.prorata import Change, TimeSource
 
@@ -39,7 +43,7 @@ def _clock(sb, when):
     _control(sb, "POST", "/clock", {"set": when.isoformat()})
 
 
-def _buy(sb, tenant, start, quantity, term="P1Y"):
+def _buy(sb, tenant, start, quantity, term="P1Y", cycle="monthly"):
     sku = next(s for s in catalogue().values() if not s.free)
     body = {
         "id": str(uuid.uuid4()),
@@ -47,7 +51,7 @@ def _buy(sb, tenant, start, quantity, term="P1Y"):
         "offerName": sku.product_name,
         "skuId": sku.sku_id,
         "quantity": quantity,
-        "billingCycle": "monthly",
+        "billingCycle": cycle,
         "termDuration": term,
         "effectiveStartDate": start.isoformat(),
         "creationDate": start.isoformat(),
@@ -69,24 +73,17 @@ def _patch_quantity(sb, tenant, sub_id, quantity):
     assert answer.status_code == 200, answer.text
 
 
+def _client(sb):
+    token = partner_center_token(sb)
+    http = MicrosoftHttp({"partnercenter": sb.urls["partner_center"]}, ca_bundle=sb.ca_path)
+    return PartnerCenter(http, lambda: token)
+
+
 def _line_items(sb, currency, history):
     """Partner Center's items of this month for the subscriptions of ``history`` (the
-    generated world's own subscriptions are left out), read over pages of 3."""
-    token = partner_center_token(sb)
-    headers = {"Authorization": f"Bearer {token}"}
-    url = sb.urls["partner_center"] + "/v1/invoices/unbilled/lineitems"
-    params = {"provider": "onetime", "invoicelineitemtype": "billinglineitems",
-              "currencycode": currency, "period": "current", "size": 3}  # fmt: skip
-    body = requests.get(url, params=params, headers=headers, verify=sb.ca_path).json()
-    items = list(body["items"])
-    while "next" in body["links"]:
-        link = body["links"]["next"]
-        uri = link["uri"] if link["uri"].startswith("/v1/") else "/v1" + link["uri"]
-        extra = {h["key"]: h["value"] for h in link["headers"]}
-        body = requests.get(
-            sb.urls["partner_center"] + uri, headers={**headers, **extra}, verify=sb.ca_path
-        ).json()
-        items += body["items"]
+    generated world's own subscriptions are left out), read by the add-on's client over
+    pages of 3."""
+    items = list(_client(sb).unbilled_line_items(currency, page_size=3))
     ids = {sub.subscription_id for sub, __ in history.values()}
     return [item for item in items if item["subscriptionId"] in ids]
 
@@ -200,3 +197,104 @@ def test_one_side_only(month):
     report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), _our_lines(history), items)
     assert {d.cause.split(":")[0] for d in report.differences} == {"missing in Odoo"}
     assert len(report.differences) == 2  # its purchase and its refund
+
+
+def _cause_kinds(report):
+    return {d.kind for d in report.differences}
+
+
+def test_a_changed_price_is_named(month):
+    sb, tenant, currency, history = month
+    items = _line_items(sb, currency, history)
+    subscription, changes = history["grow"]
+    dearer = [
+        dataclasses.replace(c, unit_price=c.unit_price + 1) if c.kind == "purchase" else c
+        for c in changes
+    ]
+    history["grow"] = (subscription, dearer)
+    report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), _our_lines(history), items)
+    assert _cause_kinds(report) == {reconcile.Cause.PRICE}
+    assert len(report.differences) == 7  # the purchase and the three seat changes' lines
+    assert all("price changed" in d.cause for d in report.differences)
+
+
+def test_recurring_cost_of_each_cycle_reconciles(sandbox):
+    """Cycles opening in the month: a one-month term's renewal, a one-year term billed
+    monthly (cycle charge) and one billed yearly (its anniversary): Odoo's recurring cost
+    (full price x the quantity of then) equals Microsoft's lines."""
+    sb = sandbox
+    tenant = next(t for t in sb.world.tenants.values() if t.reseller and t.country in MARKETS)
+    currency = MARKETS[tenant.country][0]
+    _clock(sb, _at("2026-06-25T08:00:00"))
+    bought = {
+        "renew": (_at("2026-05-31T09:00:00"), "P1M", "monthly"),  # June has no 31st
+        "cycle": (_at("2026-04-10T09:00:00"), "P1Y", "monthly"),
+        "annual": (_at("2025-06-12T09:00:00"), "P1Y", "annual"),
+    }
+    subs = {}
+    for name, (start, term, cycle) in bought.items():
+        sub_id, price, product = _buy(sb, tenant, start, 4, term=term, cycle=cycle)
+        subs[name] = (prorata.Subscription(sub_id, product, cycle, start.date()), term, price,
+                      start)  # fmt: skip
+    ours = []
+    for subscription, term, price, start in subs.values():
+        ours += reconcile.recurring_charges(
+            subscription, dt.date(2026, 6, 1), term_months={"P1M": 1, "P1Y": 12}[term],
+            unit_price=price, quantity_at=lambda moment: 4, purchased_at=start,
+            until=_at("2026-06-30T10:00:00"),
+        )  # fmt: skip
+    assert sorted((c.charge_type, c.start.day) for c in ours) == [
+        ("cycleCharge", 10),
+        ("renew", 12),
+        ("renew", 30),
+    ]
+    _clock(sb, _at("2026-06-30T10:00:00"))  # the renewal of the 30th has happened
+    ids = {s.subscription_id for s, *__ in subs.values()}
+    items = [i for i in _client(sb).unbilled_line_items(currency) if i["subscriptionId"] in ids]
+    report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), ours, items)
+    assert report.differences == ()
+    assert report.matched == 3
+    # one seat fewer in Odoo for the cycle charge: shown, not hidden
+    short = [dataclasses.replace(c, quantity=3, amount=c.amount / 4 * 3)
+             if c.charge_type == "cycleCharge" else c for c in ours]  # fmt: skip
+    report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), short, items)
+    assert _cause_kinds(report) == {reconcile.Cause.ODOO_ONLY, reconcile.Cause.MICROSOFT_ONLY}
+
+
+def test_line_items_read_as_microsoft_writes_them():
+    """The documented example's shapes: PascalCase or camelCase names, 'org:' customer
+    ids, 'New', 7-digit fractions with an offset (the day as written), amounts as text or
+    integers; an item without a needed field is a difference of its own, named."""
+    customer = "d7f565f5-5367-492f-a465-9e2057c5e3c3"
+    items = [
+        {"customerId": f"org:{customer}", "SubscriptionId": "ABC", "chargeType": "New",
+         "chargeStartDate": "2019-02-04T09:22:40.1767993-08:00",
+         "chargeEndDate": "2019-03-03T09:22:40.1767993-08:00", "quantity": 3,
+         "unitPrice": 820, "subtotal": "2460", "orderDate": "2019-02-04T17:59:52.9460102Z"},
+        {"customerId": customer, "subscriptionId": "abc", "chargeType": "addQuantity",
+         "chargeStartDate": "2019-02-10", "chargeEndDate": "2019-03-03", "quantity": 3,
+         "orderDate": "2019-02-10T08:00:00Z"},  # no subtotal
+        {"customerId": "someone-else", "subscriptionId": "abc"},
+    ]  # fmt: skip
+    ours = [reconcile.charge("abc", "new", dt.date(2019, 2, 4), dt.date(2019, 3, 3), 3,
+                             "820", "2460.00", dt.date(2019, 2, 4))]  # fmt: skip
+    report = reconcile.reconcile(customer.upper(), dt.date(2019, 2, 1), ours, items)
+    assert report.matched == 1
+    (unreadable,) = report.differences
+    assert unreadable.kind == reconcile.Cause.UNREADABLE
+    assert "'subtotal'" in unreadable.cause and unreadable.subscription_id == "abc"
+    missing_price = dict(items[0], customerId=customer)
+    del missing_price["unitPrice"]
+    assert reconcile.from_item(missing_price).unit_price is None
+
+
+def test_a_refusal_is_explained_for_billing(sandbox):
+    """Partner Center refusing the billing data (403) is explained as a missing billing
+    role, not as a customer-list refusal; a cut page is not taken as 'no charges'."""
+    client = _client(sandbox)
+    rule = {"service": "partner_center", "path": "/v1/invoices/unbilled/lineitems",
+            "status": 403, "times": 1}  # fmt: skip
+    _control(sandbox, "POST", "/faults", rule)
+    with pytest.raises(errors.BillingReadError) as caught:
+        list(client.unbilled_line_items("EUR"))
+    assert "Billing admin" in caught.value.user_message()

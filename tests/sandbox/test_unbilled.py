@@ -174,15 +174,15 @@ def test_purchase_and_seat_change_billed_with_each_rounding(sandbox, customer):
         ("new", 10), ("addQuantity", 10), ("addQuantity", 12),
     ]  # fmt: skip
     new, credit, charge = items
-    assert new["chargeStartDate"] == "2026-06-18T00:00:00Z"
-    assert new["chargeEndDate"] == "2026-07-17T00:00:00Z"
+    assert new["chargeStartDate"][:10] == "2026-06-18"
+    assert new["chargeEndDate"][:10] == "2026-07-17"
     assert Decimal(str(new["subtotal"])) == price * 10  # a cycle's first day: full price
     per_seat = (price * 28 / 30).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
     assert Decimal(str(credit["subtotal"])) == -per_seat * 10
     assert Decimal(str(charge["subtotal"])) == per_seat * 12
     assert Decimal(str(charge["effectiveUnitPrice"])) == per_seat
-    assert charge["chargeStartDate"] == "2026-06-20T00:00:00Z"
-    assert charge["chargeEndDate"] == "2026-07-17T00:00:00Z"
+    assert charge["chargeStartDate"][:10] == "2026-06-20"
+    assert charge["chargeEndDate"][:10] == "2026-07-17"
     assert charge["currency"] == currency
     assert charge["attributes"]["objectType"] == "OneTimeInvoiceLineItem"
 
@@ -228,8 +228,8 @@ def test_cancellations_and_renewal(sandbox, customer):
     assert (refund["chargeType"], Decimal(str(refund["subtotal"]))) == (
         "cancelImmediate", -per_seat * 4,
     )  # fmt: skip
-    assert (refund["chargeStartDate"], refund["chargeEndDate"]) == (
-        "2026-06-08T00:00:00Z", "2026-07-02T00:00:00Z",
+    assert (refund["chargeStartDate"][:10], refund["chargeEndDate"][:10]) == (
+        "2026-06-08", "2026-07-02",
     )  # fmt: skip
     assert [i["chargeType"] for i in _mine(items, late)] == ["new"]
     # bought in May (not this period), renewed 5 June at the full price of its plan
@@ -257,6 +257,45 @@ def test_pages_follow_continuation_tokens(sandbox, customer):
     assert pages >= 4
     assert paged == whole
     assert len(_mine(whole, sub_id)) == 7  # purchase + 3 seat changes of 2 lines
+
+
+def test_the_documented_shape(sandbox, customer):
+    """As Partner Center's example: the token in links.next only, whole amounts as
+    integers, empty fields sometimes absent, dates in several published shapes."""
+    tenant, currency = customer
+    _set_clock(sandbox, "2026-06-10T08:00:00Z")
+    sub_id = _buy(sandbox, tenant, "2026-06-10T08:00:00+00:00", quantity=3)
+    for quantity in (4, 5):
+        _patch(sandbox, tenant, sub_id, {"quantity": quantity})
+    token = partner_center_token(sandbox)
+    body = requests.get(
+        sandbox.urls["partner_center"] + PATH, params=_query(currency, size=2),
+        headers={"Authorization": f"Bearer {token}"}, verify=sandbox.ca_path,
+    ).json()  # fmt: skip
+    assert "continuationToken" not in body
+    assert body["totalCount"] == len(body["items"]) == 2
+    assert body["links"]["next"]["headers"][0]["key"] == "MS-ContinuationToken"
+    items = _mine(_line_items(sandbox, currency)[0], sub_id)
+    assert {len(i["chargeStartDate"]) for i in items} == {10, 20, 28}
+    assert any("invoiceNumber" not in i for i in items)
+    assert any(i.get("invoiceNumber") == "" for i in items)
+    assert all(i["orderDate"].endswith("0Z") and len(i["orderDate"]) == 28 for i in items)
+
+
+def test_a_year_billed_monthly_charges_each_cycle(sandbox, customer):
+    tenant, currency = customer
+    _set_clock(sandbox, "2026-05-20T08:00:00Z")
+    yearly = _buy(sandbox, tenant, "2026-04-20T08:00:00+00:00", quantity=3)
+    monthly = _buy(sandbox, tenant, "2026-04-20T08:00:00+00:00", quantity=2, term="P1M")
+    _patch(sandbox, tenant, yearly, {"quantity": 5})
+    _set_clock(sandbox, "2026-06-25T08:00:00Z")
+    items, _ = _line_items(sandbox, currency)
+    price = _price(sandbox, yearly, tenant.country)
+    # the cycle opening 20 June, at the quantity of then (5), the full price
+    assert [(i["chargeType"], i["quantity"], Decimal(str(i["subtotal"])),
+             i["chargeStartDate"][:10], i["chargeEndDate"][:10]) for i in _mine(items, yearly)
+            ] == [("cycleCharge", 5, price * 5, "2026-06-20", "2026-07-19")]  # fmt: skip
+    assert [i["chargeType"] for i in _mine(items, monthly)] == ["renew"]
 
 
 def test_no_change_no_line_and_bad_requests(sandbox, customer):
