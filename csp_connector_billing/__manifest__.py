@@ -3,7 +3,7 @@
 {
     "name": "Microsoft CSP Billing",
     "summary": "Recurring invoices with pro-rata from Microsoft CSP subscriptions",
-    "version": "18.0.1.2.1",
+    "version": "18.0.1.3.0",
     "category": "Accounting",
     "website": "https://github.com/odoo-microsoft-csp/microsoft-csp",
     "author": "Microsoft CSP for Odoo contributors",
@@ -14,6 +14,8 @@
         "security/csp_billing_security.xml",
         "security/ir.model.access.csv",
         "views/billing_views.xml",
+        "views/reconciliation_views.xml",
         "views/menus.xml",
+        "data/ir_cron.xml",
     ],
 }

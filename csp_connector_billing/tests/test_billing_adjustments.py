@@ -23,26 +23,7 @@ class TestBillingAdjustments(BillingSandboxCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.connection.write({"licence_import_type": "subscriptions", "billing_mode": "lines"})
-        Account = cls.env["account.account"]
-        income = Account.create({"name": "Sales", "code": "700100", "account_type": "income"})
-        receivable = Account.create(
-            {"name": "Customers", "code": "411100", "account_type": "asset_receivable",
-             "reconcile": True}
-        )  # fmt: skip
-        cls.customer.property_account_receivable_id = receivable
-        cls.journal = cls.env["account.journal"].create(
-            {"name": "Sales", "code": "SAL", "type": "sale", "default_account_id": income.id}
-        )
-        cls.contract = cls.env["contract.contract"].create(
-            {"name": "Microsoft 365", "partner_id": cls.customer.id, "contract_type": "sale",
-             "recurring_rule_type": "monthly", "recurring_interval": 1,
-             "date_start": "2026-11-01", "journal_id": cls.journal.id}
-        )  # fmt: skip
-        cls.yearly = cls.env["contract.contract"].create(
-            {"name": "Annual", "partner_id": cls.customer.id, "contract_type": "sale",
-             "recurring_rule_type": "yearly", "recurring_interval": 1,
-             "date_start": "2026-11-01", "journal_id": cls.journal.id}
-        )  # fmt: skip
+        cls.setup_contracts("2026-11-01")
 
     def subscription(self):
         return self.env["csp.subscription"].search(

@@ -1,0 +1,418 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""The reconciliation report: per customer and month, Partner Center's unbilled
+reconciliation line items against the cost lines Odoo computed (pro-rata adjustments and
+the recurring cost of each charge cycle), each difference with its likely cause.
+
+The comparison is billing/reconcile.py's; this model reads both sides and stores the
+outcome. Only code writes it (sudo, after the caller's right to contact Microsoft was
+checked): users read it, CSP managers run it and may delete it.
+"""
+
+import datetime as dt
+import logging
+import re
+import threading
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.csp_connector.microsoft import errors
+from odoo.addons.csp_connector.microsoft.safe_text import one_line
+
+from ..billing import lines as line_rules
+from ..billing import prorata, reconcile
+from . import csp_billing_adjustment as adjustment_rules
+
+_logger = logging.getLogger(__name__)
+
+CAUSES = [
+    (reconcile.Cause.SEEN_LATE.value, "Change seen late"),
+    (reconcile.Cause.DATES.value, "Dates differ"),
+    (reconcile.Cause.PRICE.value, "Price changed"),
+    (reconcile.Cause.ROUNDING.value, "Rounding rule"),
+    (reconcile.Cause.AMOUNT.value, "Amount differs"),
+    (reconcile.Cause.ODOO_ONLY.value, "Not billed by Microsoft"),
+    (reconcile.Cause.MICROSOFT_ONLY.value, "Missing in Odoo"),
+    (reconcile.Cause.UNREADABLE.value, "Unreadable line item"),
+]
+_TERM = re.compile(r"^P(\d+)([MY])$", re.IGNORECASE)
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def first_of_month(day):
+    return day.replace(day=1)
+
+
+def term_months(duration):
+    found = _TERM.match((duration or "").strip())
+    if not found:
+        return None
+    return int(found.group(1)) * (12 if found.group(2).upper() == "Y" else 1)
+
+
+def period_of(month, today):
+    """Partner Center's unbilled ``period`` holding ``month``: "current" or "previous";
+    None for any other month (Partner Center keeps no unbilled items for it)."""
+    this_month = first_of_month(today)
+    if month == this_month:
+        return "current"
+    if month == first_of_month(this_month - dt.timedelta(days=1)):
+        return "previous"
+    return None
+
+
+class CspBillingReconciliation(models.Model):
+    _name = "csp.billing.reconciliation"
+    _description = "Microsoft Billing Reconciliation"
+    _order = "month desc, partner_id, id"
+
+    name = fields.Char(compute="_compute_name")
+    connection_id = fields.Many2one(
+        "csp.connection", required=True, readonly=True, ondelete="cascade", index=True
+    )
+    csp_tenant_id = fields.Many2one(
+        "csp.tenant", string="Tenant", required=True, readonly=True, ondelete="cascade",
+        index=True,
+    )  # fmt: skip
+    partner_id = fields.Many2one(
+        related="csp_tenant_id.partner_id", string="Customer", store=True, index=True
+    )
+    company_id = fields.Many2one(related="connection_id.company_id", store=True)
+    month = fields.Date(required=True, readonly=True, help="The month's first day.")
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    state = fields.Selection(
+        [("queued", "Queued"), ("done", "Reconciled"), ("failed", "Failed")],
+        default="queued", required=True, readonly=True,
+    )  # fmt: skip
+    read_date = fields.Datetime(string="Read at", readonly=True)
+    message = fields.Text(readonly=True, help="Why the last reading failed, and the fix.")
+    matched_count = fields.Integer(string="Matching Lines", readonly=True)
+    difference_count = fields.Integer(string="Differences", readonly=True)
+    total_difference = fields.Monetary(
+        readonly=True,
+        help="Microsoft's charges minus the costs Odoo recorded for the month (positive: "
+        "Microsoft charges more than Odoo knows).",
+    )
+    line_ids = fields.One2many("csp.billing.reconciliation.line", "reconciliation_id")
+
+    _sql_constraints = [
+        ("tenant_month_unique", "unique(csp_tenant_id, month)",
+         "One reconciliation per customer tenant and month."),
+    ]  # fmt: skip
+
+    @api.depends("csp_tenant_id", "month")
+    def _compute_name(self):
+        for record in self:
+            who = record.partner_id.display_name or record.csp_tenant_id.name or ""
+            when = record.month.strftime("%B %Y") if record.month else ""
+            record.name = f"{who} \N{EN DASH} {when}"
+
+    # -- starting ---------------------------------------------------------------------
+
+    @api.model
+    def _csp_today(self):
+        """Partner Center's billing periods are UTC months."""
+        return fields.Datetime.now().date()
+
+    @api.model
+    def _csp_for(self, tenants, month):
+        """The (sudo) reports of ``tenants`` for ``month``, created when missing."""
+        Report = self.sudo()
+        found = Report.search([("csp_tenant_id", "in", tenants.ids), ("month", "=", month)])
+        missing = tenants - found.csp_tenant_id
+        created = Report.create(
+            [{"csp_tenant_id": t.id, "connection_id": t.connection_id.id, "month": month}
+             for t in missing]
+        )  # fmt: skip
+        return found | created
+
+    def action_reconcile_again(self):
+        """Read this report's month again, now (one customer: a short request)."""
+        self.csp_tenant_id._csp_check_can_sync()
+        for record in self:
+            record.sudo()._csp_reconcile()
+        return True
+
+    # -- the work -----------------------------------------------------------------------
+
+    def _csp_reconcile(self, items=None):
+        """Fill this report (sudo) from ``items`` (read here when None). A Partner Center
+        failure is stored, explained and logged; it never raises."""
+        self.ensure_one()
+        connection = self.connection_id
+        currency = connection.billing_currency_id or connection.company_id.currency_id
+        period = period_of(self.month, self._csp_today())
+        if period is None:
+            return self._csp_failed(self.env._(
+                "Partner Center keeps unbilled line items for the current and the previous "
+                "month only; %(month)s is billed already. Compare it with the invoice's "
+                "reconciliation file in Partner Center instead.",
+                month=self.month.strftime("%B %Y"),
+            ))  # fmt: skip
+        if items is None:
+            recorder = self.env["csp.request.log"]._csp_recorder(connection)
+            try:
+                client = connection._csp_partner_center(connection._csp_http(recorder))
+                items = list(client.unbilled_line_items(currency.name, period))
+            except errors.MicrosoftError as exc:
+                return self._csp_failed(exc.user_message())
+            finally:
+                recorder.flush()
+        tenant = self.csp_tenant_id
+        ours, subscriptions = self._csp_cost_lines(tenant, self.month)
+        report = reconcile.reconcile(
+            tenant.tenant_id, self.month, ours, items, rounding=connection.billing_rounding
+        )
+        by_id = {s.microsoft_id.lower(): s for s in subscriptions if s.microsoft_id}
+        lines = [
+            self._csp_line_values("matched", ours_, theirs, by_id) for ours_, theirs in report.pairs
+        ] + [
+            self._csp_line_values("different", d.odoo, d.microsoft, by_id, d)
+            for d in report.differences
+        ]
+        self.line_ids.unlink()
+        self.write({
+            "state": "done",
+            "message": False,
+            "currency_id": currency.id,
+            "read_date": fields.Datetime.now(),
+            "matched_count": report.matched,
+            "difference_count": len(report.differences),
+            "total_difference": float(report.total_difference),
+            "line_ids": [fields.Command.create(values) for values in lines],
+        })  # fmt: skip
+        return True
+
+    def _csp_failed(self, message):
+        _logger.warning(
+            "CSP: reconciliation of %s for %s failed: %s",
+            self.csp_tenant_id.tenant_id, self.month, one_line(message),
+        )  # fmt: skip
+        self.write({"state": "failed", "message": message, "read_date": fields.Datetime.now()})
+        return False
+
+    @api.model
+    def _csp_line_values(self, status, ours, theirs, by_id, difference=None):
+        side = ours or theirs
+        subscription = by_id.get(side.subscription_id) if side else None
+        values = {
+            "status": status,
+            "microsoft_subscription_id": side.subscription_id if side else
+            (difference.subscription_id if difference else False),
+            "subscription_id": subscription.id if subscription else False,
+            "charge_type": side.charge_type if side else (difference.charge_type or False),
+            "cause": difference.kind.value if difference else False,
+            "explanation": difference.cause if difference else False,
+        }  # fmt: skip
+        for prefix, line in (("odoo", ours), ("microsoft", theirs)):
+            if line is None:
+                continue
+            values.update({
+                f"{prefix}_start": line.start,
+                f"{prefix}_end": line.end,
+                f"{prefix}_quantity": line.quantity,
+                f"{prefix}_unit_price": float(line.unit_price or 0),
+                f"{prefix}_amount": float(line.amount),
+            })  # fmt: skip
+        return values
+
+    @api.model
+    def _csp_cost_lines(self, tenant, month):
+        """Odoo's cost lines of ``tenant`` for ``month``: each pro-rata adjustment, and
+        the recurring cost (Microsoft cost x seats) of every charge cycle opening in the
+        month that no adjustment bills already. Returns (charges, subscriptions)."""
+        subscriptions = (
+            self.env["csp.subscription"]
+            .with_context(active_test=False)
+            .search([("csp_tenant_id", "=", tenant.id)])
+        )
+        adjustments = self.env["csp.billing.adjustment"].search(
+            [("subscription_id", "in", subscriptions.ids)]
+        )
+        charges, opened = [], set()
+        for adjustment in adjustments:
+            subscription = adjustment.subscription_id
+            digits = adjustment.currency_id.decimal_places or 2
+            charges.append(reconcile.charge(
+                subscription.microsoft_id, adjustment.charge_type, adjustment.period_start,
+                adjustment.period_end, adjustment.quantity,
+                adjustment_rules.to_decimal(subscription.cost_price, digits),
+                adjustment_rules.to_decimal(adjustment.cost_amount, digits),
+                adjustment_rules.utc(adjustment.changed_at), adjustment.time_source,
+                adjustment.billing_days, adjustment.cycle_days,
+            ))  # fmt: skip
+            if reconcile.charge_type(adjustment.charge_type) in reconcile.OPENING_TYPES:
+                opened.add((subscription.id, adjustment.period_start))
+        until = fields.Datetime.now().replace(tzinfo=dt.UTC)
+        for subscription in subscriptions:
+            for line in self._csp_recurring(subscription, month, until):
+                if (subscription.id, line.start) not in opened:
+                    charges.append(line)
+        return charges, subscriptions
+
+    @api.model
+    def _csp_recurring(self, subscription, month, until):
+        if not (line_rules.is_billed(subscription.billing_cycle) and subscription.start_date):
+            return []
+        opening, changes = adjustment_rules.history(subscription, EPOCH)
+        ended = next((c.at for c in changes if c.kind == prorata.ChangeKind.CANCEL), None)
+        if subscription.status != "active" and ended is None:
+            return []  # suspended, or ended before Odoo knew it: nothing known to bill
+        quantities = [(c.at, c.quantity) for c in changes
+                      if c.kind == prorata.ChangeKind.QUANTITY]  # fmt: skip
+        start_quantity = opening if opening is not None else subscription.quantity
+
+        def quantity_at(moment):
+            current = start_quantity
+            for at, quantity in quantities:
+                if at > moment:
+                    break
+                current = quantity
+            return current
+
+        cycle = (subscription.billing_cycle or "").lower()
+        if cycle not in tuple(prorata.BillingCycle):
+            return []
+        digits = self.env.company.currency_id.decimal_places or 2
+        return reconcile.recurring_charges(
+            prorata.Subscription(
+                subscription.microsoft_id, subscription.friendly_name or "", cycle,
+                adjustment_rules.utc(subscription.start_date),
+            ),
+            month,
+            term_months=term_months(subscription.term_duration),
+            unit_price=adjustment_rules.to_decimal(subscription.cost_price, digits),
+            quantity_at=quantity_at,
+            purchased_at=adjustment_rules.utc(subscription.creation_date),
+            ended_at=ended,
+            until=until,
+            currency_digits=digits,
+        )  # fmt: skip
+
+    # -- every customer, in the background ---------------------------------------------
+
+    @api.model
+    def _cron_reconcile(self, limit=50):
+        """Fill the queued reports: Partner Center's items are read once per connection,
+        month and currency, then each customer's report is filled and committed."""
+        queued = self.sudo().search([("state", "=", "queued")], limit=limit)
+        testing = getattr(threading.current_thread(), "testing", False)
+        groups = {}
+        for record in queued:
+            groups.setdefault((record.connection_id, record.month), self.sudo().browse())
+            groups[(record.connection_id, record.month)] |= record
+        for (connection, month), records in groups.items():
+            currency = connection.billing_currency_id or connection.company_id.currency_id
+            period = period_of(month, self._csp_today())
+            items = None
+            if period is not None:
+                recorder = self.env["csp.request.log"]._csp_recorder(connection)
+                try:
+                    client = connection._csp_partner_center(connection._csp_http(recorder))
+                    items = list(client.unbilled_line_items(currency.name, period))
+                except errors.MicrosoftError as exc:
+                    for record in records:
+                        record._csp_failed(exc.user_message())
+                    continue
+                finally:
+                    recorder.flush()
+            for record in records:
+                record._csp_reconcile(items if items is not None else [])
+                if not testing:
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+        if len(queued) == limit:
+            self.env.ref("csp_connector_billing.ir_cron_csp_billing_reconcile").sudo()._trigger()
+
+
+class CspBillingReconciliationLine(models.Model):
+    _name = "csp.billing.reconciliation.line"
+    _description = "Microsoft Billing Reconciliation Line"
+    _order = "reconciliation_id, status desc, microsoft_subscription_id, odoo_start, id"
+
+    reconciliation_id = fields.Many2one(
+        "csp.billing.reconciliation", required=True, readonly=True, ondelete="cascade",
+        index=True,
+    )  # fmt: skip
+    partner_id = fields.Many2one(related="reconciliation_id.partner_id", store=True)
+    month = fields.Date(related="reconciliation_id.month", store=True)
+    connection_id = fields.Many2one(related="reconciliation_id.connection_id", store=True)
+    currency_id = fields.Many2one(related="reconciliation_id.currency_id")
+    subscription_id = fields.Many2one("csp.subscription", readonly=True, ondelete="set null")
+    microsoft_subscription_id = fields.Char(string="Subscription Id", readonly=True)
+    charge_type = fields.Char(readonly=True)
+    status = fields.Selection(
+        [("matched", "Matches"), ("different", "Differs")], readonly=True, index=True
+    )
+    cause = fields.Selection(CAUSES, string="Likely Cause", readonly=True)
+    explanation = fields.Text(readonly=True)
+    odoo_start = fields.Date(string="Odoo From", readonly=True)
+    odoo_end = fields.Date(string="Odoo To", readonly=True)
+    odoo_quantity = fields.Integer(string="Odoo Seats", readonly=True)
+    odoo_unit_price = fields.Float(string="Odoo Unit Cost", digits="Product Price", readonly=True)
+    odoo_amount = fields.Monetary(string="Odoo Cost", readonly=True)
+    microsoft_start = fields.Date(string="Microsoft From", readonly=True)
+    microsoft_end = fields.Date(string="Microsoft To", readonly=True)
+    microsoft_quantity = fields.Integer(string="Microsoft Seats", readonly=True)
+    microsoft_unit_price = fields.Float(digits="Product Price", readonly=True)
+    microsoft_amount = fields.Monetary(string="Microsoft Charge", readonly=True)
+    difference = fields.Monetary(
+        compute="_compute_difference", store=True,
+        help="Microsoft's charge minus Odoo's cost.",
+    )  # fmt: skip
+
+    @api.depends("odoo_amount", "microsoft_amount")
+    def _compute_difference(self):
+        for line in self:
+            line.difference = line.microsoft_amount - line.odoo_amount
+
+
+class CspConnection(models.Model):
+    _inherit = "csp.connection"
+
+    billing_currency_id = fields.Many2one(
+        "res.currency",
+        string="Partner Center Billing Currency",
+        default=lambda self: self.env.company.currency_id,
+        help="The currency Microsoft bills you in (your Partner Center billing profile): "
+        "the reconciliation reads Partner Center's line items in it.",
+    )
+
+    def action_billing_reconcile_all(self):
+        """Queue this month's report of every mapped customer and wake the job: the
+        reading happens in the background, never in this request."""
+        self.ensure_one()
+        self._csp_check_can_sync()
+        tenants = self.tenant_ids.filtered("partner_id")
+        if not tenants:
+            raise UserError(self.env._("No tenant of this connection is mapped to a customer."))
+        Report = self.env["csp.billing.reconciliation"]
+        month = first_of_month(Report._csp_today())
+        reports = Report._csp_for(tenants, month)
+        reports.write({"state": "queued", "message": False})
+        self.env.ref("csp_connector_billing.ir_cron_csp_billing_reconcile").sudo()._trigger()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "csp_connector_billing.csp_billing_reconciliation_action"
+        )
+        action["domain"] = [("id", "in", reports.ids)]
+        return action
+
+
+class CspTenant(models.Model):
+    _inherit = "csp.tenant"
+
+    def action_billing_reconcile(self):
+        """This customer's report of this month, read now (one customer's items)."""
+        self.ensure_one()
+        self._csp_check_can_sync()
+        if not self.partner_id:
+            raise UserError(self.env._("Map this tenant to a customer first."))
+        Report = self.env["csp.billing.reconciliation"]
+        report = Report._csp_for(self, first_of_month(Report._csp_today()))
+        report._csp_reconcile()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "csp.billing.reconciliation",
+            "res_id": report.id,
+            "view_mode": "form",
+        }

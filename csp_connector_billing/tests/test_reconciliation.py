@@ -1,0 +1,143 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""The reconciliation report against the sandbox's unbilled line items (its own
+implementation of Microsoft's rule): this month's seat increases, a decrease, a
+cancellation within 24 hours, a renewal and every cycle of the customer's subscriptions
+reconcile with no difference; a changed price shows with its cause; a Partner Center
+refusal is explained; CSP users read the report and cannot run it."""
+
+import datetime as dt
+import uuid
+
+from freezegun import freeze_time
+
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
+
+from mscloud_sandbox.generate import add_months, catalogue
+
+from .common import ASHFORD, BillingSandboxCase
+
+PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # monthly, started on the 14th, 2 seats
+OTHER = "b410d93c-4efb-48d6-8b21-fbac78255d68"  # monthly, started on the 8th, 9 seats
+
+
+@tagged("post_install", "-at_install")
+class TestReconciliation(BillingSandboxCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.ref("base.GBP").active = True
+        cls.connection.write({
+            "licence_import_type": "subscriptions", "billing_mode": "lines",
+            "billing_currency_id": cls.env.ref("base.GBP").id,
+            "licence_full_read_hours": 0,  # every run reads all subscriptions
+        })  # fmt: skip
+        cls.now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        cls.month = cls.now.date().replace(day=1)
+        cls.setup_contracts(cls.month)
+
+    def buy(self, start, quantity, term):
+        """A subscription bought in Partner Center (the sandbox) at ``start``."""
+        sku = next(s for s in catalogue().values() if not s.free)
+        body = {
+            "id": str(uuid.uuid4()), "offerId": f"{sku.nce_product_id}:{sku.nce_sku_id}",
+            "offerName": sku.product_name, "skuId": sku.sku_id, "quantity": quantity,
+            "billingCycle": "monthly", "termDuration": term,
+            "effectiveStartDate": start.isoformat() + "Z",
+            "creationDate": start.isoformat() + "Z", "commitmentEndDate": start.isoformat() + "Z",
+        }  # fmt: skip
+        return self.sandbox.control("POST", f"tenants/{ASHFORD}/subscriptions", body)["id"]
+
+    def change(self, subscription_id, **values):
+        self.sandbox.control("PATCH", f"tenants/{ASHFORD}/subscriptions/{subscription_id}", values)
+
+    def sync_at(self, minutes):
+        with freeze_time(self.now + dt.timedelta(minutes=minutes)):
+            self.sync()
+
+    def reconcile(self, minutes=30):
+        with freeze_time(self.now + dt.timedelta(minutes=minutes)):
+            action = self.tenant.action_billing_reconcile()
+        return self.env["csp.billing.reconciliation"].browse(action["res_id"])
+
+    def subscription(self, microsoft_id):
+        return self.env["csp.subscription"].search(
+            [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "=", microsoft_id)]
+        )
+
+    def test_a_month_reconciles_then_a_changed_price_shows(self):
+        # a one-month term bought last month: renewed on this month's 1st
+        renewed = self.buy(add_months(dt.datetime.combine(self.month, dt.time()), -1), 2, "P1M")
+        fresh = self.buy(self.now - dt.timedelta(minutes=5), 3, "P1Y")
+        self.sync_at(1)
+        prices = self.sandbox.control("GET", f"billing?tenant={ASHFORD}")["prices"]
+        for subscription in self.tenant.env["csp.subscription"].search(
+            [("csp_tenant_id", "=", self.tenant.id)]
+        ):
+            subscription.cost_price = float(prices[subscription.microsoft_id])
+        # this month in Partner Center: two increases, a decrease, a cancellation (24 h)
+        self.change(PLAIN, quantity=5)
+        self.change(OTHER, quantity=12)
+        self.sync_at(2)
+        self.change(OTHER, quantity=10)
+        self.change(fresh, status="deleted")
+        self.sync_at(3)
+
+        report = self.reconcile()
+        self.assertEqual(report.state, "done", report.message)
+        different = report.line_ids.filtered(lambda line: line.status == "different")
+        self.assertFalse(different, different.mapped("explanation"))
+        self.assertEqual(report.difference_count, 0)
+        self.assertEqual(report.total_difference, 0)
+        kinds = set(report.line_ids.mapped("charge_type"))
+        self.assertLessEqual(
+            {"new", "renew", "addQuantity", "removeQuantity", "cancelImmediate"}, kinds
+        )
+        self.assertEqual(report.matched_count, len(report.line_ids))
+        # the seat changes: a credit and a charge each, Microsoft's figures on both sides
+        plain = report.line_ids.filtered(
+            lambda line: (
+                line.subscription_id == self.subscription(PLAIN)
+                and line.charge_type == "addQuantity"
+            )
+        )
+        self.assertEqual(sorted(plain.mapped("microsoft_quantity")), [2, 5])
+        self.assertEqual(plain.mapped("odoo_amount"), plain.mapped("microsoft_amount"))
+
+        # the renewed subscription's cost in Odoo is not Microsoft's price any more
+        self.subscription(renewed).cost_price += 1.0
+        report.action_reconcile_again()
+        self.assertEqual(report.difference_count, 1)
+        (line,) = report.line_ids.filtered(lambda line: line.status == "different")
+        self.assertEqual((line.charge_type, line.cause), ("renew", "price"))
+        self.assertIn("price changed", line.explanation)
+        self.assertAlmostEqual(report.total_difference, -2.0)  # 2 seats, 1.00 each
+
+        # all customers: queued, then filled by the job (the integrator's), same outcome
+        action = self.connection.action_billing_reconcile_all()
+        self.assertEqual(report.state, "queued")
+        self.assertIn(report.id, action["domain"][0][2])
+        with freeze_time(self.now + dt.timedelta(minutes=40)):
+            self.env["csp.billing.reconciliation"].with_user(
+                self.env.ref("csp_connector.user_csp_integrator")
+            )._cron_reconcile()
+        self.assertEqual((report.state, report.difference_count), ("done", 1))
+
+        # CSP users read the report, cannot run it
+        user = new_test_user(self.env, login="csp_reader", groups="csp_connector.group_csp_user")
+        self.assertEqual(report.with_user(user).difference_count, 1)
+        with self.assertRaises(AccessError):
+            report.with_user(user).action_reconcile_again()
+        with self.assertRaises(AccessError):
+            self.tenant.with_user(user).action_billing_reconcile()
+
+    def test_a_refusal_is_explained_on_the_report(self):
+        self.sync_at(1)
+        self.sandbox.fault(
+            service="partner_center", path="/v1/invoices/unbilled/lineitems", status=403
+        )
+        report = self.reconcile()
+        self.assertEqual(report.state, "failed")
+        self.assertIn("Billing admin", report.message)
+        self.assertFalse(report.line_ids)
