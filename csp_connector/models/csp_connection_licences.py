@@ -8,6 +8,7 @@ subscribed SKUs (Graph) and, for subscriptions, either all of them (first read, 
 last full read is older than the connection's interval) or only the noted ones.
 """
 
+import json
 import logging
 from contextlib import contextmanager
 from datetime import timedelta
@@ -110,13 +111,15 @@ class CspConnection(models.Model):
             code_env(self).write({"licence_audit_since": now})
             return {"skipped": 1}
         client = self._csp_partner_center(http)
-        records = client.audit_records(since - AUDIT_OVERLAP, None)
+        records = list(client.audit_records(since - AUDIT_OVERLAP, None))
         changes = licence_rules.audit_changes(records)
+        times = licence_rules.audit_times(records)
         tenants = self.env["csp.tenant"].search(
             [*self._csp_licence_tenant_domain("sub"), ("tenant_id", "in", list(changes))]
         )
         for tenant in tenants:
-            tenant._csp_note_changed_subscriptions(changes[tenant.tenant_id.lower()])
+            customer = tenant.tenant_id.lower()
+            tenant._csp_note_changed_subscriptions(changes[customer], times.get(customer))
         code_env(self).write({"licence_audit_since": now})
         return {"updated": len(tenants), "skipped": 0 if tenants else 1}
 
@@ -147,6 +150,11 @@ class CspTenant(models.Model):
         help="Subscription ids named by audit records or webhook events since the last "
         "read ('*': all of them).",
     )  # fmt: skip
+    licence_audit_times = fields.Text(
+        string="Audit Record Times", readonly=True, copy=False,
+        help="When Partner Center's audit records say each subscription to re-read last "
+        "changed (JSON); kept on the subscription when it is read.",
+    )  # fmt: skip
     licence_full_read = fields.Datetime(
         string="Subscriptions Fully Read", readonly=True, copy=False
     )
@@ -155,7 +163,11 @@ class CspTenant(models.Model):
 
     def _csp_check_code_fields(self, vals):
         result = super()._csp_check_code_fields(vals)
-        if not is_code(self.env) and {"licence_pending", "licence_full_read"} & set(vals):
+        if not is_code(self.env) and {
+            "licence_pending",
+            "licence_full_read",
+            "licence_audit_times",
+        } & set(vals):
             raise AccessError(
                 self.env._("What the licences step re-reads is set by the step itself.")
             )
@@ -166,13 +178,20 @@ class CspTenant(models.Model):
             self.connection_id.licence_import_type, self.licence_import_type
         )
 
-    def _csp_note_changed_subscriptions(self, ids):
+    def _csp_note_changed_subscriptions(self, ids, times=None):
+        """Note subscriptions to re-read; ``times``: {id: ISO time} of their audit records."""
         pending = set((self.licence_pending or "").split()) | set(ids)
         if licence_rules.ALL in pending:
             pending = {licence_rules.ALL}
-        text = " ".join(sorted(pending)) or False
-        if text != self.licence_pending:
-            code_env(self).write({"licence_pending": text})
+        values = {"licence_pending": " ".join(sorted(pending)) or False}
+        if times:
+            known = json.loads(self.licence_audit_times or "{}")
+            for sub_id, when in times.items():
+                known[sub_id] = max(known.get(sub_id, when), when)
+            values["licence_audit_times"] = json.dumps(known, sort_keys=True)
+        values = {k: v for k, v in values.items() if v != self[k]}
+        if values:
+            code_env(self).write(values)
 
     def _csp_sync_licences(self, http):
         """The licences step for one tenant; returns the run line's counters."""
@@ -228,6 +247,9 @@ class CspTenant(models.Model):
         else:
             return {"skipped": 1}
         Subscription._csp_link_skus(self)
+        if self.licence_audit_times:
+            Subscription._csp_date_changes(self, json.loads(self.licence_audit_times))
+            values["licence_audit_times"] = False
         code_env(self).write(values)
         return counters
 

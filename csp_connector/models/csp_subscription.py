@@ -8,6 +8,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..microsoft import errors
+from ..microsoft.dates import parse_datetime
 from ..sync import licences as licence_rules
 from ..sync import subscriptions as quantity_rules
 from .csp_guard import code_env
@@ -17,7 +18,7 @@ SUBSCRIPTION_CODE_FIELDS = (
     "fingerprint", "offer_id", "offer_name", "friendly_name", "quantity", "status",
     "billing_cycle", "term_duration", "unit_type", "promotion_id", "creation_date",
     "start_date", "commitment_end_date", "auto_renew", "product_type",
-    "next_term_instructions", "refundable_details", "subscribed_sku_id",
+    "next_term_instructions", "refundable_details", "subscribed_sku_id", "changed_at",
 )  # fmt: skip
 
 
@@ -59,6 +60,11 @@ class CspSubscription(models.Model):
     start_date = fields.Datetime(string="Effective Start", readonly=True)
     commitment_end_date = fields.Datetime(string="Commitment End", readonly=True)
     auto_renew = fields.Boolean(readonly=True, tracking=True)
+    changed_at = fields.Datetime(
+        string="Changed in Partner Center", readonly=True, tracking=True,
+        help="When Partner Center's audit record dates this subscription's last change; "
+        "kept with the change in the history below (empty: no audit record read yet).",
+    )  # fmt: skip
     next_term_instructions = fields.Text(
         string="Scheduled Next Term", readonly=True,
         help="Changes Partner Center will apply at renewal (JSON as Microsoft sent it).",
@@ -116,6 +122,19 @@ class CspSubscription(models.Model):
             counters["errors"] = len(refused)
             counters["message"] = "; ".join(refused[:5])
         return counters
+
+    @api.model
+    def _csp_date_changes(self, tenant, times):
+        """Keep the audit-record time of each change just read (``times``: {subscription
+        id: ISO time}); written with the change, so the history shows them together."""
+        subscriptions = self.search(
+            [("csp_tenant_id", "=", tenant.id), ("microsoft_id", "in", list(times))]
+        )
+        for subscription in subscriptions:
+            when = parse_datetime(times[subscription.microsoft_id])
+            when = when and when.astimezone(UTC).replace(tzinfo=None)
+            if when and subscription.changed_at != when:
+                code_env(subscription).write({"changed_at": when})
 
     @api.model
     def _csp_link_skus(self, tenant):

@@ -248,33 +248,57 @@ def assignment_pairs(user_skus, known_skus):
 _LIST_CHANGES = ("order", "transfer")
 
 
+def _audit_subscription(record):
+    """(customer id, subscription id or ``ALL``) named by one audit record (``ALL``: a
+    subscription record that names none, an order or a transfer), or None for a record
+    of another resource type."""
+    if not isinstance(record, dict) or not is_guid(record.get("customerId")):
+        return None
+    kind = record.get("resourceType")
+    kind = kind.lower() if isinstance(kind, str) else ""
+    if kind not in ("subscription", *_LIST_CHANGES):
+        return None
+    customer = record["customerId"].strip().lower()
+    if kind in _LIST_CHANGES:
+        return customer, ALL
+    sub_id = None
+    for entry in record.get("customizedData") or []:
+        if not isinstance(entry, dict):
+            continue
+        key = entry.get("key", entry.get("Key"))
+        if isinstance(key, str) and key.lower() == "subscriptionid":
+            sub_id = entry.get("value", entry.get("Value"))
+    if not sub_id:
+        try:
+            sub_id = json.loads(record.get("resourceNewValue") or "{}").get("id")
+        except (ValueError, AttributeError):
+            sub_id = None
+    return customer, (sub_id.lower() if isinstance(sub_id, str) and sub_id else ALL)
+
+
 def audit_changes(records):
     """{customer id: {subscription ids}} named by Partner Center's audit records;
     ``ALL`` in a set: re-read the customer's whole list (a subscription record that
     names none, an order or a transfer). Other resource types are left out."""
     changes = {}
     for record in records or []:
-        if not isinstance(record, dict) or not is_guid(record.get("customerId")):
-            continue
-        kind = record.get("resourceType")
-        kind = kind.lower() if isinstance(kind, str) else ""
-        if kind not in ("subscription", *_LIST_CHANGES):
-            continue
-        found = changes.setdefault(record["customerId"].strip().lower(), set())
-        if kind in _LIST_CHANGES:
-            found.add(ALL)
-            continue
-        sub_id = None
-        for entry in record.get("customizedData") or []:
-            if not isinstance(entry, dict):
-                continue
-            key = entry.get("key", entry.get("Key"))
-            if isinstance(key, str) and key.lower() == "subscriptionid":
-                sub_id = entry.get("value", entry.get("Value"))
-        if not sub_id:
-            try:
-                sub_id = json.loads(record.get("resourceNewValue") or "{}").get("id")
-            except (ValueError, AttributeError):
-                sub_id = None
-        found.add(sub_id.lower() if isinstance(sub_id, str) and sub_id else ALL)
+        named = _audit_subscription(record)
+        if named:
+            changes.setdefault(named[0], set()).add(named[1])
     return changes
+
+
+def audit_times(records):
+    """{customer id: {subscription id: ISO time}}: when Partner Center's audit records
+    say each named subscription last changed (``operationDate``, UTC); records without a
+    readable date or a subscription id are left out."""
+    times = {}
+    for record in records or []:
+        named = _audit_subscription(record)
+        when = parse_datetime(record.get("operationDate")) if named else None
+        if when is None or named[1] == ALL:
+            continue
+        found = times.setdefault(named[0], {})
+        text = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        found[named[1]] = max(found.get(named[1], text), text)
+    return times

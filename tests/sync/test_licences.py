@@ -192,3 +192,22 @@ def test_audit_changes_name_subscriptions_per_customer():
         other.lower(): {licences.ALL},
         third.lower(): {"s-9"},
     }
+
+
+def test_audit_times_keep_each_subscriptions_latest_change_in_utc():
+    customer = "AAAAAAAA-0000-4000-8000-000000000001"
+
+    def record(sub_id, when):
+        return {"customerId": customer, "resourceType": "Subscription", "operationDate": when,
+                "customizedData": [{"key": "SubscriptionId", "value": sub_id}]}  # fmt: skip
+
+    records = [
+        record("S-1", "2026-06-05T10:00:00.1234567Z"),
+        record("s-1", "2026-06-05T12:30:00+02:00"),  # 10:30 UTC: the later one
+        record("s-2", "2026-06-04 T09:00:00 Z"),
+        record("s-3", "not a date"),  # left out, as a record without a subscription id
+        {"customerId": customer, "resourceType": "Subscription", "operationDate": "2026-06-05"},
+    ]
+    assert licences.audit_times(records) == {
+        customer.lower(): {"s-1": "2026-06-05T10:30:00Z", "s-2": "2026-06-04T09:00:00Z"}
+    }
