@@ -3,9 +3,12 @@
 """Which contract a subscription's line goes on, and its quantity: plain decisions.
 
 * A subscription billed monthly goes on a contract invoiced every month, one billed
-  annually on a contract invoiced every year (OCA contract's ``recurring_rule_type``
-  ``monthly`` or ``yearly`` with an interval of 1). Other cycles (triennial, none) have no
-  matching recurrence.
+  annually on a contract invoiced every year, one billed every three years (Partner
+  Center's ``triennial``, three-year terms paid up front) on a contract invoiced every 3
+  years (OCA contract's ``recurring_rule_type`` ``monthly`` or ``yearly`` with an
+  interval of 1, 1 or 3). A three-year term billed monthly or annually follows its billing
+  cycle like any other. Other cycles have no matching recurrence: the activity names
+  them.
 * The customer's newest active sale contract with that recurrence is used (the highest
   start date, then the newest record).
 * The quantity is the purchased seats, or the assigned seats: the licence's assigned seats
@@ -13,7 +16,9 @@
   getting at most its own quantity.
 """
 
-RECURRENCE = {"monthly": ("monthly", 1), "annual": ("yearly", 1)}
+RECURRENCE = {"monthly": ("monthly", 1), "annual": ("yearly", 1), "triennial": ("yearly", 3)}
+# billing cycles whose seat changes are pro-rated here (billing/prorata.py's cycles)
+PRORATED = ("monthly", "annual")
 
 PURCHASED = "purchased"
 ASSIGNED = "assigned"
@@ -23,6 +28,28 @@ def recurrence_for(billing_cycle):
     """(recurring_rule_type, recurring_interval) matching Partner Center's billingCycle,
     or None."""
     return RECURRENCE.get((billing_cycle or "").strip().lower())
+
+
+def recurrence_text(billing_cycle):
+    """What a contract for ``billing_cycle`` must look like, in words."""
+    wanted = recurrence_for(billing_cycle)
+    if wanted is None:
+        return (
+            f"no contract recurrence matches the billing cycle '{billing_cycle or '?'}' "
+            "(monthly, annual and triennial ones do): invoice it by hand"
+        )
+    rule, interval = wanted
+    unit = {"monthly": "month", "yearly": "year"}[rule]
+    every = f"every {unit}" if interval == 1 else f"every {interval} {unit}s"
+    return (
+        f"needs an active sale contract invoiced {every} (Recurrence {unit.title()}(s), "
+        f"Invoice Every {interval})"
+    )
+
+
+def cycle(billing_cycle):
+    """Partner Center's billing cycle, as compared here (lower case, no spaces)."""
+    return (billing_cycle or "").strip().lower()
 
 
 def is_billed(billing_cycle):

@@ -24,12 +24,17 @@ What this module relies on (Microsoft Partner Center documentation, in our words
 * Opening charges (a purchase on a cycle's first day, a renewal) are billed at the full
   unit price: no pro-rata. A purchase on another day (a subscription aligned with another
   subscription's cycle, or with the calendar month) is pro-rated from its first day.
+  :func:`first_period_charge` uses the same rule for the customer's side of a purchase:
+  the days from the purchase to the end of the invoicing period before the subscription's
+  recurring line starts, that period taken as the charge cycle.
 * A seat change is two lines over the same remaining days: a credit of the old quantity
   and a charge of the new quantity (Microsoft's ``addQuantity``/``removeQuantity``).
   Several changes in one cycle are simply several such pairs, each from its own day.
 * Cancellation: within 24 hours of the purchase or renewal everything billed for the term
   so far is refunded; within 7 days (168 hours) the unused days are refunded, pro-rated
   like a seat change (from the cancellation day to the cycle's end); after that nothing.
+  A term older than the history (:class:`Opening`) refunds its opening charge, or the
+  lines said to have been billed for it.
   We count the windows inclusively (exactly 24 h is still a full refund).
 * All of Microsoft's billing dates are UTC days. A date given without a time counts as
   00:00 UTC; a naive datetime is taken as UTC.
@@ -103,6 +108,7 @@ class TimeSource(enum.StrEnum):
 
     AUDIT_RECORD = "audit_record"  # Partner Center's audit record of the change
     SEEN = "seen"  # when our sync first saw the change (audit record not known)
+    SUBSCRIPTION = "subscription"  # the subscription's own start (a purchase, a renewal)
 
 
 class ChangeKind(enum.StrEnum):
@@ -184,11 +190,17 @@ class Change:
 @dataclasses.dataclass(frozen=True)
 class Opening:
     """State of a subscription whose purchase or last renewal is older than the history
-    given: its quantity, its unit price and when its current term started."""
+    given: its quantity, its unit price and when its current term started.
+
+    ``billed``: the lines already billed for that term, which a cancellation within 24
+    hours reverses; None (default): the term's opening charge, one full charge cycle of
+    ``quantity`` seats from the term's start, as Microsoft bills it.
+    """
 
     quantity: int
     unit_price: Decimal
     term_start: dt.date | dt.datetime
+    billed: tuple | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -334,6 +346,8 @@ class _State:
     unit_price: Decimal | None = None
     term_start: dt.datetime | None = None
     term_lines: list = dataclasses.field(default_factory=list)
+    opening_charge: bool = False  # the term's charge precedes the history (Opening)
+    opening_quantity: int | None = None
     cancelled: bool = False
 
 
@@ -399,7 +413,7 @@ class _Biller:
             description=f"{name}: {_seats(quantity)}, {self.days(day, cycle, prorated)}",
         )  # fmt: skip
         state.quantity, state.unit_price, state.term_start = quantity, price, at
-        state.term_lines = [line]
+        state.term_lines, state.opening_charge = [line], False
         return [line]
 
     def renewal(self, state, change, at):
@@ -417,7 +431,7 @@ class _Biller:
             f"{_period(day, cycle.end)}",
         )  # fmt: skip
         state.quantity, state.unit_price, state.term_start = quantity, price, at
-        state.term_lines = [line]
+        state.term_lines, state.opening_charge = [line], False
         return [line]
 
     def quantity(self, state, change, at):
@@ -458,17 +472,18 @@ class _Biller:
                 f"({state.term_start:%Y-%m-%d %H:%M} UTC); check the change history's times."
             )
         if elapsed <= FULL_REFUND_WINDOW:
-            if not state.term_lines:  # the term started before the history we were given
+            refunds = []
+            if state.opening_charge:  # the term started before the history we were given
                 cycle = self.cycle(state.term_start.date())
-                return [self.line(
+                refunds.append(self.line(
                     change, at, role="refund", kind=LineKind.REFUND,
-                    charge_type="cancelImmediate", quantity=state.quantity,
+                    charge_type="cancelImmediate", quantity=state.opening_quantity,
                     unit_price=state.unit_price, start=cycle.start, end=cycle.end,
                     cycle=cycle, prorated=False, sign=-1,
                     description=f"{name}: cancelled within 24 hours, full refund of "
-                    f"{_seats(state.quantity)}, {_period(cycle.start, cycle.end)}",
-                )]  # fmt: skip
-            return [self.reverse(change, at, line) for line in state.term_lines]
+                    f"{_seats(state.opening_quantity)}, {_period(cycle.start, cycle.end)}",
+                ))  # fmt: skip
+            return refunds + [self.reverse(change, at, line) for line in state.term_lines]
         if elapsed <= PRORATED_REFUND_WINDOW:
             day = at.date()
             cycle = self.cycle(day)
@@ -519,6 +534,11 @@ def bill_changes(subscription, changes, settings=None, opening=None):
         state.quantity = _quantity(opening.quantity, "Opening quantity")
         state.unit_price = _price(opening.unit_price, "Opening unit price")
         state.term_start = _utc(opening.term_start)
+        state.opening_quantity = state.quantity
+        if opening.billed is None:
+            state.opening_charge = True
+        else:
+            state.term_lines = list(opening.billed)
     seen = set()
     for change in changes:
         if change.change_id in seen:
@@ -552,3 +572,26 @@ def bill_changes(subscription, changes, settings=None, opening=None):
         else:
             lines += biller.cancel(state, change, at)
     return lines
+
+
+def first_period_charge(subscription, change, first_invoiced, settings=None):
+    """The purchase line of a subscription bought before the first period its recurring
+    invoice line covers: from the purchase's day to the end of the invoicing period that
+    holds it, with the rule above (that period is the charge cycle; ``subscription``'s
+    ``cycle_anchor`` is the first invoiced day, its ``billing_cycle`` the invoicing
+    recurrence). ``change`` is the purchase (quantity, unit price, time).
+
+    None when the purchase does not fall in the period just before ``first_invoiced``: the
+    recurring line covers it (bought on or after that day), or it is older than one period
+    (a subscription that was running before its line was made is not billed again).
+    """
+    first_invoiced = _utc(first_invoiced).date()
+    day = _utc(change.at).date()
+    if day >= first_invoiced:
+        return None
+    cycle = charge_cycle(first_invoiced, subscription.billing_cycle, day)
+    if cycle.end != first_invoiced - dt.timedelta(days=1):
+        return None
+    subscription = dataclasses.replace(subscription, cycle_anchor=first_invoiced)
+    (line,) = bill_changes(subscription, [change], settings)
+    return line
