@@ -62,6 +62,9 @@ import enum
 from decimal import Decimal
 
 FULL_REFUND_WINDOW = dt.timedelta(hours=24)
+# charge type of first_period_charge's line: the customer's days before their recurring
+# line; not one of Microsoft's charges (Microsoft bills the purchase on its own cycle)
+FIRST_DAYS = "firstDays"
 PRORATED_REFUND_WINDOW = dt.timedelta(hours=168)
 
 _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -594,4 +597,4 @@ def first_period_charge(subscription, change, first_invoiced, settings=None):
         return None
     subscription = dataclasses.replace(subscription, cycle_anchor=first_invoiced)
     (line,) = bill_changes(subscription, [change], settings)
-    return line
+    return dataclasses.replace(line, charge_type=FIRST_DAYS)

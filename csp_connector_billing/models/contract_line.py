@@ -11,6 +11,11 @@ class ContractLine(models.Model):
         copy=False, readonly=True,
         help="The subscription this line invoices; the billing step keeps its quantity.",
     )  # fmt: skip
+    csp_billed_since = fields.Datetime(
+        string="Microsoft Changes Billed Since", readonly=True, copy=False,
+        help="The subscription's changes after this moment are billed as pro-rata "
+        "adjustments; those before it were already part of the line.",
+    )  # fmt: skip
     # computed without a related path: the core's tests rebuild csp.subscription with
     # odoo-test-helper, without this add-on's fields
     csp_cost_price = fields.Float(

@@ -16,6 +16,7 @@ from ..billing.prorata import TimeSource
 TIME_SOURCES = [
     (TimeSource.AUDIT_RECORD.value, "Partner Center audit record"),
     (TimeSource.SEEN.value, "When the sync saw it"),
+    (TimeSource.SUBSCRIPTION.value, "The subscription's start"),
 ]
 
 
@@ -46,7 +47,8 @@ class CspBillingAdjustment(models.Model):
     currency_id = fields.Many2one("res.currency", readonly=True)
     cost_amount = fields.Monetary(
         string="Microsoft Cost", readonly=True,
-        help="What Microsoft charges for this change (signed; credits negative).",
+        help="What Microsoft charges for this change (signed; credits negative); for the "
+        "first days of a subscription bought mid-period, its cost per seat for those days.",
     )  # fmt: skip
     amount = fields.Monetary(
         string="Customer Amount", readonly=True,
@@ -66,10 +68,30 @@ def utc(value):
     return value.replace(tzinfo=dt.UTC) if value and value.tzinfo is None else value
 
 
+TRACKED = ("quantity", "status", "start_date", "changed_at")
+
+
+def _moment(value):
+    return utc(value) if value else None
+
+
 def history(subscription, since):
-    """(opening, changes) of ``subscription`` seen after ``since`` (a naive UTC datetime):
-    its quantity and status changes from its chatter tracking, timed when the sync saw
-    them. Returns (None, []) when nothing changed."""
+    """(opening quantity, changes) of ``subscription`` after ``since``: see
+    :func:`history_with_term`."""
+    opening_quantity, __, changes = history_with_term(subscription, since)
+    return opening_quantity, changes
+
+
+def history_with_term(subscription, since):
+    """(opening quantity, opening term start, changes) of ``subscription`` after ``since``
+    (a naive UTC datetime), from its change history (the chatter's tracked values), oldest
+    first: each time the sync saw the quantity, the status or the start of the term change.
+
+    A change is dated by Partner Center's audit record when the sync kept one with it
+    (the subscription's *Changed in Partner Center* changed in the same entry), otherwise
+    by when the sync saw it. A start moved forward is a renewal (a new term from that day,
+    with the quantity of the same entry); a status that became deleted is a cancellation.
+    """
     values = (
         subscription.env["mail.tracking.value"]
         .sudo()
@@ -77,29 +99,42 @@ def history(subscription, since):
             [
                 ("mail_message_id.model", "=", "csp.subscription"),
                 ("mail_message_id.res_id", "=", subscription.id),
-                ("field_id.name", "in", ("quantity", "status")),
+                ("field_id.name", "in", TRACKED),
                 ("mail_message_id.date", ">", since),
             ],
-            order="id",
+            order="mail_message_id, id",
         )
     )
-    changes, opening_quantity = [], None
+    entries = {}
     for value in values:
-        message = value.mail_message_id
-        field = value.field_id.name
-        if field == "quantity":
-            if opening_quantity is None:
-                opening_quantity = value.old_value_integer
+        entries.setdefault(value.mail_message_id, {})[value.field_id.name] = value
+    changes, opening_quantity, term_start = [], None, None
+    for message, entry in entries.items():
+        audit = entry.get("changed_at") and entry["changed_at"].new_value_datetime
+        when, source = (
+            (_moment(audit), TimeSource.AUDIT_RECORD) if audit
+            else (utc(message.date), TimeSource.SEEN)
+        )  # fmt: skip
+        quantity = entry.get("quantity")
+        if quantity and opening_quantity is None:
+            opening_quantity = quantity.old_value_integer
+        start = entry.get("start_date")
+        old_start = start and _moment(start.old_value_datetime)
+        new_start = start and _moment(start.new_value_datetime)
+        if new_start and (old_start is None or new_start.date() > old_start.date()):
+            term_start = term_start or old_start
             changes.append(prorata.Change(
-                f"q{value.id}", prorata.ChangeKind.QUANTITY, utc(message.date),
-                TimeSource.SEEN, value.new_value_integer,
+                f"r{start.id}", prorata.ChangeKind.RENEWAL, new_start, TimeSource.SUBSCRIPTION,
+                quantity.new_value_integer if quantity else None,
             ))  # fmt: skip
-        elif field == "status" and value.new_value_char in ("Deleted", "deleted"):
+        elif quantity:
             changes.append(prorata.Change(
-                f"x{value.id}", prorata.ChangeKind.CANCEL, utc(message.date), TimeSource.SEEN,
+                f"q{quantity.id}", prorata.ChangeKind.QUANTITY, when, source,
+                quantity.new_value_integer,
             ))  # fmt: skip
-    if not changes:
-        return None, []
+        status = entry.get("status")
+        if status and (status.new_value_char or "").lower() == "deleted":
+            changes.append(prorata.Change(f"x{status.id}", prorata.ChangeKind.CANCEL, when, source))
     if opening_quantity is None:
         opening_quantity = subscription.quantity
-    return opening_quantity, changes
+    return opening_quantity, term_start or utc(subscription.start_date), changes

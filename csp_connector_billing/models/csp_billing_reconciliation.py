@@ -228,8 +228,9 @@ class CspBillingReconciliation(models.Model):
             .search([("csp_tenant_id", "=", tenant.id)])
         )
         adjustments = self.env["csp.billing.adjustment"].search(
-            [("subscription_id", "in", subscriptions.ids)]
-        )
+            [("subscription_id", "in", subscriptions.ids),
+             ("charge_type", "!=", prorata.FIRST_DAYS)]  # the customer's, not Microsoft's
+        )  # fmt: skip
         charges, opened = [], set()
         for adjustment in adjustments:
             subscription = adjustment.subscription_id
@@ -260,7 +261,8 @@ class CspBillingReconciliation(models.Model):
         if subscription.status != "active" and ended is None:
             return []  # suspended, or ended before Odoo knew it: nothing known to bill
         quantities = [(c.at, c.quantity) for c in changes
-                      if c.kind == prorata.ChangeKind.QUANTITY]  # fmt: skip
+                      if c.kind in (prorata.ChangeKind.QUANTITY, prorata.ChangeKind.RENEWAL)
+                      and c.quantity is not None]  # fmt: skip
         start_quantity = opening if opening is not None else subscription.quantity
 
         def quantity_at(moment):

@@ -14,6 +14,7 @@ ROUNDING_RULES = [
     (RoundingRule.TRUNCATE_LINE.value, "Line amount cut to cents"),
     (RoundingRule.HALF_UP.value, "Line amount rounded half up"),
 ]
+ENDED = ("deleted", "expired")  # Microsoft no longer bills them
 BILLING_MODES = [
     ("none", "Do not import products"),
     ("products", "Import products"),
@@ -116,7 +117,8 @@ class CspTenant(models.Model):
                     counters[outcome] += 1
             self._csp_billing_missing_contracts(missing)
             # cancelled ones too: a cancellation within 7 days is refunded
-            for subscription in subscriptions.filtered("contract_line_id"):
+            on_lines = subscriptions.filtered("contract_line_id")
+            for subscription in on_lines:
                 try:
                     with self.env.cr.savepoint():
                         counters["created"] += subscription._csp_sync_adjustments()
@@ -127,6 +129,10 @@ class CspTenant(models.Model):
                         name=subscription.friendly_name,
                         reason=exc,
                     )
+            # then the recurring lines of the cancelled ones stop (after their refunds)
+            for subscription in on_lines.filtered(lambda s: s.status in ENDED):
+                if subscription._csp_end_contract_line():
+                    counters["updated"] += 1
             if missing:
                 counters["skipped"] += len(missing)
                 counters["message"] = self.env._(
@@ -146,14 +152,12 @@ class CspTenant(models.Model):
         if not subscriptions:
             activities.action_feedback(self.env._("Every subscription is on a contract."))
             return
-        cycles = {"monthly": self.env._("monthly"), "annual": self.env._("yearly")}
         names = "\n".join(
             self.env._(
-                "- %(name)s (%(cycle)s billing): needs an active sale contract invoiced "
-                "every 1 %(recurrence)s",
+                "- %(name)s (%(cycle)s billing): %(needed)s",
                 name=s.friendly_name or s.offer_name,
                 cycle=s.billing_cycle or "?",
-                recurrence=cycles.get((s.billing_cycle or "").lower(), s.billing_cycle or "?"),
+                needed=line_rules.recurrence_text(s.billing_cycle),
             )
             for s in subscriptions
         )

@@ -2,6 +2,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """A subscription's product, cost and contract line."""
 
+import datetime as dt
+
 from odoo import fields, models
 
 from odoo.addons.csp_connector.models.csp_guard import code_env
@@ -13,14 +15,18 @@ from . import csp_billing_adjustment as adjustment_rules
 
 TIME_NOTE = {
     prorata.TimeSource.AUDIT_RECORD: "dated by Partner Center's audit record",
-    prorata.TimeSource.SEEN: "dated when the sync saw the change",
+    prorata.TimeSource.SEEN: "seen by the sync, no audit record",
+    prorata.TimeSource.SUBSCRIPTION: "from the subscription's start date",
 }
+FIRST_TERM = dt.timedelta(days=2)  # a start this close to the purchase: still its first term
 
 
 class CspSubscription(models.Model):
     _inherit = "csp.subscription"
     _csp_code_fields = (*SUBSCRIPTION_CODE_FIELDS, "product_id", "contract_line_id")
 
+    # a renewal moves the start: kept in the change history, which the pro-rata reads
+    start_date = fields.Datetime(tracking=True)
     product_id = fields.Many2one(
         "product.product", readonly=True, index=True, ondelete="set null",
         help="The product of this subscription's offer (internal reference = offer id).",
@@ -58,6 +64,7 @@ class CspSubscription(models.Model):
                     "uom_po_id": self.env.ref("uom.product_uom_unit").id,
                     "sale_ok": True,
                     "purchase_ok": True,
+                    "list_price": 0.0,  # the MSP's price per seat: theirs to set
                 }
             )
         if self.product_id == product:
@@ -137,8 +144,9 @@ class CspSubscription(models.Model):
                     "name": self.friendly_name or self.offer_name or self.offer_id,
                     "quantity": quantity,
                     "uom_id": self.env.ref("uom.product_uom_unit").id,
-                    "price_unit": 0.0,
+                    "price_unit": self.product_id.lst_price,
                     "csp_subscription_id": self.id,
+                    "csp_billed_since": fields.Datetime.now(),
                     "date_start": contract.recurring_next_date or contract.date_start,
                     "recurring_next_date": contract.recurring_next_date,
                 }
@@ -148,72 +156,152 @@ class CspSubscription(models.Model):
         code_env(self).write({"contract_line_id": line.id})
         return self._csp_sync_contract_line(quantity) or "updated"
 
+    def _csp_first_period(self, line, term_start, quantity, settings, prices):
+        """(cost, charge) lines of a subscription bought during the contract period before
+        its line's first one (prorata.first_period_charge), or None."""
+        wanted = line_rules.recurrence_for(self.billing_cycle)
+        cycle = {("monthly", 1): "monthly", ("yearly", 1): "annual"}.get(wanted)
+        start = term_start.replace(tzinfo=None)
+        if (
+            not cycle
+            or not line.date_start
+            or abs(start - (self.creation_date or start)) > FIRST_TERM
+            or start.date() < line.contract_id.date_start
+        ):
+            # billed every 3 years, a renewed term (not a purchase), or bought before
+            # the customer's contract began
+            return None
+        subscription = prorata.Subscription(
+            self.microsoft_id, line.product_id.name or self.friendly_name, cycle, line.date_start
+        )
+        lines = tuple(
+            prorata.first_period_charge(
+                subscription,
+                prorata.Change(
+                    "purchase",
+                    prorata.ChangeKind.PURCHASE,
+                    term_start,
+                    prorata.TimeSource.SUBSCRIPTION,
+                    quantity,
+                    price,
+                ),
+                line.date_start,
+                settings,
+            )
+            for price in prices
+        )
+        return lines if lines[0] else None
+
     def _csp_sync_adjustments(self):
-        """Bill the changes seen since this subscription's contract line was made: one
-        adjustment per pro-rata line (stable key: never twice), each on a one-shot line of
-        the same contract, invoiced once with the contract's next invoice. Returns the
-        number of adjustments added."""
+        """Bill what the recurring line does not: the first partial period of a
+        subscription bought mid-period, and the seat changes and cancellation seen since
+        its contract line was made (renewals are the recurring line's). One adjustment per
+        pro-rata line (stable key: never twice), each on a one-shot line of the same
+        contract, invoiced once with the contract's next invoice. Returns the number of
+        adjustments added."""
         self.ensure_one()
         line = self.contract_line_id
-        if not line or not self.start_date or not line.recurring_next_date:
+        cycle = line_rules.cycle(self.billing_cycle)
+        if not line or not self.start_date or cycle not in line_rules.PRORATED:
             return 0
-        opening_quantity, changes = adjustment_rules.history(self, line.create_date)
-        if not changes:
-            return 0
+        if not line.recurring_next_date:
+            return 0  # ended: nothing more goes on it
+        since = line.csp_billed_since or line.create_date
+        opening_quantity, term_start, changes = adjustment_rules.history_with_term(self, since)
         Adjustment = self.env["csp.billing.adjustment"]
         known = set(Adjustment.search([("subscription_id", "=", self.id)]).mapped("key"))
         contract = line.contract_id
         currency = contract.currency_id or contract.company_id.currency_id
         settings = prorata.Settings(currency.decimal_places, self.connection_id.billing_rounding)
-        subscription = prorata.Subscription(
-            self.microsoft_id, line.product_id.name or self.friendly_name,
-            self.billing_cycle, adjustment_rules.utc(self.start_date),
-        )  # fmt: skip
-
-        def bill(price):
-            opening = prorata.Opening(
-                opening_quantity,
-                adjustment_rules.to_decimal(price, currency.decimal_places),
-                adjustment_rules.utc(self.start_date),
+        digits = currency.decimal_places
+        prices = [
+            adjustment_rules.to_decimal(p, digits) for p in (self.cost_price, line.price_unit)
+        ]
+        pairs, billed = [], None
+        first = self._csp_first_period(line, term_start, opening_quantity, settings, prices)
+        if first and (first[0].key in known or line.price_unit):
+            # billed once the line has your price (0 until then: nothing to bill yet)
+            pairs.append(first)
+            billed = (first[1],)  # what a refund within 24 hours gives the customer back
+        if changes:
+            subscription = prorata.Subscription(
+                self.microsoft_id, line.product_id.name or self.friendly_name, cycle,
+                term_start,
+            )  # fmt: skip
+            costs, charges = (
+                prorata.bill_changes(
+                    subscription,
+                    changes,
+                    settings,
+                    prorata.Opening(opening_quantity, price, term_start, opening_billed),
+                )
+                for price, opening_billed in zip(prices, (None, billed), strict=True)
             )
-            return prorata.bill_changes(subscription, changes, settings, opening)
-
+            pairs += zip(costs, charges, strict=True)
         added = 0
-        for cost, charge in zip(bill(self.cost_price), bill(line.price_unit), strict=True):
-            if cost.key in known:
+        for cost, charge in pairs:
+            if cost.key in known or cost.charge_type == "renew":  # renewals: the recurring line
                 continue
-            one_shot = self.env["contract.line"].create(
-                {
-                    "contract_id": contract.id,
-                    "product_id": line.product_id.id,
-                    "name": f"{charge.description} ({TIME_NOTE[charge.time_source]})",
-                    "quantity": 1,
-                    "uom_id": line.uom_id.id,
-                    "price_unit": float(charge.amount),
-                    "date_start": line.next_period_date_start,
-                    "date_end": line.next_period_date_start,
-                    "recurring_next_date": line.recurring_next_date,
-                }
-            )
-            Adjustment.create(
-                {
-                    "key": cost.key,
-                    "subscription_id": self.id,
-                    "contract_line_id": one_shot.id,
-                    "name": charge.description,
-                    "charge_type": cost.charge_type,
-                    "quantity": cost.quantity,
-                    "period_start": cost.period_start,
-                    "period_end": cost.period_end,
-                    "billing_days": cost.billing_days,
-                    "cycle_days": cost.cycle_days,
-                    "changed_at": cost.changed_at.replace(tzinfo=None),
-                    "time_source": str(cost.time_source),
-                    "rounding": str(cost.rounding),
-                    "currency_id": currency.id,
-                    "cost_amount": float(cost.amount),
-                    "amount": float(charge.amount),
-                }
-            )
+            self._csp_add_adjustment(line, cost, charge, currency)
+            known.add(cost.key)
             added += 1
         return added
+
+    def _csp_add_adjustment(self, line, cost, charge, currency):
+        """The adjustment and its one-shot line on the contract's next invoice."""
+        one_shot = self.env["contract.line"].create(
+            {
+                "contract_id": line.contract_id.id,
+                "product_id": line.product_id.id,
+                "name": f"{charge.description} ({TIME_NOTE[charge.time_source]})",
+                "quantity": 1,
+                "uom_id": line.uom_id.id,
+                "price_unit": float(charge.amount),
+                "date_start": line.next_period_date_start,
+                "date_end": line.next_period_date_start,
+                "recurring_next_date": line.recurring_next_date,
+            }
+        )
+        return self.env["csp.billing.adjustment"].create(
+            {
+                "key": cost.key,
+                "subscription_id": self.id,
+                "contract_line_id": one_shot.id,
+                "name": charge.description,
+                "charge_type": cost.charge_type,
+                "quantity": cost.quantity,
+                "period_start": cost.period_start,
+                "period_end": cost.period_end,
+                "billing_days": cost.billing_days,
+                "cycle_days": cost.cycle_days,
+                "changed_at": cost.changed_at.replace(tzinfo=None),
+                "time_source": str(cost.time_source),
+                "rounding": str(cost.rounding),
+                "currency_id": currency.id,
+                "cost_amount": float(cost.amount),
+                "amount": float(charge.amount),
+            }
+        )
+
+    def _csp_end_contract_line(self):
+        """A cancelled or expired subscription's recurring line stops after what it
+        already invoiced (never invoiced: cancelled). True when it changed."""
+        self.ensure_one()
+        line = self.contract_line_id
+        if not line or line.is_canceled or (line.date_end and not line.recurring_next_date):
+            return False
+        if line.last_date_invoiced:
+            line.write({"date_end": line.last_date_invoiced, "recurring_next_date": False})
+        else:
+            line.write({"date_end": line.date_start, "is_canceled": True})
+        self.message_post(
+            body=self.env._(
+                "Its line on the contract %(contract)s ended (%(line)s): the subscription "
+                "is %(status)s.",
+                contract=line.contract_id.display_name,
+                line=line.name,
+                status=self.status,
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
+        return True

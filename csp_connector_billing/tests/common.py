@@ -1,6 +1,11 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""The billing tests' set-up: the sandbox's Ashford & Pike tenant given to one customer."""
+"""The billing tests' set-up: the sandbox's Ashford & Pike tenant given to one customer;
+for invoicing, accounts, a sales journal and the customer's monthly and yearly contracts."""
+
+import datetime as dt
+
+from freezegun import freeze_time
 
 from odoo.addons.csp_connector.tests.common import CspSandboxCase
 
@@ -29,15 +34,55 @@ class BillingSandboxCase(CspSandboxCase):
         cls.journal = cls.env["account.journal"].create(
             {"name": "Sales", "code": "SAL", "type": "sale", "default_account_id": income.id}
         )
-        contracts = cls.env["contract.contract"].create([
+        cls.contract = cls.new_contract("Microsoft 365", "monthly", start=date_start)
+        cls.yearly = cls.new_contract("Annual", "yearly", start=date_start)
+
+    @classmethod
+    def new_contract(cls, name, rule, interval=1, start="2026-11-01"):
+        """A sale contract of the customer on the sale journal (setup_contracts first)."""
+        return cls.env["contract.contract"].create(
             {"name": name, "partner_id": cls.customer.id, "contract_type": "sale",
-             "recurring_rule_type": rule, "recurring_interval": 1,
-             "date_start": date_start, "journal_id": cls.journal.id}
-            for name, rule in (("Microsoft 365", "monthly"), ("Annual", "yearly"))
-        ])  # fmt: skip
-        cls.contract, cls.yearly = contracts
+             "recurring_rule_type": rule, "recurring_interval": interval,
+             "date_start": start, "journal_id": cls.journal.id}
+        )  # fmt: skip
 
     def sync(self, modules=("licences", "billing")):
         run = self.connection._csp_sync(trigger="manual", modules=list(modules))
         self.assertNotIn(run.state, ("failed", "partial"), run.message)
         return run
+
+
+class BillingInvoicingCase(BillingSandboxCase):
+    """Subscriptions from Partner Center on contract lines, invoiced by OCA contract."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.connection.write({"licence_import_type": "subscriptions", "billing_mode": "lines"})
+        cls.setup_contracts("2026-11-01")
+
+    def subscription(self, microsoft_id):
+        return self.env["csp.subscription"].search(
+            [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "=", microsoft_id.lower())]
+        )
+
+    def invoice(self, day, contract=None):
+        """OCA contract's own invoicing run on ``day``; the contract's invoices."""
+        with freeze_time(dt.datetime.combine(day, dt.time(9))):
+            self.env["contract.contract"]._cron_recurring_create(date_ref=day)
+        contract = contract or self.contract
+        return self.env["account.move"].search(
+            [("invoice_line_ids.contract_line_id.contract_id", "=", contract.id)],
+            order="invoice_date, id",
+        )
+
+    def sync(self, modules=("licences", "billing")):
+        """The scheduled run, as the integrator (no accounting rights of its own)."""
+        integrator = self.env.ref("csp_connector.user_csp_integrator")
+        run = self.connection.with_user(integrator)._csp_sync(trigger="cron", modules=list(modules))
+        self.assertEqual(run.state, "done", run.message)
+        return run
+
+    def sync_at(self, when, modules=("licences", "billing")):
+        with freeze_time(when):
+            return self.sync(modules)

@@ -11,33 +11,16 @@ from freezegun import freeze_time
 
 from odoo.tests import tagged
 
-from .common import ASHFORD, BillingSandboxCase
+from .common import ASHFORD, BillingInvoicingCase
 
 PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # monthly, started on the 14th, 2 seats
 CENT = Decimal("0.01")
 
 
 @tagged("post_install", "-at_install")
-class TestBillingAdjustments(BillingSandboxCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.connection.write({"licence_import_type": "subscriptions", "billing_mode": "lines"})
-        cls.setup_contracts("2026-11-01")
-
-    def subscription(self):
-        return self.env["csp.subscription"].search(
-            [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "=", PLAIN)]
-        )
-
-    def invoice(self, day):
-        """OCA contract's own invoicing run on ``day``; the contract's invoices."""
-        with freeze_time(dt.datetime.combine(day, dt.time(9))):
-            self.env["contract.contract"]._cron_recurring_create(date_ref=day)
-        return self.env["account.move"].search(
-            [("invoice_line_ids.contract_line_id.contract_id", "=", self.contract.id)],
-            order="invoice_date, id",
-        )
+class TestBillingAdjustments(BillingInvoicingCase):
+    def subscription(self, microsoft_id=PLAIN):
+        return super().subscription(microsoft_id)
 
     def sandbox_items(self, subscription_id=PLAIN):
         """The sandbox's unbilled line items of a subscription (its own implementation of
@@ -89,7 +72,7 @@ class TestBillingAdjustments(BillingSandboxCase):
         self.assertEqual(charge.time_source, "seen")
         self.assertIn(f"+3 seats, {charge.period_start.day} ", charge.name)
         self.assertIn(f"({days}/{cycle} days)", charge.name)
-        self.assertIn("when the sync saw the change", charge.contract_line_id.name)
+        self.assertIn("seen by the sync, no audit record", charge.contract_line_id.name)
 
         with freeze_time(today + dt.timedelta(minutes=2)):
             self.sync()  # nothing changed: no new adjustment

@@ -34,7 +34,7 @@ def test_bought_on_the_18th_pays_13_of_30_days_until_the_line_starts(rule):
     line = first(rule, "monthly", at(2026, 6, 18, 9), dt.date(2026, 7, 1))
     assert (line.period_start, line.period_end) == (dt.date(2026, 6, 18), dt.date(2026, 6, 30))
     assert (line.billing_days, line.cycle_days, line.prorated) == (13, 30, True)
-    assert (line.kind, line.charge_type, line.quantity) == (LineKind.CHARGE, "new", 2)
+    assert (line.kind, line.charge_type, line.quantity) == (LineKind.CHARGE, "firstDays", 2)
     assert line.amount == by_hand(rule, "20.00", 13, 30, 2)
     # 20 / 30 x 13 = 8.666..: 8.66 x 2 under the file rule; 17.333.. otherwise
     assert str(line.amount) == {"reconciliation_file": "17.32"}.get(rule, "17.33")

@@ -1,0 +1,360 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""A subscription's life against the sandbox, through the licences sync, the billing step
+and OCA contract's own invoicing (freezegun for Odoo's dates): bought in the middle of an
+invoicing period, cancelled within 24 hours, within 7 days and later, renewed, changed
+with a Partner Center audit record, billed every three years. Each adjustment is invoiced
+once, a rerun adds nothing and invoices stay drafts.
+
+Dates are last month's and the next ones, so the sandbox (on the real clock) already has
+the changes made "now"; expected amounts follow the reconciliation-file rule by hand.
+"""
+
+import calendar
+import datetime as dt
+import json
+import uuid
+from decimal import ROUND_DOWN, Decimal
+
+from dateutil.relativedelta import relativedelta
+
+from odoo.tests import tagged
+
+from odoo.addons.csp_connector.sync import subscriptions as quantity_rules
+
+from mscloud_sandbox.generate import catalogue
+
+from .common import ASHFORD, BillingInvoicingCase
+
+CENT = Decimal("0.01")
+DASH = "\N{EN DASH}"
+ACTIVITY = "Microsoft subscriptions without a contract"
+
+
+def by_hand(price, seats, days, cycle_days):
+    """The reconciliation-file rule: the effective unit price cut to cents, x seats."""
+    return (Decimal(price) * days / cycle_days).quantize(CENT, ROUND_DOWN) * seats
+
+
+def money(value):
+    return Decimal(str(value)).quantize(CENT)
+
+
+def day_month(day):
+    return f"{day.day} {day:%b}"
+
+
+@tagged("post_install", "-at_install")
+class TestBillingLifecycle(BillingInvoicingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        today = dt.datetime.now(dt.UTC).date()
+        cls.month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # last month
+        cls.next_month = cls.month + relativedelta(months=1)
+        cls.month_days = calendar.monthrange(cls.month.year, cls.month.month)[1]
+        cls.sku = next(s for s in catalogue().values() if not s.free)
+        cls.bought = set()  # the sandbox keeps them from one test to the next
+
+    def setUp(self):
+        super().setUp()
+        # every run reads all subscriptions (the control API's changes leave no audit
+        # record); the contracts start last month, the subscriptions there go on them,
+        # and last month is invoiced
+        self.connection.licence_full_read_hours = 0
+        self.contract.date_start = self.yearly.date_start = self.month
+        self.sync_at(dt.datetime.combine(self.month, dt.time(8)))
+        self.assertEqual(len(self.invoice(self.month)), 1)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def buy(self, start, quantity=2, cycle="monthly", term="P1M", seen=None):
+        """A subscription bought in Partner Center at ``start``; its Odoo record after
+        the licences sync an hour later (or at ``seen``), with Microsoft's cost per seat
+        filled in (16.00) and the offer's product sold at 20.00 (the line's price)."""
+        months = {"P1M": 1, "P1Y": 12, "P3Y": 36}[term]
+        end = start + relativedelta(months=months) - dt.timedelta(days=1)
+        sub_id = str(uuid.uuid4())
+        self.bought.add(sub_id)
+        self.sandbox.control(
+            "POST",
+            f"tenants/{ASHFORD}/subscriptions",
+            {
+                "id": sub_id, "offerId": self.sku.offer_id, "offerName": self.sku.product_name,
+                "friendlyName": f"{self.sku.product_name} {sub_id[:4]}", "skuId": self.sku.sku_id,
+                "quantity": quantity, "billingCycle": cycle, "termDuration": term,
+                "effectiveStartDate": f"{start:%Y-%m-%dT%H:%M:%S}Z",
+                "creationDate": f"{start:%Y-%m-%dT%H:%M:%S}Z",
+                "commitmentEndDate": f"{end:%Y-%m-%d}T00:00:00Z",
+            },
+        )  # fmt: skip
+        self.sync_at(seen or start + dt.timedelta(hours=1), ("licences",))
+        subscription = self.subscription(sub_id)
+        subscription.cost_price = 16.0
+        Product = self.env["product.product"]
+        product = Product.search([("default_code", "=", self.sku.offer_id)]) or Product.create(
+            {"name": self.sku.product_name, "default_code": self.sku.offer_id, "type": "service"}
+        )
+        product.lst_price = 20.0
+        return subscription
+
+    def cancel(self, subscription):
+        self.sandbox.control(
+            "PATCH", f"tenants/{ASHFORD}/subscriptions/{subscription.microsoft_id}",
+            {"status": "deleted"},
+        )  # fmt: skip
+
+    def carried(self, invoice, lines):
+        return invoice.invoice_line_ids.filtered(lambda ml: ml.contract_line_id in lines)
+
+    def running(self, at):
+        """A subscription of the sandbox's own, billed monthly on the monthly contract,
+        its term started more than 7 days before ``at``, its start day of month 28 or
+        less, no change scheduled for its renewal."""
+        subscriptions = self.contract.contract_line_ids.csp_subscription_id.filtered(
+            lambda s: s.status == "active" and s.start_date.day <= 28
+            and not s.next_term_instructions and s.microsoft_id not in self.bought
+            and s.start_date < at - dt.timedelta(days=8)
+        )  # fmt: skip
+        self.assertTrue(subscriptions)
+        return subscriptions[0]
+
+    # -- a purchase in the middle of the period ------------------------------------------
+
+    def test_bought_mid_period_pays_its_first_days_once(self):
+        bought = dt.datetime.combine(self.month.replace(day=18), dt.time(9))
+        subscription = self.buy(bought)
+        self.sync_at(bought + dt.timedelta(hours=2))
+        line = subscription.contract_line_id
+        self.assertEqual(
+            (line.contract_id, line.date_start, line.quantity, line.price_unit),
+            (self.contract, self.next_month, 2, 20.0),
+        )
+        (first,) = subscription.billing_adjustment_ids
+        last = self.next_month - dt.timedelta(days=1)
+        days = self.month_days - 17  # the 18th to the month's end, both counted
+        self.assertEqual(
+            (first.charge_type, first.quantity, first.period_start, first.period_end),
+            ("firstDays", 2, bought.date(), last),
+        )
+        self.assertEqual((first.billing_days, first.cycle_days), (days, self.month_days))
+        self.assertEqual(money(first.amount), by_hand("20", 2, days, self.month_days))
+        self.assertEqual(money(first.cost_amount), by_hand("16", 2, days, self.month_days))
+        self.assertEqual(first.time_source, "subscription")
+        self.assertIn(
+            f"2 seats, {day_month(bought)} {DASH} {day_month(last)} {last.year} "
+            f"({days}/{self.month_days} days) (from the subscription's start date)",
+            first.contract_line_id.name,
+        )
+        self.sync_at(bought + dt.timedelta(hours=3))  # no change: nothing added
+        self.assertEqual(subscription.billing_adjustment_ids, first)
+
+        invoices = self.invoice(self.next_month)
+        self.assertEqual(len(invoices), 2)
+        current = invoices[-1]
+        self.assertEqual(current.state, "draft")
+        carried = self.carried(current, first.contract_line_id)
+        self.assertEqual(money(carried.price_subtotal), money(first.amount))
+        recurring = self.carried(current, line)
+        self.assertEqual((recurring.quantity, recurring.price_unit), (2, 20.0))
+        self.assertEqual(self.invoice(self.next_month), invoices)  # invoicing again: nothing
+        following = self.invoice(self.next_month + relativedelta(months=1))
+        self.assertEqual(len(following), 3)
+        self.assertFalse(self.carried(following[-1], first.contract_line_id))
+        self.assertTrue(self.carried(following[-1], line))
+
+    def test_bought_before_the_contract_or_two_periods_ago_is_not_billed_again(self):
+        before = dt.datetime.combine(self.month - relativedelta(months=1), dt.time(9))
+        seen = dt.datetime.combine(self.month.replace(day=2), dt.time(8))
+        subscription = self.buy(before, seen=seen)  # running before its line was made
+        self.sync_at(dt.datetime.combine(self.month.replace(day=2), dt.time(9)))
+        self.assertEqual(subscription.contract_line_id.date_start, self.next_month)
+        self.assertFalse(subscription.billing_adjustment_ids)
+        # a contract from next month on: this month's days were never the customer's
+        later = self.new_contract("From next month", "monthly", start=self.next_month)
+        bought = dt.datetime.combine(self.month.replace(day=20), dt.time(9))
+        subscription = self.buy(bought)
+        self.sync_at(bought + dt.timedelta(hours=2))
+        line = subscription.contract_line_id
+        self.assertEqual((line.contract_id, line.date_start), (later, self.next_month))
+        self.assertFalse(subscription.billing_adjustment_ids)
+
+    # -- cancellations ---------------------------------------------------------------------
+
+    def test_cancelled_within_24_hours_gives_back_what_was_billed(self):
+        bought = dt.datetime.combine(self.month.replace(day=18), dt.time(9))
+        subscription = self.buy(bought)
+        self.sync_at(bought + dt.timedelta(hours=2))
+        (first,) = subscription.billing_adjustment_ids
+        line = subscription.contract_line_id
+        self.cancel(subscription)
+        self.sync_at(bought + dt.timedelta(hours=20))
+        self.assertEqual(subscription.status, "deleted")
+        refund = subscription.billing_adjustment_ids - first
+        self.assertEqual(len(refund), 1)
+        self.assertEqual(refund.charge_type, "cancelImmediate")
+        self.assertEqual(refund.amount, -first.amount)  # the customer paid those days only
+        self.assertEqual(money(refund.cost_amount), Decimal("-32.00"))  # Microsoft's 1st cycle
+        self.assertEqual(refund.time_source, "seen")
+        self.assertIn("cancelled within 24 hours, full refund of 2 seats", refund.name)
+        self.assertIn("(seen by the sync, no audit record)", refund.contract_line_id.name)
+        self.assertTrue(line.is_canceled)  # never invoiced: never will be
+        self.sync_at(bought + dt.timedelta(hours=21))
+        self.assertEqual(len(subscription.billing_adjustment_ids), 2)
+
+        current = self.invoice(self.next_month)[-1]
+        self.assertEqual(current.state, "draft")
+        both = self.carried(current, subscription.billing_adjustment_ids.contract_line_id)
+        self.assertEqual(len(both), 2)
+        self.assertEqual(sum(money(v) for v in both.mapped("price_subtotal")), 0)
+        self.assertFalse(self.carried(current, line))
+
+    def test_cancelled_within_7_days_refunds_the_unused_days(self):
+        bought = dt.datetime.combine(self.month.replace(day=18), dt.time(9))
+        subscription = self.buy(bought)
+        self.sync_at(bought + dt.timedelta(hours=2))
+        line = subscription.contract_line_id
+        self.cancel(subscription)
+        seen = bought + dt.timedelta(days=3, hours=1)  # 21st, 73 hours after the purchase
+        self.sync_at(seen)
+        refund = subscription.billing_adjustment_ids.filtered(
+            lambda a: a.charge_type == "cancelImmediate"
+        )
+        # Microsoft's cycle 18th - 17th: the 21st to the 17th, of the 18th's month's days
+        days = self.month_days - 21 + 1 + 17
+        self.assertEqual((refund.period_start, refund.period_end), (
+            seen.date(), self.next_month.replace(day=17)))  # fmt: skip
+        self.assertEqual((refund.billing_days, refund.cycle_days), (days, self.month_days))
+        self.assertEqual(money(refund.amount), -by_hand("20", 2, days, self.month_days))
+        self.assertEqual(money(refund.cost_amount), -by_hand("16", 2, days, self.month_days))
+        self.assertIn(f"cancelled, refund of 2 seats, {day_month(seen)}", refund.name)
+        self.assertTrue(line.is_canceled)
+        current = self.invoice(self.next_month)[-1]
+        self.assertEqual(
+            len(self.carried(current, subscription.billing_adjustment_ids.contract_line_id)), 2
+        )
+        self.assertFalse(self.carried(current, line))
+
+    def test_cancelled_later_refunds_nothing_and_its_line_ends(self):
+        bought = dt.datetime.combine(self.month - relativedelta(months=1, day=10), dt.time(9))
+        subscription = self.buy(bought, seen=dt.datetime.combine(self.month, dt.time(9)))
+        self.sync_at(dt.datetime.combine(self.month, dt.time(10)))
+        self.invoice(self.next_month)
+        seen = dt.datetime.combine(self.next_month.replace(day=5), dt.time(10))
+        line = subscription.contract_line_id
+        self.assertEqual(
+            line.last_date_invoiced, self.next_month + relativedelta(months=1, days=-1)
+        )
+        self.cancel(subscription)
+        self.sync_at(seen)
+        self.assertFalse(subscription.billing_adjustment_ids)  # after 7 days: no refund
+        self.assertEqual(line.date_end, line.last_date_invoiced)  # ended after what was paid
+        self.assertFalse(line.recurring_next_date)
+        self.assertIn(
+            "ended (", subscription.message_ids.filtered(lambda m: "is deleted" in m.body).body
+        )
+        self.sync_at(seen + dt.timedelta(hours=1))
+        self.assertEqual(line.date_end, line.last_date_invoiced)
+        following = self.invoice(self.next_month + relativedelta(months=1))[-1]
+        self.assertFalse(self.carried(following, line))
+        self.assertTrue(following.invoice_line_ids)  # the other subscriptions go on
+
+    # -- renewal ---------------------------------------------------------------------------
+
+    def test_renewal_is_not_pro_rated_and_the_line_follows_the_new_term(self):
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        subscription = self.running(now)
+        line = subscription.contract_line_id
+        line.price_unit, subscription.cost_price = 20.0, 16.0
+        quantity = subscription.quantity
+        renewed = subscription.start_date + relativedelta(months=1)
+        if subscription.billing_cycle == "annual" or subscription.term_duration != "P1M":
+            renewed = subscription.start_date + relativedelta(years=1)
+        # Partner Center renews it with 3 more seats at a new price (the new term's)
+        self.sandbox.control(
+            "PATCH", f"tenants/{ASHFORD}/subscriptions/{subscription.microsoft_id}",
+            {"effectiveStartDate": f"{renewed:%Y-%m-%dT00:00:00}Z", "quantity": quantity + 3},
+        )  # fmt: skip
+        subscription.cost_price, line.price_unit = 17.5, 22.0
+        self.sync_at(renewed + dt.timedelta(hours=2))
+        self.assertEqual(subscription.start_date, renewed.replace(hour=0, minute=0, second=0))
+        self.assertFalse(subscription.billing_adjustment_ids)  # a new term: no pro-rata
+        self.assertEqual((line.quantity, line.price_unit), (quantity + 3, 22.0))
+        self.assertEqual(line.csp_cost_price, 17.5)
+
+        # a seat added in the new term is billed at the new term's prices
+        self.sandbox.control(
+            "PATCH", f"tenants/{ASHFORD}/subscriptions/{subscription.microsoft_id}",
+            {"quantity": quantity + 4},
+        )  # fmt: skip
+        changed = renewed + dt.timedelta(days=3, hours=2)
+        self.sync_at(changed)
+        credit, charge = subscription.billing_adjustment_ids.sorted("amount")
+        self.assertEqual((credit.quantity, charge.quantity), (quantity + 3, quantity + 4))
+        self.assertEqual(charge.period_start, changed.date())
+        days, cycle = charge.billing_days, charge.cycle_days
+        self.assertEqual(money(charge.amount), by_hand("22", quantity + 4, days, cycle))
+        self.assertEqual(money(credit.cost_amount), -by_hand("17.5", quantity + 3, days, cycle))
+
+    # -- audit-record time -------------------------------------------------------------------
+
+    def test_audit_record_time_dates_the_change(self):
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        subscription = self.running(now)
+        subscription.contract_line_id.price_unit = 20.0
+        old = subscription.quantity
+        client = self.connection._csp_partner_center(self.connection._csp_http())
+        current = client.subscription(ASHFORD, subscription.microsoft_id)
+        client.patch_subscription(
+            ASHFORD, subscription.microsoft_id, quantity_rules.patch_body(current, old + 2)
+        )
+        records = [
+            r for r in client.audit_records(now - dt.timedelta(minutes=5))
+            if subscription.microsoft_id in r["resourceNewValue"]
+        ]  # fmt: skip
+        stamp = records[-1]["operationDate"]
+        audited = dt.datetime.fromisoformat(stamp.replace("Z", "")).replace(microsecond=0)
+        seen = now + dt.timedelta(days=1, hours=2)  # the sync sees it the next day
+        self.sync_at(seen)
+        self.assertEqual(subscription.quantity, old + 2)
+        self.assertEqual(subscription.changed_at, audited)
+        # kept in the subscription's history with the change itself
+        message = subscription.message_ids.filtered(
+            lambda m: (
+                {"quantity", "changed_at"} <= set(m.tracking_value_ids.field_id.mapped("name"))
+            )
+        )
+        self.assertEqual(len(message), 1)
+        credit, charge = subscription.billing_adjustment_ids.sorted("amount")
+        for adjustment in (credit, charge):
+            self.assertEqual(adjustment.time_source, "audit_record")
+            self.assertEqual(adjustment.changed_at, audited)
+            self.assertEqual(adjustment.period_start, audited.date())  # not the day it was seen
+            self.assertIn(
+                "(dated by Partner Center's audit record)", adjustment.contract_line_id.name
+            )
+        self.assertEqual(json.loads(self.tenant.licence_audit_times or "{}"), {})
+        self.sync_at(seen + dt.timedelta(hours=1))
+        self.assertEqual(len(subscription.billing_adjustment_ids), 2)
+
+    # -- three-year billing ------------------------------------------------------------------
+
+    def test_triennial_billing_goes_on_a_contract_invoiced_every_3_years(self):
+        bought = dt.datetime.combine(self.month.replace(day=3), dt.time(9))
+        subscription = self.buy(bought, 5, cycle="triennial", term="P3Y")
+        self.sync_at(bought + dt.timedelta(hours=2))
+        self.assertFalse(subscription.contract_line_id)  # the yearly contract is not used
+        activity = self.customer.activity_ids.filtered(lambda a: a.summary == ACTIVITY)
+        self.assertEqual(len(activity), 1)
+        self.assertIn(
+            f"{subscription.friendly_name} (triennial billing): needs an active sale contract "
+            "invoiced every 3 years",
+            activity.note,
+        )
+        self.assertNotIn("every 1 ", activity.note)
+        every3 = self.new_contract("Three years", "yearly", 3, start=self.month)
+        self.sync_at(bought + dt.timedelta(hours=3))
+        self.assertEqual(subscription.contract_line_id.contract_id, every3)
+        self.assertEqual(subscription.contract_line_id.quantity, 5)
+        self.assertFalse(self.customer.activity_ids.filtered(lambda a: a.summary == ACTIVITY))
+        self.assertFalse(subscription.billing_adjustment_ids)  # not pro-rated here
