@@ -211,7 +211,9 @@ class CspSubscription(models.Model):
         Adjustment = self.env["csp.billing.adjustment"]
         known = set(Adjustment.search([("subscription_id", "=", self.id)]).mapped("key"))
         contract = line.contract_id
-        currency = contract.currency_id or contract.company_id.currency_id
+        # the contract's currency comes from its journal, which the integrator (no
+        # accounting rights) may not read: read it, and only it, as superuser
+        currency = contract.sudo().currency_id or contract.company_id.currency_id
         settings = prorata.Settings(currency.decimal_places, self.connection_id.billing_rounding)
         digits = currency.decimal_places
         prices = [
