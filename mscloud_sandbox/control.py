@@ -303,6 +303,32 @@ def create_subscription(sb, request, tenant_id):
     return _created(subscription)
 
 
+def fill_licences(sb, request, tenant_id):
+    """Each licence the tenant's subscriptions provide held by ``per_sku`` enabled members
+    (a benchmark's set-up; default 50): members who lack it get it, in id order, as long
+    as the SKU has seats left. Answers {skuId: holders}."""
+    tenant = _tenant(sb, tenant_id)
+    per_sku = int(_body(request).get("per_sku", 50))
+    graph_views = importlib.import_module(".graph", __package__)
+    seats = {sku: sum(units.values()) for sku, units in graph_views.sku_table(tenant).items()}
+    members = sorted(
+        (u for u in tenant.users.values() if u.userType == "Member" and u.accountEnabled),
+        key=lambda u: u.id,
+    )
+    held = graph_views.consumed_units(tenant)
+    for sku_id, total in seats.items():
+        wanted = min(per_sku, total)
+        for user in members:
+            if held.get(sku_id, 0) >= wanted:
+                break
+            if any(lic["skuId"].lower() == sku_id for lic in user.assignedLicenses):
+                continue
+            licences = [*user.assignedLicenses, {"skuId": sku_id, "disabledPlans": []}]
+            sb.world.update_user(tenant, user.id, assignedLicenses=licences)
+            held[sku_id] = held.get(sku_id, 0) + 1
+    return errors.json_response({sku: held.get(sku, 0) for sku in seats})
+
+
 def subscription(sb, request, tenant_id, object_id):
     tenant = _tenant(sb, tenant_id)
     current = next((s for s in tenant.subscriptions if s.id == object_id), None)
@@ -411,6 +437,7 @@ url_map = Map(
             methods=["PATCH", "DELETE"],
         ),
         Rule("/tenants/<tenant_id>/subscriptions", endpoint=create_subscription, methods=["POST"]),
+        Rule("/tenants/<tenant_id>/licences/fill", endpoint=fill_licences, methods=["POST"]),
         Rule(
             "/tenants/<tenant_id>/subscriptions/<object_id>",
             endpoint=subscription,

@@ -2,11 +2,13 @@
 
 Run by scripts/bench_licences.sh inside `odoo shell` (which provides `env`) on a fresh
 database, with the sandbox serving 200 customer tenants; each is topped up to 10
-Partner Center subscriptions. The users step imports the users first (not timed:
-the licence assignments link to them). Then the licences step ("both": subscribed SKUs
-with their holders, and subscriptions) runs three times: the full import, a run with
-no change, and a run after one subscription changed in Partner Center (found through
-the audit records). Every figure is measured in this run; JSON in CSP_BENCH_OUT.
+Partner Center subscriptions (each added one a licence the customer lacked) and each of
+its licences is then held by 50 users (CSP_BENCH_HOLDERS). The users step imports the
+users first (not timed: the licence assignments link to them). Then the licences step
+("both": subscribed SKUs with their holders, and subscriptions) runs three times: the
+full import, a run with no change, and a run after one subscription changed in Partner
+Center (found through the audit records). Every figure is measured in this run; JSON
+in CSP_BENCH_OUT.
 """
 
 # ruff: noqa: F821 - `env` is provided by `odoo shell`
@@ -17,9 +19,12 @@ import time
 import bench_common as bench
 
 from mscloud_sandbox.connection import authorize, connection_values
+from mscloud_sandbox.generate import catalogue
 
 state, out_path, control = bench.sandbox()
 SUBSCRIPTIONS = int(os.environ.get("CSP_BENCH_SUBSCRIPTIONS", "10"))
+HOLDERS = int(os.environ.get("CSP_BENCH_HOLDERS", "50"))  # users holding each licence
+SEATS = HOLDERS + 5
 LICENCE_TABLES = ("csp_subscribed_sku", "csp_licence_assignment", "csp_subscription", "csp_tenant")
 
 
@@ -52,16 +57,25 @@ admin["csp.site.mapping"].create(
         for tenant, customer in zip(tenants, customers, strict=True)
     ]
 )  # fmt: skip
-# every customer gets SUBSCRIPTIONS subscriptions (Business Basic seats added)
-for tenant_state in control("GET", "state")["tenants"]:
-    if tenant_state["id"] not in tenants.mapped("tenant_id"):
-        continue
-    for _ in range(SUBSCRIPTIONS - tenant_state["subscriptions"]):
+# every customer gets SUBSCRIPTIONS subscriptions, each added one a licence the customer
+# does not have yet (SEATS seats), then every licence is held by HOLDERS users
+paid = [sku for sku in catalogue().values() if not sku.free]
+pc_client = connection._csp_partner_center(connection._csp_http())
+for tenant in tenants:
+    present = pc_client.subscriptions(tenant.tenant_id)
+    offers = {(item.get("offerId") or "").rsplit(":", 1)[0] for item in present}
+    fresh = (sku for sku in paid if sku.offer_id not in offers)
+    for item in present:  # room for HOLDERS on the licences the customer has
+        if item.get("status") == "active" and item.get("quantity", 0) < SEATS:
+            control("PATCH", f"tenants/{tenant.tenant_id}/subscriptions/{item['id']}",
+                    {"quantity": SEATS})  # fmt: skip
+    for _, sku in zip(range(SUBSCRIPTIONS - len(present)), fresh, strict=False):
         control(
-            "POST", f"tenants/{tenant_state['id']}/subscriptions",
-            {"offerId": "CFQ7TTC0LH18:0001:CFQ7TTC0K5DJ",
-             "skuId": "3b555118-da6a-4418-894f-7df1e2096870", "quantity": 50},
+            "POST", f"tenants/{tenant.tenant_id}/subscriptions",
+            {"offerId": f"{sku.offer_id}:CFQ7TTC0K5DJ", "offerName": sku.product_name,
+             "skuId": sku.sku_id, "quantity": SEATS},
         )  # fmt: skip
+    control("POST", f"tenants/{tenant.tenant_id}/licences/fill", {"per_sku": HOLDERS})
 admin.cr.commit()
 started = time.perf_counter()
 connection._csp_sync(trigger="manual", modules=["users"])

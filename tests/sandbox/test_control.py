@@ -6,6 +6,8 @@ import pytest
 import requests
 from conftest import GRAPH_SCOPE, msal_app
 
+from mscloud_sandbox.graph import sku_table
+
 
 @pytest.fixture
 def control(sandbox):
@@ -155,6 +157,28 @@ def test_subscriptions(sandbox, control):
     assert next(s for s in tenant.subscriptions if s.id == sub_id).status == "suspended"
     assert control("DELETE", f"/tenants/{tenant.id}/subscriptions/{sub_id}").status_code == 204
     assert len(tenant.subscriptions) == count
+
+
+def test_licences_filled_to_a_number_of_holders_within_their_seats(sandbox, control):
+    tenant = next(t for t in sandbox.world.tenants.values() if t.n_users >= 20)
+    tenant.ensure_loaded()
+    body = {"offerId": "CFQ7TTC0LH1G:0001", "skuId": "CDD28E44-67E3-425E-BE4C-737FAB2899D3",
+            "quantity": 4}  # fmt: skip
+    control("POST", f"/tenants/{tenant.id}/subscriptions", body)
+    filled = control("POST", f"/tenants/{tenant.id}/licences/fill", {"per_sku": 6}).json()
+    sku = body["skuId"].lower()
+    assert filled[sku] == 4, "no more holders than seats"
+    holders = [
+        u for u in tenant.users.values()
+        if any(lic["skuId"].lower() == sku for lic in u.assignedLicenses)
+    ]  # fmt: skip
+    assert len(holders) == 4
+    assert all(u.userType == "Member" and u.accountEnabled for u in holders)
+    seats = {key: sum(units.values()) for key, units in sku_table(tenant).items()}
+    assert all(count >= min(6, seats[key]) for key, count in filled.items())
+    # filling again changes nothing
+    again = control("POST", f"/tenants/{tenant.id}/licences/fill", {"per_sku": 6}).json()
+    assert again == filled
 
 
 def test_consent_and_tenant_flags(sandbox, control):
