@@ -62,7 +62,7 @@ admin["csp.site.mapping"].create(
 paid = [sku for sku in catalogue().values() if not sku.free]
 pc_client = connection._csp_partner_center(connection._csp_http())
 for tenant in tenants:
-    present = pc_client.subscriptions(tenant.tenant_id)
+    present = list(pc_client.subscriptions(tenant.tenant_id))
     offers = {(item.get("offerId") or "").rsplit(":", 1)[0] for item in present}
     fresh = (sku for sku in paid if sku.offer_id not in offers)
     for item in present:  # room for HOLDERS on the licences the customer has
