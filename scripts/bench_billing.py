@@ -180,12 +180,19 @@ admin.cr.commit()
 
 # the steps run the scheduled way: as the integrator cron's user
 integrator = connection.with_user(env.ref("csp_connector.ir_cron_csp_integrator").user_id)
-started = time.perf_counter()
-first = integrator._csp_sync(trigger="cron", modules=["licences", "billing"])
-admin.cr.commit()
-first_seconds = time.perf_counter() - started
-if first.state != "done":
-    print(f"Set-up: the first run ended {first.state}: {first.message}", flush=True)
+
+
+def billing_run(label):
+    """The licences and billing steps (set-up, not measured): (run, seconds)."""
+    started = time.perf_counter()
+    run = integrator._csp_sync(trigger="cron", modules=["licences", "billing"])
+    admin.cr.commit()
+    if run.state != "done":
+        print(f"Set-up: the {label} ended {run.state}: {run.message}", flush=True)
+    return run, time.perf_counter() - started
+
+
+first, first_seconds = billing_run("first run")
 
 # the MSP's prices on the lines and Microsoft's cost on the subscriptions
 list_prices = {sku.offer_id: sku.list_price_usd for sku in catalogue().values()}
@@ -209,12 +216,7 @@ for subscription in changed:  # seats added, or removed (keeping at least one)
         f"{sandbox_ids[subscription.microsoft_id.lower()]}",
         {"quantity": quantity},
     )
-started = time.perf_counter()
-second = integrator._csp_sync(trigger="cron", modules=["licences", "billing"])
-admin.cr.commit()
-second_seconds = time.perf_counter() - started
-if second.state != "done":
-    print(f"Set-up: the run after the changes ended {second.state}: {second.message}", flush=True)
+second, second_seconds = billing_run("run after the changes")
 adjustments = admin["csp.billing.adjustment"].search_count([])
 recurring_lines = admin["contract.line"].search_count([("csp_subscription_id", "!=", False)])
 bench.analyze(admin, ("contract_contract", "contract_line", "csp_billing_adjustment",
