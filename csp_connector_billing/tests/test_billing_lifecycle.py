@@ -295,6 +295,19 @@ class TestBillingLifecycle(BillingInvoicingCase):
         days, cycle = charge.billing_days, charge.cycle_days
         self.assertEqual(money(charge.amount), by_hand("22", quantity + 4, days, cycle))
         self.assertEqual(money(credit.cost_amount), -by_hand("17.5", quantity + 3, days, cycle))
+        # the next invoice: the recurring line at the new term's quantity and price, the
+        # seat change's pair once
+        invoices = self.invoice(self.next_month)
+        current = invoices[-1]
+        self.assertEqual(current.state, "draft")
+        recurring = self.carried(current, line)
+        self.assertEqual((recurring.quantity, recurring.price_unit), (quantity + 4, 22.0))
+        pair = self.carried(current, (credit | charge).contract_line_id)
+        self.assertEqual(
+            sorted(money(v) for v in pair.mapped("price_subtotal")),
+            [money(credit.amount), money(charge.amount)],
+        )
+        self.assertEqual(self.invoice(self.next_month), invoices)
 
     # -- audit-record time -------------------------------------------------------------------
 
