@@ -238,6 +238,7 @@ for number, variant in enumerate(order, 1):
 
 best = {variant: min(r["seconds"] for r in found) for variant, found in runs.items()}
 ratio = round(best["with"] / max(best["without"], 0.01), 3)
+mean = {variant: sum(r["seconds"] for r in found) / len(found) for variant, found in runs.items()}
 with_run = min(runs["with"], key=lambda r: r["seconds"])
 without_run = min(runs["without"], key=lambda r: r["seconds"])
 result = {
@@ -260,6 +261,7 @@ result = {
     "with_adjustments_seconds": best["with"],
     "without_adjustments_seconds": best["without"],
     "ratio_with_to_without": ratio,
+    "ratio_of_mean_times": round(mean["with"] / max(mean["without"], 0.01), 3),
     "invoices": with_run["invoices"],
     "invoice_lines_with": with_run["invoice_lines"],
     "invoice_lines_without": without_run["invoice_lines"],
