@@ -17,11 +17,11 @@ class CspUserBinding(models.Model):
     _order = "csp_tenant_id, upn"
     _rec_name = "upn"
     _csp_target_field = "partner_id"
-    # the columns the user import may write with one raw UPDATE per set of changed
-    # columns (user_importer._write_bindings: fingerprints differ per user, so ORM
-    # writes would not group; other columns go through write()). Safe only while no
-    # stored computed field depends on them and no write() override must see them:
-    # test_binding_base fails when either appears.
+    # written with one raw UPDATE per set of changed columns by the importer
+    # (importer.BindingImporter.write_bindings: fingerprints and graph_values differ per
+    # user, so ORM writes would not group). Safe only while no stored computed field
+    # depends on them and no write() override must see them: test_binding_base fails
+    # when either appears.
     _csp_raw_update_fields = frozenset({
         "upn", "mail", "account_enabled", "external", "licensed", "sku_ids", "last_sign_in",
         "mapping_id", "fingerprint", "graph_values", "removed", "removed_date",

@@ -10,10 +10,19 @@ plain rules (sync/) and hands each page of planned records to a BindingImporter:
         importer.apply(Planned(item["id"], binding_values, target_values) for item in page)
     importer.archive_missing(complete=check_finished)  # only after a complete read
     return importer.counters
+
+Users, groups, SKUs and subscriptions all go through it. What a feature needs beyond
+that is a subclass overriding the hooks below (the user import, user_importer.py:
+contacts matched by e-mail, created with a built name, archives held by the safety
+valve until the round ends).
 """
 
+import json
 from collections import defaultdict
 from typing import NamedTuple
+
+from odoo import fields
+from odoo.tools import SQL
 
 from .csp_binding_mixin import differs, fingerprint
 
@@ -24,93 +33,258 @@ class Planned(NamedTuple):
     """One Microsoft object as it should be in Odoo.
 
     ``values``: the binding's own fields; ``target``: the bound Odoo record's values
-    (None: the model binds no record, or it is left as it is)."""
+    (None: the model binds no record, or it is left as it is). ``digest``: the
+    feature's own fingerprint of what decides the target (None: a digest of values and
+    target); with one, an equal digest skips the target only, and the binding's values
+    are still compared and written when they differ (e.g. a user's last sign-in)."""
 
     microsoft_id: str
     values: dict
     target: dict | None = None
+    digest: str | None = None
 
 
-def _frozen(values):
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items()))
+class _Grouped:
+    """Records to write grouped by the values written: one write per distinct set."""
 
+    def __init__(self):
+        self.groups = {}  # key -> (values, ids)
 
-def _thawed(frozen):
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in frozen}
+    def add(self, record_id, values):
+        key = json.dumps(values, sort_keys=True, default=str)
+        self.groups.setdefault(key, (values, []))[1].append(record_id)
+
+    def __iter__(self):
+        return iter(self.groups.values())
+
+    def __bool__(self):
+        return bool(self.groups)
 
 
 class BindingImporter:
     """Creates, updates and archives one tenant's bindings of one model, a page at a
     time: one search per page, creates in one call, one write per distinct set of
-    values; an object whose fingerprint did not change is not written at all."""
+    values; an object whose fingerprint did not change is not written at all.
+
+    The bound records (``model._csp_target_field``) are created, or matched to
+    existing ones (``_match``), with their bindings; contacts of Odoo users and
+    companies (res.partner._csp_protected_ids) are never bound, written or archived:
+    such an object is skipped and counted (``skipped_protected``)."""
+
+    # target fields written before the others, grouped by value (res.partner copies a
+    # new parent's address to the contact: the values written next are the ones kept)
+    target_first = ()
+    # context of the target writes (e.g. no chatter tracking for imported contacts)
+    target_context = {}
+    # archives wait for archive_pending() (the end of a round), then _archive decides
+    defer_archives = False
 
     def __init__(self, model, tenant):
         self.model = model.with_context(active_test=False)
         self.tenant = tenant
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.seen = set()  # Microsoft ids this read listed
+        self.present = set()  # ids of the bindings this read listed
+        self.pending = set()  # ids of the bindings to archive at archive_pending()
         self.written = False
         field = model._csp_target_field
-        self.targets = model.env[model._fields[field].comodel_name] if field else None
+        self.targets = None
+        self.protected = frozenset()
+        if field:
+            self.targets = model.env[model._fields[field].comodel_name].with_context(
+                active_test=False, **self.target_context
+            )
+            if self.targets._name == "res.partner":
+                self.protected = self.targets._csp_protected_ids()
 
-    def apply(self, planned):
-        """Create or update the bindings (and bound records) of one page."""
+    # -- hooks ------------------------------------------------------------------------
+
+    def _match(self, microsoft_ids):
+        """{microsoft id: id of an existing record} for objects no binding (or a binding
+        without its record) stands for yet: they are bound to it instead of creating
+        one. Default: none."""
+        return {}
+
+    def _new_target(self, plan):
+        """The values of a record created for `plan` (the target, by default)."""
+        return plan.target
+
+    def _archive(self, bindings):
+        """Archive `bindings` (all listed gone, none removed yet); returns whether
+        anything was written. The user import holds them past the safety valve."""
+        count = bindings._csp_mark_removed()
+        self.counters["deactivated"] += count
+        return bool(count)
+
+    # -- create and update ------------------------------------------------------------
+
+    def apply(self, planned, bindings=None):
+        """Create or update the bindings (and bound records) of one page. `bindings`:
+        {microsoft id: binding} of the page when the caller read them already."""
         planned = {p.microsoft_id: p for p in planned}
         if not planned:
             return
         self.seen.update(planned)
-        bindings = self.model._csp_bindings(self.tenant, planned)
-        creates, binding_writes, target_writes = [], defaultdict(list), defaultdict(list)
+        if bindings is None:
+            bindings = self.model._csp_bindings(self.tenant, planned)
+        field = self.model._csp_target_field
+        unbound = dict.fromkeys(
+            m for m, plan in planned.items()
+            if self.targets is not None and plan.target is not None
+            and not (bindings.get(m) and bindings[m][field])
+        )  # fmt: skip
+        matches = self._match(list(unbound)) if unbound else {}
+        matched = self.targets.browse(set(matches.values())) if matches else None
+        creates, binding_writes, target_writes = [], [], defaultdict(_Grouped)
         for microsoft_id, plan in planned.items():
-            digest = fingerprint(plan.values, plan.target)
             binding = bindings.get(microsoft_id)
-            if binding is None:
-                creates.append((plan, digest))
-                continue
-            if binding.fingerprint == digest and not binding.removed:
+            if binding:
+                self.present.add(binding.id)
+                self.pending.discard(binding.id)
+            match = matches.get(microsoft_id)
+            target = binding[field] if binding and self.targets is not None else None
+            if (target.id if target else match) in self.protected:
                 self.counters["skipped"] += 1
+                self.counters["skipped_protected"] = self.counters.get("skipped_protected", 0) + 1
                 continue
-            values = {**plan.values, "fingerprint": digest, "removed": False, "removed_date": False}
-            binding_writes[_frozen(binding._csp_differs(values))].append(binding.id)
-            target = binding[self.model._csp_target_field] if self.targets is not None else None
-            if target and plan.target is not None:
-                wanted = dict(plan.target)
-                if binding.removed and "active" in target._fields:
-                    wanted["active"] = True  # back in Microsoft
-                changed = {k: v for k, v in wanted.items() if differs(target, k, v)}
-                if changed:
-                    target_writes[_frozen(changed)].append(target.id)
-            self.counters["updated"] += 1
-        for frozen, ids in target_writes.items():
-            self.targets.browse(ids).write(_thawed(frozen))
-        for frozen, ids in binding_writes.items():
-            if frozen:
-                self.model.browse(ids).write(_thawed(frozen))
+            digest = plan.digest or fingerprint(plan.values, plan.target)
+            values = {**plan.values, "fingerprint": digest}
+            if binding is None or microsoft_id in unbound:
+                if match:  # an existing record stands for it: bound, and brought up to date
+                    record = matched.browse(match).with_prefetch(matched._prefetch_ids)
+                    self._plan_target(record, plan.target, target_writes)
+                if binding:  # bound to no record (deleted in Odoo): bound again
+                    values.update(removed=False, removed_date=False)
+                creates.append((plan, values, match, binding))
+                continue
+            self._update(binding, target, plan, values, binding_writes, target_writes)
+        self._write_targets(target_writes)
+        self.write_bindings(binding_writes)
         if creates:
             self._create(creates)
-        self.written |= bool(creates or binding_writes or target_writes)
+
+    def _update(self, binding, target, plan, values, binding_writes, target_writes):
+        """Queue the writes of a bound object (nothing when its fingerprint is equal)."""
+        if binding.fingerprint == values["fingerprint"] and not binding.removed:
+            self.counters["skipped"] += 1
+            if plan.digest:  # values the digest does not cover
+                binding_writes.append((binding, binding._csp_differs(values)))
+            return
+        values.update(removed=False, removed_date=False)
+        binding_writes.append((binding, binding._csp_differs(values)))
+        if target and plan.target is not None:
+            wanted = dict(plan.target)
+            if binding.removed and "active" in target._fields:
+                wanted.setdefault("active", True)  # back in Microsoft
+            self._plan_target(target, wanted, target_writes)
+        self.counters["updated"] += 1
+
+    def _plan_target(self, target, wanted, target_writes):
+        """Queue the part of `wanted` that differs from `target` (first fields apart)."""
+        changed = {k: v for k, v in wanted.items() if differs(target, k, v)}
+        for name in self.target_first:
+            if name in changed:
+                target_writes[name].add(target.id, {name: changed.pop(name)})
+        if changed:
+            target_writes[None].add(target.id, changed)
+
+    def _write_targets(self, target_writes):
+        """First fields (target_first, in order), then the rest: one write per distinct
+        set of values, all sharing one prefetch set (what the target's write reads of
+        each record comes in one query for all of them)."""
+        groups = [target_writes[k] for k in (*self.target_first, None) if k in target_writes]
+        ids = {i for group in groups for _values, ids in group for i in ids}
+        if not ids:
+            return
+        touched = self.targets.browse(ids)
+        for group in groups:
+            for values, group_ids in group:
+                touched.browse(group_ids).with_prefetch(touched._prefetch_ids).write(values)
+        self.written = True
 
     def _create(self, creates):
+        """[(plan, binding values, matched record id, existing binding or None)]."""
         base = {"connection_id": self.tenant.connection_id.id, "csp_tenant_id": self.tenant.id}
-        rows = [
-            {**base, **plan.values, "microsoft_id": plan.microsoft_id, "fingerprint": digest}
-            for plan, digest in creates
-        ]
+        field = self.model._csp_target_field
+        made_for = {}
         if self.targets is not None:
-            with_target = [i for i, (plan, _d) in enumerate(creates) if plan.target is not None]
-            created = self.targets.create([creates[i][0].target for i in with_target])
-            for i, target in zip(with_target, created, strict=True):
-                rows[i][self.model._csp_target_field] = target.id
-        self.model.create(rows)
-        self.counters["created"] += len(rows)
+            new = [c for c in creates if c[0].target is not None and not c[2]]
+            made = self.targets.create([self._new_target(c[0]) for c in new])
+            made_for = {c[0].microsoft_id: t.id for c, t in zip(new, made, strict=True)}
+            self.counters["created"] += len(made)
+        rows = []
+        for plan, values, match, binding in creates:
+            row = dict(values)
+            if self.targets is not None and plan.target is not None:
+                row[field] = match or made_for[plan.microsoft_id]
+                self.counters["updated"] += bool(match)
+            if binding:
+                binding.write(row)
+            else:
+                rows.append({**base, **row, "microsoft_id": plan.microsoft_id})
+        if rows:
+            self.model.create(rows)
+            if self.targets is None:
+                self.counters["created"] += len(rows)
+        self.written = True
+
+    def write_bindings(self, updates):
+        """[(binding, changed values)]: one write() per distinct set of values. Values
+        unique to one binding (a fingerprint, the user's last Microsoft values) would
+        not group: those go in one SQL UPDATE per set of columns, when the model lists
+        the columns as safe for it (``_csp_raw_update_fields``: no stored computed field
+        depends on them, no write() override must see them; test_binding_base checks)."""
+        grouped = _Grouped()
+        for binding, changes in updates:
+            if changes:
+                grouped.add(binding.id, changes)
+        raw = defaultdict(list)
+        safe = self.model._csp_raw_update_fields
+        for values, ids in grouped:
+            if len(ids) == 1 and safe.issuperset(values):
+                raw[tuple(sorted(values))].append((ids[0], values))
+            else:
+                self.model.browse(ids).write(values)
+        for columns, rows in raw.items():
+            if len(rows) == 1:
+                self.model.browse(rows[0][0]).write(rows[0][1])
+            else:
+                self._update_rows(columns, rows)
+        self.written |= bool(grouped)
+
+    def _update_rows(self, columns, rows):
+        model = self.model
+        model.flush_model(columns)
+        types = {name: model._fields[name].column_type[1] for name in columns}
+        rows_sql = SQL(", ").join(
+            SQL("%s", (record_id, *[values[n] if values[n] is not False else None
+                                    for n in columns]))
+            for record_id, values in rows
+        )  # fmt: skip
+        model.env.cr.execute(
+            SQL(
+                "UPDATE %s AS b SET %s, write_date = %s, write_uid = %s"
+                " FROM (VALUES %s) AS v(%s) WHERE b.id = v.id",
+                SQL.identifier(model._table),
+                SQL(", ").join(
+                    SQL("%s = v.%s::%s", SQL.identifier(n), SQL.identifier(n), SQL(types[n]))
+                    for n in columns
+                ),
+                fields.Datetime.now(),
+                model.env.uid,
+                rows_sql,
+                SQL(", ").join([SQL("id"), *(SQL.identifier(n) for n in columns)]),
+            )
+        )
+        model.invalidate_model([*columns, "write_date", "write_uid"])
+
+    # -- archive ----------------------------------------------------------------------
 
     def remove(self, microsoft_ids):
-        """Objects Microsoft reported deleted (delta '@removed'): archived now."""
+        """Objects Microsoft reported deleted (delta '@removed'): archived now (or at
+        archive_pending(), when archives are deferred)."""
         bindings = self.model._csp_bindings(self.tenant, microsoft_ids)
-        count = self.model.union(*bindings.values())._csp_mark_removed() if bindings else 0
-        self.counters["deactivated"] += count
-        self.written |= bool(count)
-        return count
+        return self._gone(self.model.union(*bindings.values()))
 
     def archive_missing(self, complete):
         """After a full read: archive the bindings it did not list. Only when the read is
@@ -118,5 +292,25 @@ class BindingImporter:
         must never archive what it did not reach."""
         if not complete:
             return 0
-        gone = [m for m in self.model._csp_bindings(self.tenant) if m not in self.seen]
-        return self.remove(gone) if gone else 0
+        gone = self.model.search(
+            [("csp_tenant_id", "=", self.tenant.id), ("removed", "=", False),
+             ("microsoft_id", "not in", list(self.seen))]
+        )  # fmt: skip
+        return self._gone(gone)
+
+    def _gone(self, bindings):
+        bindings = bindings.filtered(lambda b: not b.removed)
+        if self.defer_archives:
+            self.pending.update(bindings.ids)
+            return 0
+        before = self.counters["deactivated"]
+        self.written |= bool(bindings) and self._archive(bindings)
+        return self.counters["deactivated"] - before
+
+    def archive_pending(self):
+        """Deferred archives (defer_archives): the bindings still gone, through _archive.
+        Returns whether anything was written."""
+        bindings = self.model.browse(sorted(self.pending)).exists()
+        written = self._archive(bindings.filtered(lambda b: not b.removed))
+        self.written |= written
+        return written

@@ -35,6 +35,12 @@ class TestUsers(CspSandboxCase):
         }
         return self.sandbox.control("POST", f"tenants/{tenant.tenant_id}/users", body)
 
+    def map_everyone_to_the_customer(self):
+        self.Mapping.create(
+            {"connection_id": self.connection.id, "kind": "site",
+             "customer_id": self.customer.id, "site_id": self.customer.id}
+        )  # fmt: skip
+
     def patch_user(self, tenant, user, **values):
         return self.sandbox.control(
             "PATCH", f"tenants/{tenant.tenant_id}/users/{user['id']}", values
@@ -215,10 +221,7 @@ class TestUsers(CspSandboxCase):
             self.assertLessEqual(len(self.graph_calls(before, tenant)), 2)
 
     def test_expired_delta_link_triggers_a_full_resync(self):
-        self.Mapping.create(
-            {"connection_id": self.connection.id, "kind": "site",
-             "customer_id": self.customer.id, "site_id": self.customer.id}
-        )  # fmt: skip
+        self.map_everyone_to_the_customer()
         self.sync()
         late = self.add_user(self.t1, "Lat Ecomer")
         self.sandbox.control("POST", "clock", {"advance_seconds": 8 * 86400})
@@ -235,10 +238,7 @@ class TestUsers(CspSandboxCase):
         self.assertIn("expired", self.t1.message_ids[:1].body)
 
     def test_reset_and_latest_buttons(self):
-        self.Mapping.create(
-            {"connection_id": self.connection.id, "kind": "site",
-             "customer_id": self.customer.id, "site_id": self.customer.id}
-        )  # fmt: skip
+        self.map_everyone_to_the_customer()
         self.sync()
         skipped = self.add_user(self.t1, "Ski Pped")
         self.t1.action_latest_users()  # forget what happened until now
@@ -252,10 +252,7 @@ class TestUsers(CspSandboxCase):
         self.assertTrue(self.contact(self.t1, skipped), "a full sync reads every user")
 
     def test_matching_by_email_and_upn_binds_existing_contacts(self):
-        self.Mapping.create(
-            {"connection_id": self.connection.id, "kind": "site",
-             "customer_id": self.customer.id, "site_id": self.customer.id}
-        )  # fmt: skip
+        self.map_everyone_to_the_customer()
         self.connection.user_match_field = "upn"
         by_upn = self.add_user(self.t2, "Up Nmatch", mail=None)
         known_upn = self.env["res.partner"].create(
@@ -285,10 +282,7 @@ class TestUsers(CspSandboxCase):
         self.assertEqual((rerun.created, rerun.updated), (0, 0))
 
     def test_object_id_matching_is_stable_across_renames(self):
-        self.Mapping.create(
-            {"connection_id": self.connection.id, "kind": "site",
-             "customer_id": self.customer.id, "site_id": self.customer.id}
-        )  # fmt: skip
+        self.map_everyone_to_the_customer()
         user = self.add_user(self.t1, "Ren Ame")
         self.sync()
         first = self.contact(self.t1, user)
@@ -297,11 +291,30 @@ class TestUsers(CspSandboxCase):
         self.assertEqual(self.contact(self.t1, user), first)
         self.assertEqual((first.name, first.email), ("Ren Amed", "other@example.com"))
 
+    def test_a_contact_deleted_in_odoo_is_made_again_on_the_same_binding(self):
+        self.map_everyone_to_the_customer()
+        user = self.add_user(self.t1, "Del Eted")
+        self.sync()
+        binding = self.env["csp.user.binding"].search([("microsoft_id", "=", user["id"])])
+        binding.partner_id.unlink()  # by hand: the binding stays, bound to nothing
+        self.assertFalse(binding.partner_id)
+        self.patch_user(self.t1, user, jobTitle="Returns clerk")
+        run = self.sync()
+        self.assertEqual((run.created, run.updated), (1, 0))
+        self.assertEqual(
+            self.env["csp.user.binding"].search([("microsoft_id", "=", user["id"])]), binding
+        )
+        self.assertEqual(
+            (binding.partner_id.name, binding.partner_id.function, binding.partner_id.parent_id),
+            ("Del Eted", "Returns clerk", self.customer),
+        )
+        # and from then on it is that contact that follows the user
+        self.patch_user(self.t1, user, jobTitle="Dispatcher")
+        self.assertEqual(self.sync().updated, 1)
+        self.assertEqual(binding.partner_id.function, "Dispatcher")
+
     def test_last_sign_in_needs_p1_and_never_blocks_the_import(self):
-        self.Mapping.create(
-            {"connection_id": self.connection.id, "kind": "site",
-             "customer_id": self.customer.id, "site_id": self.customer.id}
-        )  # fmt: skip
+        self.map_everyone_to_the_customer()
         self.connection.user_import_sign_in = True
         no_p1 = self.sandbox.state()["special"]["no_p1"]
         plain_tenant, p1_tenant = (self.t2, self.t1) if self.t2.tenant_id in no_p1 else (
