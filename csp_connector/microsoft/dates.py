@@ -31,3 +31,13 @@ def parse_datetime(value):
         _logger.warning("CSP: %r is not a date Microsoft documents; left empty", value)
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def odoo_datetime(value):
+    """A Microsoft timestamp as Odoo stores datetimes: naive UTC (an offset is converted,
+    not dropped). None for no value, an unreadable one, or the "never" date Microsoft's
+    APIs send for unset times (0001-01-01)."""
+    parsed = parse_datetime(value)
+    if parsed is None or parsed.year < 1900:
+        return None
+    return parsed.astimezone(UTC).replace(tzinfo=None)

@@ -14,7 +14,7 @@ import logging
 from odoo.tools import SQL
 
 from ..microsoft import errors
-from ..microsoft.dates import parse_datetime
+from ..microsoft.dates import odoo_datetime
 from ..microsoft.graph import ReadCheck, read_delta
 from ..sync import users as user_rules
 from .csp_guard import CONTEXT_KEY as CODE_WRITE_KEY
@@ -306,8 +306,7 @@ def _binding_values(user, decision, with_sign_in):
     }
     if with_sign_in:
         activity = user.get("signInActivity") or {}
-        when = parse_datetime(activity.get("lastSignInDateTime"))
-        values["last_sign_in"] = when.replace(tzinfo=None) if when else False
+        values["last_sign_in"] = odoo_datetime(activity.get("lastSignInDateTime")) or False
     return values
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC
 
-from ..microsoft.dates import parse_datetime
+from ..microsoft.dates import odoo_datetime, parse_datetime
 from .tenants import is_guid
 
 # licence import types (connection default, per-tenant override)
@@ -175,10 +175,7 @@ def plan_subscription(item):
 def _odoo_datetime(value):
     """Naive UTC as Odoo stores it; False for none, or Partner Center's unset date
     (0001-01-01)."""
-    parsed = parse_datetime(value)
-    if parsed is None or parsed.year <= 1:
-        return False
-    return parsed.astimezone(UTC).replace(tzinfo=None)
+    return odoo_datetime(value) or False
 
 
 def _subscription_objects(item):

@@ -11,9 +11,8 @@ Intune are decided here too, from plain values the importer passes in.
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC
 
-from odoo.addons.csp_connector.microsoft.dates import parse_datetime
+from odoo.addons.csp_connector.microsoft.dates import odoo_datetime
 from odoo.addons.csp_connector.sync.users import PropertyFilter, text_value
 
 # managedDevice properties read from Graph (v1.0); rules may test any of them
@@ -159,10 +158,8 @@ def intune_datetime(value):
     """A Graph date as a naive UTC datetime string for Odoo (parsed as every Microsoft
     date is, microsoft/dates.py); Intune's "never" (0001-01-01) and anything
     unreadable are None."""
-    parsed = parse_datetime(text_value(value) or None)
-    if parsed is None or parsed.year < 1900:
-        return None
-    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    parsed = odoo_datetime(text_value(value) or None)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S") if parsed else None
 
 
 # equipment field <- (managedDevice property, how its value is read)

@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 
+from odoo.addons.csp_connector.microsoft.dates import odoo_datetime
 from odoo.addons.csp_connector.sync import tenants
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -77,6 +78,15 @@ def test_timestamps_in_every_published_shape():
         assert tenants.parse_datetime(text) == want, text
     assert tenants.parse_datetime("31/01/2026 10:00") is None, "refused, not raised"
     assert tenants.parse_datetime("0001-01-01T00:00:00Z").year == 1
+
+
+def test_odoo_datetimes_are_naive_utc_and_never_is_empty():
+    # an offset is converted (a sign-in at 11:00 in Paris is 10:00 UTC), not dropped
+    assert odoo_datetime("2026-01-31T11:00:00+01:00") == datetime(2026, 1, 31, 10)
+    assert odoo_datetime("2026-01-31T10:00:00Z") == datetime(2026, 1, 31, 10)
+    assert odoo_datetime("0001-01-01T00:00:00Z") is None, "Microsoft's never"
+    assert odoo_datetime("not a date") is None
+    assert odoo_datetime(None) is None
 
 
 def test_customers_are_keyed_on_their_id_and_never_merged_by_a_look_alike():
