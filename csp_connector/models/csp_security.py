@@ -113,7 +113,10 @@ class CspUserBinding(models.Model):
 
     # who an Azure user is: only the sync decides (a forged binding would let a sync
     # write an Azure user's data onto any contact, or give it portal access)
-    _csp_code_fields = ("connection_id", "csp_tenant_id", "microsoft_id", "partner_id")
+    _csp_code_fields = (
+        "connection_id", "csp_tenant_id", "microsoft_id", "partner_id", "portal_user_id",
+        "portal_revoked",
+    )  # fmt: skip
 
     @api.constrains("partner_id")
     def _check_partner_not_protected(self):

@@ -4,6 +4,8 @@
 
 from odoo import api, fields, models
 
+from .csp_guard import CONTEXT_KEY as CODE_WRITE_KEY
+from .csp_guard import code_env
 from .user_importer import UserImporter, select_for
 
 
@@ -40,6 +42,14 @@ class CspUserBinding(models.Model):
     sku_ids = fields.Char(string="Licence SKUs", help="skuIds of the assigned licences.")
     last_sign_in = fields.Datetime()
     mapping_id = fields.Many2one("csp.site.mapping", ondelete="set null")
+    portal_user_id = fields.Many2one(
+        "res.users", string="Portal User Granted", readonly=True, ondelete="set null",
+        help="The portal user the sync gave this contact (a mapping grants portal access). "
+        "Archived when the Azure user leaves; active again when the user comes back.",
+    )  # fmt: skip
+    portal_revoked = fields.Boolean(
+        readonly=True, help="The sync archived the portal user when the Azure user left."
+    )
     graph_values = fields.Text(
         string="Last Microsoft values",
         help="The user's properties as last read from Microsoft (JSON). A delta entry "
@@ -47,6 +57,31 @@ class CspUserBinding(models.Model):
     )
 
     # -- the sync (models/user_importer.py) ------------------------------------
+
+    def _csp_mark_removed(self):
+        """Gone from Azure: besides the binding (and the contact, unless protected), the
+        portal access the sync granted is revoked: a leaver must not keep signing in to
+        the portal. The contact of a portal user is protected, so it stays as it is."""
+        leaving = self.filtered(lambda b: not b.removed and b.portal_user_id)
+        count = super()._csp_mark_removed()
+        users = leaving.portal_user_id.filtered(lambda u: u.active and u.share)
+        if users:
+            _portal_users(users).write({"active": False})
+            revoked = leaving.filtered(lambda b: b.portal_user_id in users)
+            code_env(revoked).write({"portal_revoked": True})
+        return count
+
+    def _csp_restore_portal(self):
+        """Users back in Azure get back the portal access the sync revoked (a portal user
+        someone archived by hand stays archived)."""
+        back = self.filtered(lambda b: b.portal_revoked and not b.removed)
+        users = back.portal_user_id.with_context(active_test=False).filtered(
+            lambda u: not u.active and u.share
+        )
+        if users:
+            _portal_users(users).write({"active": True})
+        if back:
+            code_env(back).write({"portal_revoked": False})
 
     @api.model
     def _csp_sync_users(self, tenant, http):
@@ -57,3 +92,9 @@ class CspUserBinding(models.Model):
     def _csp_select_for(self, tenant):
         """$select of a users read of `tenant` (what its mappings and filters use)."""
         return select_for(self.env, tenant)
+
+
+def _portal_users(users):
+    """Portal users as the sync manages them: with sudo (the integrator may not manage
+    users), outside the guard of synced contacts (a user is not a contact)."""
+    return users.sudo().with_context(**{CODE_WRITE_KEY: False})

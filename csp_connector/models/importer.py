@@ -146,6 +146,8 @@ class BindingImporter:
             if (target.id if target else match) in self.protected:
                 self.counters["skipped"] += 1
                 self.counters["skipped_protected"] = self.counters.get("skipped_protected", 0) + 1
+                if binding and binding.removed:  # back in Microsoft: the binding says so
+                    binding_writes.append((binding, {"removed": False, "removed_date": False}))
                 continue
             digest = plan.digest or fingerprint(plan.values, plan.target)
             values = {**plan.values, "fingerprint": digest}

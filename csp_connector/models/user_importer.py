@@ -18,6 +18,7 @@ from ..microsoft.dates import odoo_datetime
 from ..microsoft.graph import ReadCheck, read_delta
 from ..sync import users as user_rules
 from .csp_guard import CONTEXT_KEY as CODE_WRITE_KEY
+from .csp_guard import code_env
 from .csp_sync_run import out_of_time as _out_of_time
 from .importer import BindingImporter, Planned
 
@@ -259,7 +260,7 @@ class UserImporter(BindingImporter):
             context.grant_portal(
                 self.model.search(
                     [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "in", list(portal))]
-                ).partner_id.ids
+                )
             )
 
     # -- the binding base's hooks ---------------------------------------------------------
@@ -492,18 +493,28 @@ class _SyncContext:
                 matches[object_id] = contact.id
         return matches
 
-    def grant_portal(self, partner_ids):
+    def grant_portal(self, bindings):
         """Portal users for contacts this sync created or bound (bindings are written by
-        the sync only), never for a contact that already has a user. With the portal
-        group only, so sudo: the integrator itself may not create users."""
+        the sync only), never for a contact that already has a user; the access the sync
+        revoked when a user left comes back with the user. With the portal group only,
+        so sudo: the integrator itself may not create users."""
+        bindings._csp_restore_portal()
         portal = self.env.ref("base.group_portal")
+        partner_ids = bindings.partner_id.ids
         protected = self.env["res.partner"]._csp_protected_ids(partner_ids)
         partners = self.env["res.partner"].browse([p for p in partner_ids if p not in protected])
         partners = partners.filtered(lambda p: p.email and p.active)
-        if partners:
-            self.env["res.users"].sudo().with_context(
-                no_reset_password=True, **{CODE_WRITE_KEY: False}
-            ).create(
+        if not partners:
+            return
+        users = (
+            self.env["res.users"]
+            .sudo()
+            .with_context(no_reset_password=True, **{CODE_WRITE_KEY: False})
+            .create(
                 [{"name": p.name, "login": p.email, "partner_id": p.id,
                   "groups_id": [(6, 0, [portal.id])]} for p in partners]
-            )  # fmt: skip
+            )
+        )  # fmt: skip
+        by_partner = {user.partner_id.id: user.id for user in users}
+        for binding in bindings.filtered(lambda b: b.partner_id.id in by_partner):
+            code_env(binding).write({"portal_user_id": by_partner[binding.partner_id.id]})

@@ -220,6 +220,38 @@ class TestUsers(CspSandboxCase):
         for tenant in (self.t1, self.t2):
             self.assertLessEqual(len(self.graph_calls(before, tenant)), 2)
 
+    def test_leavers_lose_the_portal_access_the_sync_granted(self):
+        self.Mapping.create(
+            {"connection_id": self.connection.id, "kind": "site", "grant_portal": True,
+             "customer_id": self.customer.id, "site_id": self.customer.id}
+        )  # fmt: skip
+        leaver = self.add_user(self.t1, "Port Leaver")
+        stayer = self.add_user(self.t1, "Port Stayer")
+        self.sync()
+        gone, kept = self.contact(self.t1, leaver), self.contact(self.t1, stayer)
+        portal = gone.user_ids
+        self.assertTrue(portal.has_group("base.group_portal"))
+        binding = self.env["csp.user.binding"].search([("partner_id", "=", gone.id)])
+        self.assertEqual(binding.portal_user_id, portal)
+        # someone archives the stayer's portal user by hand: the sync leaves it so
+        kept.user_ids.action_archive()
+
+        self.sandbox.control("DELETE", f"tenants/{self.t1.tenant_id}/users/{leaver['id']}")
+        self.sync()
+        self.assertTrue(binding.removed)
+        self.assertFalse(portal.active, "a leaver cannot sign in to the portal any more")
+        self.assertTrue(gone.active, "the contact of a (portal) user is never archived")
+        self.assertFalse(kept.with_context(active_test=False).user_ids.active)
+
+        self.sandbox.control("POST", f"tenants/{self.t1.tenant_id}/users/{leaver['id']}/restore")
+        self.sync()
+        self.assertFalse(binding.removed)
+        self.assertTrue(portal.active, "back in Azure: the portal access the sync took comes back")
+        self.assertFalse(binding.portal_revoked)
+        self.assertFalse(
+            kept.with_context(active_test=False).user_ids.active, "archived by hand: stays so"
+        )
+
     def test_expired_delta_link_triggers_a_full_resync(self):
         self.map_everyone_to_the_customer()
         self.sync()
