@@ -36,6 +36,11 @@ What this module relies on (Microsoft Partner Center documentation, in our words
   A term older than the history (:class:`Opening`) refunds its opening charge, or the
   lines said to have been billed for it.
   We count the windows inclusively (exactly 24 h is still a full refund).
+* The customer's side of a seat change or a cancellation (:func:`clip`): the customer's
+  recurring line follows the quantity from the first period it has not invoiced yet, so
+  the customer's pro-rata stops the day before that period starts (never after
+  Microsoft's cycle end): the same rule over fewer billing days, the same charge-cycle
+  days. A change on or after that day gives the customer nothing to adjust.
 * All of Microsoft's billing dates are UTC days. A date given without a time counts as
   00:00 UTC; a naive datetime is taken as UTC.
 
@@ -575,6 +580,46 @@ def bill_changes(subscription, changes, settings=None, opening=None):
         else:
             lines += biller.cancel(state, change, at)
     return lines
+
+
+def clip(line, last_day):
+    """``line`` for the customer, ending on ``last_day`` at the latest: the same unit
+    price, quantity, charge-cycle days and rounding over the billing days from the line's
+    first day to ``last_day`` (both counted), with its description's period and days to
+    match. ``line`` itself when it ends on or before ``last_day`` or is not pro-rated (a
+    full refund, an opening charge); None when no day is left (``last_day`` before the
+    line's first day).
+
+    Used with ``last_day`` = the day before the customer's recurring line first bills
+    the new quantity: the days after it are that line's, at the new quantity.
+    """
+    if isinstance(last_day, dt.datetime):
+        last_day = _utc(last_day).date()
+    if not line.prorated or last_day >= line.period_end:
+        return line
+    if last_day < line.period_start:
+        return None
+    settings = Settings(line.currency_digits, line.rounding)
+    billing_days = (last_day - line.period_start).days + 1
+    eup, amount = amounts(line.unit_price, line.quantity, billing_days, line.cycle_days, settings)
+    sign = -1 if line.amount < 0 or line.effective_unit_price < 0 else 1
+    old_period = _period(line.period_start, line.period_end)
+    new_period = _period(line.period_start, last_day)
+    old_days = f"{old_period} ({line.billing_days}/{line.cycle_days} days)"
+    if old_days in line.description:
+        description = line.description.replace(
+            old_days, f"{new_period} ({billing_days}/{line.cycle_days} days)", 1
+        )
+    else:  # a refund within 24 hours names the period it reverses, without days
+        description = line.description.replace(old_period, new_period, 1)
+    return dataclasses.replace(
+        line,
+        effective_unit_price=sign * eup,
+        amount=sign * amount,
+        period_end=last_day,
+        billing_days=billing_days,
+        description=description,
+    )
 
 
 def first_period_charge(subscription, change, first_invoiced, settings=None):

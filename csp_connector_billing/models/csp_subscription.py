@@ -18,6 +18,9 @@ TIME_NOTE = {
     prorata.TimeSource.SEEN: "seen by the sync, no audit record",
     prorata.TimeSource.SUBSCRIPTION: "from the subscription's start date",
 }
+# the customer's side of these is cut where the recurring line bills the new quantity
+CLIPPED = ("addQuantity", "removeQuantity", "cancelImmediate")
+NOT_INVOICED = "(Microsoft's cost only: the contract line bills the new quantity for these days)"
 FIRST_TERM = dt.timedelta(days=2)  # a start this close to the purchase: still its first term
 
 
@@ -197,8 +200,11 @@ class CspSubscription(models.Model):
         subscription bought mid-period, and the seat changes and cancellation seen since
         its contract line was made (renewals are the recurring line's). One adjustment per
         pro-rata line (stable key: never twice), each on a one-shot line of the same
-        contract, invoiced once with the contract's next invoice. Returns the number of
-        adjustments added."""
+        contract, invoiced once with the contract's next invoice. Microsoft's cost covers
+        its charge cycle; the customer's side of a seat change or a cancellation stops
+        where the recurring line bills the new quantity (prorata.clip): no day left, no
+        line, the cost kept for the reconciliation. Returns the number of adjustments
+        added."""
         self.ensure_one()
         line = self.contract_line_id
         cycle = line_rules.cycle(self.billing_cycle)
@@ -240,17 +246,34 @@ class CspSubscription(models.Model):
                 for price, opening_billed in zip(prices, (None, billed), strict=True)
             )
             pairs += zip(costs, charges, strict=True)
+        last_day = self._csp_last_day_at_old_quantity(line)
         added = 0
         for cost, charge in pairs:
             if cost.key in known or cost.charge_type == "renew":  # renewals: the recurring line
                 continue
-            self._csp_add_adjustment(line, cost, charge, currency)
+            # the customer's recurring line bills the new quantity from its next period
+            customer = prorata.clip(charge, last_day) if cost.charge_type in CLIPPED else charge
+            self._csp_add_adjustment(line, cost, customer, currency)
             known.add(cost.key)
             added += 1
         return added
 
+    def _csp_last_day_at_old_quantity(self, line):
+        """The last day the recurring ``line`` has invoiced, or will invoice, at the
+        quantity it had before this sync: the day before its next period (pre-paid: the
+        end of the period invoiced last; never invoiced: the day before it starts)."""
+        if not line.next_period_date_start:  # it ends before another period
+            return line.last_date_invoiced or line.date_start - dt.timedelta(days=1)
+        return line.next_period_date_start - dt.timedelta(days=1)
+
     def _csp_add_adjustment(self, line, cost, charge, currency):
-        """The adjustment and its one-shot line on the contract's next invoice."""
+        """The adjustment and its one-shot line on the contract's next invoice; without
+        ``charge`` (no day left for the customer) the adjustment keeps Microsoft's cost
+        only, with no line."""
+        if charge is None:
+            return self._csp_create_adjustment(
+                cost, False, f"{cost.description} {NOT_INVOICED}", 0.0, currency
+            )
         one_shot = self.env["contract.line"].create(
             {
                 "contract_id": line.contract_id.id,
@@ -264,12 +287,17 @@ class CspSubscription(models.Model):
                 "recurring_next_date": line.recurring_next_date,
             }
         )
+        return self._csp_create_adjustment(
+            cost, one_shot, charge.description, float(charge.amount), currency
+        )
+
+    def _csp_create_adjustment(self, cost, one_shot, name, amount, currency):
         return self.env["csp.billing.adjustment"].create(
             {
                 "key": cost.key,
                 "subscription_id": self.id,
-                "contract_line_id": one_shot.id,
-                "name": charge.description,
+                "contract_line_id": one_shot.id if one_shot else False,
+                "name": name,
                 "charge_type": cost.charge_type,
                 "quantity": cost.quantity,
                 "period_start": cost.period_start,
@@ -281,7 +309,7 @@ class CspSubscription(models.Model):
                 "rounding": str(cost.rounding),
                 "currency_id": currency.id,
                 "cost_amount": float(cost.amount),
-                "amount": float(charge.amount),
+                "amount": amount,
             }
         )
 

@@ -7,6 +7,7 @@ sandbox's reconciliation line items."""
 import datetime as dt
 from decimal import ROUND_DOWN, Decimal
 
+from dateutil.relativedelta import relativedelta
 from freezegun import freeze_time
 
 from odoo.tests import tagged
@@ -41,7 +42,8 @@ class TestBillingAdjustments(BillingInvoicingCase):
         line = subscription.contract_line_id
         self.assertEqual((line.contract_id, line.quantity), (self.contract, 2))
         line.price_unit = 20.0  # the MSP's price
-        self.assertEqual(len(self.invoice(last_month)), 1)  # last month's, as usual
+        # last month's and this month's, at 2 seats, as usual
+        self.assertEqual([len(self.invoice(m)) for m in (last_month, this_month)], [1, 2])
 
         # 2 -> 5 seats in Microsoft now; Microsoft's cost per seat from the line items
         self.sandbox.control("PATCH", f"tenants/{ASHFORD}/subscriptions/{PLAIN}", {"quantity": 5})
@@ -64,8 +66,11 @@ class TestBillingAdjustments(BillingInvoicingCase):
         item = next(i for i in items if i["subtotal"] > 0)
         self.assertEqual(str(charge.period_start), item["chargeStartDate"][:10])
         self.assertEqual(str(charge.period_end), item["chargeEndDate"][:10])
-        # the customer's lines: the same days and rounding at 20.00
-        days, cycle = charge.billing_days, charge.cycle_days
+        # the customer's lines: the same rule at 20.00 over Microsoft's days, up to the end
+        # of this month (invoiced at 2 seats; next month's invoice bills 5)
+        cycle = charge.cycle_days
+        days = (min(charge.period_end, next_month - dt.timedelta(days=1))
+                - charge.period_start).days + 1  # fmt: skip
         per_seat = (Decimal(20) * days / cycle).quantize(CENT, ROUND_DOWN)
         amounts = [Decimal(str(a.amount)).quantize(CENT) for a in (credit, charge)]
         self.assertEqual(amounts, [-per_seat * 2, per_seat * 5])
@@ -83,8 +88,8 @@ class TestBillingAdjustments(BillingInvoicingCase):
             2,
         )
 
-        invoices = self.invoice(this_month)  # this month's invoice carries them
-        self.assertEqual(len(invoices), 2)
+        invoices = self.invoice(next_month)  # the next invoice carries them
+        self.assertEqual(len(invoices), 3)
         current = invoices[-1]
         self.assertEqual(current.state, "draft")
         carried = current.invoice_line_ids.filtered(
@@ -97,9 +102,9 @@ class TestBillingAdjustments(BillingInvoicingCase):
         recurring = current.invoice_line_ids.filtered(lambda ml: ml.contract_line_id == line)
         self.assertEqual(recurring.quantity, 5)  # the quantity followed
 
-        self.assertEqual(len(self.invoice(this_month)), 2)  # invoicing again: nothing new
-        following = self.invoice(next_month)
-        self.assertEqual(len(following), 3)
+        self.assertEqual(len(self.invoice(next_month)), 3)  # invoicing again: nothing new
+        following = self.invoice(next_month + relativedelta(months=1))
+        self.assertEqual(len(following), 4)
         self.assertFalse(
             following[-1].invoice_line_ids.filtered(
                 lambda ml: ml.contract_line_id in adjustments.contract_line_id
@@ -114,8 +119,11 @@ class TestBillingAdjustments(BillingInvoicingCase):
         today = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.connection.billing_rounding = "truncate_line"
         self.sandbox.control("PUT", "billing", {"rounding": "truncate_line"})
+        this_month = today.date().replace(day=1)
+        self.contract.date_start = this_month
         with freeze_time(today - dt.timedelta(days=40)):
             self.sync()
+        self.invoice(this_month)  # paid at 9 seats: the change's days are the customer's
         subscription = self.env["csp.subscription"].search(
             [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "=", other)]
         )
@@ -131,7 +139,10 @@ class TestBillingAdjustments(BillingInvoicingCase):
             sorted(Decimal(str(i["subtotal"])) for i in items),
             [Decimal(str(a.cost_amount)).quantize(CENT) for a in (credit, charge)],
         )
-        days, cycle = charge.billing_days, charge.cycle_days
+        cycle = charge.cycle_days
+        next_month = (this_month + dt.timedelta(days=32)).replace(day=1)
+        last = min(charge.period_end, next_month - dt.timedelta(days=1))
+        days = (last - charge.period_start).days + 1
         # the line amount cut to cents (not the unit price first)
         for adjustment, seats, sign in ((credit, 9, -1), (charge, 10, 1)):
             exact = Decimal(20) * seats * days / cycle

@@ -225,9 +225,16 @@ class TestBillingLifecycle(BillingInvoicingCase):
         self.assertEqual((refund.period_start, refund.period_end), (
             seen.date(), self.next_month.replace(day=17)))  # fmt: skip
         self.assertEqual((refund.billing_days, refund.cycle_days), (days, self.month_days))
-        self.assertEqual(money(refund.amount), -by_hand("20", 2, days, self.month_days))
         self.assertEqual(money(refund.cost_amount), -by_hand("16", 2, days, self.month_days))
-        self.assertIn(f"cancelled, refund of 2 seats, {day_month(seen)}", refund.name)
+        # the customer paid the 18th to the month's end (their line starts next month):
+        # the 21st to the month's end back
+        paid = self.month_days - 21 + 1
+        self.assertEqual(money(refund.amount), -by_hand("20", 2, paid, self.month_days))
+        last = self.next_month - dt.timedelta(days=1)
+        self.assertIn(
+            f"cancelled, refund of 2 seats, {day_month(seen)} {DASH} {day_month(last)} "
+            f"{last.year} ({paid}/{self.month_days} days)", refund.name,
+        )  # fmt: skip
         self.assertTrue(line.is_canceled)
         current = self.invoice(self.next_month)[-1]
         self.assertEqual(
@@ -259,6 +266,134 @@ class TestBillingLifecycle(BillingInvoicingCase):
         self.assertFalse(self.carried(following, line))
         self.assertTrue(following.invoice_line_ids)  # the other subscriptions go on
 
+    # -- seat changes: the customer's days end where the recurring line bills them -------
+
+    def billed(self, invoices, subscription):
+        """What ``invoices`` bill for ``subscription``: its recurring line and adjustments."""
+        lines = subscription.contract_line_id | subscription.billing_adjustment_ids.contract_line_id
+        return sum(money(v) for v in self.carried(invoices, lines).mapped("price_subtotal"))
+
+    def test_an_increase_after_the_invoice_bills_each_seat_day_once(self):
+        # started on the 18th of the month before (a year's term billed monthly): the
+        # charge cycles run 18th - 17th; on a contract of its own, invoiced on the 1st
+        started = dt.datetime.combine(self.month - relativedelta(months=1, day=18), dt.time(9))
+        subscription = self.buy(started, 2, term="P1Y", seen=dt.datetime.combine(
+            self.month, dt.time(9)))  # fmt: skip
+        seats = self.new_contract("Seats", "monthly", start=self.month)
+        self.sync_at(dt.datetime.combine(self.month, dt.time(10)))
+        line = subscription.contract_line_id
+        self.assertEqual((line.contract_id, line.date_start), (seats, self.month))
+        first = self.invoice(self.month, seats)  # the month, pre-paid at 2 seats
+        self.assertEqual(self.billed(first, subscription), 40)
+        self.assertFalse(subscription.billing_adjustment_ids)
+
+        # +2 seats on the 20th
+        self.sandbox.control(
+            "PATCH", f"tenants/{ASHFORD}/subscriptions/{subscription.microsoft_id}",
+            {"quantity": 4},
+        )  # fmt: skip
+        changed = dt.datetime.combine(self.month.replace(day=20), dt.time(10))
+        self.sync_at(changed)
+        credit, charge = subscription.billing_adjustment_ids.sorted("amount")
+        # Microsoft's side: its cycle, the 20th to the 17th of next month
+        ms_days = self.month_days - 20 + 1 + 17
+        for adjustment, seats_, sign in ((credit, 2, -1), (charge, 4, 1)):
+            self.assertEqual(adjustment.charge_type, "addQuantity")
+            self.assertEqual(
+                (adjustment.period_start, adjustment.period_end), (
+                    changed.date(), self.next_month.replace(day=17)))  # fmt: skip
+            self.assertEqual(
+                (adjustment.billing_days, adjustment.cycle_days), (ms_days, self.month_days)
+            )
+            self.assertEqual(
+                money(adjustment.cost_amount), sign * by_hand("16", seats_, ms_days,
+                                                              self.month_days)
+            )  # fmt: skip
+        # the customer's: the 20th to the month's end, at 20.00
+        days = self.month_days - 20 + 1
+        last = self.next_month - dt.timedelta(days=1)
+        self.assertEqual(money(credit.amount), -by_hand("20", 2, days, self.month_days))
+        self.assertEqual(money(charge.amount), by_hand("20", 4, days, self.month_days))
+        self.assertIn(
+            f": +2 seats, 20 {changed:%b} {DASH} {day_month(last)} {last.year} "
+            f"({days}/{self.month_days} days)", charge.name,
+        )  # fmt: skip
+        self.sync_at(changed + dt.timedelta(hours=1))
+        self.assertEqual(len(subscription.billing_adjustment_ids), 2)
+
+        invoices = self.invoice(self.next_month, seats)
+        self.assertEqual(len(invoices), 2)
+        recurring = self.carried(invoices[-1], line)
+        self.assertEqual((recurring.quantity, recurring.price_unit), (4, 20.0))
+        # each seat-day once: 2 seats for the month, 2 more from the 20th, 4 next month
+        extra = by_hand("20", 4, days, self.month_days) - by_hand("20", 2, days, self.month_days)
+        self.assertEqual(self.billed(invoices[-1], subscription), extra + 80)
+        self.assertEqual(self.billed(invoices, subscription), 40 + extra + 80)
+        self.assertEqual(self.invoice(self.next_month, seats), invoices)
+
+    def test_a_decrease_within_the_window_mirrors_it(self):
+        bought = dt.datetime.combine(self.month.replace(day=18), dt.time(9))
+        subscription = self.buy(bought, 4)
+        self.sync_at(bought + dt.timedelta(hours=2))
+        line = subscription.contract_line_id
+        self.assertEqual(line.date_start, self.next_month)  # never invoiced yet
+        (first,) = subscription.billing_adjustment_ids
+        self.sandbox.control(
+            "PATCH", f"tenants/{ASHFORD}/subscriptions/{subscription.microsoft_id}",
+            {"quantity": 1},
+        )  # fmt: skip
+        changed = bought + dt.timedelta(days=2)  # the 20th, within 7 days of the purchase
+        self.sync_at(changed)
+        credit, charge = (subscription.billing_adjustment_ids - first).sorted("amount")
+        self.assertEqual((credit.charge_type, credit.quantity, charge.quantity),
+                         ("removeQuantity", 4, 1))  # fmt: skip
+        ms_days = self.month_days - 20 + 1 + 17  # Microsoft: the 20th to the 17th
+        self.assertEqual((charge.billing_days, charge.period_end),
+                         (ms_days, self.next_month.replace(day=17)))  # fmt: skip
+        self.assertEqual(money(credit.cost_amount), -by_hand("16", 4, ms_days, self.month_days))
+        self.assertEqual(money(charge.cost_amount), by_hand("16", 1, ms_days, self.month_days))
+        days = self.month_days - 20 + 1  # the customer: the 20th to the month's end
+        self.assertEqual(money(credit.amount), -by_hand("20", 4, days, self.month_days))
+        self.assertEqual(money(charge.amount), by_hand("20", 1, days, self.month_days))
+        self.assertIn(f"-3 seats, 20 {changed:%b} {DASH} ", charge.name)
+        self.assertIn(f"({days}/{self.month_days} days)", charge.name)
+
+        invoices = self.invoice(self.next_month)
+        self.assertEqual(self.carried(invoices[-1], line).quantity, 1)
+        # 4 seats from the 18th, 1 from the 20th, 1 next month; nothing twice
+        expected = (
+            by_hand("20", 4, days + 2, self.month_days)
+            - by_hand("20", 4, days, self.month_days)
+            + by_hand("20", 1, days, self.month_days)
+            + 20
+        )
+        self.assertEqual(self.billed(invoices, subscription), expected)
+
+    def test_a_change_in_a_period_not_yet_invoiced_keeps_the_cost_only(self):
+        subscription = self.running(dt.datetime.combine(self.next_month, dt.time(9)))
+        line = subscription.contract_line_id
+        line.price_unit, subscription.cost_price = 20.0, 16.0
+        old = subscription.quantity
+        self.sandbox.control(
+            "PATCH", f"tenants/{ASHFORD}/subscriptions/{subscription.microsoft_id}",
+            {"quantity": old + 2},
+        )  # fmt: skip
+        # next month's invoice is not made yet: it bills the new quantity for all its days
+        changed = dt.datetime.combine(self.next_month.replace(day=3), dt.time(9))
+        self.sync_at(changed)
+        credit, charge = subscription.billing_adjustment_ids.sorted("cost_amount")
+        self.assertEqual((credit.amount, charge.amount), (0, 0))
+        self.assertFalse((credit | charge).contract_line_id)
+        days, cycle = charge.billing_days, charge.cycle_days
+        self.assertEqual(charge.period_start, changed.date())
+        self.assertEqual(money(charge.cost_amount), by_hand("16", old + 2, days, cycle))
+        self.assertIn("Microsoft's cost only", charge.name)
+        self.sync_at(changed + dt.timedelta(hours=1))
+        self.assertEqual(len(subscription.billing_adjustment_ids), 2)
+        invoices = self.invoice(self.next_month)
+        self.assertEqual(self.carried(invoices[-1], line).quantity, old + 2)
+        self.assertEqual(self.billed(invoices[-1], subscription), 20 * (old + 2))
+
     # -- renewal ---------------------------------------------------------------------------
 
     def test_renewal_is_not_pro_rated_and_the_line_follows_the_new_term(self):
@@ -282,22 +417,29 @@ class TestBillingLifecycle(BillingInvoicingCase):
         self.assertEqual((line.quantity, line.price_unit), (quantity + 3, 22.0))
         self.assertEqual(line.csp_cost_price, 17.5)
 
-        # a seat added in the new term is billed at the new term's prices
+        # a seat added in the new term is billed at the new term's prices; the contract
+        # is invoiced up to the period of the change (its line at the old quantity)
+        changed = renewed + dt.timedelta(days=3, hours=2)
+        while line.next_period_date_start <= changed.date():
+            self.invoice(line.next_period_date_start)
         self.sandbox.control(
             "PATCH", f"tenants/{ASHFORD}/subscriptions/{subscription.microsoft_id}",
             {"quantity": quantity + 4},
         )  # fmt: skip
-        changed = renewed + dt.timedelta(days=3, hours=2)
+        following = line.next_period_date_start
         self.sync_at(changed)
         credit, charge = subscription.billing_adjustment_ids.sorted("amount")
         self.assertEqual((credit.quantity, charge.quantity), (quantity + 3, quantity + 4))
         self.assertEqual(charge.period_start, changed.date())
         days, cycle = charge.billing_days, charge.cycle_days
-        self.assertEqual(money(charge.amount), by_hand("22", quantity + 4, days, cycle))
         self.assertEqual(money(credit.cost_amount), -by_hand("17.5", quantity + 3, days, cycle))
+        # the customer's days end with the period invoiced, or Microsoft's cycle if sooner
+        last = min(charge.period_end, following - dt.timedelta(days=1))
+        days = (last - charge.period_start).days + 1
+        self.assertEqual(money(charge.amount), by_hand("22", quantity + 4, days, cycle))
         # the next invoice: the recurring line at the new term's quantity and price, the
         # seat change's pair once
-        invoices = self.invoice(self.next_month)
+        invoices = self.invoice(following)
         current = invoices[-1]
         self.assertEqual(current.state, "draft")
         recurring = self.carried(current, line)
@@ -307,7 +449,7 @@ class TestBillingLifecycle(BillingInvoicingCase):
             sorted(money(v) for v in pair.mapped("price_subtotal")),
             [money(credit.amount), money(charge.amount)],
         )
-        self.assertEqual(self.invoice(self.next_month), invoices)
+        self.assertEqual(self.invoice(following), invoices)
 
     # -- audit-record time -------------------------------------------------------------------
 
@@ -316,6 +458,7 @@ class TestBillingLifecycle(BillingInvoicingCase):
         subscription = self.running(now)
         subscription.contract_line_id.price_unit = 20.0
         old = subscription.quantity
+        self.invoice(self.next_month)  # this month paid: the change is the customer's to pay
         client = self.connection._csp_partner_center(self.connection._csp_http())
         current = client.subscription(ASHFORD, subscription.microsoft_id)
         client.patch_subscription(

@@ -104,6 +104,13 @@ class TestReconciliation(BillingSandboxCase):
         )
         self.assertEqual(sorted(plain.mapped("microsoft_quantity")), [2, 5])
         self.assertEqual(plain.mapped("odoo_amount"), plain.mapped("microsoft_amount"))
+        # the contract's first period (this month) is not invoiced yet and bills the new
+        # quantity: no customer adjustment, Microsoft's cost kept for the report
+        adjustments = self.subscription(PLAIN).billing_adjustment_ids
+        self.assertEqual(len(adjustments), 2)
+        self.assertEqual(adjustments.mapped("amount"), [0.0, 0.0])
+        self.assertFalse(adjustments.contract_line_id)
+        self.assertTrue(all(adjustments.mapped("cost_amount")))
 
         # the renewed subscription's cost in Odoo is not Microsoft's price any more
         self.subscription(renewed).cost_price += 1.0
