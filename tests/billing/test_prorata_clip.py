@@ -13,15 +13,10 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 import pytest
 
 from odoo.addons.csp_connector_billing.billing import prorata
-from odoo.addons.csp_connector_billing.billing.prorata import (
-    Change,
-    LineKind,
-    Opening,
-    RoundingRule,
-    Settings,
-    Subscription,
-    TimeSource,
-)
+
+Change, LineKind, Opening = prorata.Change, prorata.LineKind, prorata.Opening
+RoundingRule, Settings, Subscription = prorata.RoundingRule, prorata.Settings, prorata.Subscription
+TimeSource = prorata.TimeSource
 
 NAME = "Microsoft 365 Business Premium"
 DASH = "\N{EN DASH}"
