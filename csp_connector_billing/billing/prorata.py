@@ -36,11 +36,14 @@ What this module relies on (Microsoft Partner Center documentation, in our words
   A term older than the history (:class:`Opening`) refunds its opening charge, or the
   lines said to have been billed for it.
   We count the windows inclusively (exactly 24 h is still a full refund).
-* The customer's side of a seat change or a cancellation (:func:`clip`): the customer's
-  recurring line follows the quantity from the first period it has not invoiced yet, so
-  the customer's pro-rata stops the day before that period starts (never after
-  Microsoft's cycle end): the same rule over fewer billing days, the same charge-cycle
-  days. A change on or after that day gives the customer nothing to adjust.
+* The customer's side of a seat change or a cancellation (:func:`customer_lines`): the
+  customer's recurring line follows the quantity from the first period it has not
+  invoiced yet, so the customer's pro-rata covers every day from the change to the day
+  before that period starts, split at Microsoft's charge-cycle boundaries: the piece in
+  the change's cycle over that cycle's days (:func:`clip` when it ends inside it), each
+  later piece over its own cycle's charge-cycle days (Microsoft bills those cycles at the
+  new quantity itself). A change on or after that day gives the customer nothing to
+  adjust.
 * All of Microsoft's billing dates are UTC days. A date given without a time counts as
   00:00 UTC; a naive datetime is taken as UTC.
 
@@ -582,44 +585,99 @@ def bill_changes(subscription, changes, settings=None, opening=None):
     return lines
 
 
+def _redescribe(line, start, end, billing_days, cycle_days):
+    """``line``'s description with its period (and days) replaced by these."""
+    old_period = _period(line.period_start, line.period_end)
+    new_period = _period(start, end)
+    old_days = f"{old_period} ({line.billing_days}/{line.cycle_days} days)"
+    if old_days in line.description:
+        return line.description.replace(
+            old_days, f"{new_period} ({billing_days}/{cycle_days} days)", 1
+        )
+    # a refund within 24 hours names the period it reverses, without days
+    return line.description.replace(old_period, new_period, 1)
+
+
+def _piece(line, start, end, cycle_days, key):
+    """``line``'s seats at its unit price, sign and rounding over ``start`` - ``end``
+    (both counted) out of ``cycle_days``."""
+    settings = Settings(line.currency_digits, line.rounding)
+    billing_days = (end - start).days + 1
+    eup, amount = amounts(line.unit_price, line.quantity, billing_days, cycle_days, settings)
+    sign = -1 if line.amount < 0 or line.effective_unit_price < 0 else 1
+    return dataclasses.replace(
+        line,
+        key=key,
+        effective_unit_price=sign * eup,
+        amount=sign * amount,
+        period_start=start,
+        period_end=end,
+        billing_days=billing_days,
+        cycle_days=cycle_days,
+        description=_redescribe(line, start, end, billing_days, cycle_days),
+    )
+
+
+def _day(value):
+    return _utc(value).date() if isinstance(value, dt.datetime) else value
+
+
 def clip(line, last_day):
     """``line`` for the customer, ending on ``last_day`` at the latest: the same unit
     price, quantity, charge-cycle days and rounding over the billing days from the line's
     first day to ``last_day`` (both counted), with its description's period and days to
     match. ``line`` itself when it ends on or before ``last_day`` or is not pro-rated (a
     full refund, an opening charge); None when no day is left (``last_day`` before the
-    line's first day).
-
-    Used with ``last_day`` = the day before the customer's recurring line first bills
-    the new quantity: the days after it are that line's, at the new quantity.
+    line's first day). :func:`customer_lines` also covers the days after the line's
+    charge cycle.
     """
-    if isinstance(last_day, dt.datetime):
-        last_day = _utc(last_day).date()
+    last_day = _day(last_day)
     if not line.prorated or last_day >= line.period_end:
         return line
     if last_day < line.period_start:
         return None
-    settings = Settings(line.currency_digits, line.rounding)
-    billing_days = (last_day - line.period_start).days + 1
-    eup, amount = amounts(line.unit_price, line.quantity, billing_days, line.cycle_days, settings)
-    sign = -1 if line.amount < 0 or line.effective_unit_price < 0 else 1
-    old_period = _period(line.period_start, line.period_end)
-    new_period = _period(line.period_start, last_day)
-    old_days = f"{old_period} ({line.billing_days}/{line.cycle_days} days)"
-    if old_days in line.description:
-        description = line.description.replace(
-            old_days, f"{new_period} ({billing_days}/{line.cycle_days} days)", 1
-        )
-    else:  # a refund within 24 hours names the period it reverses, without days
-        description = line.description.replace(old_period, new_period, 1)
-    return dataclasses.replace(
-        line,
-        effective_unit_price=sign * eup,
-        amount=sign * amount,
-        period_end=last_day,
-        billing_days=billing_days,
-        description=description,
-    )
+    return _piece(line, line.period_start, last_day, line.cycle_days, line.key)
+
+
+def customer_lines(line, last_day, subscription):
+    """The customer's side of Microsoft's pro-rated ``line`` (a seat change's credit or
+    charge, a refund) of ``subscription``: every day from the line's first day to
+    ``last_day`` (the last day the customer's recurring line invoices at the quantity
+    before the change), split at Microsoft's charge-cycle boundaries, each piece
+    pro-rated over its own charge cycle's days with the line's unit price, quantity and
+    rounding. A tuple, oldest first:
+
+    * ``()`` when no day is left (``last_day`` before the line's first day);
+    * ``(clip(line, last_day),)`` when ``last_day`` falls inside the line's cycle (the
+      line itself when it is its last day, or when the line is not pro-rated: a full
+      refund, an opening charge);
+    * otherwise the line itself, then one piece per further cycle up to ``last_day``:
+      Microsoft bills those cycles at the new quantity itself (its next cycle's charge),
+      while the customer's line already invoiced them at the old one.
+
+    Keys are stable: the first piece keeps the line's key, the n-th piece (n >= 2) gets
+    ``<key>:<n>``. Only a line that ends on its charge cycle's last day is continued (a
+    line that stops elsewhere, such as the reversal of a first-period charge, keeps its
+    end).
+    """
+    last_day = _day(last_day)
+    clipped = clip(line, last_day)
+    if clipped is None:
+        return ()
+    if clipped is not line or not line.prorated or last_day <= line.period_end:
+        return (clipped,)
+    cycle = charge_cycle(subscription.cycle_anchor, subscription.billing_cycle, line.period_start)
+    if cycle.end != line.period_end:
+        return (line,)
+    pieces = [line]
+    while cycle.end < last_day:
+        cycle = charge_cycle(
+            subscription.cycle_anchor, subscription.billing_cycle,
+            cycle.end + dt.timedelta(days=1),
+        )  # fmt: skip
+        key = f"{line.key}:{len(pieces) + 1}"
+        pieces.append(_piece(line, cycle.start, min(cycle.end, last_day), cycle.cycle_days, key))
+    return tuple(pieces)
 
 
 def first_period_charge(subscription, change, first_invoiced, settings=None):

@@ -54,6 +54,12 @@ class CspBillingAdjustment(models.Model):
         string="Customer Amount", readonly=True,
         help="The same days and rounding at your unit price on the contract line.",
     )  # fmt: skip
+    customer_only = fields.Boolean(
+        string="Customer's Days Only", readonly=True,
+        help="A later charge cycle's days of a seat change or a refund that the customer's "
+        "contract line had already invoiced at the old quantity. Microsoft bills that cycle "
+        "itself at the new quantity, so no cost here and not part of the reconciliation.",
+    )  # fmt: skip
 
     _sql_constraints = [
         ("key_unique", "unique(key)", "Each change of a subscription is billed once."),

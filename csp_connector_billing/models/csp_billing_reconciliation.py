@@ -229,7 +229,8 @@ class CspBillingReconciliation(models.Model):
         )
         adjustments = self.env["csp.billing.adjustment"].search(
             [("subscription_id", "in", subscriptions.ids),
-             ("charge_type", "!=", prorata.FIRST_DAYS)]  # the customer's, not Microsoft's
+             ("charge_type", "!=", prorata.FIRST_DAYS),  # the customer's, not Microsoft's
+             ("customer_only", "=", False)]
         )  # fmt: skip
         charges, opened = [], set()
         for adjustment in adjustments:

@@ -201,10 +201,12 @@ class CspSubscription(models.Model):
         its contract line was made (renewals are the recurring line's). One adjustment per
         pro-rata line (stable key: never twice), each on a one-shot line of the same
         contract, invoiced once with the contract's next invoice. Microsoft's cost covers
-        its charge cycle; the customer's side of a seat change or a cancellation stops
-        where the recurring line bills the new quantity (prorata.clip): no day left, no
-        line, the cost kept for the reconciliation. Returns the number of adjustments
-        added."""
+        its charge cycle; the customer's side of a seat change or a cancellation covers
+        the days up to where the recurring line bills the new quantity, split at
+        Microsoft's charge cycles (prorata.customer_lines): the first piece on the
+        change's adjustment, each later one an adjustment of its own (cost 0: Microsoft
+        bills those cycles at the new quantity itself); no day left, no line, the cost
+        kept for the reconciliation. Returns the number of adjustments added."""
         self.ensure_one()
         line = self.contract_line_id
         cycle = line_rules.cycle(self.billing_cycle)
@@ -231,11 +233,10 @@ class CspSubscription(models.Model):
             # billed once the line has your price (0 until then: nothing to bill yet)
             pairs.append(first)
             billed = (first[1],)  # what a refund within 24 hours gives the customer back
+        subscription = prorata.Subscription(
+            self.microsoft_id, line.product_id.name or self.friendly_name, cycle, term_start
+        )
         if changes:
-            subscription = prorata.Subscription(
-                self.microsoft_id, line.product_id.name or self.friendly_name, cycle,
-                term_start,
-            )  # fmt: skip
             costs, charges = (
                 prorata.bill_changes(
                     subscription,
@@ -251,9 +252,22 @@ class CspSubscription(models.Model):
         for cost, charge in pairs:
             if cost.key in known or cost.charge_type == "renew":  # renewals: the recurring line
                 continue
-            # the customer's recurring line bills the new quantity from its next period
-            customer = prorata.clip(charge, last_day) if cost.charge_type in CLIPPED else charge
-            self._csp_add_adjustment(line, cost, customer, currency)
+            # the customer's recurring line bills the new quantity from its next period:
+            # the customer's side covers the days up to then, cycle by cycle (a 7-day
+            # cancellation included: the customer gets back every day invoiced from the
+            # cancellation on, also those past Microsoft's cycle end, which Microsoft
+            # never bills since it does not renew; days never invoiced are not refunded)
+            customer = (
+                prorata.customer_lines(charge, last_day, subscription)
+                if cost.charge_type in CLIPPED
+                else (charge,)
+            )
+            self._csp_add_adjustment(line, cost, customer[0] if customer else None, currency)
+            for piece in customer[1:]:  # the next cycles: Microsoft's cost is its own charge
+                if piece.key not in known:
+                    self._csp_add_adjustment(line, None, piece, currency)
+                    known.add(piece.key)
+                    added += 1
             known.add(cost.key)
             added += 1
         return added
@@ -269,7 +283,9 @@ class CspSubscription(models.Model):
     def _csp_add_adjustment(self, line, cost, charge, currency):
         """The adjustment and its one-shot line on the contract's next invoice; without
         ``charge`` (no day left for the customer) the adjustment keeps Microsoft's cost
-        only, with no line."""
+        only, with no line; without ``cost`` (a piece of the customer's side in a later
+        charge cycle, which Microsoft bills as its next cycle at the new quantity) it is
+        the customer's only, with a cost of 0."""
         if charge is None:
             return self._csp_create_adjustment(
                 cost, False, f"{cost.description} {NOT_INVOICED}", 0.0, currency
@@ -287,11 +303,17 @@ class CspSubscription(models.Model):
                 "recurring_next_date": line.recurring_next_date,
             }
         )
+        if cost is None:
+            return self._csp_create_adjustment(
+                charge, one_shot, charge.description, float(charge.amount), currency, True
+            )
         return self._csp_create_adjustment(
             cost, one_shot, charge.description, float(charge.amount), currency
         )
 
-    def _csp_create_adjustment(self, cost, one_shot, name, amount, currency):
+    def _csp_create_adjustment(self, cost, one_shot, name, amount, currency, customer_only=False):
+        """``cost``: the line giving the adjustment's key, period, days and cost (0 when
+        ``customer_only``: the reconciliation leaves such adjustments out)."""
         return self.env["csp.billing.adjustment"].create(
             {
                 "key": cost.key,
@@ -308,8 +330,9 @@ class CspSubscription(models.Model):
                 "time_source": str(cost.time_source),
                 "rounding": str(cost.rounding),
                 "currency_id": currency.id,
-                "cost_amount": float(cost.amount),
+                "cost_amount": 0.0 if customer_only else float(cost.amount),
                 "amount": amount,
+                "customer_only": customer_only,
             }
         )
 

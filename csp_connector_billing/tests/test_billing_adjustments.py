@@ -18,6 +18,12 @@ PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # monthly, started on the 14th, 
 CENT = Decimal("0.01")
 
 
+def charge_ends_after(adjustments, next_month):
+    """Whether Microsoft's cycle of these adjustments reaches this month's end (invoiced
+    at the old quantity): then the customer's days are all in it, no later piece."""
+    return all(a.period_end >= next_month - dt.timedelta(days=1) for a in adjustments)
+
+
 @tagged("post_install", "-at_install")
 class TestBillingAdjustments(BillingInvoicingCase):
     def subscription(self, microsoft_id=PLAIN):
@@ -55,8 +61,10 @@ class TestBillingAdjustments(BillingInvoicingCase):
         adjustments = self.env["csp.billing.adjustment"].search(
             [("subscription_id", "=", subscription.id)]
         )
-        self.assertEqual(len(adjustments), 2)
-        credit, charge = adjustments.sorted("cost_amount")
+        # the pair; and the customer's days of Microsoft's next cycle up to this month's
+        # end, when that cycle starts this month (customer_only, cost 0)
+        credit, charge = adjustments.filtered(lambda a: not a.customer_only).sorted("cost_amount")
+        self.assertEqual(len(adjustments), 2 if charge_ends_after((charge,), next_month) else 4)
         # Microsoft's own figures (the sandbox's implementation of the rule) to the cent
         self.assertEqual(
             sorted(Decimal(str(i["subtotal"])) for i in items),
@@ -85,7 +93,7 @@ class TestBillingAdjustments(BillingInvoicingCase):
             self.env["csp.billing.adjustment"].search_count(
                 [("subscription_id", "=", subscription.id)]
             ),
-            2,
+            len(adjustments),
         )
 
         invoices = self.invoice(next_month)  # the next invoice carries them
@@ -97,7 +105,7 @@ class TestBillingAdjustments(BillingInvoicingCase):
         )
         self.assertEqual(
             sorted(Decimal(str(v)).quantize(CENT) for v in carried.mapped("price_subtotal")),
-            [-per_seat * 2, per_seat * 5],
+            sorted(Decimal(str(v)).quantize(CENT) for v in adjustments.mapped("amount")),
         )
         recurring = current.invoice_line_ids.filtered(lambda ml: ml.contract_line_id == line)
         self.assertEqual(recurring.quantity, 5)  # the quantity followed
@@ -133,8 +141,9 @@ class TestBillingAdjustments(BillingInvoicingCase):
         subscription.cost_price = items[0]["unitPrice"]
         with freeze_time(today + dt.timedelta(minutes=1)):
             self.sync()
-        credit, charge = subscription.billing_adjustment_ids.sorted("cost_amount")
-        self.assertEqual({credit.rounding, charge.rounding}, {"truncate_line"})
+        adjustments = subscription.billing_adjustment_ids
+        credit, charge = adjustments.filtered(lambda a: not a.customer_only).sorted("cost_amount")
+        self.assertEqual(set(adjustments.mapped("rounding")), {"truncate_line"})
         self.assertEqual(
             sorted(Decimal(str(i["subtotal"])) for i in items),
             [Decimal(str(a.cost_amount)).quantize(CENT) for a in (credit, charge)],
@@ -143,9 +152,18 @@ class TestBillingAdjustments(BillingInvoicingCase):
         next_month = (this_month + dt.timedelta(days=32)).replace(day=1)
         last = min(charge.period_end, next_month - dt.timedelta(days=1))
         days = (last - charge.period_start).days + 1
+        # the customer's days past Microsoft's cycle: pieces of their own, each over its cycle
+        later = adjustments.filtered("customer_only")
+        self.assertEqual(len(later), 0 if charge_ends_after((charge,), next_month) else 2)
+        self.assertEqual(set(later.mapped("cost_amount")), set() if not later else {0})
+        self.assertEqual(set(later.mapped("period_end")), set() if not later else {
+            next_month - dt.timedelta(days=1)})  # fmt: skip
         # the line amount cut to cents (not the unit price first)
-        for adjustment, seats, sign in ((credit, 9, -1), (charge, 10, 1)):
-            exact = Decimal(20) * seats * days / cycle
+        pieces = [(credit, 9, -1, days, cycle), (charge, 10, 1, days, cycle)] + [
+            (a, a.quantity, 1 if a.amount > 0 else -1, a.billing_days, a.cycle_days) for a in later
+        ]
+        for adjustment, seats, sign, billing_days, cycle_days in pieces:
+            exact = Decimal(20) * seats * billing_days / cycle_days
             self.assertEqual(
                 Decimal(str(adjustment.amount)).quantize(CENT),
                 sign * exact.quantize(CENT, ROUND_DOWN),

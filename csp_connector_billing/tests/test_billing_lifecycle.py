@@ -331,6 +331,85 @@ class TestBillingLifecycle(BillingInvoicingCase):
         self.assertEqual(self.billed(invoices, subscription), 40 + extra + 80)
         self.assertEqual(self.invoice(self.next_month, seats), invoices)
 
+    def test_an_increase_past_microsofts_cycle_bills_the_invoiced_days_cycle_by_cycle(self):
+        # started on the 14th of the month before: Microsoft's cycles run 14th - 13th
+        # (the one of October's 14th: 31 days; of November's 14th: the month's days); the
+        # month is invoiced on the 1st, pre-paid at 2 seats
+        started = dt.datetime.combine(self.month - relativedelta(months=1, day=14), dt.time(9))
+        before = calendar.monthrange(started.year, started.month)[1]
+        subscription = self.buy(started, 2, term="P1Y", seen=dt.datetime.combine(
+            self.month, dt.time(9)))  # fmt: skip
+        seats = self.new_contract("Seats", "monthly", start=self.month)
+        self.sync_at(dt.datetime.combine(self.month, dt.time(10)))
+        line = subscription.contract_line_id
+        first = self.invoice(self.month, seats)
+        self.assertEqual(self.billed(first, subscription), 40)
+
+        # +2 seats on the 5th: Microsoft charges the 5th - 13th and bills its next cycle
+        # (from the 14th) at 4 seats itself; the customer paid the whole month at 2
+        self.sandbox.control(
+            "PATCH", f"tenants/{ASHFORD}/subscriptions/{subscription.microsoft_id}",
+            {"quantity": 4},
+        )  # fmt: skip
+        changed = dt.datetime.combine(self.month.replace(day=5), dt.time(10))
+        self.sync_at(changed)
+        adjustments = subscription.billing_adjustment_ids
+        self.assertEqual(len(adjustments), 4)
+        microsoft = adjustments.filtered(lambda a: not a.customer_only)
+        later = adjustments - microsoft
+        credit, charge = microsoft.sorted("amount")
+        later_credit, later_charge = later.sorted("amount")
+        self.assertEqual(
+            (later_credit.key, later_charge.key), (f"{credit.key}:2", f"{charge.key}:2")
+        )
+        # the cycle of the 14th before: the 5th - 13th, Microsoft's cost and the customer's
+        for adjustment, seats_, sign in ((credit, 2, -1), (charge, 4, 1)):
+            self.assertEqual((adjustment.period_start, adjustment.period_end), (
+                changed.date(), self.month.replace(day=13)))  # fmt: skip
+            self.assertEqual((adjustment.billing_days, adjustment.cycle_days), (9, before))
+            self.assertEqual(money(adjustment.cost_amount), sign * by_hand("16", seats_, 9, before))
+            self.assertEqual(money(adjustment.amount), sign * by_hand("20", seats_, 9, before))
+        # the cycle of the 14th: the 14th to the month's end, over the month's days, the
+        # customer's only (no cost: Microsoft's next cycle bills 4 seats)
+        days = self.month_days - 14 + 1
+        last = self.next_month - dt.timedelta(days=1)
+        for adjustment, seats_, sign in ((later_credit, 2, -1), (later_charge, 4, 1)):
+            self.assertEqual((adjustment.period_start, adjustment.period_end), (
+                self.month.replace(day=14), last))  # fmt: skip
+            self.assertEqual((adjustment.billing_days, adjustment.cycle_days), (
+                days, self.month_days))  # fmt: skip
+            self.assertEqual(adjustment.cost_amount, 0)
+            self.assertEqual(money(adjustment.amount), sign * by_hand("20", seats_, days,
+                                                                      self.month_days))  # fmt: skip
+        self.assertIn(
+            f": +2 seats, 14 {changed:%b} {DASH} {day_month(last)} {last.year} "
+            f"({days}/{self.month_days} days)", later_charge.name,
+        )  # fmt: skip
+        # the reconciliation's cost lines: Microsoft's seat change and its next cycle at
+        # 4 seats (its recurring charge), not the customer's later days
+        ours, __ = self.env["csp.billing.reconciliation"]._csp_cost_lines(self.tenant, self.month)
+        mine = [c for c in ours if c.subscription_id == subscription.microsoft_id.lower()
+                and c.start >= changed.date()]  # fmt: skip
+        self.assertEqual(sorted(c.amount for c in mine), sorted(
+            [money(a.cost_amount) for a in microsoft] + [16 * 4]))  # fmt: skip
+        self.sync_at(changed + dt.timedelta(hours=1))  # again: nothing new
+        self.assertEqual(subscription.billing_adjustment_ids, adjustments)
+
+        invoices = self.invoice(self.next_month, seats)
+        self.assertEqual(len(invoices), 2)
+        self.assertEqual(self.carried(invoices[-1], line).quantity, 4)
+        self.assertEqual(len(self.carried(invoices[-1], adjustments.contract_line_id)), 4)
+        # each seat-day once: 2 seats all month, 2 more from the 5th (two cycles), 4 next
+        extra = sum(
+            by_hand("20", 4, d, c) - by_hand("20", 2, d, c)
+            for d, c in ((9, before), (days, self.month_days))
+        )
+        self.assertEqual(self.billed(invoices[-1], subscription), extra + 80)
+        self.assertEqual(self.billed(invoices, subscription), 40 + extra + 80)
+        self.assertEqual(self.invoice(self.next_month, seats), invoices)
+        self.sync_at(dt.datetime.combine(self.next_month, dt.time(10)))
+        self.assertEqual(subscription.billing_adjustment_ids, adjustments)
+
     def test_a_decrease_within_the_window_mirrors_it(self):
         bought = dt.datetime.combine(self.month.replace(day=18), dt.time(9))
         subscription = self.buy(bought, 4)
@@ -481,17 +560,20 @@ class TestBillingLifecycle(BillingInvoicingCase):
             )
         )
         self.assertEqual(len(message), 1)
-        credit, charge = subscription.billing_adjustment_ids.sorted("amount")
-        for adjustment in (credit, charge):
+        # the pair, and the customer's later days when Microsoft's cycle ends first
+        adjustments = subscription.billing_adjustment_ids
+        credit, charge = adjustments.filtered(lambda a: not a.customer_only).sorted("amount")
+        for adjustment in adjustments:
             self.assertEqual(adjustment.time_source, "audit_record")
             self.assertEqual(adjustment.changed_at, audited)
-            self.assertEqual(adjustment.period_start, audited.date())  # not the day it was seen
             self.assertIn(
                 "(dated by Partner Center's audit record)", adjustment.contract_line_id.name
             )
+        for adjustment in (credit, charge):
+            self.assertEqual(adjustment.period_start, audited.date())  # not the day it was seen
         self.assertEqual(json.loads(self.tenant.licence_audit_times or "{}"), {})
         self.sync_at(seen + dt.timedelta(hours=1))
-        self.assertEqual(len(subscription.billing_adjustment_ids), 2)
+        self.assertEqual(subscription.billing_adjustment_ids, adjustments)
 
     # -- three-year billing ------------------------------------------------------------------
 
