@@ -606,16 +606,10 @@ def _piece(line, start, end, cycle_days, key):
     eup, amount = amounts(line.unit_price, line.quantity, billing_days, cycle_days, settings)
     sign = -1 if line.amount < 0 or line.effective_unit_price < 0 else 1
     return dataclasses.replace(
-        line,
-        key=key,
-        effective_unit_price=sign * eup,
-        amount=sign * amount,
-        period_start=start,
-        period_end=end,
-        billing_days=billing_days,
-        cycle_days=cycle_days,
+        line, key=key, effective_unit_price=sign * eup, amount=sign * amount,
+        period_start=start, period_end=end, billing_days=billing_days, cycle_days=cycle_days,
         description=_redescribe(line, start, end, billing_days, cycle_days),
-    )
+    )  # fmt: skip
 
 
 def _day(value):

@@ -163,6 +163,15 @@ def pieces_of(subscription, changes, last_day, rule=RoundingRule.RECONCILIATION_
     return lines, [prorata.customer_lines(line, last_day, subscription) for line in lines]
 
 
+def charges_of(subscription, day, last_day, price="20.00"):
+    """The customer's pieces of the charge of 2 -> 3 seats on ``day``, the term started
+    on ``subscription``'s anchor."""
+    opening = Opening(2, Decimal(price), subscription.cycle_anchor)
+    change_ = Change("q1", "quantity", day, TimeSource.SEEN, 3)
+    __, (__, charges) = pieces_of(subscription, [change_], last_day, opening=opening)
+    return charges
+
+
 def spans(pieces):
     return [(p.period_start, p.period_end, p.billing_days, p.cycle_days) for p in pieces]
 
@@ -238,10 +247,7 @@ def test_annual_cycles_use_their_own_years_days():
     # customer's contract invoiced per calendar year, 2027 invoiced: the cycle of
     # 1 Apr 2027 holds 29 Feb 2028, so 366 days
     yearly = Subscription("sub-y", NAME, "annual", dt.date(2026, 4, 1))
-    __, (__, charges) = pieces_of(
-        yearly, [Change("q1", "quantity", dt.date(2027, 3, 1), TimeSource.SEEN, 3)],
-        dt.date(2027, 12, 31), opening=Opening(2, Decimal("240.00"), dt.date(2026, 4, 1)),
-    )  # fmt: skip
+    charges = charges_of(yearly, dt.date(2027, 3, 1), dt.date(2027, 12, 31), "240.00")
     assert spans(charges) == [
         (dt.date(2027, 3, 1), dt.date(2027, 3, 31), 31, 365),
         (dt.date(2027, 4, 1), dt.date(2027, 12, 31), 275, 366),
@@ -256,10 +262,7 @@ def test_a_window_across_february_of_a_leap_year():
     # cycles 10 Jan - 9 Feb (31), 10 Feb - 9 Mar (29: February 2028, a whole cycle, so
     # the full price), 10 Mar - 31 Mar (of the cycle of 10 Mar: 31)
     tenth = Subscription("sub-10", NAME, "monthly", dt.date(2027, 12, 10))
-    __, (__, charges) = pieces_of(
-        tenth, [Change("q1", "quantity", dt.date(2028, 1, 20), TimeSource.SEEN, 3)],
-        dt.date(2028, 3, 31), opening=Opening(2, Decimal("20.00"), dt.date(2027, 12, 10)),
-    )  # fmt: skip
+    charges = charges_of(tenth, dt.date(2028, 1, 20), dt.date(2028, 3, 31))
     assert spans(charges) == [
         (dt.date(2028, 1, 20), dt.date(2028, 2, 9), 21, 31),
         (dt.date(2028, 2, 10), dt.date(2028, 3, 9), 29, 29),
