@@ -670,7 +670,12 @@ def customer_lines(line, last_day, subscription):
             cycle.end + dt.timedelta(days=1),
         )  # fmt: skip
         key = f"{line.key}:{len(pieces) + 1}"
-        pieces.append(_piece(line, cycle.start, min(cycle.end, last_day), cycle.cycle_days, key))
+        if cycle.end <= last_day:  # a whole charge cycle: its full price, whatever its
+            # length (cycles anchored on the 29th-31st are shorter or longer than the
+            # month they start in)
+            pieces.append(_piece(line, cycle.start, cycle.end, cycle.length, key))
+        else:
+            pieces.append(_piece(line, cycle.start, last_day, cycle.cycle_days, key))
     return tuple(pieces)
 
 

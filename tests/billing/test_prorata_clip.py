@@ -276,6 +276,23 @@ def test_a_window_across_february_of_a_leap_year():
     assert f"10 Feb {DASH} 9 Mar 2028 (29/29 days)" in charges[1].description
 
 
+def test_a_whole_cycle_of_a_subscription_started_on_the_31st_is_its_full_price():
+    # started 31 Jan 2027: cycles 31 Jan - 27 Feb (28 days, counted over January's 31),
+    # 28 Feb - 30 Mar (31 days, over February's 28), 31 Mar - 29 Apr (over March's 31).
+    # +1 seat on 10 Feb, March invoiced: the whole cycle in between is one full price,
+    # neither 28/31 nor 31/28 of it
+    late = Subscription("sub-31", NAME, "monthly", dt.date(2027, 1, 31))
+    charges = charges_of(late, dt.date(2027, 2, 10), dt.date(2027, 3, 31))
+    assert spans(charges) == [
+        (dt.date(2027, 2, 10), dt.date(2027, 2, 27), 18, 31),
+        (dt.date(2027, 2, 28), dt.date(2027, 3, 30), 31, 31),
+        (dt.date(2027, 3, 31), dt.date(2027, 3, 31), 1, 31),
+    ]
+    assert charges[1].amount == Decimal("60.00"), "3 seats x 20.00: one whole cycle"
+    assert [charges[0].amount, charges[2].amount] == [
+        per_seat(None, 18) * 3, per_seat(None, 1) * 3]  # fmt: skip
+
+
 def test_a_reversed_first_period_charge_is_not_continued():
     # bought 18 Jul, its recurring line starting 1 Aug: the first days end 31 Jul, not on
     # a charge cycle's end (17 Aug); cancelled within 24 hours, August invoiced
