@@ -8,6 +8,7 @@ addons path; below, a plain ``pytest tests`` run gets the same. No database is n
 
 import pathlib
 import threading
+import uuid
 import warnings
 from urllib.parse import parse_qs, urlparse
 
@@ -18,7 +19,7 @@ import requests
 import odoo.addons
 
 from mscloud_sandbox.app import Sandbox
-from mscloud_sandbox.generate import build_world
+from mscloud_sandbox.generate import build_world, catalogue
 
 ROOT = str(pathlib.Path(__file__).resolve().parents[1])
 if ROOT not in odoo.addons.__path__:
@@ -134,3 +135,44 @@ def pricing_token(sb):
     """Price-sheet token of the partner admin (auth-code flow, the Partner Center app)."""
     client = msal_app(sb, sb.world.partner_center_app)
     return _token(sign_in(sb, client, [PRICING_SCOPE]))
+
+
+# -- the sandbox's control API and Partner Center, as the billing tests drive them --------
+
+
+def sandbox_control(sb, method, path, body=None):
+    """A call of the sandbox's control API (``path`` from its root, e.g. "/clock")."""
+    answer = requests.request(method, sb.urls["control"] + path, json=body, verify=sb.ca_path)
+    assert answer.status_code < 400, answer.text
+    return answer.json() if answer.content else None
+
+
+def buy_subscription(sb, tenant, start, quantity, cycle="monthly", term="P1Y"):
+    """A new-commerce subscription of a paid SKU bought by `tenant` on `start` (a date
+    or its ISO text): (subscription id, the SKU)."""
+    sku = next(s for s in catalogue().values() if not s.free)
+    start = start if isinstance(start, str) else start.isoformat()
+    body = {
+        "id": str(uuid.uuid4()),  # Partner Center's ids are lower case
+        "offerId": f"{sku.nce_product_id}:{sku.nce_sku_id}",
+        "offerName": sku.product_name,
+        "skuId": sku.sku_id,
+        "quantity": quantity,
+        "billingCycle": cycle,
+        "termDuration": term,
+        "effectiveStartDate": start,
+        "creationDate": start,
+        "commitmentEndDate": start,
+    }
+    return sandbox_control(sb, "POST", f"/tenants/{tenant.id}/subscriptions", body)["id"], sku
+
+
+def patch_subscription(sb, tenant, sub_id, body):
+    """A subscription changed through Partner Center's API, as the partner admin."""
+    answer = requests.patch(
+        f"{sb.urls['partner_center']}/v1/customers/{tenant.id}/subscriptions/{sub_id}",
+        json=body,
+        headers={"Authorization": f"Bearer {partner_center_token(sb)}"},
+        verify=sb.ca_path,
+    )
+    assert answer.status_code == 200, answer.text

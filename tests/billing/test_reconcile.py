@@ -9,11 +9,9 @@ cause.
 
 import dataclasses
 import datetime as dt
-import uuid
 
 import pytest
-import requests
-from conftest import partner_center_token
+from conftest import buy_subscription, partner_center_token, patch_subscription, sandbox_control
 
 from odoo.addons.csp_connector.microsoft import errors
 from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp
@@ -22,17 +20,13 @@ from odoo.addons.csp_connector_billing.billing import prorata, reconcile
 from odoo.addons.csp_connector_billing.billing.prorata import Change, TimeSource
 
 from mscloud_sandbox import unbilled
-from mscloud_sandbox.generate import catalogue
 from mscloud_sandbox.pricing import MARKETS
 
 AUDIT, SEEN = TimeSource.AUDIT_RECORD, TimeSource.SEEN
 UTC = dt.UTC
 
 
-def _control(sb, method, path, body=None):
-    answer = requests.request(method, sb.urls["control"] + path, json=body, verify=sb.ca_path)
-    assert answer.status_code < 400, answer.text
-    return answer.json() if answer.content else None
+_control = sandbox_control
 
 
 def _at(text):
@@ -44,33 +38,13 @@ def _clock(sb, when):
 
 
 def _buy(sb, tenant, start, quantity, term="P1Y", cycle="monthly"):
-    sku = next(s for s in catalogue().values() if not s.free)
-    body = {
-        "id": str(uuid.uuid4()),
-        "offerId": f"{sku.nce_product_id}:{sku.nce_sku_id}",
-        "offerName": sku.product_name,
-        "skuId": sku.sku_id,
-        "quantity": quantity,
-        "billingCycle": cycle,
-        "termDuration": term,
-        "effectiveStartDate": start.isoformat(),
-        "creationDate": start.isoformat(),
-        "commitmentEndDate": start.isoformat(),
-    }
-    sub_id = _control(sb, "POST", f"/tenants/{tenant.id}/subscriptions", body)["id"]
+    sub_id, sku = buy_subscription(sb, tenant, start, quantity, cycle, term)
     sub = next(s for s in tenant.subscriptions if s.id == sub_id)
     return sub_id, unbilled.unit_price(sub, tenant.country), sku.product_name
 
 
 def _patch_quantity(sb, tenant, sub_id, quantity):
-    token = partner_center_token(sb)
-    answer = requests.patch(
-        f"{sb.urls['partner_center']}/v1/customers/{tenant.id}/subscriptions/{sub_id}",
-        json={"quantity": quantity},
-        headers={"Authorization": f"Bearer {token}"},
-        verify=sb.ca_path,
-    )
-    assert answer.status_code == 200, answer.text
+    patch_subscription(sb, tenant, sub_id, {"quantity": quantity})
 
 
 def _client(sb):

@@ -3,16 +3,14 @@
 Amounts are worked out by hand here (days counted on the calendar, written as literals).
 """
 
-import uuid
 from datetime import date
 from decimal import Decimal
 
 import pytest
 import requests
-from conftest import partner_center_token
+from conftest import buy_subscription, partner_center_token, patch_subscription, sandbox_control
 
 from mscloud_sandbox import unbilled
-from mscloud_sandbox.generate import catalogue
 from mscloud_sandbox.pricing import MARKETS
 
 PATH = "/v1/invoices/unbilled/lineitems"
@@ -28,11 +26,7 @@ def _query(currency, period="current", **extra):
     }
 
 
-def _control(sb, method, path, body=None):
-    url = f"{sb.urls['control']}{path}"
-    answer = requests.request(method, url, json=body, verify=sb.ca_path)
-    assert answer.status_code < 400, answer.text
-    return answer.json() if answer.content else None
+_control = sandbox_control
 
 
 def _set_clock(sb, when):
@@ -71,36 +65,11 @@ def customer(sandbox):
     return tenant, MARKETS[tenant.country][0]
 
 
-def _paid_sku():
-    return next(sku for sku in catalogue().values() if not sku.free)
-
-
 def _buy(sb, tenant, start, quantity=10, cycle="monthly", term="P1Y"):
-    sku = _paid_sku()
-    body = {
-        "id": str(uuid.uuid4()),  # Partner Center's ids are lower case
-        "offerId": f"{sku.nce_product_id}:{sku.nce_sku_id}",
-        "offerName": sku.product_name,
-        "skuId": sku.sku_id,
-        "quantity": quantity,
-        "billingCycle": cycle,
-        "termDuration": term,
-        "effectiveStartDate": start,
-        "creationDate": start,
-        "commitmentEndDate": start,
-    }
-    return _control(sb, "POST", f"/tenants/{tenant.id}/subscriptions", body)["id"]
+    return buy_subscription(sb, tenant, start, quantity, cycle, term)[0]
 
 
-def _patch(sb, tenant, sub_id, body):
-    token = partner_center_token(sb)
-    answer = requests.patch(
-        f"{sb.urls['partner_center']}/v1/customers/{tenant.id}/subscriptions/{sub_id}",
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        verify=sb.ca_path,
-    )
-    assert answer.status_code == 200, answer.text
+_patch = patch_subscription
 
 
 def _mine(items, sub_id):
