@@ -100,6 +100,7 @@ class CspTenant(models.Model):
             [("csp_tenant_id", "=", self.id), ("removed", "=", False)]
         )
         counters = {"created": 0, "updated": 0, "skipped": 0}
+        messages = []
         for subscription in subscriptions:
             if subscription._csp_link_product():
                 counters["updated"] += 1
@@ -118,28 +119,40 @@ class CspTenant(models.Model):
             self._csp_billing_missing_contracts(missing)
             # cancelled ones too: a cancellation within 7 days is refunded
             on_lines = subscriptions.filtered("contract_line_id")
-            for subscription in on_lines:
-                try:
-                    with self.env.cr.savepoint():
-                        counters["created"] += subscription._csp_sync_adjustments()
-                except ValueError as exc:  # a history the rule cannot bill
-                    counters["errors"] = counters.get("errors", 0) + 1
-                    counters["message"] = self.env._(
-                        "Pro-rata of %(name)s not billed: %(reason)s",
-                        name=subscription.friendly_name,
-                        reason=exc,
-                    )
+            self._csp_bill_adjustments(on_lines, counters, messages)
             # then the recurring lines of the cancelled ones stop (after their refunds)
             for subscription in on_lines.filtered(lambda s: s.status in ENDED):
                 if subscription._csp_end_contract_line():
                     counters["updated"] += 1
             if missing:
                 counters["skipped"] += len(missing)
-                counters["message"] = self.env._(
-                    "%s subscription(s) found no matching contract (see the customer's activity).",
-                    len(missing),
+                messages.append(
+                    self.env._(
+                        "%s subscription(s) found no matching contract (see the customer's "
+                        "activity).",
+                        len(missing),
+                    )
                 )
+        if messages:  # every subscription that failed is named, not only the last one
+            counters["message"] = "\n".join(messages)
         return counters
+
+    def _csp_bill_adjustments(self, subscriptions, counters, messages):
+        """The pro-rata adjustments of each subscription on a contract line; one whose
+        history the rule cannot bill is counted and named, the others go on."""
+        for subscription in subscriptions:
+            try:
+                with self.env.cr.savepoint():
+                    counters["created"] += subscription._csp_sync_adjustments()
+            except ValueError as exc:  # a history the rule cannot bill
+                counters["errors"] = counters.get("errors", 0) + 1
+                messages.append(
+                    self.env._(
+                        "Pro-rata of %(name)s not billed: %(reason)s",
+                        name=subscription.friendly_name,
+                        reason=exc,
+                    )
+                )
 
     def _csp_billing_missing_contracts(self, subscriptions):
         """One activity on the customer naming what has no contract (never one per run);

@@ -55,6 +55,8 @@ class CspSubscription(models.Model):
         self.ensure_one()
         if not self.offer_id:
             return False
+        if self.product_id.default_code == self.offer_id:
+            return False  # linked already: no search on every run
         Product = self.env["product.product"].with_context(active_test=False)
         product = Product.search([("default_code", "=", self.offer_id)], limit=1)
         if not product:
