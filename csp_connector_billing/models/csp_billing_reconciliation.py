@@ -151,14 +151,10 @@ class CspBillingReconciliation(models.Model):
                 month=self.month.strftime("%B %Y"),
             ))  # fmt: skip
         if items is None:
-            recorder = self.env["csp.request.log"]._csp_recorder(connection)
             try:
-                client = connection._csp_partner_center(connection._csp_http(recorder))
-                items = list(client.unbilled_line_items(currency.name, period))
+                items = self._csp_read_items(connection, currency, period)
             except errors.MicrosoftError as exc:
                 return self._csp_failed(exc.user_message())
-            finally:
-                recorder.flush()
         tenant = self.csp_tenant_id
         ours, subscriptions = self._csp_cost_lines(tenant, self.month)
         report = reconcile.reconcile(
@@ -183,6 +179,17 @@ class CspBillingReconciliation(models.Model):
             "line_ids": [fields.Command.create(values) for values in lines],
         })  # fmt: skip
         return True
+
+    @api.model
+    def _csp_read_items(self, connection, currency, period):
+        """Partner Center's unbilled line items of `connection` (all its customers) for
+        `period`, in `currency`; every request in the connection's request log."""
+        recorder = self.env["csp.request.log"]._csp_recorder(connection)
+        try:
+            client = connection._csp_partner_center(connection._csp_http(recorder))
+            return list(client.unbilled_line_items(currency.name, period))
+        finally:
+            recorder.flush()
 
     def _csp_failed(self, message):
         _logger.warning(
@@ -308,20 +315,16 @@ class CspBillingReconciliation(models.Model):
         for (connection, month), records in groups.items():
             currency = connection.billing_currency_id or connection.company_id.currency_id
             period = period_of(month, self._csp_today())
-            items = None
+            items = None  # a month Partner Center no longer keeps: each report says so
             if period is not None:
-                recorder = self.env["csp.request.log"]._csp_recorder(connection)
                 try:
-                    client = connection._csp_partner_center(connection._csp_http(recorder))
-                    items = list(client.unbilled_line_items(currency.name, period))
+                    items = self._csp_read_items(connection, currency, period)
                 except errors.MicrosoftError as exc:
                     for record in records:
                         record._csp_failed(exc.user_message())
                     continue
-                finally:
-                    recorder.flush()
             for record in records:
-                record._csp_reconcile(items if items is not None else [])
+                record._csp_reconcile(items)
                 if not testing:
                     self.env.cr.commit()  # pylint: disable=invalid-commit
         if len(queued) == limit:
