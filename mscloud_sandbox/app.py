@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request
 
 from . import errors, identity, tokens
 from .clock import Clock
-from .faults import FaultSet, aadsts_error, reshape_body, service_error
+from .faults import BEFORE_KEY, FaultSet, aadsts_error, reshape_body, service_error
 from .tls import LocalTLS
 
 # first path segment -> (service name, module serving it)
@@ -168,9 +168,9 @@ class Sandbox:
         if service != "control":
             fault_response = self._apply_faults(service, request, first, path)
             if isinstance(fault_response, str):  # a body fault: answer, then break it
-                return reshape_body(
-                    fault_response, self._dispatch(service, module_name, request, path)
-                )
+                answer = self._dispatch(service, module_name, request, path)
+                before = request.environ.get(BEFORE_KEY)
+                return reshape_body(fault_response, answer, service, before)
             if fault_response is not None:
                 return fault_response
         return self._dispatch(service, module_name, request, path)

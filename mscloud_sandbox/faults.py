@@ -1,5 +1,8 @@
 """Injected failures: throttling, outages, slow answers, dropped connections, AADSTS errors,
-and 200 answers that are not whole pages (``body``: ``empty``, ``no_value``, ``cut``).
+200 answers that are not whole pages (``body``: ``empty``, ``empty_object``, ``no_value``,
+``cut``, ``emptied``, ``emptied_uncounted``, ``no_next``; on Graph's ``value`` and
+Partner Center's ``items`` alike), and Partner Center's other documented answers to a
+subscription PATCH (``pascal``, ``accepted``, ``accepted_empty``).
 
 A :class:`FaultRule` says which requests it hits (service, path substring, method,
 tenant) and what happens to them.  The application asks :meth:`FaultSet.match` before
@@ -43,12 +46,23 @@ class FaultRule:
     delay: float | None = None
     reset: bool = False
     aadsts: int | None = None
-    # a 200 answer that is not a whole page: "empty" (no body), "no_value" (the page
-    # without its "value"), "cut" (half of "value", no nextLink/deltaLink: a page cut short),
-    # "omit:<property>,<property>" (the page's objects come without these properties, as
-    # Microsoft leaves out properties it has no value for)
+    # a 200 answer that is not a whole page; the list is Graph's "value" or Partner
+    # Center's "items", the next link Graph's @odata.nextLink or Partner Center's
+    # links.next (with its continuationToken):
+    #   "empty" (no body), "empty_object" ({}), "no_value" (the page without its list),
+    #   "cut" (half of the list, no next or delta link, counts kept: a page cut short),
+    #   "emptied" (the list emptied, no next link, counts kept: totalCount now wrong),
+    #   "emptied_uncounted" (the list emptied, without next link or count),
+    #   "no_next" (only the next link dropped; Partner Center's continuationToken stays),
+    #   "omit:<property>,<property>" (the page's objects come without these properties, as
+    #   Microsoft leaves out properties it has no value for);
+    # a subscription PATCH's other documented answers (the change is applied either way):
+    #   "pascal" (200, the subscription with PascalCase keys: Id, Quantity, ...),
+    #   "accepted" (202, the subscription as it was before the change: still pending),
+    #   "accepted_empty" (202 without a body)
     body: str | None = None
     times: int | None = None  # None: until cleared
+    after: int = 0  # matching requests let through untouched first (e.g. to hit page 2)
     id: int = field(default_factory=lambda: next(_ids))
 
     def __post_init__(self):
@@ -110,6 +124,9 @@ class FaultSet:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(service, method, path, tenant):
+                    if rule.after > 0:
+                        rule.after -= 1
+                        continue
                     if rule.times is not None:
                         rule.times -= 1
                         if rule.times <= 0:
@@ -120,34 +137,77 @@ class FaultSet:
 
 # -- 200 answers that are not whole pages ----------------------------------------
 
-BODY_FAULTS = frozenset({"empty", "no_value", "cut"})
+BODY_FAULTS = frozenset(
+    {"empty", "empty_object", "no_value", "cut", "emptied", "emptied_uncounted", "no_next",
+     "pascal", "accepted", "accepted_empty"}
+)  # fmt: skip
+PATCH_ANSWERS = frozenset({"pascal", "accepted", "accepted_empty"})
 OMIT_PREFIX = "omit:"
+# set by a handler on the request (environ) when a fault may need it: the object as it
+# was before the request changed it (a PATCH answered 202 shows it unchanged)
+BEFORE_KEY = "mscloud_sandbox.before"
 
 
-def reshape_body(kind, response):
-    """`response` (the real answer) turned into the broken 200 of fault `kind`."""
-    if kind == "empty":
-        return Response(b"", 200, content_type="application/json")
+def reshape_body(kind, response, service="graph", before=None):
+    """`response` (the real answer) turned into the broken (or other-shaped) answer of
+    fault `kind`; ``before``: the changed object as it was (``accepted``)."""
+    if kind in PATCH_ANSWERS and response.status_code >= 400:
+        return response  # a refused change stays refused
+    ids = {k: v for k, v in response.headers.items() if k.lower().startswith("ms-")}
+    if kind in ("empty", "accepted_empty"):
+        return Response(b"", 202 if kind == "accepted_empty" else 200, ids,
+                        content_type="application/json")  # fmt: skip
+    if kind == "empty_object":
+        return Response(b"{}", 200, content_type="application/json")
     try:
         body = json.loads(response.get_data())
     except ValueError:
         return response
     if not isinstance(body, dict):
         return response
+    if kind == "accepted":
+        answer = json.dumps(before if before is not None else body)
+        return Response(answer, 202, ids, content_type="application/json")
+    if kind == "pascal":
+        return Response(json.dumps(_pascal(body)), response.status_code, ids,
+                        content_type="application/json")  # fmt: skip
+    _reshape_page(kind, body, service)
+    return Response(json.dumps(body), 200, content_type="application/json")
+
+
+def _reshape_page(kind, body, service):
+    listed, count = ("items", "totalCount") if service != "graph" else ("value", "@odata.count")
     if kind == "no_value":
-        body.pop("value", None)
-    elif kind == "cut":
-        items = body.get("value") or []
-        body["value"] = items[: len(items) // 2]
+        body.pop(listed, None)
+    elif kind in ("cut", "emptied", "emptied_uncounted", "no_next"):
+        items = body.get(listed) or []
+        if kind == "cut":
+            body[listed] = items[: len(items) // 2]
+        elif kind != "no_next":
+            body[listed] = []
+        if kind == "emptied_uncounted":
+            body.pop(count, None)
         body.pop("@odata.nextLink", None)
-        body.pop("@odata.deltaLink", None)
+        if isinstance(body.get("links"), dict):
+            body["links"].pop("next", None)
+        if kind != "no_next":
+            body.pop("@odata.deltaLink", None)
+            body.pop("continuationToken", None)
     elif kind.startswith(OMIT_PREFIX):
         omitted = {name.strip() for name in kind[len(OMIT_PREFIX) :].split(",")}
-        body["value"] = [
+        body[listed] = [
             {k: v for k, v in item.items() if k not in omitted} if isinstance(item, dict) else item
-            for item in body.get("value") or []
+            for item in body.get(listed) or []
         ]
-    return Response(json.dumps(body), 200, content_type="application/json")
+
+
+def _pascal(value):
+    """Every key of `value` (nested too) with its first letter in upper case."""
+    if isinstance(value, dict):
+        return {key[:1].upper() + key[1:]: _pascal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_pascal(item) for item in value]
+    return value
 
 
 # -- AADSTS codes the token endpoint can be told to answer ---------------------

@@ -31,6 +31,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
 from . import errors, webhooks
+from .faults import BEFORE_KEY
 from .generate import REFUND_WINDOW, catalogue, iso
 from .world import AuditRecord
 
@@ -323,6 +324,8 @@ def _apply_patch(sb, request, customer_id, subscription_id):
     body = _request_json(request)
     with sb.world.lock:
         sub = _subscription(tenant, subscription_id)
+        # as it was: a fault answering 202 ("accepted") shows it unchanged
+        request.environ[BEFORE_KEY] = subscription_json(sb, tenant.id, sub)
         changes = _validate_patch(sub, body)
         if changes:
             now = sb.clock.now()

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from conftest import GRAPH_SCOPE, graph_token, msal_app
+from conftest import GRAPH_SCOPE, graph_token, msal_app, partner_center_token
 
 from mscloud_sandbox.faults import FaultRule, FaultSet
 
@@ -169,3 +169,83 @@ def test_omit_body_fault_leaves_properties_out(sandbox):
     assert "displayName" in graph_users(sandbox, token).json()["value"][0]
     with pytest.raises(ValueError):
         FaultRule(body="half")
+
+
+# -- Partner Center's bad pages and other answer shapes ------------------------------------
+
+
+def partner_center_get(sb, path, token, **params):
+    return requests.get(
+        f"{sb.urls['partner_center']}{path}",
+        params=params,
+        headers={"Authorization": f"Bearer {token}"},
+        verify=sb.ca_path,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("empty_object", lambda page, whole: page == {}),
+        ("no_value", lambda page, whole: "items" not in page and page["totalCount"] == 2),
+        ("emptied", lambda page, whole: page["items"] == [] and page["totalCount"] == 2),
+        ("emptied_uncounted", lambda page, whole: page["items"] == [] and "totalCount" not in page),
+        ("cut", lambda page, whole: page["items"] == whole["items"][:1]
+         and page["totalCount"] == 2 and "next" not in page["links"]
+         and "continuationToken" not in page),
+        ("no_next", lambda page, whole: page["items"] == whole["items"]
+         and "next" not in page["links"] and page["continuationToken"]),
+    ],
+)  # fmt: skip
+def test_partner_center_pages_come_broken_on_request(sandbox, kind, expected):
+    token = partner_center_token(sandbox)
+    whole = partner_center_get(sandbox, "/v1/customers", token, size=2).json()
+    assert len(whole["items"]) == whole["totalCount"] == 2 and whole["links"]["next"]
+    sandbox.faults.add(service="partnercenter", path="/v1/customers", body=kind, times=1)
+    broken = partner_center_get(sandbox, "/v1/customers", token, size=2)
+    assert broken.status_code == 200
+    assert expected(broken.json(), whole)
+    assert partner_center_get(sandbox, "/v1/customers", token, size=2).json() == whole
+
+
+def test_a_rule_can_let_the_first_pages_through(sandbox):
+    token = partner_center_token(sandbox)
+    sandbox.faults.add(service="partnercenter", path="/v1/customers", body="empty", after=1,
+                       times=1)  # fmt: skip
+    first = partner_center_get(sandbox, "/v1/customers", token, size=2)
+    assert first.json()["items"], "the first page is untouched"
+    following = first.json()["links"]["next"]
+    second = requests.get(
+        f"{sandbox.urls['partner_center']}{following['uri']}",
+        headers={"Authorization": f"Bearer {token}",
+                 **{h["key"]: h["value"] for h in following["headers"]}},
+        verify=sandbox.ca_path,
+    )  # fmt: skip
+    assert (second.status_code, second.content) == (200, b"")
+    assert sandbox.faults.rules() == []
+
+
+@pytest.mark.parametrize("kind", ["pascal", "accepted", "accepted_empty"])
+def test_a_subscription_patch_answers_each_documented_shape(sandbox, kind):
+    tenant = next(t for t in sandbox.world.tenants.values() if t.reseller and t.subscriptions)
+    sub = next(s for s in tenant.subscriptions if s.status == "active"
+               and not s.scheduledNextTermInstructions)  # fmt: skip
+    before = sub.quantity
+    sandbox.faults.add(service="partnercenter", method="PATCH", body=kind, times=1)
+    answer = requests.patch(
+        f"{sandbox.urls['partner_center']}/v1/customers/{tenant.id}/subscriptions/{sub.id}",
+        json={"quantity": before + 1},
+        headers={"Authorization": f"Bearer {partner_center_token(sandbox)}"},
+        verify=sandbox.ca_path,
+    )
+    assert sub.quantity == before + 1, "the change is applied whatever the answer"
+    assert answer.headers["MS-CorrelationId"]
+    if kind == "pascal":
+        assert answer.status_code == 200
+        body = answer.json()
+        assert (body["Id"], body["Quantity"]) == (sub.id, before + 1)
+        assert "RefundableQuantity" in body and "quantity" not in body
+    elif kind == "accepted":
+        assert (answer.status_code, answer.json()["quantity"]) == (202, before)
+    else:
+        assert (answer.status_code, answer.content) == (202, b"")
