@@ -39,6 +39,7 @@ class MicrosoftError(Exception):
         retry_after=None,
         tenant=None,
         trace=(),
+        page=None,
     ):
         super().__init__(message)
         self.message = message
@@ -54,6 +55,7 @@ class MicrosoftError(Exception):
         self.retry_after = retry_after
         self.tenant = tenant
         self.trace = tuple(trace or ())  # (label, value): ids Microsoft can look up
+        self.page = page  # which page of a list failed (from 1), when a list was read
 
     @property
     def explanation(self):
@@ -96,21 +98,28 @@ class AuthError(MicrosoftError):
 
 
 class IncompleteReadError(MicrosoftError):
-    """A 200 answer that is not a whole page, or a read that did not reach Graph's
-    final page: nothing may be concluded (archived) from it."""
+    """A 200 answer that is not a whole page, or a read that did not reach the list's
+    final page (Graph's or Partner Center's): nothing may be concluded (archived,
+    marked removed, downgraded) from it."""
 
 
 class BillingReadError(MicrosoftError):
-    """Partner Center refused to give the partner's billing data (reconciliation line
-    items): explained by its status for billing, not as a customer-list refusal."""
+    """Reading the partner's billing data (reconciliation line items) failed: explained
+    for billing by the page that failed and why (``original``: the error as raised),
+    not as a customer-list refusal."""
+
+    original = None
 
     @classmethod
     def of(cls, error):
-        return cls(
+        wrapped = cls(
             error.message, service=error.service, status=error.status, code=error.code,
             correlation_id=error.correlation_id, request_id=error.request_id,
             retry_after=error.retry_after, tenant=error.tenant, trace=error.trace,
+            page=error.page,
         )  # fmt: skip
+        wrapped.original = error
+        return wrapped
 
 
 # -- explanations -------------------------------------------------------------
@@ -316,6 +325,16 @@ _INCOMPLETE = Explanation(
     "changes again. If it repeats, check the request log for this tenant and any proxy "
     "between Odoo and Microsoft.",
 )
+_INCOMPLETE_PC = Explanation(
+    "Partner Center's list came back incomplete, so nothing was concluded from it.",
+    "Partner Center answered a page that was empty, had no list of items, held fewer "
+    "items than it announced, or ended without saying it was the last (a proxy cut the "
+    "answer, or Partner Center had a transient fault). Taken as the whole list, it would "
+    "have marked subscriptions removed or archived tenants that still exist.",
+    "Nothing to do: no subscription was marked removed and no tenant archived or changed; "
+    "the next run reads the whole list again. If it repeats, check the request log for "
+    "these Partner Center calls and any proxy between Odoo and Microsoft.",
+)
 _BILLING = {
     403: Explanation(
         "Partner Center refused to show the billing data.",
@@ -340,7 +359,39 @@ _BILLING = {
         "the period has charges.",
     ),
 }
-BILLING_REFUSALS = frozenset(_BILLING)
+_BILLING_CUT = Explanation(
+    "Partner Center's line items came back cut short, so nothing was compared.",
+    "A page of the unbilled line items was empty, had no list of items or held fewer "
+    "items than it announced (a proxy cut the answer, or Partner Center had a transient "
+    "fault); compared as it was, it would show charges Microsoft did make as missing.",
+    "Reconcile again in a few minutes: the line items are read again from the first "
+    "page. If it repeats, check the request log for these calls.",
+)
+
+
+def _billing_part_way(page):
+    return Explanation(
+        f"Partner Center stopped answering part-way through the line items (page {page}).",
+        "The first pages came, then a later one failed (its continuation was lost, it timed "
+        "out, or Partner Center had a transient fault). It does not mean there is no "
+        "billing data: the pages before it had line items.",
+        "Reconcile again in a few minutes: the line items are read again from the first "
+        "page. If it repeats, check the request log for these calls and Partner Center's "
+        "service health.",
+    )
+
+
+def _billing(error):
+    """A failed read of the unbilled line items, explained by the page that failed."""
+    if error.page and error.page > 1:
+        return _billing_part_way(error.page)
+    original = error.original
+    if isinstance(original, IncompleteReadError):
+        return _BILLING_CUT
+    if error.status in _BILLING:
+        return _BILLING[error.status]
+    return explain(original) if original is not None else _GENERIC
+
 
 _GENERIC = Explanation(
     "Microsoft refused the request.",
@@ -362,8 +413,11 @@ _BY_KIND = (
     (HostNotAllowedError, _HOST),
     (TransportError, _TRANSPORT),
     (ThrottledError, _THROTTLED),
-    (IncompleteReadError, _INCOMPLETE),
-    (BillingReadError, lambda error: _BILLING.get(error.status, _GENERIC)),
+    (BillingReadError, _billing),
+    (
+        IncompleteReadError,
+        lambda error: _INCOMPLETE_PC if error.service == "partnercenter" else _INCOMPLETE,
+    ),
 )
 
 

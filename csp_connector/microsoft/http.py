@@ -255,21 +255,38 @@ class MicrosoftHttp:
             params = None  # the next link already carries the query
 
     def iter_partner_center_pages(self, url, *, tenant=None, params=None, auth=None, reauth=None):
-        """Yield each page of a Partner Center collection (``links.next`` + continuation)."""
+        """Yield each page of a Partner Center collection (``links.next`` + continuation),
+        each proven whole by :func:`partner_center_page_problem`: a page that is not
+        (an empty body, ``{}``, no ``items`` list, fewer items than its ``totalCount``,
+        an empty list that does not say so, a continuation without a next link) raises
+        IncompleteReadError, so a read that ends normally reached Partner Center's last
+        page. An error on any page carries its number (``error.page``, from 1)."""
         headers = None
+        number = 0
         while True:
-            page = self.get_json(
-                url,
-                service="partnercenter",
-                tenant=tenant,
-                params=params,
-                headers=headers,
-                auth=auth,
-                reauth=reauth,
-            )
+            number += 1
+            try:
+                page = self.get_json(
+                    url, service="partnercenter", tenant=tenant, params=params,
+                    headers=headers, auth=auth, reauth=reauth,
+                )  # fmt: skip
+            except ValueError:  # a body that is not JSON (cut mid-way)
+                page = None
+            except errors.MicrosoftError as exc:
+                exc.page = exc.page or number
+                raise
+            problem = partner_center_page_problem(page)
+            if problem:
+                raise errors.IncompleteReadError(
+                    f"Page {number} of {redact.redact_url(url)} came back with {problem}.",
+                    service="partnercenter",
+                    tenant=tenant,
+                    correlation_id=self.correlation_id,
+                    page=number,
+                )
             yield page
             following = (page.get("links") or {}).get("next")
-            if not following or not following.get("uri"):
+            if not following:
                 return
             url = self._partner_center_link(following["uri"])
             params = None
@@ -358,6 +375,41 @@ class MicrosoftHttp:
                 _response=response,
             )
         )
+
+
+def partner_center_page_problem(page):
+    """What keeps a Partner Center page from proving its part of a list, or None.
+
+    A page proves itself when it is a JSON object with an ``items`` list; holds at
+    least its ``totalCount`` (Partner Center counts the items of the page there); is
+    either not empty or says ``totalCount: 0``; and either links the next page
+    (``links.next`` with a ``uri``) or says it is the last (no next link and no
+    ``continuationToken``)."""
+    if page is None:
+        return "a body that is not JSON"
+    if not isinstance(page, dict):
+        return "a body that is not a JSON object"
+    if not page:
+        return "an empty body"
+    items = page.get("items")
+    if not isinstance(items, list):
+        return "no 'items' list"
+    count = page.get("totalCount")
+    counted = isinstance(count, int) and not isinstance(count, bool)
+    if counted and count > len(items):
+        return f"{len(items)} items where its totalCount announced {count}"
+    if not items and not counted:
+        return "an empty 'items' list without a totalCount saying the list is empty"
+    links = page.get("links")
+    following = links.get("next") if isinstance(links, dict) else None
+    if following is not None and not (
+        isinstance(following, dict) and isinstance(following.get("uri"), str)
+        and following["uri"].strip()
+    ):  # fmt: skip
+        return "a link to the next page without an address"
+    if following is None and page.get("continuationToken"):
+        return "a continuation token but no link to the next page"
+    return None
 
 
 _GRAPH_TRACE = (("request-id", "Request id"), ("client-request-id", "Client request id"),

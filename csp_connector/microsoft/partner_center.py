@@ -2,8 +2,16 @@
 
 ``token`` is a callable returning a Partner Center access token; it is asked before
 every call, so MSAL can refresh it during long runs.
+
+Every list (customers, subscriptions, subscribed SKUs, audit records, line items) is
+read through ``MicrosoftHttp.iter_partner_center_pages``, which proves each page whole
+(``http.partner_center_page_problem``) and follows ``links.next`` to the page that says
+it is the last: a list these methods return in full is the complete list, and any
+other answer raises ``errors.IncompleteReadError`` before the caller could conclude
+anything (mark a subscription removed, archive a tenant) from a part of it.
 """
 
+from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import quote
 
@@ -11,6 +19,48 @@ from . import errors
 
 PAGE_SIZE = 500  # Partner Center's maximum for customers
 LINE_ITEMS_PAGE_SIZE = 2000  # Partner Center's maximum for reconciliation line items
+
+
+@dataclass(frozen=True)
+class PatchAnswer:
+    """Partner Center's answer to a subscription PATCH.
+
+    ``subscription``: the subscription as the answer shows it, keys in camelCase
+    whichever casing Partner Center used (None without one). ``applied``: a 200 that
+    shows the subscription, so it holds the change; otherwise (a 202, or a 200 without
+    a subscription) Partner Center accepted the change and a later read confirms it."""
+
+    status: int
+    subscription: dict | None
+
+    @classmethod
+    def of(cls, status, body):
+        body = camel_keys(body) if isinstance(body, dict) else None
+        if body is not None and not (isinstance(body.get("id"), str) and body["id"]):
+            body = None
+        return cls(status, body)
+
+    @property
+    def applied(self):
+        return self.status == 200 and self.subscription is not None
+
+
+def camel_keys(value):
+    """`value` with every key (nested too) starting in lower case, as Partner Center's
+    lists send them ("Quantity" -> "quantity"); a key sent in both casings keeps the
+    camelCase one's value."""
+    if isinstance(value, list):
+        return [camel_keys(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    result = {}
+    for key, item in value.items():
+        camel = key[:1].lower() + key[1:] if isinstance(key, str) else key
+        if camel in result and camel == key:
+            result[camel] = camel_keys(item)
+        else:
+            result.setdefault(camel, camel_keys(item))
+    return result
 
 
 class PartnerCenter:
@@ -52,20 +102,11 @@ class PartnerCenter:
             reauth=self._reauth,
         )
         for page in pages:
-            yield from page.get("items") or []
+            yield from page["items"]
 
     def subscribed_skus(self, customer_id):
-        return self._items(f"v1/customers/{quote(customer_id)}/subscribedskus", customer_id)
-
-    def _items(self, path, tenant):
-        body = self.http.get_json(
-            self._url(path),
-            service="partnercenter",
-            tenant=tenant,
-            auth=self._auth,
-            reauth=self._reauth,
-        )
-        return body.get("items") or []
+        path = f"v1/customers/{quote(customer_id)}/subscribedskus"
+        return list(self._paged_items(path, customer_id, None))
 
     # -- one subscription, quantity changes ------------------------------------------
 
@@ -79,13 +120,20 @@ class PartnerCenter:
 
     def patch_subscription(self, customer_id, subscription_id, body):
         """PATCH the whole subscription object (e.g. with a new quantity). The request id
-        is kept on retries, so Partner Center applies a retried change once."""
+        is kept on retries, so Partner Center applies a retried change once. Returns a
+        :class:`PatchAnswer`: Partner Center's documented answers are a 200 with the
+        changed subscription (camelCase or PascalCase keys) and a 202 (accepted, still
+        being applied)."""
         path = f"v1/customers/{quote(customer_id)}/subscriptions/{quote(subscription_id)}"
         response = self.http.request(
             "PATCH", self._url(path), service="partnercenter", tenant=customer_id, json=body,
             auth=self._auth, reauth=self._reauth,
         )  # fmt: skip
-        return response.json() if response.content else {}
+        try:
+            answer = response.json() if response.content else None
+        except ValueError:
+            answer = None
+        return PatchAnswer.of(response.status_code, answer)
 
     # -- audit records ------------------------------------------------------------------
 
@@ -100,7 +148,7 @@ class PartnerCenter:
             self._url("v1/auditrecords"), params=params, auth=self._auth, reauth=self._reauth
         )
         for page in pages:
-            yield from page.get("items") or []
+            yield from page["items"]
 
     # -- billing ------------------------------------------------------------------------
 
@@ -111,10 +159,10 @@ class PartnerCenter:
         ``period`` "current" or "previous" (calendar month), every customer, across all
         pages (``links.next`` with the ``MS-ContinuationToken`` header). Items are yielded
         as Partner Center sent them (billing/reconcile.py reads their fields, which may
-        be absent). A page that is not a list of items, or holds fewer than its
-        ``totalCount``, raises :class:`errors.IncompleteReadError` (a cut page would look
-        like charges Microsoft did not make); a refusal raises
-        :class:`errors.BillingReadError`, explained for billing."""
+        be absent). Any failure raises :class:`errors.BillingReadError`, explained for
+        billing by the page that failed: a page that is not whole (a cut page would look
+        like charges Microsoft did not make), a refusal, or a later page that failed
+        after the first ones came ("part-way through", never "no billing data")."""
         params = {
             "provider": "onetime",
             "invoicelineitemtype": "billinglineitems",
@@ -128,20 +176,11 @@ class PartnerCenter:
         )  # fmt: skip
         try:
             for page in pages:
-                items = page.get("items") if isinstance(page, dict) else None
-                count = page.get("totalCount") if isinstance(page, dict) else None
-                if not isinstance(items, list) or (isinstance(count, int) and count > len(items)):
-                    raise errors.IncompleteReadError(
-                        "A page of unbilled reconciliation line items was cut short or had "
-                        "no list of items.", service="partnercenter",
-                    )  # fmt: skip
-                yield from items
+                yield from page["items"]
         except errors.MicrosoftError as exc:
-            if exc.status in errors.BILLING_REFUSALS and not isinstance(
-                exc, errors.BillingReadError
-            ):
-                raise errors.BillingReadError.of(exc) from exc
-            raise
+            if isinstance(exc, errors.BillingReadError):
+                raise
+            raise errors.BillingReadError.of(exc) from exc
 
     # -- webhook registration -----------------------------------------------------------
 
