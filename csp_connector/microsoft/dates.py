@@ -28,9 +28,17 @@ def parse_datetime(value):
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        _logger.warning("CSP: %r is not a date Microsoft documents; left empty", value)
+        _logger.warning("CSP: %r is not a date Microsoft documents", value)
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def is_unreadable(value):
+    """Whether Microsoft sent a date (not null, not empty) that cannot be read: a reader
+    keeps the value it has, and says so, rather than storing it empty."""
+    if value is None or value == "":
+        return False
+    return not isinstance(value, (str, datetime)) or parse_datetime(value) is None
 
 
 def odoo_datetime(value):

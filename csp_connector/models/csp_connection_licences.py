@@ -247,6 +247,7 @@ class CspTenant(models.Model):
         else:
             return {"skipped": 1}
         Subscription._csp_link_skus(self)
+        Subscription._csp_settle_pending(self)
         if self.licence_audit_times:
             Subscription._csp_date_changes(self, json.loads(self.licence_audit_times))
             values["licence_audit_times"] = False

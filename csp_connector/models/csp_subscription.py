@@ -2,7 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Partner Center subscriptions of a customer, and changing their quantity."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -19,7 +21,9 @@ SUBSCRIPTION_CODE_FIELDS = (
     "billing_cycle", "term_duration", "unit_type", "promotion_id", "creation_date",
     "start_date", "commitment_end_date", "auto_renew", "product_type",
     "next_term_instructions", "refundable_details", "subscribed_sku_id", "changed_at",
+    "pending_quantity", "pending_since", "date_problem",
 )  # fmt: skip
+PENDING_FOR = timedelta(hours=24)  # an accepted change no read confirmed since: dropped
 
 
 class CspSubscription(models.Model):
@@ -82,6 +86,17 @@ class CspSubscription(models.Model):
         "csp.subscribed.sku", string="Licence", readonly=True, ondelete="set null", index=True,
         help="The subscribed SKU Microsoft says this subscription provides.",
     )  # fmt: skip
+    pending_quantity = fields.Integer(
+        readonly=True, copy=False,
+        help="Partner Center accepted a change to this many seats (answer 202) and is still "
+        "applying it; cleared once a read of the subscription shows it.",
+    )  # fmt: skip
+    pending_since = fields.Datetime(readonly=True, copy=False)
+    date_problem = fields.Text(
+        string="Unreadable Dates", readonly=True, copy=False,
+        help="Dates Partner Center sent that Odoo could not read: the previous values are "
+        "kept until Partner Center sends a readable one.",
+    )  # fmt: skip
     can_adjust = fields.Boolean(related="connection_id.adjust_quantities")
     note = fields.Text(help="Your own notes; the sync never changes them.")
 
@@ -107,10 +122,10 @@ class CspSubscription(models.Model):
         from .importer import BindingImporter, Planned  # noqa: PLC0415 - core module
 
         importer = BindingImporter(code_env(self), tenant)
-        plans, refused = [], []
+        plans, refused, unreadable = [], [], {}
         for item in items:
             try:
-                values = licence_rules.plan_subscription(item)
+                values = licence_rules.plan_subscription(item, unreadable)
             except licence_rules.BadRecord as exc:
                 refused.append(str(exc))
                 continue
@@ -118,10 +133,51 @@ class CspSubscription(models.Model):
         importer.apply(plans)
         importer.archive_missing(complete=complete and not refused)
         counters = dict(importer.counters)
-        if refused:
-            counters["errors"] = len(refused)
-            counters["message"] = "; ".join(refused[:5])
+        read_ids = [plan.microsoft_id for plan in plans]
+        problems = refused + self._csp_explain_dates(tenant, read_ids, unreadable)
+        if problems:
+            counters["errors"] = len(problems)
+            counters["message"] = "; ".join(problems[:5])
         return counters
+
+    @api.model
+    def _csp_explain_dates(self, tenant, read_ids, unreadable):
+        """Say on each subscription read which dates Partner Center sent that could not
+        be read (``unreadable``: {id: [(property, value)]}; their old values were kept),
+        once (a note when it changes), and clear it when they read again. Returns the
+        run's lines about them."""
+        subscriptions = self.search(
+            [("csp_tenant_id", "=", tenant.id), ("microsoft_id", "in", read_ids),
+             "|", ("date_problem", "!=", False), ("microsoft_id", "in", list(unreadable))]
+        )  # fmt: skip
+        lines = []
+        for subscription in subscriptions:
+            found = unreadable.get(subscription.microsoft_id)
+            text = False
+            if found:
+                text = "\n".join(f"{key}: {value!r}" for key, value in found)
+                lines.append(self.env._(
+                    "Partner Center sent dates Odoo cannot read for the subscription "
+                    "%(name)s (%(dates)s): the previous values were kept, so its pro-rata "
+                    "uses them. Likely cause: a date format Partner Center does not "
+                    "document, or a damaged answer. How to fix it: check the subscription's "
+                    "dates in Partner Center; the request log holds the answer.",
+                    name=subscription.friendly_name or subscription.microsoft_id,
+                    dates=", ".join(f"{key} {value!r}" for key, value in found),
+                ))  # fmt: skip
+            if text == (subscription.date_problem or False):
+                continue
+            code_env(subscription).write({"date_problem": text})
+            if text:
+                subscription.message_post(
+                    body=Markup("<p>%s</p><p>%s</p>") % (
+                        self.env._("Partner Center sent dates Odoo cannot read; the previous "
+                                   "values were kept:"),
+                        ", ".join(text.splitlines()),
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )  # fmt: skip
+        return lines
 
     @api.model
     def _csp_date_changes(self, tenant, times):
@@ -172,7 +228,9 @@ class CspSubscription(models.Model):
 
     def _csp_set_quantity(self, new_quantity):
         """Send `new_quantity` to Partner Center; Odoo shows it once Partner Center
-        accepted it. Refused here, before any call, when the rules forbid it."""
+        applied it (a 200 answer, in either casing), or as pending when Partner Center
+        only accepted it (202) until a read confirms it. Refused here, before any call,
+        when the rules forbid it."""
         self.ensure_one()
         self._csp_check_adjust()
         now = datetime.now(UTC)
@@ -214,9 +272,11 @@ class CspSubscription(models.Model):
             raise UserError(exc.user_message()) from None
         finally:
             recorder.flush()
-        values = licence_rules.plan_subscription(answer)
+        if not answer.applied:  # accepted (202): a later read confirms it
+            return self._csp_quantity_pending(old, new_quantity)
+        values = licence_rules.plan_subscription(answer.subscription)
         values.pop("microsoft_id")
-        code_env(self).write({**values, "fingerprint": False})
+        code_env(self).write({**values, "fingerprint": False, **self._csp_no_pending()})
         self.message_post(
             body=self.env._(
                 "Quantity changed in Partner Center from %(old)s to %(new)s by %(user)s.",
@@ -227,3 +287,51 @@ class CspSubscription(models.Model):
             subtype_xmlid="mail.mt_note",
         )
         return self.quantity
+
+    def _csp_no_pending(self):
+        return {"pending_quantity": 0, "pending_since": False} if self.pending_quantity else {}
+
+    def _csp_quantity_pending(self, old, asked):
+        """Partner Center accepted the change without applying it yet: the quantity stays
+        what Partner Center last showed, the asked one is pending, and the next licences
+        step reads the subscription again."""
+        code_env(self).write({"pending_quantity": asked, "pending_since": fields.Datetime.now()})
+        self.csp_tenant_id._csp_note_changed_subscriptions([self.microsoft_id])
+        self.message_post(
+            body=self.env._(
+                "Partner Center accepted the change from %(old)s to %(new)s seats asked by "
+                "%(user)s and is still applying it: %(new)s is shown as pending until "
+                "Partner Center confirms it (the next licences sync reads it again).",
+                old=old,
+                new=asked,
+                user=self.env.user.name,
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
+        return self.quantity
+
+    @api.model
+    def _csp_settle_pending(self, tenant):
+        """After a read of `tenant`'s subscriptions: a pending quantity the read shows is
+        confirmed (cleared); one Partner Center still does not show a day after it was
+        accepted is dropped, with a note (the change did not happen)."""
+        now = fields.Datetime.now()
+        for subscription in self.search(
+            [("csp_tenant_id", "=", tenant.id), ("pending_quantity", ">", 0)]
+        ):
+            asked = subscription.pending_quantity
+            if subscription.quantity == asked:
+                body = self.env._("Partner Center confirmed the change to %s seats.", asked)
+            elif subscription.pending_since and subscription.pending_since > now - PENDING_FOR:
+                continue
+            else:
+                body = self.env._(
+                    "Partner Center accepted a change to %(asked)s seats on %(when)s but still "
+                    "shows %(quantity)s: the change did not happen. Check the subscription in "
+                    "Partner Center, and adjust the quantity again if it is still needed.",
+                    asked=asked,
+                    when=subscription.pending_since,
+                    quantity=subscription.quantity,
+                )
+            code_env(subscription).write(subscription._csp_no_pending())
+            subscription.message_post(body=body, subtype_xmlid="mail.mt_note")

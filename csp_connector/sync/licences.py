@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC
 
-from ..microsoft.dates import odoo_datetime, parse_datetime
+from ..microsoft.dates import is_unreadable, odoo_datetime, parse_datetime
 from .tenants import is_guid
 
 # licence import types (connection default, per-tenant override)
@@ -147,8 +147,12 @@ ALL = "*"  # in audit_changes: every subscription of the customer
 STATUSES = ("active", "suspended", "deleted", "expired", "pending", "disabled")
 
 
-def plan_subscription(item):
-    """Field values of one Partner Center subscription; BadRecord without an id."""
+def plan_subscription(item, unreadable=None):
+    """Field values of one Partner Center subscription; BadRecord without an id.
+
+    A date sent that cannot be read is left out of the values (the stored one is kept,
+    never emptied) and, when ``unreadable`` (a dict) is given, listed there:
+    ``{subscription id: [(property, value as sent)]}``."""
     if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
         raise BadRecord(f"a subscription without an id ({_short(item)})")
     values = {"microsoft_id": item["id"].strip().lower()}
@@ -166,8 +170,13 @@ def plan_subscription(item):
     if isinstance(item.get("autoRenewEnabled"), bool):
         values["auto_renew"] = item["autoRenewEnabled"]
     for key, field_name in _SUBSCRIPTION_DATES:
-        if key in item:
-            values[field_name] = _odoo_datetime(item.get(key))
+        if key not in item:
+            continue
+        if is_unreadable(item[key]):
+            if unreadable is not None:
+                unreadable.setdefault(values["microsoft_id"], []).append((key, item[key]))
+            continue
+        values[field_name] = _odoo_datetime(item[key])
     values.update(_subscription_objects(item))
     return values
 
