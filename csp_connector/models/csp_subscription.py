@@ -330,7 +330,7 @@ class CspSubscription(models.Model):
                     "shows %(quantity)s: the change did not happen. Check the subscription in "
                     "Partner Center, and adjust the quantity again if it is still needed.",
                     asked=asked,
-                    when=subscription.pending_since,
+                    when=f"{subscription.pending_since:%Y-%m-%d %H:%M} UTC",
                     quantity=subscription.quantity,
                 )
             code_env(subscription).write(subscription._csp_no_pending())
