@@ -285,7 +285,8 @@ class MicrosoftHttp:
                     page=number,
                 )
             yield page
-            following = (page.get("links") or {}).get("next")
+            links = page.get("links")
+            following = links.get("next") if isinstance(links, dict) else None
             if not following:
                 return
             url = self._partner_center_link(following["uri"])
@@ -390,7 +391,7 @@ def partner_center_page_problem(page):
     if not isinstance(page, dict):
         return "a body that is not a JSON object"
     if not page:
-        return "an empty body"
+        return "an empty body (or an empty JSON object)"
     items = page.get("items")
     if not isinstance(items, list):
         return "no 'items' list"
