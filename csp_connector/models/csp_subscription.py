@@ -276,7 +276,8 @@ class CspSubscription(models.Model):
             return self._csp_quantity_pending(old, new_quantity)
         values = licence_rules.plan_subscription(answer.subscription)
         values.pop("microsoft_id")
-        code_env(self).write({**values, "fingerprint": False, **self._csp_no_pending()})
+        values.update(self._csp_no_pending())  # applied: nothing pending any more
+        code_env(self).write({**values, "fingerprint": False})
         self.message_post(
             body=self.env._(
                 "Quantity changed in Partner Center from %(old)s to %(new)s by %(user)s.",
