@@ -17,6 +17,7 @@ from . import csp_security
 from . import ir_cron
 from . import csp_sku_name
 from . import csp_subscribed_sku
+from . import csp_subscription_change
 from . import csp_subscription
 from . import csp_connection_licences
 from . import csp_webhook

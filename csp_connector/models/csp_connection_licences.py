@@ -17,6 +17,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..microsoft import errors
+from ..sync import ledger
 from ..sync import licences as licence_rules
 from .csp_guard import code_env, is_code
 from .csp_sync_step import CspStep
@@ -114,12 +115,14 @@ class CspConnection(models.Model):
         records = list(client.audit_records(since - AUDIT_OVERLAP, None))
         changes = licence_rules.audit_changes(records)
         times = licence_rules.audit_times(records)
+        observed = ledger.audit_observations(records)
         tenants = self.env["csp.tenant"].search(
             [*self._csp_licence_tenant_domain("sub"), ("tenant_id", "in", list(changes))]
         )
         for tenant in tenants:
             customer = tenant.tenant_id.lower()
             tenant._csp_note_changed_subscriptions(changes[customer], times.get(customer))
+            tenant._csp_record_audit([(s, o) for c, s, o in observed if c == customer])
         code_env(self).write({"licence_audit_since": now})
         return {"updated": len(tenants), "skipped": 0 if tenants else 1}
 
@@ -192,6 +195,18 @@ class CspTenant(models.Model):
         values = {k: v for k, v in values.items() if v != self[k]}
         if values:
             code_env(self).write(values)
+
+    def _csp_record_audit(self, observed):
+        """Each audit record of this customer's subscriptions is its own change in their
+        history, in order, dated by its operationDate (``observed``: [(subscription id,
+        ledger.Observed)]); a subscription Odoo has not read yet waits for its read."""
+        subscriptions = self.env["csp.subscription"].search(
+            [("csp_tenant_id", "=", self.id), ("microsoft_id", "in", [s for s, __ in observed])]
+        )
+        by_id = {s.microsoft_id: s for s in subscriptions}
+        self.env["csp.subscription.change"]._csp_record(
+            [(by_id[sub_id], item) for sub_id, item in observed if sub_id in by_id]
+        )
 
     def _csp_sync_licences(self, http):
         """The licences step for one tenant; returns the run line's counters."""

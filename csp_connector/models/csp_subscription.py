@@ -11,9 +11,11 @@ from odoo.exceptions import UserError
 
 from ..microsoft import errors
 from ..microsoft.dates import parse_datetime
+from ..sync import ledger
 from ..sync import licences as licence_rules
 from ..sync import subscriptions as quantity_rules
 from .csp_guard import code_env
+from .csp_subscription_change import SOURCE_KEY, Sources
 
 SUBSCRIPTION_CODE_FIELDS = (
     "connection_id", "csp_tenant_id", "microsoft_id", "removed", "removed_date",
@@ -99,6 +101,11 @@ class CspSubscription(models.Model):
     )  # fmt: skip
     can_adjust = fields.Boolean(related="connection_id.adjust_quantities")
     note = fields.Text(help="Your own notes; the sync never changes them.")
+    change_ids = fields.One2many(
+        "csp.subscription.change", "subscription_id", string="Change History", readonly=True,
+        help="Each change Microsoft told us about, when it took effect and where that time "
+        "comes from (what billing reads).",
+    )  # fmt: skip
 
     @api.depends("refundable_details")
     def _compute_refundable(self):
@@ -130,7 +137,15 @@ class CspSubscription(models.Model):
                 refused.append(str(exc))
                 continue
             plans.append(Planned(values.pop("microsoft_id"), values))
+        # what Odoo knew before this read opens the history of a subscription without one
+        self.search([("csp_tenant_id", "=", tenant.id), ("change_ids", "=", False)]).with_context(
+            **{SOURCE_KEY: None}
+        )._csp_note_changes(ledger.READ)  # fmt: skip
         importer.apply(plans)
+        read = self.search(
+            [("csp_tenant_id", "=", tenant.id), ("microsoft_id", "in", [p.microsoft_id for p in plans])]
+        )
+        read._csp_note_changes(ledger.READ)
         importer.archive_missing(complete=complete and not refused)
         counters = dict(importer.counters)
         read_ids = [plan.microsoft_id for plan in plans]
@@ -139,6 +154,32 @@ class CspSubscription(models.Model):
             counters["errors"] = len(problems)
             counters["message"] = "; ".join(problems[:5])
         return counters
+
+    # -- the change history ------------------------------------------------------------
+
+    def _csp_state_values(self):
+        """The values of this subscription that its change history follows."""
+        return {name: self[name] for name in ledger.VALUE_NAMES.values()}
+
+    def _csp_note_changes(self, source, at=None):
+        """Record in the change history what these subscriptions are now, as ``source``
+        (sync/ledger.py SOURCES) saw it at ``at`` (default: now). A read triggered by
+        webhook events carries their times and ids (``Sources`` in the context). The
+        one entry into the history with csp.subscription.change._csp_record."""
+        now = fields.Datetime.now()
+        given = self.env.context.get(SOURCE_KEY)
+        events = given if type(given) is Sources else {}  # noqa: E721 - this class only
+        observations = []
+        for subscription in self:
+            when, kind, ref = at or now, source, None
+            if source == ledger.READ and subscription.microsoft_id in events:
+                when, ref = events[subscription.microsoft_id]
+                kind = ledger.WEBHOOK
+            observations.append((subscription, ledger.Observed(
+                subscription._csp_state_values(), when, kind, ref,
+                subscription.creation_date or None,
+            )))  # fmt: skip
+        return self.env["csp.subscription.change"]._csp_record(observations)
 
     @api.model
     def _csp_explain_dates(self, tenant, read_ids, unreadable):
@@ -278,6 +319,7 @@ class CspSubscription(models.Model):
         values.pop("microsoft_id")
         values.update(self._csp_no_pending())  # applied: nothing pending any more
         code_env(self).write({**values, "fingerprint": False})
+        self._csp_note_changes(ledger.ACTION)
         self.message_post(
             body=self.env._(
                 "Quantity changed in Partner Center from %(old)s to %(new)s by %(user)s.",

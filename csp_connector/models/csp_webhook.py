@@ -24,6 +24,7 @@ from odoo.exceptions import AccessError, UserError
 from ..microsoft import errors, redact
 from ..microsoft import webhooks as webhook_rules
 from .csp_guard import code_env, is_code
+from .csp_subscription_change import SOURCE_KEY, Sources
 
 _logger = logging.getLogger(__name__)
 
@@ -412,7 +413,15 @@ class CspWebhookEvent(models.Model):
                 with self.env.cr.savepoint():
                     ids = {e.subscription_ref or "*" for e in events}
                     tenant._csp_note_changed_subscriptions(ids)
-                    tenant._csp_sync_subscriptions(connection._csp_http(recorder))
+                    # the re-read's changes are the events': dated and named by them
+                    sources = Sources({
+                        e.subscription_ref.lower(): (e.changed_at or fields.Datetime.now(),
+                                                     str(e.id))
+                        for e in events.sorted("id") if e.subscription_ref
+                    })  # fmt: skip
+                    tenant.with_context(**{SOURCE_KEY: sources})._csp_sync_subscriptions(
+                        connection._csp_http(recorder)
+                    )
                     events.write({"state": "done", "message": False})
             except Exception as exc:  # one customer's failure never stops the others
                 _logger.warning(

@@ -10,6 +10,8 @@ from decimal import Decimal
 from odoo import fields, models
 from odoo.tools import float_repr
 
+from odoo.addons.csp_connector.sync import ledger
+
 from ..billing import prorata
 from ..billing.prorata import TimeSource
 
@@ -54,6 +56,20 @@ class CspBillingAdjustment(models.Model):
         string="Customer Amount", readonly=True,
         help="The same days and rounding at your unit price on the contract line.",
     )  # fmt: skip
+    unit_cost = fields.Float(
+        string="Unit Cost Used", digits="Product Price", readonly=True,
+        help="Microsoft's cost per seat and period this adjustment was computed with (the "
+        "subscription's Microsoft Cost then); the reconciliation compares with it.",
+    )  # fmt: skip
+    unit_price = fields.Float(
+        string="Unit Price Used", digits="Product Price", readonly=True,
+        help="Your price per seat and period (the contract line's) it was computed with.",
+    )  # fmt: skip
+    change_id = fields.Many2one(
+        "csp.subscription.change", string="Subscription Change", readonly=True,
+        ondelete="set null", index=True,
+        help="The change in the subscription's history this adjustment bills.",
+    )  # fmt: skip
     customer_only = fields.Boolean(
         string="Customer's Days Only", readonly=True,
         help="A later charge cycle's days of a seat change or a refund that the customer's "
@@ -74,11 +90,29 @@ def utc(value):
     return value.replace(tzinfo=dt.UTC) if value and value.tzinfo is None else value
 
 
-TRACKED = ("quantity", "status", "start_date", "changed_at")
-
-
 def _moment(value):
     return utc(value) if value else None
+
+
+LEDGER_TIME = {ledger.AUDIT_RECORD: TimeSource.AUDIT_RECORD}  # else: seen (by a read, a
+# webhook's read, or Partner Center's answer to a change made from Odoo)
+
+
+def change_row_id(change_id):
+    """The ledger row (csp.subscription.change id) of a history's change id (q12, r3,
+    x7), or None (the purchase of a first period: the history's opening row)."""
+    if change_id and change_id[0] in "qrx" and change_id[1:].isdigit():
+        return int(change_id[1:])
+    return None
+
+
+def ledger_rows(subscription):
+    """The subscription's change history (csp.subscription.change), oldest first."""
+    return (
+        subscription.env["csp.subscription.change"]
+        .sudo()
+        .search([("subscription_id", "=", subscription.id)], order="changed_at, id")
+    )
 
 
 def history(subscription, since):
@@ -90,57 +124,41 @@ def history(subscription, since):
 
 def history_with_term(subscription, since):
     """(opening quantity, opening term start, changes) of ``subscription`` after ``since``
-    (a naive UTC datetime), from its change history (the chatter's tracked values), oldest
-    first: each time the sync saw the quantity, the status or the start of the term change.
+    (a naive UTC datetime), from its change history (csp.subscription.change, the only
+    source: never the chatter), oldest first.
 
-    A change is dated by Partner Center's audit record when the sync kept one with it
-    (the subscription's *Changed in Partner Center* changed in the same entry), otherwise
-    by when the sync saw it. A start moved forward is a renewal (a new term from that day,
-    with the quantity of the same entry); a status that became deleted is a cancellation.
+    The opening state is the one in force at ``since`` (the last change up to then; the
+    history's opening row when it starts later). Each change after ``since`` is dated as
+    its row says (Partner Center's audit record, else when it was seen): a term start
+    moved forward is a renewal (a new term from that day, with the row's quantity); a
+    status that became deleted is a cancellation; a quantity changed is a seat change,
+    each at its own time.
     """
-    values = (
-        subscription.env["mail.tracking.value"]
-        .sudo()
-        .search(
-            [
-                ("mail_message_id.model", "=", "csp.subscription"),
-                ("mail_message_id.res_id", "=", subscription.id),
-                ("field_id.name", "in", TRACKED),
-                ("mail_message_id.date", ">", since),
-            ],
-            order="mail_message_id, id",
-        )
-    )
-    entries = {}
-    for value in values:
-        entries.setdefault(value.mail_message_id, {})[value.field_id.name] = value
-    changes, opening_quantity, term_start = [], None, None
-    for message, entry in entries.items():
-        audit = entry.get("changed_at") and entry["changed_at"].new_value_datetime
-        when, source = (
-            (_moment(audit), TimeSource.AUDIT_RECORD) if audit
-            else (utc(message.date), TimeSource.SEEN)
-        )  # fmt: skip
-        quantity = entry.get("quantity")
-        if quantity and opening_quantity is None:
-            opening_quantity = quantity.old_value_integer
-        start = entry.get("start_date")
-        old_start = start and _moment(start.old_value_datetime)
-        new_start = start and _moment(start.new_value_datetime)
-        if new_start and (old_start is None or new_start.date() > old_start.date()):
-            term_start = term_start or old_start
+    rows = ledger_rows(subscription)
+    before = rows.filtered(lambda r: r.changed_at <= since)
+    after = (rows - before).filtered(lambda r: r.kind not in ledger.OPENING)
+    if before:
+        opening = before[-1]
+        quantity, term_start = opening.new_quantity, opening.new_term_start
+    elif rows:
+        first = rows[0]
+        new = first.kind in ledger.OPENING
+        quantity = first.new_quantity if new else first.old_quantity
+        term_start = first.new_term_start if new else first.old_term_start
+    else:
+        quantity, term_start = subscription.quantity, subscription.start_date
+    changes = []
+    for row in after:
+        when, source = utc(row.changed_at), LEDGER_TIME.get(row.source, TimeSource.SEEN)
+        if row.kind == ledger.RENEWAL:
             changes.append(prorata.Change(
-                f"r{start.id}", prorata.ChangeKind.RENEWAL, new_start, TimeSource.SUBSCRIPTION,
-                quantity.new_value_integer if quantity else None,
+                f"r{row.id}", prorata.ChangeKind.RENEWAL,
+                _moment(row.new_term_start) or when, TimeSource.SUBSCRIPTION, row.new_quantity,
             ))  # fmt: skip
-        elif quantity:
+        elif row.kind == ledger.CANCEL:
+            changes.append(prorata.Change(f"x{row.id}", prorata.ChangeKind.CANCEL, when, source))
+        elif row.new_quantity != row.old_quantity:
             changes.append(prorata.Change(
-                f"q{quantity.id}", prorata.ChangeKind.QUANTITY, when, source,
-                quantity.new_value_integer,
+                f"q{row.id}", prorata.ChangeKind.QUANTITY, when, source, row.new_quantity
             ))  # fmt: skip
-        status = entry.get("status")
-        if status and (status.new_value_char or "").lower() == "deleted":
-            changes.append(prorata.Change(f"x{status.id}", prorata.ChangeKind.CANCEL, when, source))
-    if opening_quantity is None:
-        opening_quantity = subscription.quantity
-    return opening_quantity, term_start or utc(subscription.start_date), changes
+    return quantity, utc(term_start or subscription.start_date), changes

@@ -246,7 +246,12 @@ class CspBillingReconciliation(models.Model):
             charges.append(reconcile.charge(
                 subscription.microsoft_id, adjustment.charge_type, adjustment.period_start,
                 adjustment.period_end, adjustment.quantity,
-                adjustment_rules.to_decimal(subscription.cost_price, digits),
+                # the unit cost the adjustment was computed with (the subscription's
+                # may have changed since); an adjustment made by hand keeps none
+                adjustment_rules.to_decimal(
+                    adjustment.unit_cost if adjustment.change_id else subscription.cost_price,
+                    digits,
+                ),
                 adjustment_rules.to_decimal(adjustment.cost_amount, digits),
                 adjustment_rules.utc(adjustment.changed_at), adjustment.time_source,
                 adjustment.billing_days, adjustment.cycle_days,

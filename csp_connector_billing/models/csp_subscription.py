@@ -28,8 +28,6 @@ class CspSubscription(models.Model):
     _inherit = "csp.subscription"
     _csp_code_fields = (*SUBSCRIPTION_CODE_FIELDS, "product_id", "contract_line_id")
 
-    # a renewal moves the start: kept in the change history, which the pro-rata reads
-    start_date = fields.Datetime(tracking=True)
     product_id = fields.Many2one(
         "product.product", readonly=True, index=True, ondelete="set null",
         help="The product of this subscription's offer (internal reference = offer id).",
@@ -316,10 +314,16 @@ class CspSubscription(models.Model):
     def _csp_create_adjustment(self, cost, one_shot, name, amount, currency, customer_only=False):
         """``cost``: the line giving the adjustment's key, period, days and cost (0 when
         ``customer_only``: the reconciliation leaves such adjustments out)."""
+        row_id = adjustment_rules.change_row_id(cost.change_id)
+        if row_id is None:  # the first days of a purchase: the history's opening row
+            row_id = adjustment_rules.ledger_rows(self)[:1].id
         return self.env["csp.billing.adjustment"].create(
             {
                 "key": cost.key,
                 "subscription_id": self.id,
+                "change_id": row_id or False,
+                "unit_cost": self.cost_price,  # the prices this adjustment was computed with
+                "unit_price": self.contract_line_id.price_unit,
                 "contract_line_id": one_shot.id if one_shot else False,
                 "name": name,
                 "charge_type": cost.charge_type,
