@@ -220,10 +220,16 @@ def _place_audit(rows, observed):
     start = fixed[-1] + 1 if fixed else 0
     if fixed and observed.at < rows[fixed[-1]].at:
         return Skip("older than a change already billed or dated by an audit record")
-    before = [r for r in rows if r.at <= observed.at]
+    # the state before the record: the rows before it, and the settled ones of the same
+    # second (the opening, records read before it); another row of that second may be
+    # this record's own change, seen by a read or made from Odoo
+    before = [r for r in rows if r.at < observed.at
+              or (r.at == observed.at and (r.fixed or r.source == AUDIT_RECORD))]  # fmt: skip
     prior = before[-1].state if before else rows[0].old
-    new = State.from_values(observed.values, prior or rows[0].state)
-    if prior is not None and new.same(prior):
+    if prior is None:
+        return Skip("not after the history's opening")
+    new = State.from_values(observed.values, prior)
+    if new.same(prior):
         return Skip("no change of quantity, status or term at that time")
     tail = rows[start:]
     match = next((r for r in tail if r.at >= observed.at and new.same(r.state)), None)
@@ -231,7 +237,7 @@ def _place_audit(rows, observed):
         at = observed.at
         order = [r if r is not match else dataclasses.replace(r, at=at) for r in rows]
         return Enrich(match.id, at, _rechain(_ordered(order)))
-    kind = kind_of(prior, new) if prior is not None else QUANTITY
+    kind = kind_of(prior, new)
     previous = before[-1].id if before else None
     inserted = Row(0, observed.at, new, prior, kind, AUDIT_RECORD, observed.ref, True)
     order = sorted([*rows, inserted], key=lambda r: (r.at, r.id if r.id else -1))
@@ -277,8 +283,10 @@ def audit_observations(records):
             continue
         found.append((
             customer.strip().lower(), sub_id.strip().lower(),
-            Observed(value, when.astimezone(dt.UTC).replace(tzinfo=None), AUDIT_RECORD,
-                     audit_record_id(record)),
+            # to the second, as Odoo keeps times (a change made from Odoo is dated by
+            # the second Partner Center answered, its record within that second)
+            Observed(value, when.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0),
+                     AUDIT_RECORD, audit_record_id(record)),
         ))  # fmt: skip
     found.sort(key=lambda item: item[2].at)
     return found
