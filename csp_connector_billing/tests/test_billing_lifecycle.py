@@ -553,19 +553,19 @@ class TestBillingLifecycle(BillingInvoicingCase):
         self.sync_at(seen)
         self.assertEqual(subscription.quantity, old + 2)
         self.assertEqual(subscription.changed_at, audited)
-        # kept in the subscription's history with the change itself
-        message = subscription.message_ids.filtered(
-            lambda m: (
-                {"quantity", "changed_at"} <= set(m.tracking_value_ids.field_id.mapped("name"))
-            )
+        # kept in the subscription's change history, dated by the record itself
+        change = subscription.change_ids.filtered(lambda c: c.kind == "quantity")
+        self.assertEqual(
+            (change.old_quantity, change.new_quantity, change.source, change.changed_at),
+            (old, old + 2, "audit_record", audited),
         )
-        self.assertEqual(len(message), 1)
         # the pair, and the customer's later days when Microsoft's cycle ends first
         adjustments = subscription.billing_adjustment_ids
         credit, charge = adjustments.filtered(lambda a: not a.customer_only).sorted("amount")
         for adjustment in adjustments:
             self.assertEqual(adjustment.time_source, "audit_record")
             self.assertEqual(adjustment.changed_at, audited)
+            self.assertEqual(adjustment.change_id, change)
             self.assertIn(
                 "(dated by Partner Center's audit record)", adjustment.contract_line_id.name
             )
