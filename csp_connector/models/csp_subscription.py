@@ -138,13 +138,12 @@ class CspSubscription(models.Model):
                 continue
             plans.append(Planned(values.pop("microsoft_id"), values))
         # what Odoo knew before this read opens the history of a subscription without one
-        self.search([("csp_tenant_id", "=", tenant.id), ("change_ids", "=", False)]).with_context(
-            **{SOURCE_KEY: None}
-        )._csp_note_changes(ledger.READ)  # fmt: skip
+        unopened = self.search([("csp_tenant_id", "=", tenant.id), ("change_ids", "=", False)])
+        unopened.with_context(**{SOURCE_KEY: None})._csp_note_changes(ledger.READ)
         importer.apply(plans)
-        read = self.search(
-            [("csp_tenant_id", "=", tenant.id), ("microsoft_id", "in", [p.microsoft_id for p in plans])]
-        )
+        # then what this read saw (a webhook's re-read: dated and named by its events)
+        read_ids = [plan.microsoft_id for plan in plans]
+        read = self.search([("csp_tenant_id", "=", tenant.id), ("microsoft_id", "in", read_ids)])
         read._csp_note_changes(ledger.READ)
         importer.archive_missing(complete=complete and not refused)
         counters = dict(importer.counters)
@@ -168,7 +167,7 @@ class CspSubscription(models.Model):
         one entry into the history with csp.subscription.change._csp_record."""
         now = fields.Datetime.now()
         given = self.env.context.get(SOURCE_KEY)
-        events = given if type(given) is Sources else {}  # noqa: E721 - this class only
+        events = given if type(given) is Sources else {}  # this class only (not a plain dict)
         observations = []
         for subscription in self:
             when, kind, ref = at or now, source, None

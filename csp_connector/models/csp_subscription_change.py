@@ -133,9 +133,7 @@ class CspSubscriptionChange(models.Model):
         in the order they happened; each goes where sync/ledger.place says. Returns the
         rows created or dated by an audit record."""
         Change = self.sudo()  # code only: users may not create rows (see create)
-        subscriptions = self.env["csp.subscription"].browse(
-            {s.id for s, __ in observations}
-        ).sudo()
+        subscriptions = self.env["csp.subscription"].browse({s.id for s, __ in observations}).sudo()
         rows = Change.search([("subscription_id", "in", subscriptions.ids)], order="id")
         billed = self._csp_billed_ids(rows)
         by_subscription = {}

@@ -252,10 +252,9 @@ def _rechain(order):
     updates = {}
     previous = None
     for row in order:
-        if previous is not None and not row.fixed and row.source != AUDIT_RECORD:
-            if row.old is None or not row.old.same(previous):
-                kind = kind_of(previous, row.state) or row.kind
-                updates[row.id] = (kind, previous)
+        settled = row.fixed or row.source == AUDIT_RECORD
+        if previous is not None and not settled and (row.old is None or not row.old.same(previous)):
+            updates[row.id] = (kind_of(previous, row.state) or row.kind, previous)
         previous = row.state
     return updates
 

@@ -42,7 +42,7 @@ class CspSubscriptionChange(models.Model):
 
     @api.model
     def _csp_billed_ids(self, changes):
-        billed = self.env["csp.billing.adjustment"].sudo().search(
-            [("change_id", "in", changes.ids)]
+        billed = (
+            self.env["csp.billing.adjustment"].sudo().search([("change_id", "in", changes.ids)])
         )
         return super()._csp_billed_ids(changes) | set(billed.change_id.ids)

@@ -139,8 +139,12 @@ def test_an_audit_record_older_than_a_settled_change_changes_nothing():
 
 def test_renewal_and_purchase_take_effect_at_their_terms_start():
     renewed = START + dt.timedelta(days=365)
-    decision = ledger.place([opening()], ledger.Observed(
-        {"quantity": 3, "start_date": renewed}, renewed + dt.timedelta(hours=5), ledger.READ))
+    decision = ledger.place(
+        [opening()],
+        ledger.Observed(
+            {"quantity": 3, "start_date": renewed}, renewed + dt.timedelta(hours=5), ledger.READ
+        ),
+    )
     assert (decision.kind, decision.at, decision.new.quantity) == (ledger.RENEWAL, renewed, 3)
 
 
