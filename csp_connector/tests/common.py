@@ -135,6 +135,16 @@ class SandboxMixin:
         cls.map_users_to(cls.tenant, cls.customer)
 
     @classmethod
+    def setup_subscriptions_tenant(cls, tenant_id, name="Ashford & Pike"):
+        """As `connect_as_admin`, then the tenant `tenant_id` given to a new customer, its
+        licence import reading Partner Center subscriptions: sets cls.tenant."""
+        cls.connect_as_admin()
+        customer = cls.env["res.partner"].create({"name": name, "is_company": True})
+        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == tenant_id)
+        cls.tenant.partner_id = customer
+        cls.connection.licence_import_type = "subscriptions"
+
+    @classmethod
     def setup_customer_tenants(cls, name="Ashford & Pike"):
         """Signed in as the administrator, tenants discovered, and the sandbox's two
         tenants of one company given to a new customer: sets cls.connection,

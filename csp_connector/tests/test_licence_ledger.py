@@ -34,13 +34,8 @@ class TestLicenceLedger(CspSandboxHttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connect_as_admin()
-        customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
-        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == ASHFORD)
-        cls.tenant.partner_id = customer
-        cls.connection.write(
-            {"licence_import_type": "subscriptions", "licence_full_read_hours": 0}
-        )  # every run reads them all
+        cls.setup_subscriptions_tenant(ASHFORD)
+        cls.connection.licence_full_read_hours = 0  # every run reads them all
 
     def setUp(self):
         super().setUp()

@@ -69,11 +69,7 @@ class TestLicenceWebhooks(CspSandboxHttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.connect_as_admin()
-        customer = cls.env["res.partner"].create({"name": "Ashford & Pike", "is_company": True})
-        cls.tenant = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == ASHFORD)
-        cls.tenant.partner_id = customer
-        cls.connection.licence_import_type = "subscriptions"
+        cls.setup_subscriptions_tenant(ASHFORD)
         cls.connection._csp_sync(trigger="manual", modules=["licences"])
         # trusted: the sandbox's CA (its own deliveries) and a test root of ours
         cls.test_root = trustme.CA(organization_name="Test Root")

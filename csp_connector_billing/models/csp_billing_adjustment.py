@@ -22,6 +22,11 @@ TIME_SOURCES = [
 ]
 
 
+def price_field(string, help_text):
+    """A price per seat and period kept as it was used (read-only)."""
+    return fields.Float(string=string, digits="Product Price", readonly=True, help=help_text)
+
+
 class CspBillingAdjustment(models.Model):
     _name = "csp.billing.adjustment"
     _description = "Microsoft Pro-rata Adjustment"
@@ -56,15 +61,15 @@ class CspBillingAdjustment(models.Model):
         string="Customer Amount", readonly=True,
         help="The same days and rounding at your unit price on the contract line.",
     )  # fmt: skip
-    unit_cost = fields.Float(
-        string="Unit Cost Used", digits="Product Price", readonly=True,
-        help="Microsoft's cost per seat and period this adjustment was computed with (the "
+    unit_cost = price_field(
+        "Unit Cost Used",
+        "Microsoft's cost per seat and period this adjustment was computed with (the "
         "subscription's Microsoft Cost then); the reconciliation compares with it.",
-    )  # fmt: skip
-    unit_price = fields.Float(
-        string="Unit Price Used", digits="Product Price", readonly=True,
-        help="Your price per seat and period (the contract line's) it was computed with.",
-    )  # fmt: skip
+    )
+    unit_price = price_field(
+        "Unit Price Used",
+        "Your price per seat and period (the contract line's) it was computed with.",
+    )
     change_id = fields.Many2one(
         "csp.subscription.change", string="Subscription Change", readonly=True,
         ondelete="set null", index=True,

@@ -4,19 +4,20 @@
 
 from odoo import api, fields, models
 
+from .csp_billing_adjustment import price_field
+
 
 class CspSubscriptionChange(models.Model):
     _inherit = "csp.subscription.change"
 
-    unit_cost = fields.Float(
-        string="Microsoft Cost", digits="Product Price", readonly=True,
-        help="The subscription's Microsoft Cost per seat when the change was recorded.",
-    )  # fmt: skip
-    list_price = fields.Float(
-        string="Unit Price", digits="Product Price", readonly=True,
-        help="Your price per seat when the change was recorded: the contract line's, else "
-        "the offer product's sales price.",
-    )  # fmt: skip
+    unit_cost = price_field(
+        "Microsoft Cost", "The subscription's Microsoft Cost per seat when the change was recorded."
+    )
+    list_price = price_field(
+        "Unit Price",
+        "Your price per seat when the change was recorded: the contract line's, else the "
+        "offer product's sales price.",
+    )
     adjustment_ids = fields.One2many(
         "csp.billing.adjustment", "change_id", string="Pro-rata Adjustments", readonly=True
     )
