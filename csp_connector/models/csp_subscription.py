@@ -68,8 +68,8 @@ class CspSubscription(models.Model):
     auto_renew = fields.Boolean(readonly=True, tracking=True)
     changed_at = fields.Datetime(
         string="Changed in Partner Center", readonly=True, tracking=True,
-        help="When Partner Center's audit record dates this subscription's last change; "
-        "kept with the change in the history below (empty: no audit record read yet).",
+        help="When Partner Center's audit record dates this subscription's last change "
+        "(empty: no audit record read yet); the Change History tab has each change.",
     )  # fmt: skip
     next_term_instructions = fields.Text(
         string="Scheduled Next Term", readonly=True,
