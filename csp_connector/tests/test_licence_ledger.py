@@ -10,6 +10,7 @@ import json
 import time
 from datetime import UTC, datetime
 
+from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
@@ -186,6 +187,17 @@ class TestLicenceLedger(CspSandboxHttpCase):
             with self.subTest(method), self.assertRaises(JsonRpcException) as caught:
                 self.rpc("csp.subscription.change", method, *args)
             self.assertEqual(caught.exception.args[0], ACCESS_ERROR)
+        # refused by the model itself, before its access rights are even looked at
+        as_manager = change.with_user(self.manager)
+        refusals = {
+            "create": lambda: as_manager.create(attempts[0][1][0]),
+            "write": lambda: as_manager.write({"new_quantity": 99}),
+            "unlink": as_manager.unlink,
+        }
+        for method, call in refusals.items():
+            refused = self.assertRaisesRegex(AccessError, "kept by the Microsoft CSP connector")
+            with self.subTest(f"{method} in Python"), refused:
+                call()
         self.assertEqual(change.new_quantity, self.rows()[0].new_quantity)
         self.assertTrue(change.exists())
 
