@@ -385,6 +385,13 @@ def send_webhook(sb, request):
     return errors.json_response(result if isinstance(result, dict) else {"result": result})
 
 
+def webhook_state(sb, _request):
+    """How many times a certificate was downloaded from /certs (tests: a refused URL
+    never reaches the host it named)."""
+    webhooks = importlib.import_module(".webhooks", __package__)
+    return errors.json_response({"certificate_downloads": webhooks.state(sb).downloads})
+
+
 def publish_certificate(sb, request):
     """Serve one more certificate under /certs (tests: an untrusted or foreign signer)."""
     body = _body(request)
@@ -443,6 +450,7 @@ url_map = Map(
             endpoint=subscription,
             methods=["PATCH", "DELETE"],
         ),
+        Rule("/webhooks", endpoint=webhook_state, methods=["GET"]),
         Rule("/webhooks/send", endpoint=send_webhook, methods=["POST"]),
         Rule("/webhooks/certificates", endpoint=publish_certificate, methods=["POST"]),
     ],

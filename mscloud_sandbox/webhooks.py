@@ -74,6 +74,7 @@ class WebhookState:
     deliveries: list = field(default_factory=list)  # one dict per attempt
     validation_events: dict = field(default_factory=dict)  # correlationId -> record
     published: dict = field(default_factory=dict)  # name -> PEM bytes served under /certs
+    downloads: int = 0  # certificates served under /certs
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -220,6 +221,7 @@ def publish_certificate(sb, name, pem):
 def serve_certificate(sb, request, name):
     current = state(sb)
     with current.lock:
+        current.downloads += 1
         pem = current.cert_pem if name == CERT_NAME else current.published.get(name)
     if pem is None:
         raise errors.ApiError(errors.json_response({"error": "not_found"}, 404))

@@ -1,11 +1,43 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Partner Center's webhook deliveries: thin, the model verifies, stores and answers."""
+"""Partner Center's webhook deliveries: thin, the model verifies, stores and answers.
+
+The URL's last part is the connection's webhook key, a secret: the server's access log
+(werkzeug's request lines) shows it masked.
+"""
+
+import logging
+import re
 
 from odoo import http
 from odoo.http import request
 
 from ..microsoft.webhooks import MAX_BODY
+
+_KEY_IN_PATH = re.compile(r"(/csp/webhook/)[^\s?\"/]+")
+
+
+class HideWebhookKey(logging.Filter):
+    """Masks the key of /csp/webhook/<key> in a log record's message and arguments."""
+
+    def filter(self, record):
+        if isinstance(record.msg, str):
+            record.msg = _KEY_IN_PATH.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _KEY_IN_PATH.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def _hide_keys_in_access_log():
+    access_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, HideWebhookKey) for f in access_log.filters):
+        access_log.addFilter(HideWebhookKey())
+
+
+_hide_keys_in_access_log()
 
 
 class CspWebhookController(http.Controller):

@@ -2,11 +2,14 @@
 
 Partner Center signs each event body with RSA-SHA256 (PKCS#1 v1.5) and names the
 signing certificate by URL. An event is accepted only when, in this order:
-the body is small and the headers are there; the certificate URL is https on a host
-allowed for the connection; the certificate chains, signature by signature and within
-each validity period, to one of the trusted roots; its subject's organisation is the
-expected one; its RSA key verifies the signature over the exact bytes received; the
-body is a Partner Center event. Anything else raises :class:`WebhookRefused`.
+the body is small and the headers are there; the body is a Partner Center event recent
+enough (its age is judged before anything is fetched); the certificate URL is https on a
+host (and port) allowed for the connection, without user info, and only the URL rebuilt
+from those checked parts is fetched (:func:`certificate_url`); the certificate chains,
+signature by signature and within each validity period, to one of the trusted roots; it
+is a signing certificate (not a CA, key usage digitalSignature) named for one of the
+expected names and owned by the expected organisation; its RSA key verifies the
+signature over the exact bytes received. Anything else raises :class:`WebhookRefused`.
 
 Written for ``cryptography`` 3.4 (Odoo 18.0's pin): no ``x509.verification`` there, so
 the chain is checked by hand with each issuer's public key.
@@ -19,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -29,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from .dates import parse_datetime
+from .safe_text import one_line
 
 _DER = Encoding.DER
 _RESOURCE = re.compile(
@@ -49,6 +53,11 @@ MAX_AHEAD = timedelta(hours=1)  # clock skew between Partner Center and this ser
 DEFAULT_ORGANISATION = "Microsoft Corporation"
 # Partner Center publishes its signing certificate on this blob storage host
 DEFAULT_CERTIFICATE_HOSTS = ("3psostorageacct.blob.core.windows.net",)
+# ... and its subject names a Microsoft host: a name equal to one of these, or below one
+DEFAULT_CERTIFICATE_NAMES = ("microsoft.com",)
+HTTPS_PORT = 443
+_HOST = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
+_URL_TEXT = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no space
 
 
 class WebhookRefused(Exception):
@@ -98,15 +107,63 @@ def signature_from(headers):
     raise WebhookRefused("The event carries no signature (Authorization: Signature ...).")
 
 
-def host_allowed(url, allowed_hosts):
-    """True for an https URL whose host (without port) is one of `allowed_hosts`."""
+def _allowed_places(allowed_hosts):
+    """{(host, port)} from entries "host" (port 443) or "host:port"."""
+    places = set()
+    for entry in allowed_hosts or ():
+        host, _, port = (entry or "").strip().lower().rpartition(":")
+        if not host:  # no colon: the whole entry is the host
+            host, port = port, ""
+        if not port:
+            places.add((host, HTTPS_PORT))
+        elif port.isdigit() and 0 < int(port) < 65536:
+            places.add((host, int(port)))
+    return places
+
+
+def certificate_url(url, allowed_hosts):
+    """The certificate URL to fetch, rebuilt from its checked parts, or WebhookRefused.
+
+    One parser decides and builds what is fetched: https only, no user info, a plain
+    host name (or IPv4 address) on `allowed_hosts` with the port that entry allows (443
+    unless the entry says "host:port"), the path and query re-encoded. A URL any part of
+    which a different parser could read otherwise (a backslash, a space, a control or
+    non-ASCII character, an "@") is refused whole, never repaired.
+    """
+    text = url or ""
+    shown = one_line(text, 200)
+    refused = WebhookRefused(
+        f"The certificate URL's host is not one allowed for this connection ({shown})."
+    )
+    if not _URL_TEXT.match(text) or "\\" in text:
+        raise refused
     try:
-        parts = urlsplit(url or "")
-        host = (parts.hostname or "").lower()
+        parts = urlsplit(text)
+        port = HTTPS_PORT if parts.port is None else parts.port
     except ValueError:
+        raise refused from None
+    host = (parts.hostname or "").lower()
+    if (
+        parts.scheme.lower() != "https"
+        or "@" in parts.netloc
+        or parts.username is not None
+        or not _HOST.match(host)
+        or (host, port) not in _allowed_places(allowed_hosts)
+    ):
+        raise refused
+    netloc = host if port == HTTPS_PORT else f"{host}:{port}"
+    path = quote(parts.path or "/", safe="/-._~%!$&'()*+,;=:")
+    query = urlencode(parse_qsl(parts.query, keep_blank_values=True))
+    return f"https://{netloc}{path}" + (f"?{query}" if query else "")
+
+
+def host_allowed(url, allowed_hosts):
+    """True when :func:`certificate_url` accepts `url`."""
+    try:
+        certificate_url(url, allowed_hosts)
+    except WebhookRefused:
         return False
-    allowed = {h.strip().lower() for h in allowed_hosts if h and h.strip()}
-    return parts.scheme == "https" and bool(host) and host in allowed
+    return True
 
 
 def load_certificates(data):
@@ -160,7 +217,7 @@ def _valid_at(cert, now):
 
 
 def _describe(cert):
-    return cert.subject.rfc4514_string()[:200]
+    return one_line(cert.subject.rfc4514_string(), 200)
 
 
 def verify_chain(leaf, intermediates, roots, now):
@@ -193,6 +250,63 @@ def verify_chain(leaf, intermediates, roots, now):
 
 def organisations(cert):
     return [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+
+
+def certificate_names(cert):
+    """The host names a certificate is issued to: its DNS subject alternative names and
+    its subject's common names, lower case."""
+    names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    try:
+        alternative = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        alternative = None
+    if alternative is not None:
+        names += alternative.value.get_values_for_type(x509.DNSName)
+    return [str(name).strip().lower() for name in names]
+
+
+def name_allowed(names, expected):
+    """True when one of `names` is one of `expected` or a host below one (never a
+    wildcard name: a signing certificate names one service)."""
+    wanted = [e.strip().lower().lstrip(".") for e in expected or () if e and e.strip()]
+    return any(
+        "*" not in name and (name == want or name.endswith(f".{want}"))
+        for name in names
+        for want in wanted
+    )
+
+
+def check_signer(leaf, organisation, expected_names):
+    """WebhookRefused unless `leaf` is a signing certificate (not a CA, key usage with
+    digitalSignature) named for `expected_names` and owned by `organisation`."""
+    if _is_ca(leaf):
+        raise WebhookRefused(
+            f"The signing certificate ({_describe(leaf)}) is a certificate authority's, "
+            "not a signer's."
+        )
+    try:
+        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+        signs = usage.digital_signature
+    except x509.ExtensionNotFound:
+        signs = False
+    if not signs:
+        raise WebhookRefused(
+            f"The certificate ({_describe(leaf)}) is not made for signing (its key usage "
+            "lacks digitalSignature)."
+        )
+    names = certificate_names(leaf)
+    if not name_allowed(names, expected_names):
+        raise WebhookRefused(
+            f"The signing certificate is issued to {one_line(', '.join(names), 200) or 'no name'}, "
+            f"not to a name under {', '.join(expected_names)}."
+        )
+    expected = (organisation or "").strip().casefold()
+    owners = organisations(leaf)
+    if expected not in [o.strip().casefold() for o in owners]:
+        raise WebhookRefused(
+            f"The signing certificate belongs to "
+            f"{one_line(', '.join(owners), 200) or 'no organisation'}, not {organisation}."
+        )
 
 
 def parse_event(body, now=None, max_age=MAX_AGE):
@@ -237,12 +351,15 @@ def parse_event(body, now=None, max_age=MAX_AGE):
 
 
 def verify(body, headers, *, allowed_hosts, roots, fetch_certificate,
-           organisation=DEFAULT_ORGANISATION, now=None, max_age=MAX_AGE):  # fmt: skip
+           organisation=DEFAULT_ORGANISATION, names=DEFAULT_CERTIFICATE_NAMES, now=None,
+           max_age=MAX_AGE):  # fmt: skip
     """The WebhookEvent in a signed Partner Center POST, or WebhookRefused.
 
     ``roots``: trusted root certificates (x509 objects); ``fetch_certificate(url)``
-    returns the bytes served at the certificate URL (it is only called for an allowed
-    host); ``now``: an aware datetime (the validity dates are checked against it).
+    returns the bytes served at the certificate URL (it is only called with the URL
+    :func:`certificate_url` rebuilt, for an event whose age is acceptable); ``names``:
+    the host names the signing certificate may be issued to (or below); ``now``: an aware
+    datetime (the validity dates are checked against it).
     """
     now = now or datetime.now(UTC)
     if len(body) > MAX_BODY:
@@ -252,17 +369,15 @@ def verify(body, headers, *, allowed_hosts, roots, fetch_certificate,
     algorithm = headers.get("x-ms-signature-algorithm", "").strip().lower()
     if algorithm != "rsa-sha256":
         raise WebhookRefused(
-            f"Unsupported signature algorithm {algorithm[:40]!r} (rsa-sha256 expected)."
+            f"Unsupported signature algorithm {one_line(algorithm, 40)!r} (rsa-sha256 expected)."
         )
     try:
         signature = base64.b64decode(signature_text, validate=True)
     except (binascii.Error, ValueError):
         raise WebhookRefused("The signature is not base64.") from None
-    url = headers.get("x-ms-certificate-url", "").strip()
-    if not host_allowed(url, allowed_hosts):
-        raise WebhookRefused(
-            f"The certificate URL's host is not one allowed for this connection ({url[:200]})."
-        )
+    # the body's shape and age first: a replayed old delivery costs no download
+    event = parse_event(body, now=now, max_age=max_age)
+    url = certificate_url(headers.get("x-ms-certificate-url", "").strip(), allowed_hosts)
     data = fetch_certificate(url)
     if data is not None and len(data) > MAX_CERTIFICATE:
         raise WebhookRefused("The certificate served at the certificate URL is too large.")
@@ -271,13 +386,7 @@ def verify(body, headers, *, allowed_hosts, roots, fetch_certificate,
         raise WebhookRefused("No certificate could be read from the certificate URL.")
     leaf, intermediates = certificates[0], certificates[1:]
     verify_chain(leaf, intermediates, roots, now)
-    expected = (organisation or "").strip().casefold()
-    owners = organisations(leaf)
-    if expected not in [o.strip().casefold() for o in owners]:
-        raise WebhookRefused(
-            f"The signing certificate belongs to {', '.join(owners) or 'no organisation'}, "
-            f"not {organisation}."
-        )
+    check_signer(leaf, organisation, names)
     key = leaf.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise WebhookRefused("The signing certificate's key is not an RSA key.")
@@ -285,4 +394,4 @@ def verify(body, headers, *, allowed_hosts, roots, fetch_certificate,
         key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         raise WebhookRefused("The signature does not match the event body.") from None
-    return parse_event(body, now=now, max_age=max_age)
+    return event

@@ -195,6 +195,7 @@ class CspSiteMappingFilter(models.Model):
     _description = "Microsoft CSP Site Mapping Property Filter"
 
     mapping_id = fields.Many2one("csp.site.mapping", required=True, ondelete="cascade")
+    company_id = fields.Many2one(related="mapping_id.company_id", store=True)
     azure_field = fields.Selection(AZURE_FIELDS, required=True)
     operator = fields.Selection(
         [
@@ -216,6 +217,7 @@ class CspSiteMappingValue(models.Model):
     _description = "Microsoft CSP Site Mapping Value"
 
     mapping_id = fields.Many2one("csp.site.mapping", required=True, ondelete="cascade")
+    company_id = fields.Many2one(related="mapping_id.company_id", store=True)
     field_id = fields.Many2one(
         "ir.model.fields",
         string="Contact Field",

@@ -470,6 +470,7 @@ class CspSyncRunLine(models.Model):
     _order = "id"
 
     run_id = fields.Many2one("csp.sync.run", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="run_id.company_id", store=True)
     # each add-on adds its steps' codes: selection_add=[(code, label)],
     # ondelete={code: "cascade"} (see csp_sync_step.CspStep)
     step = fields.Selection([("tenants", "Tenants"), ("users", "Users")], required=True)

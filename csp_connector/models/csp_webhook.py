@@ -4,7 +4,10 @@
 
 An event is accepted only when its signature verifies (microsoft/webhooks.py); it is
 stored once, answered at once, and a cron re-reads only the named customer's
-subscriptions. Every POST, accepted or not, leaves an inbound request-log line.
+subscriptions. Receiving writes only its own records (the event, its request-log line),
+never the connection row, which a sync may be writing at the same moment. Every accepted
+POST leaves an inbound request-log line; refused ones too, up to
+REFUSED_LOG_PER_MINUTE a minute per connection, the rest counted on the next line.
 """
 
 import json
@@ -12,6 +15,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from datetime import UTC
 from urllib.parse import urlsplit
 
@@ -23,16 +27,28 @@ from odoo.exceptions import AccessError, UserError
 
 from ..microsoft import errors, redact
 from ..microsoft import webhooks as webhook_rules
+from ..microsoft.safe_text import one_line
 from .csp_guard import code_env, is_code
 from .csp_subscription_change import SOURCE_KEY, Sources
 
 _logger = logging.getLogger(__name__)
 
 DEFAULT_EVENTS = "subscription-updated test-created"
-TRUST_FIELDS = ("webhook_certificate_hosts", "webhook_organisation", "webhook_roots_path")
+TRUST_FIELDS = (
+    "webhook_certificate_hosts", "webhook_certificate_names", "webhook_organisation",
+    "webhook_roots_path",
+)  # fmt: skip
+CODE_FIELDS = ("webhook_key", "webhook_registration", "webhook_registration_differs",
+               "webhook_test_id", "webhook_test_status", "webhook_test_requested")  # fmt: skip
 CERTIFICATE_TTL = 3600.0
-_certificates = {}  # url -> (expires, bytes): one download per hour, not per event
+MAX_CACHED_CERTIFICATES = 16
+# url -> (expires, bytes): one download per hour, not per event; the oldest goes first
+_certificates = OrderedDict()
 _certificates_lock = threading.Lock()
+EVENT_DAYS = 30  # kept longer than the replay window (webhook_rules.MAX_AGE)
+REFUSED_LOG_PER_MINUTE = 10
+_refused = {}  # (database, connection id) -> [minute, logged, not logged]
+_refused_lock = threading.Lock()
 
 
 def _new_key():
@@ -44,9 +60,13 @@ class CspConnection(models.Model):
 
     webhook_key = fields.Char(
         readonly=True, copy=False, default=lambda self: _new_key(),
+        groups="csp_connector.group_csp_manager",
         help="The unguessable part of this connection's webhook URL.",
     )  # fmt: skip
-    webhook_url = fields.Char(string="Webhook URL", compute="_compute_webhook_url")
+    webhook_url = fields.Char(
+        string="Webhook URL", compute="_compute_webhook_url",
+        groups="csp_connector.group_csp_manager",
+    )  # fmt: skip
     webhook_events = fields.Char(
         default=DEFAULT_EVENTS,
         help="Partner Center events to register, separated by spaces.",
@@ -56,6 +76,12 @@ class CspConnection(models.Model):
         default=" ".join(webhook_rules.DEFAULT_CERTIFICATE_HOSTS),
         help="Hosts Partner Center's signing certificate may be downloaded from. Only "
         "system administrators can change it.",
+    )
+    webhook_certificate_names = fields.Char(
+        string="Signing Certificate Names",
+        default=" ".join(webhook_rules.DEFAULT_CERTIFICATE_NAMES),
+        help="Host names the signing certificate must be issued to (that name or one "
+        "below it), separated by spaces. Only system administrators can change it.",
     )
     webhook_organisation = fields.Char(
         string="Signing Organisation", default=webhook_rules.DEFAULT_ORGANISATION,
@@ -67,9 +93,16 @@ class CspConnection(models.Model):
         "(empty: the system's trusted roots). Only system administrators can change it.",
     )
     webhook_registration = fields.Text(readonly=True, copy=False)
+    webhook_registration_differs = fields.Boolean(
+        string="Registered URL Differs", readonly=True, copy=False,
+        help="Partner Center answered the registration with a URL other than this "
+        "connection's webhook URL: its events go elsewhere.",
+    )  # fmt: skip
     webhook_test_id = fields.Char(string="Test Event", readonly=True, copy=False)
-    webhook_test_state = fields.Char(string="Test Event Status", readonly=True, copy=False)
-    webhook_last_event = fields.Datetime(readonly=True, copy=False)
+    webhook_test_requested = fields.Datetime(readonly=True, copy=False)
+    webhook_test_status = fields.Char(readonly=True, copy=False)
+    webhook_test_state = fields.Char(string="Test Event Status", compute="_compute_webhook_seen")
+    webhook_last_event = fields.Datetime(compute="_compute_webhook_seen")
     webhook_event_count = fields.Integer(compute="_compute_webhook_event_count")
 
     _sql_constraints = [
@@ -100,18 +133,58 @@ class CspConnection(models.Model):
         for connection in self:
             connection.webhook_event_count = counts.get(connection, 0)
 
+    @api.depends("webhook_test_requested", "webhook_test_status")
+    def _compute_webhook_seen(self):
+        """The last event received and the test event's progress, read from the events
+        (receiving never writes the connection row) and from Partner Center's own view
+        of the delivery (``webhook_test_status``, read by 'Refresh')."""
+        Event = self.env["csp.webhook.event"].sudo()
+        for connection in self:
+            last = Event.search([("connection_id", "=", connection.id)], limit=1, order="id desc")
+            connection.webhook_last_event = last.create_date or False
+            requested = connection.webhook_test_requested
+            arrived = requested and Event.search(
+                [("connection_id", "=", connection.id), ("name", "=", "test-created"),
+                 ("create_date", ">=", requested)],
+                limit=1, order="id desc",
+            )  # fmt: skip
+            if arrived:
+                seen = self.env._(
+                    "Arrived on %s (UTC)", fields.Datetime.to_string(arrived.create_date)
+                )
+            elif requested:
+                seen = self.env._("Requested; not arrived yet")
+            else:
+                seen = False
+            status = connection.webhook_test_status
+            connection.webhook_test_state = (
+                f"{seen}; {status}" if seen and status else (seen or status or False)
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._csp_check_webhook_fields(vals, creating=True)
+        return super().create(vals_list)
+
     def write(self, vals):
-        if set(TRUST_FIELDS) & set(vals) and not self.env.user._is_system():
+        self._csp_check_webhook_fields(vals)
+        return super().write(vals)
+
+    def _csp_check_webhook_fields(self, vals, creating=False):
+        """What ``write`` refuses, ``create`` refuses too: the trust settings are a system
+        administrator's (a default is not a choice), the webhook's own fields code's."""
+        defaults = self.default_get(list(TRUST_FIELDS)) if creating else {}
+        chosen = {f for f in TRUST_FIELDS if f in vals and (
+            not creating or (vals[f] or False) != (defaults.get(f) or False))}  # fmt: skip
+        if chosen and not self.env.user._is_system() and not is_code(self.env):
             raise AccessError(
                 self.env._(
                     "Only system administrators can change what a webhook event is trusted by."
                 )
             )
-        code_only = {"webhook_key", "webhook_registration", "webhook_test_id",
-                     "webhook_test_state", "webhook_last_event"}  # fmt: skip
-        if code_only & set(vals) and not is_code(self.env):
+        if set(CODE_FIELDS) & set(vals) and not is_code(self.env):
             raise AccessError(self.env._("These webhook fields are set by the connector itself."))
-        return super().write(vals)
 
     # -- registration (buttons) ------------------------------------------------------------
 
@@ -162,7 +235,7 @@ class CspConnection(models.Model):
         registration, test = self._csp_webhook_call(read)
         self._csp_show_registration(registration)
         if test is not None:
-            code_env(self).write({"webhook_test_state": _test_state(test)})
+            code_env(self).write({"webhook_test_status": _test_state(test)})
         return True
 
     def action_webhook_unregister(self):
@@ -178,18 +251,37 @@ class CspConnection(models.Model):
         code_env(self).write(
             {
                 "webhook_test_id": answer.get("correlationId") or False,
-                "webhook_test_state": self.env._("Requested; not arrived yet"),
+                "webhook_test_requested": fields.Datetime.now(),
+                "webhook_test_status": False,
             }
         )
         return True
 
     def _csp_show_registration(self, answer):
-        text = False
+        """Show what Partner Center registered; a URL other than this connection's is
+        flagged (its events would go elsewhere) and said in words."""
+        text, differs = False, False
         if answer:
             url = answer.get("WebhookUrl") or answer.get("webhookUrl") or ""
             events = answer.get("WebhookEvents") or answer.get("webhookEvents") or []
+            if not isinstance(events, list):
+                events = []
+            url, events = one_line(url, 500), [one_line(e, 100) for e in events]
+            differs = url.rstrip("/") != (self.webhook_url or "").rstrip("/")
             text = f"{url}\n{', '.join(events)}"
-        code_env(self).write({"webhook_registration": text})
+            if differs:
+                text = self.env._(
+                    "Partner Center registered a different URL than this connection's "
+                    "(%(ours)s): its events do not reach this connection. Likely cause: "
+                    "another Odoo (a copy of this database, or a test server) registered "
+                    "its own URL since. Click 'Register' here to take the registration "
+                    "back.\n%(text)s",
+                    ours=self.webhook_url,
+                    text=text,
+                )
+        code_env(self).write(
+            {"webhook_registration": text, "webhook_registration_differs": differs}
+        )
 
     def action_open_webhook_events(self):
         self.ensure_one()
@@ -215,6 +307,7 @@ class CspConnection(models.Model):
         with _certificates_lock:
             cached = _certificates.get(url)
             if cached and cached[0] > now:
+                _certificates.move_to_end(url)
                 return cached[1]
         try:
             response = requests.get(
@@ -233,7 +326,28 @@ class CspConnection(models.Model):
             )
         with _certificates_lock:
             _certificates[url] = (now + CERTIFICATE_TTL, data)
+            _certificates.move_to_end(url)
+            while len(_certificates) > MAX_CACHED_CERTIFICATES:
+                _certificates.popitem(last=False)
         return data
+
+
+def _refusal_slot(database, connection_id, now):
+    """(log this refusal?, refusals counted and not logged before it) for a connection
+    at ``now`` (seconds): the first REFUSED_LOG_PER_MINUTE of each minute are logged."""
+    minute = int(now // 60)
+    with _refused_lock:
+        slot = _refused.get((database, connection_id))
+        carried = 0
+        if slot is None or slot[0] != minute:
+            carried = slot[2] if slot else 0
+            slot = _refused[(database, connection_id)] = [minute, 0, carried]
+        if slot[1] >= REFUSED_LOG_PER_MINUTE:
+            slot[2] += 1
+            return False, 0
+        slot[1] += 1
+        skipped, slot[2] = slot[2], 0
+        return True, skipped
 
 
 def _test_state(test):
@@ -274,6 +388,27 @@ class CspWebhookEvent(models.Model):
         ),
     ]
 
+    def write(self, vals):
+        if not is_code(self.env):
+            raise AccessError(
+                self.env._("Webhook events are recorded by the connector; they cannot be edited.")
+            )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_by_the_connector_only(self):
+        # a stored event is what refuses the same delivery sent again: only the
+        # connector's own purge, after the replay window, removes events
+        if not is_code(self.env):
+            raise AccessError(
+                self.env._(
+                    "Webhook events are removed by the connector after %(days)s days, once "
+                    "a copy of the delivery could no longer be accepted; they cannot be "
+                    "deleted by hand.",
+                    days=EVENT_DAYS,
+                )
+            )
+
     @api.model
     def _csp_receive(self, key, body, headers):
         """(HTTP status, answer text) for one POST to /csp/webhook/<key>."""
@@ -288,11 +423,10 @@ class CspWebhookEvent(models.Model):
                 roots=connection._csp_webhook_roots(),
                 fetch_certificate=connection._csp_fetch_certificate,
                 organisation=connection.webhook_organisation,
+                names=(connection.webhook_certificate_names or "").split(),
             )
         except webhook_rules.WebhookRefused as exc:
-            _logger.warning("CSP: webhook event refused for connection %s: %s",
-                            connection.id, exc.reason)  # fmt: skip
-            self._csp_log_inbound(connection, body, headers, exc.status, exc.reason)
+            self._csp_log_refused(connection, body, headers, exc.status, exc.reason)
             return exc.status, exc.reason
         known = self._csp_known(connection, event.digest)
         if not known:
@@ -310,9 +444,7 @@ class CspWebhookEvent(models.Model):
             "Refused: this event was already received on %s (UTC); nothing done.",
             fields.Datetime.to_string(known.create_date) if known else "?",
         )
-        _logger.info("CSP: webhook event delivered again for connection %s: %s",
-                     connection.id, reason)  # fmt: skip
-        self._csp_log_inbound(connection, body, headers, 200, reason)
+        self._csp_log_refused(connection, body, headers, 200, reason, level=logging.INFO)
         return 200, "Already received; nothing done."
 
     @api.model
@@ -337,8 +469,28 @@ class CspWebhookEvent(models.Model):
         connection = self.env["csp.connection"].sudo().search([("webhook_key", "=", key)], limit=1)
         if not key or not connection:
             return 404, "Unknown webhook."
-        self._csp_log_inbound(connection, b"(not read)", headers, status, reason)
+        self._csp_log_refused(connection, b"(not read)", headers, status, reason)
         return status, reason
+
+    @api.model
+    def _csp_log_refused(self, connection, body, headers, status, reason, level=logging.WARNING):
+        """A refused delivery in the server log and the request log, at most
+        REFUSED_LOG_PER_MINUTE a minute per connection: anyone who knows the URL can
+        POST, and must not fill the database; the ones past the cap are counted on the
+        next line written."""
+        logged, skipped = _refusal_slot(self.env.cr.dbname, connection.id, time.time())
+        if not logged:
+            return
+        if skipped:
+            reason = self.env._(
+                "%(reason)s (%(count)s more refused deliveries in the previous minutes were "
+                "counted, not logged)",
+                reason=reason,
+                count=skipped,
+            )
+        _logger.log(level, "CSP: webhook delivery refused for connection %s: %s",
+                    connection.id, one_line(reason, 500))  # fmt: skip
+        self._csp_log_inbound(connection, body, headers, status, reason)
 
     @api.model
     def _csp_store(self, connection, event):
@@ -363,12 +515,6 @@ class CspWebhookEvent(models.Model):
                     "state": "pending" if useful else "ignored",
                 }
             )
-        values = {"webhook_last_event": fields.Datetime.now()}
-        if event.name == "test-created":
-            values["webhook_test_state"] = self.env._(
-                "Arrived on %s (UTC)", fields.Datetime.to_string(fields.Datetime.now())
-            )
-        code_env(connection).write(values)
         if useful:
             self.env.ref("csp_connector.ir_cron_csp_webhook_events").sudo()._trigger()
         return 200, "Received."
@@ -422,25 +568,26 @@ class CspWebhookEvent(models.Model):
                     tenant.with_context(**{SOURCE_KEY: sources})._csp_sync_subscriptions(
                         connection._csp_http(recorder)
                     )
-                    events.write({"state": "done", "message": False})
+                    code_env(events).write({"state": "done", "message": False})
             except Exception as exc:  # one customer's failure never stops the others
                 _logger.warning(
                     "CSP: applying webhook events of tenant %s failed: %s", tenant.id, exc
                 )
                 message = exc.user_message() if isinstance(exc, errors.MicrosoftError) else str(exc)
-                events.write({"state": "error", "message": message})
+                code_env(events).write({"state": "error", "message": message})
             finally:
                 recorder.flush()
             if not testing:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-        self.search([("state", "=", "pending"), ("csp_tenant_id", "=", False)]).write(
+        code_env(self.search([("state", "=", "pending"), ("csp_tenant_id", "=", False)])).write(
             {"state": "ignored"}
         )
         self._csp_purge()
 
     @api.model
-    def _csp_purge(self, days=30):
+    def _csp_purge(self, days=None):
         """Events are kept a month: longer than the replay window (MAX_AGE of
         microsoft/webhooks), so a body sent again inside the window is still known."""
+        days = max(days or EVENT_DAYS, webhook_rules.MAX_AGE.days + 1)
         limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
-        self.search([("create_date", "<", limit)]).unlink()
+        code_env(self.search([("create_date", "<", limit)])).unlink()

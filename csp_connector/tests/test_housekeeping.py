@@ -25,6 +25,9 @@ class TestHousekeeping(TransactionCase):
         cls.connection.sudo().state = "authorized"
 
     def test_neutralised_copies_hold_no_secret_and_never_sync(self):
+        self.connection.sudo().webhook_registration = "https://odoo.example.com/csp/webhook/k"
+        key = self.connection.sudo().webhook_key
+        self.env.flush_all()
         for query in get_neutralization_queries(["csp_connector"]):
             self.env.cr.execute(query)
         self.env.invalidate_all()
@@ -33,6 +36,10 @@ class TestHousekeeping(TransactionCase):
         self.assertFalse(stored.token_cache)
         self.assertFalse(stored.integrator_enabled)
         self.assertEqual(stored.state, "not_authorized")
+        # the copy does not answer at production's webhook URL, nor claim its registration
+        self.assertTrue(stored.webhook_key)
+        self.assertNotEqual(stored.webhook_key, key)
+        self.assertFalse(stored.webhook_registration)
 
     def test_old_request_logs_are_purged_per_connection(self):
         keep_forever = self.env["csp.connection"].create(

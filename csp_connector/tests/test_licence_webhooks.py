@@ -6,18 +6,23 @@ the cron to the named customer's subscriptions."""
 
 import base64
 import json
+import logging
 import pathlib
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import trustme
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from odoo.tests import tagged
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
 
+from ..controllers.webhooks import HideWebhookKey
 from ..microsoft.webhooks import MAX_BODY
+from ..models import csp_webhook
 from .common import CspSandboxHttpCase
 
 ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"
@@ -79,16 +84,22 @@ class TestLicenceWebhooks(CspSandboxHttpCase):
         roots.write_bytes(
             pathlib.Path(cls.sandbox.ca_path).read_bytes() + cls.test_root.cert_pem.bytes()
         )
-        cls.connection.write(
-            {"webhook_roots_path": str(roots), "webhook_certificate_hosts": "127.0.0.1"}
-        )
         cls.signer = Signer(cls.sandbox, "test-signer", cls.test_root)
+        cls.connection.write(
+            {
+                "webhook_roots_path": str(roots),
+                # the sandbox serves certificates on its own port, not 443
+                "webhook_certificate_hosts": urlsplit(cls.signer.url).netloc,
+                "webhook_certificate_names": "pcnotifications.test mscloud-sandbox.invalid",
+            }
+        )
 
     def setUp(self):
         super().setUp()
         self.env["ir.config_parameter"].sudo().set_param("web.base.url", self.base_url())
         self.sub = self.env["csp.subscription"].search([("microsoft_id", "=", REFUNDABLE)])
         self.url = self.connection.webhook_url
+        csp_webhook._refused.clear()  # the per-minute cap on refusal log lines starts anew
 
     def post(self, body, headers):
         return self.url_open(self.url, data=body, headers=headers)
@@ -234,3 +245,123 @@ class TestLicenceWebhooks(CspSandboxHttpCase):
         answer = self.url_open("/csp/webhook/nope", data=body, headers=self.signer.headers(body))
         self.assertEqual(answer.status_code, 404)
         self.assertFalse(self.events())
+
+    def test_the_bypass_certificate_url_is_refused_without_a_connection(self):
+        """A URL whose host urllib and requests read differently: refused before any
+        download (the certificate host list names the sandbox's port, so a download would
+        reach it and be recorded there)."""
+        place = urlsplit(self.signer.url).netloc
+        body = event_body()
+        before = self.sandbox.control("GET", "webhooks")["certificate_downloads"]
+        for url in (
+            f"https://{place}\\@evil.example.com/certs/test-signer",
+            f"https://evil.example.com\\@{place}/certs/test-signer",
+            f"https://user@{place}/certs/test-signer",
+        ):
+            with self.subTest(url):
+                answer = self.post(body, self.signer.headers(body, url=url))
+                self.assertEqual(answer.status_code, 401, answer.text)
+                self.assertIn("not one allowed", answer.text)
+        self.assertEqual(self.sandbox.control("GET", "webhooks")["certificate_downloads"], before)
+        self.assertFalse(self.events())
+
+    def test_receiving_never_writes_the_connection_and_shows_the_event(self):
+        """A sync may be writing the connection row while events arrive: the delivery
+        writes only its own records; the form reads the last event from them."""
+        self.connection.action_webhook_register()
+        self.connection.action_webhook_test()  # buttons: they write the connection, rightly
+        self.connection.flush_recordset()
+        self.env.cr.execute(
+            "SELECT write_date FROM csp_connection WHERE id = %s", [self.connection.id]
+        )
+        written = self.env.cr.fetchone()[0]
+        self.env.cr.execute(
+            "UPDATE csp_connection SET write_date = %s WHERE id = %s",
+            [written, self.connection.id],
+        )
+        body = event_body()
+        self.assertEqual(self.post(body, self.signer.headers(body)).status_code, 200)
+        test = self.sandbox.control("POST", "webhooks/send", {"EventName": "test-created"})
+        self.assertEqual(test["status"], 200)
+        self.env.cr.execute(
+            "SELECT write_date FROM csp_connection WHERE id = %s", [self.connection.id]
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], written, "the connection row is untouched")
+        self.connection.invalidate_recordset()
+        self.assertEqual(self.connection.webhook_last_event, self.events()[:1].create_date)
+        self.assertIn("Arrived on", self.connection.webhook_test_state)
+
+    def test_refused_deliveries_are_counted_past_a_few_log_lines_a_minute(self):
+        body = event_body()
+        wrong = self.signer.headers(event_body(subscription=PLAIN))  # signature of another body
+        before = len(self.inbound())
+        for _ in range(csp_webhook.REFUSED_LOG_PER_MINUTE + 5):
+            self.assertEqual(self.post(body, wrong).status_code, 401)
+        self.assertEqual(len(self.inbound()) - before, csp_webhook.REFUSED_LOG_PER_MINUTE)
+        # the next minute's first line says how many were counted, not logged
+        for slot in csp_webhook._refused.values():
+            slot[0] -= 1
+        self.post(body, wrong)
+        self.assertIn("5 more refused deliveries", self.inbound()[:1].error)
+
+    def test_webhook_events_are_the_connectors_to_write_and_delete(self):
+        body = event_body()
+        self.assertEqual(self.post(body, self.signer.headers(body)).status_code, 200)
+        manager = new_test_user(
+            self.env, "webhook-manager", groups="csp_connector.group_csp_manager"
+        )
+        event = self.events().with_user(manager)
+        self.assertEqual(event.state, "pending")
+        with self.assertRaises(AccessError):
+            event.write({"state": "done", "digest": "forged"})
+        with self.assertRaises(AccessError):
+            event.unlink()  # deleting it would let the same delivery in again
+        again = self.post(body, self.signer.headers(body))
+        self.assertIn("nothing done", again.text)
+        self.assertEqual(len(self.events()), 1)
+
+    def test_the_webhook_key_is_a_managers_and_never_in_the_access_log(self):
+        user = new_test_user(self.env, "webhook-reader", groups="csp_connector.group_csp_user")
+        with self.assertRaises(AccessError):
+            self.connection.with_user(user).read(["webhook_key"])
+        with self.assertRaises(AccessError):
+            self.connection.with_user(user).read(["webhook_url"])
+        key = self.connection.sudo().webhook_key
+        # werkzeug's request line, as the server's access log gets it
+        record = logging.LogRecord(
+            "werkzeug", logging.INFO, __file__, 0, '%s - - [04/Dec/2026 10:00:00] "%s" %s %s',
+            ("127.0.0.1", f"POST /csp/webhook/{key} HTTP/1.1", 200, "-"), None,
+        )  # fmt: skip
+        access_log = logging.getLogger("werkzeug")
+        self.assertTrue(any(isinstance(f, HideWebhookKey) for f in access_log.filters))
+        self.assertTrue(access_log.filter(record))
+        self.assertNotIn(key, record.getMessage())
+        self.assertIn('"POST /csp/webhook/*** HTTP/1.1" 200', record.getMessage())
+
+    def test_a_manager_creates_no_connection_with_trust_settings_of_his_own(self):
+        manager = new_test_user(
+            self.env, "webhook-creator", groups="csp_connector.group_csp_manager"
+        )
+        Connection = self.env["csp.connection"].with_user(manager)
+        for values in (
+            {"webhook_certificate_hosts": "attacker.example.com"},
+            {"webhook_certificate_names": "example.com"},
+            {"webhook_organisation": "Attacker Ltd"},
+            {"webhook_roots_path": "/tmp/attacker-roots.pem"},
+            {"webhook_key": "known-to-the-attacker"},
+        ):
+            with self.subTest(values), self.assertRaises(AccessError):
+                Connection.create({"name": "Mine", **values})
+        # the defaults are not a choice: a plain connection is fine
+        self.assertTrue(Connection.create({"name": "Plain"}).sudo().webhook_key)
+
+    def test_a_registration_for_another_url_is_flagged(self):
+        self.connection.action_webhook_register()
+        self.assertFalse(self.connection.webhook_registration_differs)
+        self.connection._csp_show_registration(
+            {"WebhookUrl": "https://copy.example.com/csp/webhook/x\nforged",
+             "WebhookEvents": ["subscription-updated"]}
+        )  # fmt: skip
+        self.assertTrue(self.connection.webhook_registration_differs)
+        self.assertIn("different URL", self.connection.webhook_registration)
+        self.assertNotIn("x\nforged", self.connection.webhook_registration)
