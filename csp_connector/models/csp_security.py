@@ -84,10 +84,10 @@ class CspSyncRun(models.Model):
         )
 
     @api.model
-    def _csp_queue(self, connection, modules, tenant=None):
+    def _csp_queue(self, connection, modules, tenant=None, values=None):
         connection._csp_check_can_sync()
         return super(CspSyncRun, self._csp_code())._csp_queue(
-            code_env(connection), modules, tenant=tenant
+            code_env(connection), modules, tenant=tenant, values=values
         )
 
 

@@ -20,13 +20,21 @@ VALUE_TYPES = ("char", "text", "boolean", "integer", "selection")
 
 
 def check_contact_field(field, types):
-    """The domain of a contact-field choice, enforced on the server."""
+    """The domain of a contact-field choice, enforced on the server, on the field as
+    the code declares it too: a field kept to some groups in Python (``groups=``, which
+    ``ir.model.fields`` does not show), read-only or computed without an inverse there,
+    is not for syncs."""
+    declared = field.env["res.partner"]._fields.get(field.name) if field else None
     if field and not (
         field.model == "res.partner"
         and field.store
         and not field.readonly
         and field.ttype in types
         and not field.groups  # fields kept to some groups are not for syncs
+        and declared is not None
+        and not declared.groups
+        and not declared.readonly
+        and (not declared.compute or declared.inverse)
     ):
         raise ValidationError(
             field.env._(

@@ -192,17 +192,17 @@ class CspSyncRun(models.Model):
     # -- execution --------------------------------------------------------------
 
     @api.model
-    def _csp_queue(self, connection, modules, tenant=None):
+    def _csp_queue(self, connection, modules, tenant=None, values=None):
         """The open run of `connection` (a new one for `modules`, of `tenant` only when
-        given, if none) and a call of the integrator cron for it at once: a button never
-        runs the sync itself."""
+        given, if none; ``values``: an add-on's own values of the new run) and a call of
+        the integrator cron for it at once: a button never runs the sync itself."""
         run = self.search(
             [("connection_id", "=", connection.id), ("state", "=", "running")], limit=1
         )
         if not run:
             run = self.create(
                 {"connection_id": connection.id, "trigger": "manual", "modules": ",".join(modules),
-                 "csp_tenant_id": tenant.id if tenant else False}
+                 "csp_tenant_id": tenant.id if tenant else False, **(values or {})}
             )  # fmt: skip
         self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger()
         return run

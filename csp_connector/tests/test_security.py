@@ -214,6 +214,20 @@ class TestSecurity(CspSandboxHttpCase):
         self.assertTrue(user.has_group("base.group_partner_manager"))
         for group in ("base.group_system", "base.group_erp_manager", "base.group_no_one"):
             self.assertFalse(user.has_group(group), group)
+        # exactly these groups: the connector's, contact creation, and what each installed
+        # add-on's step writes; base.group_no_one comes with every internal user (Odoo's
+        # base.group_user implies it) and only acts in a signed-in debug session, which
+        # the integrator never has
+        expected = {
+            "csp_connector.group_csp_manager", "csp_connector.group_csp_user",
+            "base.group_partner_manager", "base.group_user", "base.group_no_one",
+        }  # fmt: skip
+        for addon_group in ("csp_connector_billing.group_csp_billing_step",
+                            "maintenance.group_equipment_manager"):  # fmt: skip
+            if self.env.ref(addon_group, raise_if_not_found=False):
+                expected.add(addon_group)
+        held = user.groups_id.get_external_id()
+        self.assertEqual(set(held.values()), expected)
         with self.assertRaises(AccessError):
             self.env["res.users"].with_user(user).create({"name": "X", "login": "x"})
         # it works in each company that has a connection
@@ -301,6 +315,14 @@ class TestSecurity(CspSandboxHttpCase):
             VALIDATION_ERROR, "csp.field.mapping", "create",
             {"connection_id": self.connection.id, "azure_field": "mail",
              "field_id": login_field.id},
+        )  # fmt: skip
+        # kept to some groups in the code (auth_signup's signup_type): every user of the
+        # tenant would then fail to import
+        signup_type = self.env["ir.model.fields"]._get("res.partner", "signup_type")
+        self.assertRpcRefused(
+            VALIDATION_ERROR, "csp.field.mapping", "create",
+            {"connection_id": self.connection.id, "azure_field": "mail",
+             "field_id": signup_type.id},
         )  # fmt: skip
         self.env.invalidate_all()
         self.assertEqual(self.tenant.consent_state, "granted")  # as discovery left it

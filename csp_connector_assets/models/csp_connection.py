@@ -94,8 +94,15 @@ class CspConnection(models.Model):
         string="Matching Field",
         default=rules.MATCH_SERIAL,
         required=True,
-        help="Existing equipment (from any source) with the same value is bound and "
-        "updated instead of duplicated. Placeholder serial numbers never match.",
+        help="Existing equipment of the tenant's customer (its customer, or a site of it "
+        "set by hand) with the same value is bound and updated instead of duplicated. "
+        "Placeholder serial numbers never match.",
+    )
+    asset_adopt_unowned = fields.Boolean(
+        string="Adopt Unowned Equipment",
+        help="Also bind equipment that belongs to nobody (no customer, site, tenant or "
+        "owner) when its serial number or Entra device id matches a device. Off: only the "
+        "customer's own equipment is matched; your own and other customers' never are.",
     )
     asset_new_status = fields.Selection(
         STATUSES, string="Status of New Devices", default="in_use", required=True

@@ -129,10 +129,11 @@ class _DeviceImport:
         self.default_site_name = (connection.asset_default_site or "").strip()
         self.new_status = connection.asset_new_status
         self.gone_status = connection.asset_gone_status
+        self.adopt_unowned = connection.asset_adopt_unowned
         # everything besides the device that changes what is written
         self.settings_print = fingerprint(
             repr(self.settings), self.keep_category, self.site_mode, self.default_site_name,
-            self.customer_id, self.company_id,
+            self.customer_id, self.company_id, self.adopt_unowned,
         )  # fmt: skip
         self.seen = set()
         self._users = None
@@ -211,25 +212,44 @@ class _DeviceImport:
         return self._default_site
 
     def match_existing(self, keys):
-        """{match key: equipment id}: equipment of any source (this company or none)
-        with the key's value, not bound to a device still in Intune."""
+        """{match key: equipment id}: equipment with the key's value (of this company or
+        none), not bound to a device still in Intune, that belongs to this tenant's
+        customer (its customer, or a site of the customer set by hand); with the
+        connection's "adopt unowned equipment", also equipment that belongs to nobody (no
+        customer, site, tenant or owner). Never the MSP's own equipment or another
+        customer's: a serial number is not proof of ownership."""
         if not keys:
             return {}
-        self.env["maintenance.equipment"].flush_model(["serial_no", "csp_entra_device_id"])
+        Equipment = self.env["maintenance.equipment"]
+        owners = [name for name in ("owner_user_id", "employee_id", "department_id")
+                  if name in Equipment._fields and Equipment._fields[name].store]  # fmt: skip
+        Equipment.flush_model(["serial_no", "csp_entra_device_id", "csp_customer_id",
+                               "csp_site_id", "csp_tenant_id", *owners])  # fmt: skip
         self.env["csp.device.binding"].flush_model(["equipment_id", "removed"])
+        self.env["res.partner"].flush_model(["commercial_partner_id"])
         if self.settings.match_field == rules.MATCH_ENTRA:
             column = "lower(e.csp_entra_device_id)"
         else:
             column = "upper(e.serial_no)"
+        unowned = " AND ".join(
+            ["e.csp_site_id IS NULL", "e.csp_tenant_id IS NULL"]
+            + [f"e.{name} IS NULL" for name in owners]
+        )
         self.env.cr.execute(
             f"""SELECT {column}, e.id FROM maintenance_equipment e
-                 WHERE {column} = ANY(%s)
-                   AND (e.company_id = %s OR e.company_id IS NULL)
+                  LEFT JOIN res_partner site ON site.id = e.csp_site_id
+                 WHERE {column} = ANY(%(keys)s)
+                   AND (e.company_id = %(company)s OR e.company_id IS NULL)
                    AND NOT EXISTS (SELECT 1 FROM csp_device_binding b
                                     WHERE b.equipment_id = e.id AND NOT b.removed)
+                   AND (e.csp_customer_id = %(customer)s
+                        OR (e.csp_customer_id IS NULL
+                            AND (site.commercial_partner_id = %(customer)s
+                                 OR (%(adopt)s AND {unowned}))))
               ORDER BY e.active DESC, e.id""",
-            [list(keys), self.company_id],
-        )
+            {"keys": list(keys), "company": self.company_id, "customer": self.customer_id,
+             "adopt": bool(self.adopt_unowned)},
+        )  # fmt: skip
         found = {}
         for key, equipment_id in self.env.cr.fetchall():
             found.setdefault(key, equipment_id)

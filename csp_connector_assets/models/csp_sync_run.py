@@ -3,9 +3,12 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.csp_connector.models.csp_security import CspSyncRun as GuardedRun
+
 
 class CspSyncRun(models.Model):
     _inherit = "csp.sync.run"
+    _csp_code_fields = (*GuardedRun._csp_code_fields, "assets_site_id")
 
     # "Import devices now" for one site of a tenant (the run's csp_tenant_id)
     assets_site_id = fields.Many2one(
@@ -25,17 +28,11 @@ class CspSyncRun(models.Model):
                     connection.name,
                 )
             )
-        run = self.create(
-            {
-                "connection_id": connection.id,
-                "trigger": "manual",
-                "modules": "assets",
-                "csp_tenant_id": tenant.id if tenant else False,
-                "assets_site_id": site.id if site else False,
-            }
-        )
-        self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger()
-        return run
+        # the core's queue checks the rights and marks the run as the connector's own
+        return self._csp_queue(
+            connection, ["assets"], tenant=tenant or None,
+            values={"assets_site_id": site.id if site else False},
+        )  # fmt: skip
 
 
 class CspSyncRunLine(models.Model):

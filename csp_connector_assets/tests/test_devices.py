@@ -5,6 +5,7 @@
 import time
 import uuid
 
+from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
 from odoo.addons.csp_connector.tests.common import CspSandboxCase
@@ -288,7 +289,9 @@ class TestDevices(CspSandboxCase):
     # -- matching -------------------------------------------------------------------
 
     def test_matching_field_binds_equipment_made_by_hand(self):
-        by_hand = self.Equipment.create({"name": "Reception PC", "serial_no": "hand-0001"})
+        by_hand = self.Equipment.create(
+            {"name": "Reception PC", "serial_no": "hand-0001", "csp_site_id": self.hq.id}
+        )
         device = self.add_device(deviceName="AP-LT-0100", serialNumber="HAND-0001")
         self.sync()
         self.assertEqual(self.equipment(device), by_hand, "bound, not duplicated")
@@ -300,11 +303,40 @@ class TestDevices(CspSandboxCase):
         other_source = self.Equipment.sudo().create(
             {"name": "From the RMM", "serial_no": "RMM-77", "csp_entra_device_id": entra}
         )
-        self.connection.asset_match_field = "entra"
+        self.connection.write({"asset_match_field": "entra", "asset_adopt_unowned": True})
         twin = self.add_device(serialNumber="HAND-0001-B", azureADDeviceId=entra.upper())
         self.sync()
         self.assertEqual(self.equipment(twin), other_source)
         self.assertEqual(other_source.serial_no, "HAND-0001-B")
+
+    def test_a_serial_number_never_takes_over_equipment_of_another_owner(self):
+        """The MSP's own switch, another customer's laptop and an Odoo user's PC share a
+        device's serial number: none becomes the customer's device; "adopt unowned
+        equipment" takes only the one that belongs to nobody."""
+        own_switch = self.Equipment.create({"name": "Core switch", "serial_no": "SN-SHARED-1",
+                                            "note": "MSP rack 2"})  # fmt: skip
+        theirs = self.Equipment.create(
+            {"name": "Pike laptop", "serial_no": "SN-SHARED-2", "csp_site_id": self.customer2.id}
+        )
+        staff_pc = self.Equipment.create({"name": "Staff PC", "serial_no": "SN-SHARED-3",
+                                          "owner_user_id": self.env.user.id})  # fmt: skip
+        devices = [self.add_device(serialNumber=f"SN-SHARED-{n}") for n in (1, 2, 3)]
+        self.sync()
+        records = [self.equipment(d) for d in devices]
+        for record, untouched in zip(records, (own_switch, theirs, staff_pc), strict=True):
+            self.assertTrue(record)
+            self.assertNotEqual(record, untouched)
+            self.assertFalse(untouched.csp_customer_id or untouched.csp_tenant_id)
+        self.assertEqual(own_switch.name, "Core switch")
+        self.assertEqual(theirs.csp_site_id, self.customer2)
+        # only with the setting, and only what belongs to nobody
+        self.connection.asset_adopt_unowned = True
+        orphan = self.Equipment.create({"name": "Spare laptop", "serial_no": "SN-ORPHAN"})
+        adopted = self.add_device(serialNumber="SN-ORPHAN")
+        again = self.add_device(serialNumber="SN-SHARED-2", deviceName="second")
+        self.sync()
+        self.assertEqual(self.equipment(adopted), orphan)
+        self.assertNotEqual(self.equipment(again), theirs)
 
     def test_placeholder_serials_never_match(self):
         by_hand = self.Equipment.create({"name": "Old PC", "serial_no": "To be filled by O.E.M."})
@@ -402,9 +434,12 @@ class TestDevices(CspSandboxCase):
         owned = self.add_device(userPrincipalName=self.ann["userPrincipalName"])
         shared = self.add_device(userPrincipalName=None)
         other = self.add_device(self.t2)
+        # pressed by a CSP manager, not the superuser
+        tenant = self.t1.with_user(self.manager)
         wizard = (
             self.env["csp.device.import"]
-            .with_context(**self.t1.action_import_devices()["context"])
+            .with_user(self.manager)
+            .with_context(**tenant.action_import_devices()["context"])
             .create({"site_id": self.hq.id})
         )
         action = wizard.action_import()
@@ -417,6 +452,10 @@ class TestDevices(CspSandboxCase):
         self.assertFalse(self.equipment(shared), "another site")
         self.assertFalse(self.equipment(other, self.t2), "another tenant")
         self.assertFalse(run.line_ids.filtered(lambda line: line.csp_tenant_id == self.t2))
+        # a CSP user may not start it
+        reader = new_test_user(self.env, login="csp_reader3", groups="csp_connector.group_csp_user")
+        with self.assertRaises(AccessError):
+            self.t1.with_user(reader).action_import_devices()
 
     def test_csp_users_see_device_equipment_only(self):
         device = self.add_device()
