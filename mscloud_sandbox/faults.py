@@ -55,7 +55,9 @@ class FaultRule:
     #   "emptied_uncounted" (the list emptied, without next link or count),
     #   "no_next" (only the next link dropped; Partner Center's continuationToken stays),
     #   "omit:<property>,<property>" (the page's objects come without these properties, as
-    #   Microsoft leaves out properties it has no value for);
+    #   Microsoft leaves out properties it has no value for),
+    #   "drop:<n>" (the page's last n objects left out, no next or delta link, and its count
+    #   lowered by n: a cut page that a stale, eventually consistent count agrees with);
     # a subscription PATCH's other documented answers (the change is applied either way):
     #   "pascal" (200, the subscription with PascalCase keys: Id, Quantity, ...),
     #   "accepted" (202, the subscription as it was before the change: still pending),
@@ -75,7 +77,9 @@ class FaultRule:
         if self.aadsts is not None and int(self.aadsts) not in AADSTS:
             raise ValueError(f"unsupported AADSTS code {self.aadsts}")
         if self.body is not None and not (
-            self.body in BODY_FAULTS or self.body.startswith(OMIT_PREFIX)
+            self.body in BODY_FAULTS
+            or self.body.startswith(OMIT_PREFIX)
+            or (self.body.startswith(DROP_PREFIX) and self.body[len(DROP_PREFIX) :].isdigit())
         ):
             raise ValueError(f"unknown body fault {self.body!r} (one of {sorted(BODY_FAULTS)})")
 
@@ -143,6 +147,7 @@ BODY_FAULTS = frozenset(
 )  # fmt: skip
 PATCH_ANSWERS = frozenset({"pascal", "accepted", "accepted_empty"})
 OMIT_PREFIX = "omit:"
+DROP_PREFIX = "drop:"
 # set by a handler on the request (environ) when a fault may need it: the object as it
 # was before the request changed it (a PATCH answered 202 shows it unchanged)
 BEFORE_KEY = "mscloud_sandbox.before"
@@ -193,6 +198,16 @@ def _reshape_page(kind, body, service):
         if kind != "no_next":
             body.pop("@odata.deltaLink", None)
             body.pop("continuationToken", None)
+    elif kind.startswith(DROP_PREFIX):
+        dropped = int(kind[len(DROP_PREFIX) :])
+        items = body.get(listed) or []
+        body[listed] = items[: max(len(items) - dropped, 0)]
+        for link in ("@odata.nextLink", "@odata.deltaLink", "continuationToken"):
+            body.pop(link, None)
+        if isinstance(body.get("links"), dict):
+            body["links"].pop("next", None)
+        if isinstance(body.get(count), int):
+            body[count] = max(body[count] - dropped, 0)
     elif kind.startswith(OMIT_PREFIX):
         omitted = {name.strip() for name in kind[len(OMIT_PREFIX) :].split(",")}
         body[listed] = [

@@ -513,11 +513,12 @@ class CspTenant(models.Model):
     def _csp_held_ids(self):
         return json.loads(self.archive_held) if self.archive_held else []
 
-    def _csp_archive_allowed(self, count):
-        """Whether one round may archive `count` contacts of this tenant (the safety
-        valve: a share of its bound users, never more than a fixed number)."""
+    def _csp_archive_allowed(self, count, binding_model="csp.user.binding"):
+        """Whether one round may archive `count` records of this tenant (the safety
+        valve: a share of its live bindings of `binding_model`, users by default, never
+        more than a fixed number)."""
         connection = self.connection_id
-        bound = self.env["csp.user.binding"].search_count(
+        bound = self.env[binding_model].search_count(
             [("csp_tenant_id", "=", self.id), ("removed", "=", False)]
         )
         share = bound * connection.archive_max_percent / 100.0

@@ -16,6 +16,7 @@ from odoo.tools import SQL
 from ..microsoft import errors
 from ..microsoft.dates import odoo_datetime
 from ..microsoft.graph import ReadCheck, read_delta
+from ..microsoft.safe_text import one_line
 from ..sync import users as user_rules
 from .csp_guard import CONTEXT_KEY as CODE_WRITE_KEY
 from .csp_guard import code_env
@@ -78,7 +79,10 @@ class UserImporter(BindingImporter):
         counters = dict(self.counters)
         if context.refused:
             counters["errors"] = len(context.refused)
-            counters["message"] = "\n".join(context.refused[:20])
+        if context.dropped:
+            counters["skipped"] = counters.get("skipped", 0) + context.dropped
+        if context.refused or context.notes:
+            counters["message"] = "\n".join([*context.refused[:20], *context.notes[:5]])
         if not complete:
             counters["paused"] = True  # out of time: the run resumes this step
         return counters
@@ -139,6 +143,8 @@ class UserImporter(BindingImporter):
             context.sign_in = False  # the others still import, without last sign-in
             tenant._csp_round_drop("users")
             return self.users_round(graph, link)
+        if full:  # also without archives: a user left out would never come by delta
+            self.confirm_missing(graph)
         if full and tenant.connection_id.user_deactivate_missing:
             self.archive_missing(complete=True)  # deferred: joins the pending archives
         self.archive_pending()
@@ -147,6 +153,31 @@ class UserImporter(BindingImporter):
         tenant._csp_store_delta_link("users", new_link, changed=self.written, force=full)
         tenant._csp_round_drop("users")
         return True
+
+    def confirm_missing(self, graph):
+        """A full read ends on Graph's final page with an ``@odata.count`` its pages
+        reach; but Graph serves that count eventually consistent, so a stale count can
+        agree with a page cut short. Before a full read archives anyone, the users it
+        did not list are read again by object id (Graph.users_by_ids): one of them still
+        there proves the read missed it, and nothing is archived nor the delta link
+        replaced (IncompleteReadError: the step fails, explained; the next run reads
+        again)."""
+        missing = self.model.search(
+            [("csp_tenant_id", "=", self.tenant.id), ("removed", "=", False),
+             ("microsoft_id", "not in", list(self.seen))]
+        ).mapped("microsoft_id")  # fmt: skip
+        if not missing:
+            return
+        still = [user.get("id") for user in graph.users_by_ids(missing, "id")]
+        if still:
+            raise errors.IncompleteReadError(
+                f"Graph's list of the users of {self.tenant.name} left out {len(still)} "
+                f"users that still exist (read again by id: {', '.join(still[:5])}), "
+                "although its count agreed with its pages: the answer was cut short. "
+                "Nothing was archived and the delta link was kept.",
+                service="graph",
+                tenant=self.tenant.tenant_id,
+            )
 
     def _archive(self, bindings):
         """Archive what a complete round found gone, unless the safety valve holds it
@@ -296,8 +327,8 @@ def _binding_values(user, decision, with_sign_in):
     """The binding's own values (its fingerprint is the decision's: the importer adds it)."""
     licences = sorted(lic.get("skuId") for lic in user.get("assignedLicenses") or [])
     values = {
-        "upn": user.get("userPrincipalName"),
-        "mail": user.get("mail") or False,
+        "upn": user_rules.text_value(user.get("userPrincipalName")) or False,
+        "mail": user_rules.text_value(user.get("mail")) or False,
         "account_enabled": bool(user.get("accountEnabled", True)),
         "external": user_rules.is_external(user),
         "licensed": bool(licences),
@@ -337,6 +368,8 @@ class _SyncContext:
         self.graph = None
         self.delta = False  # reading a delta round: entries may carry only changes
         self.refused = []  # explanations of the users that could not be imported
+        self.notes = []  # entries left out on purpose, explained (not errors)
+        self.dropped = 0
         self.sign_in = connection.user_import_sign_in
         self.options = {
             "licence_rule": connection.user_licence_rule,
@@ -380,7 +413,7 @@ class _SyncContext:
         if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
             return True
         self.refused.append(
-            self.env._("An entry without an object id was left out: %s", str(entry)[:200])
+            self.env._("An entry without an object id was left out: %s", one_line(entry, 200))
         )
         return False
 
@@ -410,21 +443,35 @@ class _SyncContext:
         found = {
             u["id"]: u for u in self.graph.users_by_ids([e["id"] for e in entries], self.select())
         }
-        # a user gone meanwhile comes as a removal in a later round
+        # a user gone meanwhile comes as a removal in a later round: counted and said
+        dropped = [e["id"] for e in entries if e["id"] not in found]
+        if dropped:
+            self.dropped += len(dropped)
+            self.notes.append(
+                self.env._(
+                    "%(count)s changed users named by Graph's delta could not be read by "
+                    "object id (%(ids)s) and were left out: deleted meanwhile (their removal "
+                    "comes with a later round), or no longer visible to the GDAP app. If "
+                    "they stay missing, check the app's User.Read.All permission.",
+                    count=len(dropped),
+                    ids=", ".join(one_line(i, 40) for i in dropped[:5]),
+                )
+            )
         return [user_rules.merge_entry(found[e["id"]], e) for e in entries if e["id"] in found]
 
     def refuse(self, user, exc):
         """Count and explain a user that could not be imported; the others go on."""
-        who = user.get("userPrincipalName") or user.get("mail") or user.get("id")
-        _logger.warning("CSP: user %s of %s not imported: %s", who, self.tenant.tenant_id, exc)
+        who = one_line(user.get("userPrincipalName") or user.get("mail") or user.get("id"), 200)
+        _logger.warning("CSP: user %s of %s not imported: %s", who, self.tenant.tenant_id,
+                        one_line(exc, 300))  # fmt: skip
         self.refused.append(
             self.env._(
                 "User %(who)s (object id %(id)s) was not imported: %(error)s. Likely cause: "
                 "a value Odoo cannot store (check this user's properties in Entra ID and "
                 "the field mappings). The tenant's other users were imported.",
                 who=who,
-                id=user.get("id"),
-                error=str(exc)[:300],
+                id=one_line(user.get("id"), 60),
+                error=one_line(exc, 300),
             )
         )
 

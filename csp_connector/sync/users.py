@@ -8,6 +8,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from ..microsoft.safe_text import clean_text
+
 # Graph user properties a mapping or filter may use (Graph's own names).
 USER_PROPERTIES = (
     "displayName",
@@ -124,13 +126,15 @@ def is_external(user):
 
 
 def text_value(value):
+    """A Graph property as the text stored in Odoo (safe_text.clean_text: no NUL, no
+    other control or bidirectional override character)."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return str(value[0]).strip() if value else ""
+        return clean_text(str(value[0])).strip() if value else ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value).strip()
+    return clean_text(str(value)).strip()
 
 
 def merge_entry(known, entry):

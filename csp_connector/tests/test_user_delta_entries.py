@@ -153,12 +153,24 @@ class TestUserDeltaEntries(CspSandboxCase):
         self.assertEqual(stored.member_count, 9)
 
     def test_users_without_a_name_and_one_bad_user(self):
+        # a contact type Odoo does not have: the one value Odoo refuses to store
+        self.env["csp.field.mapping"].create(
+            {"connection_id": self.connection.id, "azure_field": "onPremisesSamAccountName",
+             "field_id": self.env["ir.model.fields"]._get("res.partner", "type").id}
+        )  # fmt: skip
         plain = self.add_user("svc.backup")  # no display name, given name or surname
         given = self.add_user("lee.given", givenName="Lee", surname="Given")
-        bad = self.add_user("bad.data", displayName="Bad\x00Data")
+        bad = self.add_user("bad.data", displayName="Bad Data", onPremisesSamAccountName="boss")
+        # NUL (PostgreSQL refuses it) and bidirectional overrides (a name that reads
+        # otherwise than it is) are cleaned before anything is stored
+        tricky = self.add_user(
+            "tricky", displayName="Ann\x00 Lee\u202e\u2066", jobTitle="Clerk\x07",
+        )  # fmt: skip
         run = self.sync()
         self.assertEqual(self.contact(plain).name, plain["userPrincipalName"])
         self.assertEqual(self.contact(given).name, "Lee Given")
+        self.assertEqual((self.contact(tricky).name, self.contact(tricky).function),
+                         ("Ann Lee", "Clerk"))  # fmt: skip
         self.assertFalse(self.contact(bad), "the one user Odoo cannot store")
         line = self.line(run)
         self.assertEqual((line.state, line.error_count), ("done", 1))
@@ -166,3 +178,25 @@ class TestUserDeltaEntries(CspSandboxCase):
         self.assertIn("other users were imported", line.message)
         self.assertGreater(line.created, 0)
         self.assertTrue(self.tenant.users_delta_link)
+
+    def test_a_changed_user_that_cannot_be_read_by_id_is_counted_and_explained(self):
+        self.connection.write({"user_licence_rule": "include", "user_licence_skus": SKU_E3})
+        user = self.add_user("gone.soon", displayName="Gone Soon")
+        self.sync()
+        self.assertFalse(self.contact(user), "no licence: not imported, no binding")
+        self.sandbox.control(
+            "PATCH", self.path("users", user["id"]),
+            {"assignedLicenses": [{"skuId": SKU_E3, "disabledPlans": []}]},
+        )  # fmt: skip
+        # the partial delta entry names the user, whose read by id finds nothing (the
+        # delta page itself goes through)
+        tenant = self.tenant.tenant_id
+        self.sandbox.fault(service="graph", path="/v1.0/users/delta", tenant=tenant, times=1)
+        self.sandbox.fault(service="graph", path="/v1.0/users", body="drop:1", tenant=tenant,
+                           times=1)  # fmt: skip
+        run = self.sync()
+        line = self.line(run)
+        self.assertFalse(self.contact(user))
+        self.assertGreaterEqual(line.skipped, 1)
+        self.assertIn("could not be read by object id", line.message)
+        self.assertIn(user["id"], line.message)

@@ -88,10 +88,32 @@ class CspDeviceBinding(models.Model):
             check.finish(f"the managed devices of {tenant.name}")
         except errors.MicrosoftError as exc:
             raise UserError(_explain(self.env, tenant, exc)) from exc
-        run.disappear(counters)
+        run.disappear(counters, graph)
         if tenant.devices_round:
             code_env(tenant).devices_round = False
         return counters
+
+    @api.model
+    def _csp_mark_gone(self, tenant, bindings, counters):
+        """`bindings` of `tenant`'s devices gone from Intune: the binding marked removed
+        (the equipment's status kept to give back if the device returns) and the
+        equipment given the connection's 'gone' status; never deleted."""
+        bindings = bindings.filtered(lambda b: not b.removed)
+        if not bindings:
+            return
+        now = fields.Datetime.now()
+        by_status = {}
+        for binding in bindings:
+            by_status.setdefault(binding.equipment_id.csp_status or False, []).append(binding.id)
+        Binding = self.with_context(**QUIET)
+        for status, ids in by_status.items():
+            Binding.browse(ids).write(
+                {"removed": True, "removed_date": now, "status_before": status}
+            )
+        gone_status = tenant.connection_id.asset_gone_status
+        equipment = code_env(bindings.equipment_id).with_context(**QUIET)
+        equipment.filtered(lambda e: e.csp_status != gone_status).write({"csp_status": gone_status})
+        counters["deactivated"] += len(bindings)
 
 
 def _explain(env, tenant, exc):
@@ -442,9 +464,13 @@ class _DeviceImport:
 
     # -- after a complete read ----------------------------------------------------
 
-    def disappear(self, counters):
-        """Devices bound here that Intune no longer lists get the 'gone' status
-        (never deleted); called only after every page was read."""
+    def disappear(self, counters, graph):
+        """Devices bound here that Intune no longer lists get the 'gone' status (never
+        deleted); called only after every page was read. More than the connection's
+        safety valve allows are held for a person to decide (tenant form); the others
+        are first read again by id: Intune's count is no proof on its own (a stale count
+        can agree with a page cut short), so one still there fails the read and nothing
+        is marked gone."""
         self.Binding.flush_model(["microsoft_id", "removed", "csp_tenant_id"])
         self.env.cr.execute(
             "SELECT microsoft_id FROM csp_device_binding"
@@ -453,25 +479,34 @@ class _DeviceImport:
         )
         live = [row[0] for row in self.env.cr.fetchall()]
         gone_ids = rules.disappeared(live, self.seen, complete=True)
-        if not gone_ids:
-            return
         gone = self.Binding.search(
             [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "in", gone_ids),
              ("removed", "=", False)]
-        )  # fmt: skip
+        ) if gone_ids else self.Binding  # fmt: skip
         if self.site:
             gone = gone.filtered(lambda b: b.equipment_id.csp_site_id == self.site)
-        if not gone:
-            return
-        now = fields.Datetime.now()
-        by_status = {}
-        for binding in gone:
-            by_status.setdefault(binding.equipment_id.csp_status or False, []).append(binding.id)
-        for status, ids in by_status.items():
-            self.Binding.browse(ids).write(
-                {"removed": True, "removed_date": now, "status_before": status}
+        if gone and not self.tenant._csp_archive_allowed(len(gone), "csp.device.binding"):
+            self.tenant._csp_hold_devices(gone)
+            counters["held"] = counters.get("held", 0) + len(gone)
+            counters["message"] = self.env._(
+                "%(count)s devices of %(tenant)s are no longer in Intune's list: more than "
+                "the connection's safety valve allows in one run, so none was marked gone. "
+                "If they really left, click 'Mark held devices gone' on the tenant; if not, "
+                "'Keep them'.",
+                count=len(gone),
+                tenant=self.tenant.name,
             )
-        gone.equipment_id.filtered(lambda e: e.csp_status != self.gone_status).write(
-            {"csp_status": self.gone_status}
-        )
-        counters["deactivated"] += len(gone)
+            return
+        if not self.site:
+            self.tenant._csp_hold_devices(self.Binding)  # listed again, or decided now
+        still = [b.microsoft_id for b in gone if graph.managed_device(b.microsoft_id)]
+        if still:
+            raise errors.IncompleteReadError(
+                f"Intune's list of the devices of {self.tenant.name} left out {len(still)} "
+                f"devices that still exist (read again by id: {', '.join(still[:5])}), "
+                "although its count agreed with its pages: the answer was cut short. "
+                "Nothing was marked gone.",
+                service="graph",
+                tenant=self.tenant.tenant_id,
+            )
+        self.Binding._csp_mark_gone(self.tenant, gone, counters)

@@ -1,5 +1,7 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+
 from odoo import api, fields, models
 
 from odoo.addons.csp_connector.models.csp_guard import code_env
@@ -8,7 +10,12 @@ from odoo.addons.csp_connector.models.csp_tenant import CspTenant as CoreTenant
 
 class CspTenant(models.Model):
     _inherit = "csp.tenant"
-    _csp_code_fields = (*CoreTenant._csp_code_fields, "devices_round")
+    _csp_code_fields = (
+        *CoreTenant._csp_code_fields,
+        "devices_round",
+        "devices_held",
+        "devices_held_count",
+    )
 
     exclude_devices = fields.Boolean(
         string="Exclude from Device Import",
@@ -21,6 +28,10 @@ class CspTenant(models.Model):
         "csp.device.binding", "csp_tenant_id", string="Intune Devices"
     )
     device_count = fields.Integer(compute="_compute_device_count")
+    # the safety valve: devices a complete read no longer listed, more than the
+    # connection allows to mark gone in one run; a person decides (JSON binding ids)
+    devices_held = fields.Text(string="Held Devices (bindings)", readonly=True, copy=False)
+    devices_held_count = fields.Integer(string="Devices Held", readonly=True, copy=False)
 
     def _compute_device_count(self):
         groups = self.env["maintenance.equipment"]._read_group(
@@ -70,3 +81,42 @@ class CspTenant(models.Model):
         if module == "assets" and self.devices_round:
             code_env(self).devices_round = False
         return super()._csp_record_step_error(module, error, message)
+
+    # -- the devices' safety valve ----------------------------------------------------
+
+    def _csp_hold_devices(self, bindings):
+        """Keep `bindings` (devices gone from Intune's list) waiting for a person."""
+        values = {
+            "devices_held": json.dumps(sorted(bindings.ids)) if bindings else False,
+            "devices_held_count": len(bindings),
+        }
+        if any(self[k] != v for k, v in values.items()):
+            code_env(self).write(values)
+
+    def _csp_held_devices(self):
+        ids = json.loads(self.devices_held) if self.devices_held else []
+        return self.env["csp.device.binding"].browse(ids).exists().filtered(lambda b: not b.removed)
+
+    def action_release_devices(self):
+        """A person confirms the held devices left: they get the 'gone' status now."""
+        self._check_csp_manager()
+        for tenant in self.filtered("devices_held"):
+            held = tenant._csp_held_devices()
+            counters = {"deactivated": 0}
+            # the manager's decision, carried out as the device import would (it writes
+            # equipment with the Maintenance rights the integrator holds)
+            self.env["csp.device.binding"].sudo()._csp_mark_gone(tenant, held.sudo(), counters)
+            tenant._csp_hold_devices(self.env["csp.device.binding"])
+            tenant.message_post(
+                body=self.env._("%s held devices marked gone from Intune.", counters["deactivated"])
+            )
+        return True
+
+    def action_keep_devices(self):
+        """A person refuses: the devices stay; a later complete read that still misses
+        them holds them again."""
+        self._check_csp_manager()
+        for tenant in self.filtered("devices_held"):
+            tenant._csp_hold_devices(self.env["csp.device.binding"])
+            tenant.message_post(body=self.env._("The held devices were kept."))
+        return True

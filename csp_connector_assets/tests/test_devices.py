@@ -371,6 +371,45 @@ class TestDevices(CspSandboxCase):
 
     # -- disappearance ----------------------------------------------------------------
 
+    def test_a_count_that_agrees_with_a_cut_page_marks_nothing_gone(self):
+        """Intune's count is eventually consistent: a stale count that agrees with a page
+        cut short was proof enough to mark 40 devices gone. Devices it left out are read
+        again by id first."""
+        self.sync()
+        bound = self.env["csp.device.binding"].search(
+            [("csp_tenant_id", "=", self.t1.id), ("removed", "=", False)]
+        )
+        self.assertGreaterEqual(len(bound), 3)
+        self.sandbox.fault(service="graph", path="managedDevices", body="drop:2", times=1,
+                           tenant=self.t1.tenant_id)  # fmt: skip
+        run = self.connection._csp_sync(trigger="manual", modules=["assets"])
+        self.assertEqual(run.state, "partial")
+        self.assertFalse(bound.filtered("removed"), "nothing marked gone")
+        self.assertIn("cut short", self.t1.last_error)
+        self.assertEqual(self.sync().deactivated, 0, "the next complete read: all there")
+
+    def test_the_safety_valve_holds_many_devices_gone_at_once(self):
+        devices = [self.add_device(deviceName=f"AP-VALVE-{n}") for n in range(4)]
+        self.sync()
+        self.connection.write({"archive_max_percent": 5})  # at least 2 allowed: 4 are held
+        for device in devices:
+            self.sandbox.control("DELETE", f"tenants/{self.t1.tenant_id}/devices/{device['id']}")
+        self.added = [a for a in self.added if a[1] not in {d["id"] for d in devices}]
+        run = self.sync()
+        records = self.Equipment.union(*(self.equipment(d) for d in devices))
+        self.assertEqual(run.deactivated, 0)
+        self.assertEqual(self.t1.devices_held_count, 4)
+        self.assertIn("safety valve", run.line_ids.filtered(
+            lambda line: line.csp_tenant_id == self.t1).message)  # fmt: skip
+        self.assertNotIn("missing", records.mapped("csp_status"))
+        # a CSP user cannot decide; a manager can
+        reader = new_test_user(self.env, login="csp_reader4", groups="csp_connector.group_csp_user")
+        with self.assertRaises(AccessError):
+            self.t1.with_user(reader).action_release_devices()
+        self.t1.with_user(self.manager).action_release_devices()
+        self.assertEqual(set(records.mapped("csp_status")), {"missing"})
+        self.assertFalse(self.t1.devices_held_count)
+
     def test_disappeared_device_status_and_return(self):
         self.env["ir.config_parameter"].sudo().set_param("csp_connector.page_size", "3")
         device = self.add_device(deviceName="AP-LT-0200")

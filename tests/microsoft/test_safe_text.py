@@ -1,8 +1,9 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Outside text is written to the server log on one line."""
+"""Outside text is written to the server log on one line, and stored without the
+characters no stored text should hold."""
 
-from odoo.addons.csp_connector.microsoft.safe_text import one_line
+from odoo.addons.csp_connector.microsoft.safe_text import clean_text, one_line
 
 
 def test_line_breaks_and_control_characters_become_one_space():
@@ -22,3 +23,16 @@ def test_plain_text_and_other_values_are_kept():
 
 def test_long_text_is_cut():
     assert one_line("x" * 5000, limit=10) == "xxxxxxxxxx…"
+
+
+def test_clean_text_drops_what_no_stored_name_should_hold():
+    assert clean_text("Ann\x00 Lee") == "Ann Lee"
+    assert clean_text("\u202eevil.exe\u202c \u2066x\u2069") == "evil.exe x"
+    assert clean_text("bell\x07 and\x1b[31m red") == "bell and[31m red"
+    # right-to-left text and its plain direction marks stay, as do line breaks and tabs
+    assert (
+        clean_text("\u05e9\u05dc\u05d5\u05dd\u200f \u200e")
+        == "\u05e9\u05dc\u05d5\u05dd\u200f \u200e"
+    )
+    assert clean_text("a\tb\nc") == "a\tb\nc"
+    assert clean_text(None) is None

@@ -19,11 +19,13 @@ def consented(world, index=0):
     return tenants[index]
 
 
-def graph_users(sb, token):
+def graph_users(sb, token, params=None):
     return requests.get(
         f"{sb.urls['graph']}/v1.0/users",
-        headers={"Authorization": f"Bearer {token}"},
+        headers={"Authorization": f"Bearer {token}", "ConsistencyLevel": "eventual"},
+        params=params,
         verify=sb.ca_path,
+        timeout=30,
     )
 
 
@@ -249,3 +251,15 @@ def test_a_subscription_patch_answers_each_documented_shape(sandbox, kind):
         assert (answer.status_code, answer.json()["quantity"]) == (202, before)
     else:
         assert (answer.status_code, answer.content) == (202, b"")
+
+
+def test_drop_body_fault_cuts_the_page_and_lowers_the_count_with_it(sandbox):
+    token = graph_token(sandbox, consented(sandbox.world).id)
+    whole = graph_users(sandbox, token, params={"$count": "true"}).json()
+    sandbox.faults.add(service="graph", path="/v1.0/users", body="drop:2", times=1)
+    cut = graph_users(sandbox, token, params={"$count": "true"}).json()
+    assert len(cut["value"]) == len(whole["value"]) - 2
+    assert cut["@odata.count"] == whole["@odata.count"] - 2 == len(cut["value"])
+    assert "@odata.nextLink" not in cut
+    with pytest.raises(ValueError):
+        FaultRule(body="drop:some")
