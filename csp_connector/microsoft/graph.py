@@ -193,16 +193,6 @@ class Graph:
             params["$count"] = "true"
         return self.iter_pages("v1.0/deviceManagement/managedDevices", params=params or None)
 
-    def managed_device(self, device_id):
-        """One managed device, or None when Intune no longer has it (404)."""
-        try:
-            return self.get(f"v1.0/deviceManagement/managedDevices/{quote(device_id)}",
-                            params={"$select": "id"})  # fmt: skip
-        except errors.MicrosoftError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
     def assign_license(self, user_id, add=(), remove=()):
         """Add licences (skuIds, optionally with disabled plans) to and remove licences
         from one user. ``add``: skuIds or dicts {"skuId", "disabledPlans"}."""

@@ -20,6 +20,7 @@ from odoo.addons.csp_connector.models.csp_binding_mixin import differs, fingerpr
 from odoo.addons.csp_connector.models.csp_guard import code_env
 from odoo.addons.csp_connector.models.csp_sync_run import out_of_time
 
+from ..microsoft import devices as device_calls
 from ..sync import devices as rules
 from .maintenance_equipment import STATUSES
 
@@ -499,7 +500,7 @@ class _DeviceImport:
             return
         if not self.site:
             self.tenant._csp_hold_devices(self.Binding)  # listed again, or decided now
-        still = [b.microsoft_id for b in gone if graph.managed_device(b.microsoft_id)]
+        still = [b.microsoft_id for b in gone if device_calls.managed_device(graph, b.microsoft_id)]
         if still:
             raise errors.IncompleteReadError(
                 f"Intune's list of the devices of {self.tenant.name} left out {len(still)} "
