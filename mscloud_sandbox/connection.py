@@ -36,6 +36,20 @@ def connection_values(state, **extra):
     return values
 
 
+# the name the sandbox issues its webhook signing certificate to ends with this
+SANDBOX_CERTIFICATE_NAME = "mscloud-sandbox.invalid"
+
+
+def webhook_trust_values(state):
+    """Values that make a connection trust the sandbox's signed webhook deliveries: its
+    CA as the roots, its host and port as the certificate host, its signer's name."""
+    return {
+        "webhook_roots_path": state["ca_path"],
+        "webhook_certificate_hosts": urlsplit(state["urls"]["partner_center"]).netloc,
+        "webhook_certificate_names": SANDBOX_CERTIFICATE_NAME,
+    }
+
+
 def browse(url, ca_path):
     """A browser's visit to an auto-approving Microsoft page: the query of the URL it
     is sent back to (a dict)."""

@@ -14,6 +14,8 @@ from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
+from mscloud_sandbox.connection import webhook_trust_values
+
 from ..sync import subscriptions as quantity_rules
 from .common import CspSandboxHttpCase
 
@@ -131,8 +133,7 @@ class TestLicenceLedger(CspSandboxHttpCase):
         before = self.patch(6)  # its audit record; no webhook registered yet
         # Partner Center's event of that change, delivered now (signed by the sandbox)
         self.env["ir.config_parameter"].sudo().set_param("web.base.url", self.base_url())
-        self.connection.write({"webhook_roots_path": self.sandbox.ca_path,
-                               "webhook_certificate_hosts": "127.0.0.1"})  # fmt: skip
+        self.connection.write(webhook_trust_values(self.sandbox.info))
         self.env.flush_all()  # what the request handling Partner Center's POST reads
         self.connection.action_webhook_register()
         self.addCleanup(self.connection.action_webhook_unregister)
