@@ -153,7 +153,13 @@ def cycle_of(anchor, billing_cycle, day):
         if start > day:
             start = _on_day(day.year - 1, anchor.month, anchor.day)
         end = _on_day(start.year + 1, anchor.month, anchor.day) - timedelta(days=1)
-        return start, end, (end - start).days + 1
+        # "365, or 366 in a leap year": a year holding a 29 February counts 366, also
+        # the short one from 29 Feb 2024 to 27 Feb 2025
+        leap = any(
+            calendar.isleap(y) and start <= date(y, 2, 29) <= end
+            for y in range(start.year, end.year + 1)
+        )
+        return start, end, max((end - start).days + 1, 366 if leap else 365)
     start = _on_day(day.year, day.month, anchor.day)
     if start > day:
         previous = date(day.year, day.month, 1) - timedelta(days=1)

@@ -20,7 +20,8 @@ What this module relies on (Microsoft Partner Center documentation, in our words
   are the number of days of the calendar month in which that charge cycle started (a cycle
   starting 18 June: 30; starting 28 February 2027: 28), whatever the cycle's own length.
   For an annual cycle they are the days of the cycle's year span: 366 when that span holds
-  a 29 February, else 365.
+  a 29 February, else 365 (Microsoft: "365, or 366 in a leap year"); a cycle starting on
+  29 February 2024 ends on 27 February 2025 (the next starts on the 28th) and counts 366.
 * Opening charges (a purchase on a cycle's first day, a renewal) are billed at the full
   unit price: no pro-rata. A purchase on another day (a subscription aligned with another
   subscription's cycle, or with the calendar month) is pro-rated from its first day.
@@ -257,6 +258,20 @@ def _annual_start(anchor, year):
     return dt.date(year, anchor.month, min(anchor.day, _days_in_month(year, anchor.month)))
 
 
+def _year_days(start, end):
+    """The charge-cycle days of the annual cycle ``start`` - ``end``: 366 when it holds a
+    29 February, else 365. A cycle anchored on 29 February is a day short in the years
+    after (29 Feb 2024 - 27 Feb 2025: 365 days long, the next starting on 28 February)
+    and still counts 366 days in the year that has it; one reaching a 29 February
+    anchor again (28 Feb 2027 - 28 Feb 2028) is 366 days long and counts them all, so a
+    whole cycle is never more than its price."""
+    leap_day = any(
+        calendar.isleap(year) and start <= dt.date(year, 2, 29) <= end
+        for year in range(start.year, end.year + 1)
+    )
+    return max((end - start).days + 1, 366 if leap_day else 365)
+
+
 def charge_cycle(anchor, billing_cycle, day):
     """The charge cycle of a subscription anchored on ``anchor`` that contains ``day``."""
     billing_cycle = BillingCycle(billing_cycle)
@@ -265,7 +280,7 @@ def charge_cycle(anchor, billing_cycle, day):
         if day < start:
             start = _annual_start(anchor, day.year - 1)
         end = _annual_start(anchor, start.year + 1) - dt.timedelta(days=1)
-        return ChargeCycle(start, end, (end - start).days + 1)
+        return ChargeCycle(start, end, _year_days(start, end))
     start = _monthly_start(anchor.day, day.year, day.month)
     if day < start:
         year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)

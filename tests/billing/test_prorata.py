@@ -317,8 +317,11 @@ SEAT_CHANGE_DAYS = [
     ("annual", dt.date(2026, 3, 10), dt.date(2026, 9, 1), dt.date(2027, 3, 9), (190, 365)),
     # annual, the span 10 Mar 2027 - 9 Mar 2028 holds 29 Feb 2028: 191 of 366
     ("annual", dt.date(2027, 3, 10), dt.date(2027, 9, 1), dt.date(2028, 3, 9), (191, 366)),
-    # annual from 29 Feb 2028: ends 27 Feb 2029 (next starts 28 Feb), 365; 1..27 Feb = 27
-    ("annual", dt.date(2028, 2, 29), dt.date(2029, 2, 1), dt.date(2029, 2, 27), (27, 365)),
+    # annual from 29 Feb 2028: ends 27 Feb 2029 (next starts 28 Feb), a day short of a
+    # year, and holds 29 Feb 2028: 366; 1..27 Feb = 27
+    ("annual", dt.date(2028, 2, 29), dt.date(2029, 2, 1), dt.date(2029, 2, 27), (27, 366)),
+    # its next cycle, 28 Feb 2029 - 27 Feb 2030, holds no 29 February: 365
+    ("annual", dt.date(2028, 2, 29), dt.date(2029, 3, 1), dt.date(2030, 2, 27), (364, 365)),
     # start 31 Jan: cycle 31 Jan - 27 Feb 2027 counts January's 31; 15..27 Feb = 13
     ("monthly", dt.date(2027, 1, 31), dt.date(2027, 2, 15), dt.date(2027, 2, 27), (13, 31)),
     # next cycle starts 28 Feb 2027 (February: 28), ends 30 Mar; 10..30 Mar = 21
@@ -350,6 +353,51 @@ def test_annual_cycles_month_end_starts_and_february_in_leap_and_other_years(
     assert charge.amount == by_hand(rule, price, *days, 15)
     if days[0] == days[1]:
         assert charge.amount == Decimal(price) * 15
+
+
+# --- leap years: "365, or 366 in a leap year" -------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_an_annual_term_started_on_29_february_2024_counts_366_days(rule):
+    # bought 29 Feb 2024 at 366.00 a seat a year, 10 seats; +5 on 1 March 2024. The cycle
+    # runs to 27 Feb 2025 (the next starts on the 28th): 1 Mar 2024 .. 27 Feb 2025 =
+    # 364 days of 366, so 364.00 a seat under every rule (not 364 / 365 x 366 = 365.00)
+    anchor = dt.date(2024, 2, 29)
+    cycle = prorata.charge_cycle(anchor, "annual", dt.date(2024, 3, 1))
+    assert (cycle.start, cycle.end, cycle.cycle_days) == (anchor, dt.date(2025, 2, 27), 366)
+    credit, charge = bill(rule, sub(anchor, "annual"), [seats("plus5", at(2024, 3, 1, 9), 15)],
+                          opening=Opening(10, Decimal("366.00"), at(2024, 2, 29)))  # fmt: skip
+    assert (charge.period_start, charge.period_end) == (dt.date(2024, 3, 1), dt.date(2025, 2, 27))
+    assert (charge.billing_days, charge.cycle_days) == (364, 366)
+    assert credit.amount == Decimal("-3640.00")
+    assert charge.amount == Decimal("5460.00")
+    assert f"1 Mar 2024 {DASH} 27 Feb 2025 (364/366 days)" in charge.description
+    # at a price that does not divide: 264.00 / 366 x 100 = 72.131.. a seat
+    (__, odd) = bill(rule, sub(anchor, "annual"), [seats("p", at(2024, 11, 20), 13)],
+                     opening=Opening(10, Decimal("264.00"), at(2024, 2, 29)))  # fmt: skip
+    assert (odd.billing_days, odd.cycle_days) == (100, 366)  # 20 Nov 2024 .. 27 Feb 2025
+    assert odd.amount == by_hand(rule, "264.00", 100, 366, 13)
+    assert str(odd.amount) == {"reconciliation_file": "937.69"}.get(rule, "937.70")
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_an_annual_cycle_holding_29_february_2028_counts_366_days(rule):
+    # started 1 Jun 2027: the cycle 1 Jun 2027 - 31 May 2028 holds 29 Feb 2028
+    anchor = dt.date(2027, 6, 1)
+    credit, charge = bill(rule, sub(anchor, "annual"), [seats("p", at(2028, 2, 29, 12), 4)],
+                          opening=Opening(3, Decimal("366.00"), at(2027, 6, 1)))  # fmt: skip
+    # 29 Feb .. 31 May 2028 = 1 + 31 + 30 + 31 = 93 days of 366: 93.00 a seat
+    assert (charge.billing_days, charge.cycle_days) == (93, 366)
+    assert (credit.amount, charge.amount) == (Decimal("-279.00"), Decimal("372.00"))
+    # the cycle after (1 Jun 2028 - 31 May 2029) holds none: 365
+    cycle = prorata.charge_cycle(anchor, "annual", dt.date(2028, 6, 1))
+    assert (cycle.end, cycle.cycle_days) == (dt.date(2029, 5, 31), 365)
+    # the cycle reaching a 29 February anchor again is 366 days long: a whole cycle is
+    # its price, never more
+    back = prorata.charge_cycle(dt.date(2024, 2, 29), "annual", dt.date(2027, 3, 1))
+    assert (back.start, back.end, back.cycle_days) == (
+        dt.date(2027, 2, 28), dt.date(2028, 2, 28), 366)  # fmt: skip
 
 
 # --- several changes in one cycle ------------------------------------------------------------

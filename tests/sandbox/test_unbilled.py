@@ -102,6 +102,10 @@ def test_charge_cycles_follow_the_start_day():
         date(2027, 6, 1), date(2028, 5, 31), 366,
     )  # fmt: skip
     assert unbilled.cycle_of(date(2026, 6, 1), "annual", date(2026, 6, 1))[2] == 365
+    # a term started on 29 February 2024: a day short of a year, and still a leap year
+    assert unbilled.cycle_of(date(2024, 2, 29), "annual", date(2024, 3, 1)) == (
+        date(2024, 2, 29), date(2025, 2, 27), 366,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
