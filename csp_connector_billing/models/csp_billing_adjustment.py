@@ -37,6 +37,7 @@ class CspBillingAdjustment(models.Model):
         "csp.subscription", required=True, readonly=True, ondelete="cascade", index=True
     )
     partner_id = fields.Many2one(related="subscription_id.partner_id", store=True)
+    company_id = fields.Many2one(related="subscription_id.company_id", store=True, index=True)
     contract_line_id = fields.Many2one(
         "contract.line", string="Invoice Line", readonly=True, ondelete="set null",
         help="The one-shot contract line that puts this adjustment on the next invoice.",

@@ -5,8 +5,10 @@ reconciliation line items against the cost lines Odoo computed (pro-rata adjustm
 the recurring cost of each charge cycle), each difference with its likely cause.
 
 The comparison is billing/reconcile.py's; this model reads both sides and stores the
-outcome. Only code writes it (sudo, after the caller's right to contact Microsoft was
-checked): users read it, CSP managers run it and may delete it.
+outcome. Only code writes it: the buttons under sudo, after the caller's right to contact
+Microsoft was checked; the scheduled job as the integrator, whose billing group may write
+reports and their lines and nothing else here. Users read it, CSP managers run it and may
+delete it, each in their own companies.
 """
 
 import datetime as dt
@@ -35,6 +37,7 @@ CAUSES = [
     (reconcile.Cause.ODOO_ONLY.value, "Not billed by Microsoft"),
     (reconcile.Cause.MICROSOFT_ONLY.value, "Missing in Odoo"),
     (reconcile.Cause.UNREADABLE.value, "Unreadable line item"),
+    ("incomplete", "Adjustment without dates"),
 ]
 _TERM = re.compile(r"^P(\d+)([MY])$", re.IGNORECASE)
 EPOCH = dt.datetime(1970, 1, 1)
@@ -78,7 +81,7 @@ class CspBillingReconciliation(models.Model):
     partner_id = fields.Many2one(
         related="csp_tenant_id.partner_id", string="Customer", store=True, index=True
     )
-    company_id = fields.Many2one(related="connection_id.company_id", store=True)
+    company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
     month = fields.Date(required=True, readonly=True, help="The month's first day.")
     currency_id = fields.Many2one("res.currency", readonly=True)
     state = fields.Selection(
@@ -167,6 +170,8 @@ class CspBillingReconciliation(models.Model):
             self._csp_line_values("different", d.odoo, d.microsoft, by_id, d)
             for d in report.differences
         ]
+        incomplete = self._csp_incomplete_adjustments(subscriptions, self.month)
+        lines += [self._csp_incomplete_values(adjustment) for adjustment in incomplete]
         self.line_ids.unlink()
         self.write({
             "state": "done",
@@ -174,11 +179,60 @@ class CspBillingReconciliation(models.Model):
             "currency_id": currency.id,
             "read_date": fields.Datetime.now(),
             "matched_count": report.matched,
-            "difference_count": len(report.differences),
-            "total_difference": float(report.total_difference),
+            "difference_count": len(report.differences) + len(incomplete),
+            "total_difference": float(report.total_difference)
+            - sum(incomplete.mapped("cost_amount")),
             "line_ids": [fields.Command.create(values) for values in lines],
         })  # fmt: skip
         return True
+
+    @api.model
+    def _csp_incomplete_adjustments(self, subscriptions, month):
+        """The adjustments of ``subscriptions`` that cannot be compared (made by hand
+        without a period or a date of change: none of the step's), shown in the month of
+        their change, else of their period, else of their creation."""
+        following = first_of_month(month + dt.timedelta(days=32))
+        found = self.env["csp.billing.adjustment"].search(
+            [("subscription_id", "in", subscriptions.ids),
+             "|", "|", ("period_start", "=", False), ("period_end", "=", False),
+             ("changed_at", "=", False)]
+        )  # fmt: skip
+
+        def day(adjustment):
+            when = adjustment.changed_at or adjustment.period_start or adjustment.period_end
+            return fields.Date.to_date(when or adjustment.create_date)
+
+        return found.filtered(lambda a: month <= day(a) < following)
+
+    @api.model
+    def _csp_incomplete_values(self, adjustment):
+        subscription = adjustment.subscription_id
+        missing = [
+            label for label, value in (
+                (self.env._("period start"), adjustment.period_start),
+                (self.env._("period end"), adjustment.period_end),
+                (self.env._("date of change"), adjustment.changed_at),
+            ) if not value
+        ]  # fmt: skip
+        return {
+            "status": "different",
+            "cause": "incomplete",
+            "subscription_id": subscription.id,
+            "microsoft_subscription_id": subscription.microsoft_id,
+            "charge_type": adjustment.charge_type or False,
+            "odoo_start": adjustment.period_start,
+            "odoo_end": adjustment.period_end,
+            "odoo_quantity": adjustment.quantity,
+            "odoo_amount": adjustment.cost_amount,
+            "explanation": self.env._(
+                "The pro-rata adjustment \"%(name)s\" has no %(missing)s, so it cannot be "
+                "compared with Microsoft's line items (the billing step always fills them: "
+                "it was made by hand). Fill them in, or delete it if it duplicates a change "
+                "the billing step billed.",
+                name=adjustment.name or adjustment.key,
+                missing=", ".join(missing),
+            ),
+        }
 
     @api.model
     def _csp_read_items(self, connection, currency, period):
@@ -190,6 +244,21 @@ class CspBillingReconciliation(models.Model):
             return list(client.unbilled_line_items(currency.name, period))
         finally:
             recorder.flush()
+
+    def _csp_reconcile_one(self, items):
+        """_csp_reconcile for the job: one customer's unexpected failure is stored on its
+        report (and logged), and the others are still filled."""
+        try:
+            with self.env.cr.savepoint():
+                return self._csp_reconcile(items)
+        except Exception as exc:  # one customer's failure never stops the others
+            _logger.exception("CSP: reconciliation of report %s failed", self.id)
+            return self._csp_failed(self.env._(
+                "This customer's reconciliation stopped on an unexpected error (%(error)s); "
+                "the other customers were reconciled. Press Reconcile again; if it repeats, "
+                "send the server log of this moment to your Odoo partner.",
+                error=one_line(str(exc)) or type(exc).__name__,
+            ))  # fmt: skip
 
     def _csp_failed(self, message):
         _logger.warning(
@@ -237,7 +306,10 @@ class CspBillingReconciliation(models.Model):
         adjustments = self.env["csp.billing.adjustment"].search(
             [("subscription_id", "in", subscriptions.ids),
              ("charge_type", "!=", prorata.FIRST_DAYS),  # the customer's, not Microsoft's
-             ("customer_only", "=", False)]
+             ("customer_only", "=", False),
+             # one made by hand without dates: _csp_incomplete_adjustments
+             ("period_start", "!=", False), ("period_end", "!=", False),
+             ("changed_at", "!=", False)]
         )  # fmt: skip
         charges, opened = [], set()
         for adjustment in adjustments:
@@ -310,12 +382,14 @@ class CspBillingReconciliation(models.Model):
     @api.model
     def _cron_reconcile(self, limit=50):
         """Fill the queued reports: Partner Center's items are read once per connection,
-        month and currency, then each customer's report is filled and committed."""
-        queued = self.sudo().search([("state", "=", "queued")], limit=limit)
+        month and currency, then each customer's report is filled and committed. Run by
+        the scheduled job as the integrator (its billing group writes the reports), in
+        the companies that user works in."""
+        queued = self.search([("state", "=", "queued")], limit=limit)
         testing = getattr(threading.current_thread(), "testing", False)
         groups = {}
         for record in queued:
-            groups.setdefault((record.connection_id, record.month), self.sudo().browse())
+            groups.setdefault((record.connection_id, record.month), self.browse())
             groups[(record.connection_id, record.month)] |= record
         for (connection, month), records in groups.items():
             currency = connection.billing_currency_id or connection.company_id.currency_id
@@ -329,7 +403,7 @@ class CspBillingReconciliation(models.Model):
                         record._csp_failed(exc.user_message())
                     continue
             for record in records:
-                record._csp_reconcile(items)
+                record._csp_reconcile_one(items)
                 if not testing:
                     self.env.cr.commit()  # pylint: disable=invalid-commit
         if len(queued) == limit:
@@ -348,6 +422,7 @@ class CspBillingReconciliationLine(models.Model):
     partner_id = fields.Many2one(related="reconciliation_id.partner_id", store=True)
     month = fields.Date(related="reconciliation_id.month", store=True)
     connection_id = fields.Many2one(related="reconciliation_id.connection_id", store=True)
+    company_id = fields.Many2one(related="reconciliation_id.company_id", store=True, index=True)
     currency_id = fields.Many2one(related="reconciliation_id.currency_id")
     subscription_id = fields.Many2one("csp.subscription", readonly=True, ondelete="set null")
     microsoft_subscription_id = fields.Char(string="Subscription Id", readonly=True)

@@ -66,16 +66,20 @@ class TestReconciliation(BillingSandboxCase):
             [("csp_tenant_id", "=", self.tenant.id), ("microsoft_id", "=", microsoft_id)]
         )
 
+    def set_costs(self):
+        """Each subscription's Microsoft cost: the sandbox's price."""
+        prices = self.sandbox.control("GET", f"billing?tenant={ASHFORD}")["prices"]
+        for subscription in self.env["csp.subscription"].search(
+            [("csp_tenant_id", "=", self.tenant.id)]
+        ):
+            subscription.cost_price = float(prices[subscription.microsoft_id])
+
     def test_a_month_reconciles_then_a_changed_price_shows(self):
         # a one-month term bought last month: renewed on this month's 1st
         renewed = self.buy(add_months(dt.datetime.combine(self.month, dt.time()), -1), 2, "P1M")
         fresh = self.buy(self.now - dt.timedelta(minutes=5), 3, "P1Y")
         self.sync_at(1)
-        prices = self.sandbox.control("GET", f"billing?tenant={ASHFORD}")["prices"]
-        for subscription in self.tenant.env["csp.subscription"].search(
-            [("csp_tenant_id", "=", self.tenant.id)]
-        ):
-            subscription.cost_price = float(prices[subscription.microsoft_id])
+        self.set_costs()
         # this month in Partner Center: two increases, a decrease, a cancellation (24 h)
         self.change(PLAIN, quantity=5)
         self.change(OTHER, quantity=12)
@@ -144,7 +148,43 @@ class TestReconciliation(BillingSandboxCase):
         self.sandbox.fault(
             service="partner_center", path="/v1/invoices/unbilled/lineitems", status=403
         )
+        self.addCleanup(self.sandbox.control, "DELETE", "faults")
         report = self.reconcile()
         self.assertEqual(report.state, "failed")
         self.assertIn("Billing admin", report.message)
         self.assertFalse(report.line_ids)
+
+    def test_the_scheduled_job_fills_queued_reports_as_the_integrator(self):
+        fresh = self.buy(self.now - dt.timedelta(minutes=5), 3, "P1Y")
+        self.sync_at(1)
+        self.set_costs()
+        subscription = self.subscription(fresh)
+        # an accountant's adjustment made by hand, without its period or date of change
+        accountant = new_test_user(
+            self.env, login="csp_accountant_rec",
+            groups="csp_connector.group_csp_user,account.group_account_invoice",
+        )  # fmt: skip
+        self.env["csp.billing.adjustment"].with_user(accountant).create({
+            "key": "by-hand-1", "subscription_id": subscription.id,
+            "name": "Goodwill credit agreed by phone", "quantity": 1,
+            "currency_id": self.env.ref("base.GBP").id, "cost_amount": -4.5, "amount": -4.5,
+        })  # fmt: skip
+        action = self.connection.action_billing_reconcile_all()
+        report = self.env["csp.billing.reconciliation"].browse(action["domain"][0][2])
+        self.assertEqual(report.mapped("state"), ["queued"])
+        # the scheduled action, run as Odoo's cron worker runs it: as its user
+        cron = self.env.ref("csp_connector_billing.ir_cron_csp_billing_reconcile")
+        self.assertEqual(cron.user_id, self.env.ref("csp_connector.user_csp_integrator"))
+        with freeze_time(self.now + dt.timedelta(minutes=40)):
+            cron.with_user(cron.user_id)._callback(cron.cron_name, cron.ir_actions_server_id.id)
+        self.assertEqual(report.state, "done", report.message)
+        self.assertTrue(report.line_ids.filtered(lambda line: line.charge_type == "new"))
+        # the adjustment without dates is named on the report, not a crash
+        (line,) = report.line_ids.filtered(lambda line: line.cause == "incomplete")
+        self.assertEqual((line.status, line.subscription_id), ("different", subscription))
+        self.assertIn('"Goodwill credit agreed by phone" has no period start, period end, '
+                      "date of change", line.explanation)  # fmt: skip
+        self.assertEqual(line.difference, 4.5)  # Microsoft's nothing minus Odoo's -4.50
+        different = report.line_ids.filtered(lambda line: line.status == "different")
+        self.assertEqual(report.difference_count, len(different))
+        self.assertAlmostEqual(report.total_difference, sum(different.mapped("difference")))
