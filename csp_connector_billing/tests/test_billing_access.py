@@ -3,6 +3,9 @@
 """Contracts stay the accountants' (OCA contract's own groups): a CSP user without
 accounting rights reads none; the billing step, run by the integrator, still bills."""
 
+import datetime as dt
+
+from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
@@ -54,3 +57,45 @@ class TestBillingAccess(BillingSandboxCase):
         # an accountant reads them as OCA contract allows
         self.assertEqual(contracts.with_user(accountant).search([]), contracts.search([]))
         self.assertIn(menu.id, self.env["ir.ui.menu"].with_user(accountant)._visible_menu_ids())
+
+    def test_another_companys_manager_sees_no_cost_price_or_report(self):
+        self.connection.write({"licence_import_type": "subscriptions"})
+        self.connection._csp_sync(trigger="manual", modules=["licences"])
+        subscription = self.env["csp.subscription"].search(
+            [("csp_tenant_id", "=", self.tenant.id)], limit=1
+        )
+        self.assertTrue(subscription)
+        adjustment = self.env["csp.billing.adjustment"].create({
+            "key": "company-a-1", "subscription_id": subscription.id, "name": "+2 seats",
+            "charge_type": "addQuantity", "quantity": 2, "period_start": "2026-11-20",
+            "period_end": "2026-12-17", "changed_at": "2026-11-20 10:00:00",
+            "currency_id": self.env.company.currency_id.id, "cost_amount": 18.4, "amount": 24.0,
+        })  # fmt: skip
+        Report = self.env["csp.billing.reconciliation"]
+        report = Report._csp_for(self.tenant, dt.date(2026, 11, 1))
+        report.write({"state": "done", "line_ids": [Command.create({
+            "status": "different", "subscription_id": subscription.id, "odoo_amount": 18.4,
+        })]})  # fmt: skip
+        records = [adjustment, report, report.line_ids]
+        company_b = self.env["res.company"].create({"name": "Other MSP Ltd"})
+        manager_b = new_test_user(
+            self.env, login="csp_manager_b", company_id=company_b.id,
+            company_ids=[Command.set(company_b.ids)],
+            groups="csp_connector.group_csp_manager,account.group_account_manager",
+        )  # fmt: skip
+        manager_a = new_test_user(
+            self.env, login="csp_manager_a",
+            groups="csp_connector.group_csp_manager,account.group_account_manager",
+        )  # fmt: skip
+        for record in records:
+            model = self.env[record._name]
+            # company A's own manager sees them
+            self.assertEqual(model.with_user(manager_a).search([("id", "=", record.id)]), record)
+            # company B's: neither found, nor read, nor deleted
+            self.assertFalse(model.with_user(manager_b).search([]), record._name)
+            with self.assertRaises(AccessError, msg=record._name):
+                record.with_user(manager_b).read(["display_name"])
+            if record._name != "csp.billing.adjustment":  # nobody deletes adjustments
+                with self.assertRaises(AccessError, msg=record._name):
+                    record.with_user(manager_b).unlink()
+        self.assertTrue(report.exists() and report.line_ids.exists())
