@@ -2,12 +2,18 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """The billing step and its settings on the connection."""
 
-from odoo import api, fields, models
+from markupsafe import Markup
 
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+
+from odoo.addons.csp_connector.models.csp_guard import is_code
 from odoo.addons.csp_connector.models.csp_sync_step import CspStep
 
 from ..billing import lines as line_rules
 from ..billing.prorata import RoundingRule
+from .contract import lock_contract
 
 ROUNDING_RULES = [
     (RoundingRule.RECONCILIATION_FILE.value, "Reconciliation file (unit price cut to cents)"),
@@ -15,6 +21,26 @@ ROUNDING_RULES = [
     (RoundingRule.HALF_UP.value, "Line amount rounded half up"),
 ]
 ENDED = ("deleted", "expired")  # Microsoft no longer bills them
+# what a customer's invoice carries follows these: set by users with invoicing rights
+INVOICING_GROUP = "account.group_account_invoice"
+INVOICING_FIELDS = ("billing_quantity_basis", "billing_rounding")
+
+
+def check_invoicing_rights(env, what):
+    """Raise unless ``env``'s user may decide what the customers' invoices carry
+    (invoicing rights); the connector's own code may."""
+    if is_code(env) or env.user.has_group(INVOICING_GROUP):
+        return
+    raise AccessError(
+        env._(
+            "%(what)s decides what your customers are invoiced, so it needs invoicing rights "
+            "(Invoicing: Billing or more), not only Microsoft CSP Manager. Ask an accountant "
+            "to do it, or to give you those rights.",
+            what=what,
+        )
+    )
+
+
 BILLING_MODES = [
     ("none", "Do not import products"),
     ("products", "Import products"),
@@ -70,6 +96,21 @@ class CspConnection(models.Model):
         help="Gets the activity when a subscription finds no contract to go on.",
     )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        if any(vals.get("billing_mode") == "lines" for vals in vals_list):
+            check_invoicing_rights(self.env, self.env._("Adding invoice lines to contracts"))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if vals.get("billing_mode") == "lines" and any(c.billing_mode != "lines" for c in self):
+            check_invoicing_rights(self.env, self.env._("Adding invoice lines to contracts"))
+        changed = [f for f in INVOICING_FIELDS if f in vals and any(c[f] != vals[f] for c in self)]
+        if changed:
+            names = ", ".join(self._fields[f].get_description(self.env)["string"] for f in changed)
+            check_invoicing_rights(self.env, self.env._("Changing %(fields)s", fields=names))
+        return super().write(vals)
+
     @api.depends("billing_mode")
     def _compute_sync_billing(self):
         for connection in self:
@@ -91,6 +132,34 @@ class CspSyncRunLine(models.Model):
 class CspTenant(models.Model):
     _inherit = "csp.tenant"
 
+    def write(self, vals):
+        """A tenant's customer decides whose contracts its subscriptions are invoiced on:
+        changing it on a connection that adds invoice lines needs invoicing rights, and
+        the lines already on the former customer's contracts move to the new customer's
+        (or end there), both contracts saying so."""
+        moved = self.env["csp.tenant"]
+        if "partner_id" in vals:
+            moved = self.filtered(
+                lambda t: (
+                    t.partner_id.id != (vals["partner_id"] or False)
+                    and t.connection_id.billing_mode == "lines"
+                )
+            )
+            if moved:
+                check_invoicing_rights(
+                    self.env, self.env._("Changing the customer of a tenant billed on contracts")
+                )
+        result = super().write(vals)
+        if moved:
+            subscriptions = self.env["csp.subscription"].search(
+                [("csp_tenant_id", "in", moved.ids), ("contract_line_id", "!=", False)]
+            )
+            # the rights were checked: moving the lines is the billing step's own work
+            author = self.env.user.partner_id
+            for subscription in subscriptions.sudo():
+                subscription._csp_move_contract_line(author)
+        return result
+
     def _csp_sync_billing(self, http):
         """The billing step for one tenant: products, then contract lines."""
         connection = self.connection_id
@@ -105,37 +174,93 @@ class CspTenant(models.Model):
             if subscription._csp_link_product():
                 counters["updated"] += 1
         if connection.billing_mode == "lines":
-            quantities = subscriptions._csp_line_quantities()
-            missing = []
-            billed = subscriptions.filtered(
-                lambda s: s.status == "active" and line_rules.is_billed(s.billing_cycle)
-            )
-            for subscription in billed:
-                outcome = subscription._csp_sync_contract_line(quantities[subscription.id])
-                if outcome == "missing":
-                    missing.append(subscription)
-                elif outcome:
-                    counters[outcome] += 1
-            self._csp_billing_missing_contracts(missing)
-            # cancelled ones too: a cancellation within 7 days is refunded
-            on_lines = subscriptions.filtered("contract_line_id")
-            self._csp_bill_adjustments(on_lines, counters, messages)
-            # then the recurring lines of the cancelled ones stop (after their refunds)
-            for subscription in on_lines.filtered(lambda s: s.status in ENDED):
-                if subscription._csp_end_contract_line():
-                    counters["updated"] += 1
-            if missing:
-                counters["skipped"] += len(missing)
-                messages.append(
-                    self.env._(
-                        "%s subscription(s) found no matching contract (see the customer's "
-                        "activity).",
-                        len(missing),
-                    )
-                )
+            self._csp_billing_lines(subscriptions, counters, messages)
         if messages:  # every subscription that failed is named, not only the last one
             counters["message"] = "\n".join(messages)
         return counters
+
+    def _csp_billing_lines(self, subscriptions, counters, messages):
+        """The contract lines of ``subscriptions`` and their pro-rata adjustments; those
+        whose contract is being invoiced at the same moment wait for the next run."""
+        quantities = subscriptions._csp_line_quantities()
+        # contracts being invoiced now: their subscriptions wait for the next run
+        waiting = self._csp_billing_waiting(subscriptions)
+        missing = []
+        billed = (subscriptions - waiting).filtered(
+            lambda s: s.status == "active" and line_rules.is_billed(s.billing_cycle)
+        )
+        for subscription in billed:
+            try:
+                with self.env.cr.savepoint():
+                    outcome = subscription._csp_sync_contract_line(quantities[subscription.id])
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:  # its contract was just invoiced
+                waiting |= subscription
+                continue
+            if outcome == "missing":
+                missing.append(subscription)
+            elif outcome:
+                counters[outcome] += 1
+        self._csp_billing_missing_contracts(missing)
+        # cancelled ones too: a cancellation within 7 days is refunded
+        on_lines = subscriptions.filtered("contract_line_id") - waiting
+        self._csp_bill_adjustments(on_lines, counters, messages)
+        # then the recurring lines of the cancelled ones stop (after their refunds)
+        for subscription in on_lines.filtered(lambda s: s.status in ENDED):
+            if subscription._csp_end_contract_line():
+                counters["updated"] += 1
+        if waiting:
+            counters["skipped"] += len(waiting)
+            messages.append(
+                self.env._(
+                    "%(count)s subscription(s) wait for the next run: their contract "
+                    "(%(contracts)s) was being invoiced at the same moment.",
+                    count=len(waiting),
+                    contracts=", ".join(
+                        waiting.contract_line_id.contract_id.sudo().mapped("display_name")
+                    )
+                    or self.partner_id.display_name,
+                )
+            )
+        if missing:
+            counters["skipped"] += len(missing)
+            messages.append(
+                self.env._(
+                    "%s subscription(s) found no matching contract (see the customer's activity).",
+                    len(missing),
+                )
+            )
+
+    def _csp_billing_waiting(self, subscriptions):
+        """The contracts the step may write for ``subscriptions`` (their lines' and the
+        customer's sale contracts), each locked for this transaction when free
+        (contract.lock_contract); returns the subscriptions whose contract is being
+        invoiced (held by the invoicing job, or invoiced since this run's transaction
+        began): the next run bills them."""
+        Contract = self.env["contract.contract"]
+        on_lines = subscriptions.contract_line_id.contract_id
+        partner = self.partner_id.commercial_partner_id
+        customers = (
+            Contract.search(
+                [("commercial_partner_id", "=", partner.id), ("contract_type", "=", "sale")]
+            )
+            if partner
+            else Contract
+        )
+        self.env.flush_all()
+        busy = Contract.browse(
+            c.id for c in on_lines | customers if not lock_contract(self.env.cr, c.id)
+        )
+        if not busy:
+            return subscriptions.browse()
+
+        def waits(subscription):
+            line = subscription.contract_line_id
+            if line and line.contract_id in busy:
+                return True
+            # a new line (or a moved one) goes on one of the customer's contracts
+            return bool((not line or subscription._csp_line_elsewhere(line)) and busy & customers)
+
+        return subscriptions.filtered(waits)
 
     def _csp_bill_adjustments(self, subscriptions, counters, messages):
         """The pro-rata adjustments of each subscription on a contract line; one whose
@@ -144,6 +269,15 @@ class CspTenant(models.Model):
             try:
                 with self.env.cr.savepoint():
                     counters["created"] += subscription._csp_sync_adjustments()
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:  # its contract was just invoiced
+                counters["skipped"] += 1
+                messages.append(
+                    self.env._(
+                        "Pro-rata of %(name)s waits for the next run: its contract was being "
+                        "invoiced at the same moment.",
+                        name=subscription.friendly_name,
+                    )
+                )
             except ValueError as exc:  # a history the rule cannot bill
                 counters["errors"] = counters.get("errors", 0) + 1
                 messages.append(
@@ -165,21 +299,25 @@ class CspTenant(models.Model):
         if not subscriptions:
             activities.action_feedback(self.env._("Every subscription is on a contract."))
             return
-        names = "\n".join(
-            self.env._(
-                "- %(name)s (%(cycle)s billing): %(needed)s",
+        # Microsoft's names and the customer's are text: escaped into the note's HTML
+        names = Markup("").join(
+            Markup("<li>%s</li>")
+            % self.env._(
+                "%(name)s (%(cycle)s billing): %(needed)s",
                 name=s.friendly_name or s.offer_name,
                 cycle=s.billing_cycle or "?",
                 needed=line_rules.recurrence_text(s.billing_cycle),
             )
             for s in subscriptions
         )
-        note = self.env._(
-            "These subscriptions of %(customer)s found no matching recurring contract, so "
-            "they are not invoiced yet. Create the contract (or set its recurrence); the "
-            "next billing run adds the lines.\n%(names)s",
-            customer=partner.display_name,
-            names=names,
+        note = Markup("<p>%s</p><ul>%s</ul>") % (
+            self.env._(
+                "These subscriptions of %(customer)s found no matching recurring contract, "
+                "so they are not invoiced yet. Create the contract (or set its recurrence); "
+                "the next billing run adds the lines.",
+                customer=partner.display_name,
+            ),
+            names,
         )
         if activities:
             return

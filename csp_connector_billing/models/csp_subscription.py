@@ -4,7 +4,7 @@
 
 import datetime as dt
 
-from odoo import fields, models
+from odoo import api, fields, models
 
 from odoo.addons.csp_connector.models.csp_guard import code_env
 from odoo.addons.csp_connector.models.csp_subscription import SUBSCRIPTION_CODE_FIELDS
@@ -125,6 +125,9 @@ class CspSubscription(models.Model):
         "updated", None (nothing to do) or "missing" (no matching contract)."""
         self.ensure_one()
         line = self.contract_line_id
+        if line and line.exists() and self._csp_line_elsewhere(line):
+            self._csp_move_contract_line(self.env.user.partner_id)
+            return self._csp_sync_contract_line(quantity) or "updated"
         if line and line.exists():
             values = {}
             if line.quantity != quantity:
@@ -158,6 +161,95 @@ class CspSubscription(models.Model):
             return "created"
         code_env(self).write({"contract_line_id": line.id})
         return self._csp_sync_contract_line(quantity) or "updated"
+
+    def _csp_line_elsewhere(self, line):
+        """Whether ``line`` is on a contract of another customer than this subscription's
+        (its tenant's customer changed after the line was added)."""
+        customer = self.partner_id.commercial_partner_id
+        return line.contract_id.commercial_partner_id != customer
+
+    def _csp_move_contract_line(self, author):
+        """This subscription's line is on another customer's contract: it stops there
+        after what it invoiced (never invoiced: cancelled) and lets go of the
+        subscription, and the pro-rata lines not invoiced yet go with it to this
+        customer's matching contract, where a new line continues at the same quantity
+        (no such contract: the subscription waits for one, as any without a contract,
+        and those pro-rata lines are cancelled). Both contracts and the subscription say
+        so (``author`` signs the notes). True when it moved."""
+        self.ensure_one()
+        line = self.contract_line_id
+        if not line or not self._csp_line_elsewhere(line):
+            return False
+        old = line.contract_id
+        # the notes only, as superuser: the integrator reads contracts, never writes them
+        old_contract = old.sudo()
+        ended = self._csp_stop_line(line)
+        line.write({"csp_subscription_id": False})
+        code_env(self).write({"contract_line_id": False})
+        pending = self.billing_adjustment_ids.contract_line_id.filtered(
+            lambda one_shot: (
+                one_shot.contract_id == old
+                and not one_shot.last_date_invoiced
+                and not one_shot.is_canceled
+            )
+        )
+        new = self._csp_contract_for()
+        new_line = self.env["contract.line"]
+        if new:
+            self._csp_sync_contract_line(line.quantity)
+            new_line = self.contract_line_id
+            pending.write({
+                "contract_id": new.id,
+                "date_start": new_line.next_period_date_start,
+                "date_end": new_line.next_period_date_start,
+                "recurring_next_date": new_line.recurring_next_date,
+            })  # fmt: skip
+        else:
+            for one_shot in pending:
+                one_shot.write({"is_canceled": True, "date_end": one_shot.date_start})
+        self._csp_note_move(author, old_contract, ended, new.sudo(), new_line, len(pending))
+        return True
+
+    def _csp_note_move(self, author, old_contract, ended, new_contract, new_line, pending):
+        """The notes of a move (_csp_move_contract_line), parameters escaped."""
+        customer = self.partner_id.commercial_partner_id
+        name = self.friendly_name or self.offer_name or self.microsoft_id
+        outcome = (
+            self.env._("ends on %(date)s, after the last period it invoiced", date=ended)
+            if ended
+            else self.env._("is cancelled (it invoiced nothing)")
+        )
+        where = new_contract.display_name or self.env._(
+            "no contract yet (none matches: see the customer's activity)"
+        )
+        note = self.env._(
+            "The Microsoft subscription %(subscription)s now belongs to %(customer)s (its "
+            "tenant's customer changed): its line here %(outcome)s, and it moves to "
+            "%(where)s. Pro-rata lines not invoiced yet: %(pending)s, %(fate)s.",
+            subscription=name,
+            customer=customer.display_name or self.env._("no customer"),
+            outcome=outcome,
+            where=where,
+            pending=pending,
+            fate=self.env._("moved with it") if new_contract else self.env._("cancelled"),
+        )
+        old_contract.message_post(body=note, author_id=author.id, subtype_xmlid="mail.mt_note")
+        self.message_post(body=note, author_id=author.id, subtype_xmlid="mail.mt_note")
+        if new_contract:
+            new_contract.message_post(
+                body=self.env._(
+                    "The Microsoft subscription %(subscription)s moved here from %(former)s "
+                    "of %(former_customer)s (its tenant's customer changed): line "
+                    "%(line)s, with %(pending)s pro-rata line(s) not invoiced yet.",
+                    subscription=name,
+                    former=old_contract.display_name,
+                    former_customer=old_contract.partner_id.display_name,
+                    line=new_line.name,
+                    pending=pending,
+                ),
+                author_id=author.id,
+                subtype_xmlid="mail.mt_note",
+            )
 
     def _csp_first_period(self, line, term_start, quantity, settings, prices):
         """(cost, charge) lines of a subscription bought during the contract period before
@@ -349,10 +441,7 @@ class CspSubscription(models.Model):
         line = self.contract_line_id
         if not line or line.is_canceled or (line.date_end and not line.recurring_next_date):
             return False
-        if line.last_date_invoiced:
-            line.write({"date_end": line.last_date_invoiced, "recurring_next_date": False})
-        else:
-            line.write({"date_end": line.date_start, "is_canceled": True})
+        self._csp_stop_line(line)
         self.message_post(
             body=self.env._(
                 "Its line on the contract %(contract)s ended (%(line)s): the subscription "
@@ -364,3 +453,15 @@ class CspSubscription(models.Model):
             subtype_xmlid="mail.mt_note",
         )
         return True
+
+    @api.model
+    def _csp_stop_line(self, line):
+        """``line`` invoices nothing more: it ends after the last period it invoiced
+        (that day returned), or is cancelled when it invoiced nothing (None)."""
+        if line.is_canceled or (line.date_end and not line.recurring_next_date):
+            return line.last_date_invoiced or None
+        if line.last_date_invoiced:
+            line.write({"date_end": line.last_date_invoiced, "recurring_next_date": False})
+            return line.last_date_invoiced
+        line.write({"date_end": line.date_start, "is_canceled": True})
+        return None

@@ -156,6 +156,16 @@ class TestBillingLines(BillingSandboxCase):
         self.assertTrue(all(self.subscriptions().mapped("contract_line_id")))
         self.assertFalse(self.activities())  # done once every subscription is on one
 
+    def test_the_activity_shows_names_as_text(self):
+        self.customer.name = "Ashford <img src=x onerror=alert(1)> & Pike"
+        self.connection.billing_mode = "lines"
+        self.sync()  # no contract at all
+        activity = self.activities()
+        self.assertNotIn("<img", activity.note)
+        self.assertIn("Ashford &lt;img src=x onerror=alert(1)&gt; &amp; Pike", activity.note)
+        # one item per subscription
+        self.assertEqual(str(activity.note).count("<li>"), len(self.subscriptions()))
+
     def test_assigned_seats_basis(self):
         self.connection.write({"billing_mode": "lines", "billing_quantity_basis": "assigned"})
         self.contract("monthly")
