@@ -225,7 +225,7 @@ class CspBillingReconciliation(models.Model):
             "odoo_quantity": adjustment.quantity,
             "odoo_amount": adjustment.cost_amount,
             "explanation": self.env._(
-                "The pro-rata adjustment \"%(name)s\" has no %(missing)s, so it cannot be "
+                'The pro-rata adjustment "%(name)s" has no %(missing)s, so it cannot be '
                 "compared with Microsoft's line items (the billing step always fills them: "
                 "it was made by hand). Fill them in, or delete it if it duplicates a change "
                 "the billing step billed.",
