@@ -60,6 +60,9 @@ class BillingInvoicingCase(BillingSandboxCase):
         super().setUpClass()
         cls.connection.write({"licence_import_type": "subscriptions", "billing_mode": "lines"})
         cls.setup_contracts("2026-11-01")
+        today = dt.datetime.now(dt.UTC).date()
+        cls.month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # last month
+        cls.next_month = today.replace(day=1)
 
     def subscription(self, microsoft_id):
         return self.env["csp.subscription"].search(

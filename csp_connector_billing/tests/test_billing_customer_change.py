@@ -6,8 +6,6 @@ customer's, both contracts say so, and only users with invoicing rights may do i
 
 import datetime as dt
 
-from dateutil.relativedelta import relativedelta
-
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
@@ -19,9 +17,6 @@ class TestBillingCustomerChange(BillingInvoicingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        today = dt.datetime.now(dt.UTC).date()
-        cls.month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # last month
-        cls.next_month = cls.month + relativedelta(months=1)
         cls.accountant = new_test_user(
             cls.env, login="csp_mgr_invoicing",
             groups="csp_connector.group_csp_manager,account.group_account_invoice",
