@@ -9,8 +9,9 @@ contract of a company in one transaction, so one such failure rolled back the da
 invoices. So each takes the contract's row lock first (``FOR NO KEY UPDATE SKIP
 LOCKED``: never waiting) and leaves a contract the other holds, or changed since it began,
 for its next turn: the billing step names it on its run line and updates it on the next
-run; the invoicing job invoices each contract in a savepoint, keeps every other
-contract's invoice, and wakes itself again a few minutes later for the ones it left.
+run; the invoicing job invoices the contracts it locked together (as OCA does) in a
+savepoint, and each on its own when one of them changed under it, so it keeps every
+other contract's invoice; it wakes itself again a few minutes later for those it left.
 """
 
 import datetime as dt
@@ -24,20 +25,35 @@ _logger = logging.getLogger(__name__)
 RETRY_MINUTES = 5  # the invoicing job wakes again this soon for the contracts it left
 
 
-def lock_contract(cr, contract_id):
-    """Take the row lock of contract ``contract_id`` in this transaction, never waiting.
-    False when another transaction holds it (invoicing or billing it now) or changed it
-    since this transaction's snapshot (it invoiced it already): leave it for later."""
+def _lock(cr, ids):
+    cr.execute(
+        "SELECT id FROM contract_contract WHERE id IN %s FOR NO KEY UPDATE SKIP LOCKED",
+        [tuple(ids)],
+        log_exceptions=False,
+    )
+    return {row[0] for row in cr.fetchall()}
+
+
+def lock_contracts(cr, ids):
+    """Take the row locks of the contracts ``ids`` in this transaction, never waiting;
+    the ids locked. A contract is left out when another transaction holds it (invoicing
+    or billing it now) or changed it since this transaction's snapshot (invoiced it
+    already): leave it for later. One query, or one per contract when one of them
+    changed (its error would refuse them all)."""
+    if not ids:
+        return set()
     try:
         with cr.savepoint(flush=False):
-            cr.execute(
-                "SELECT id FROM contract_contract WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED",
-                [contract_id],
-                log_exceptions=False,
-            )
-            return bool(cr.fetchone())
+            return _lock(cr, ids)
     except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
-        return False
+        locked = set()
+        for contract_id in ids:
+            try:
+                with cr.savepoint(flush=False):
+                    locked |= _lock(cr, [contract_id])
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                continue
+        return locked
 
 
 class ContractContract(models.Model):
@@ -51,26 +67,29 @@ class ContractContract(models.Model):
         )._cron_recurring_create(date_ref=date_ref, create_type=create_type)
 
     def _recurring_create_invoice(self, date_ref=False):
-        """In the scheduled job: each contract's invoice in its own savepoint, after its
-        row lock; a contract the billing step holds or changed meanwhile is left for the
+        """In the scheduled job: the contracts' invoices after their row locks, all at
+        once as OCA does, or each in its own savepoint when one of them changed under
+        the job; a contract the billing step holds or changed meanwhile is left for the
         job's next wake-up (in a few minutes) instead of failing every other invoice."""
-        if not self.env.context.get("csp_invoice_each_contract"):
+        if not self.env.context.get("csp_invoice_each_contract") or not self:
             return super()._recurring_create_invoice(date_ref)
-        moves = self.env["account.move"]
-        left = self.browse()
         self.env.flush_all()
-        for contract in self:
-            try:
-                with self.env.cr.savepoint():
-                    if lock_contract(self.env.cr, contract.id):
+        locked = self.browse(sorted(lock_contracts(self.env.cr, self.ids)))
+        left = self - locked
+        try:
+            with self.env.cr.savepoint():
+                moves = super(ContractContract, locked)._recurring_create_invoice(date_ref)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            moves = self.env["account.move"]
+            for contract in locked:
+                try:
+                    with self.env.cr.savepoint():
                         moves |= super(ContractContract, contract)._recurring_create_invoice(
                             date_ref
                         )
-                    else:
-                        left |= contract
-            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as exc:
-                left |= contract
-                _logger.info("Contract %s changed while it was invoiced: %s", contract.id, exc)
+                except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as exc:
+                    left |= contract
+                    _logger.info("Contract %s changed while it was invoiced: %s", contract.id, exc)
         if left:
             _logger.info(
                 "Contracts %s are being updated by the Microsoft CSP billing step: invoiced "

@@ -13,7 +13,7 @@ from odoo.addons.csp_connector.models.csp_sync_step import CspStep
 
 from ..billing import lines as line_rules
 from ..billing.prorata import RoundingRule
-from .contract import lock_contract
+from .contract import lock_contracts
 
 ROUNDING_RULES = [
     (RoundingRule.RECONCILIATION_FILE.value, "Reconciliation file (unit price cut to cents)"),
@@ -233,7 +233,7 @@ class CspTenant(models.Model):
     def _csp_billing_waiting(self, subscriptions):
         """The contracts the step may write for ``subscriptions`` (their lines' and the
         customer's sale contracts), each locked for this transaction when free
-        (contract.lock_contract); returns the subscriptions whose contract is being
+        (contract.lock_contracts); returns the subscriptions whose contract is being
         invoiced (held by the invoicing job, or invoiced since this run's transaction
         began): the next run bills them."""
         Contract = self.env["contract.contract"]
@@ -247,9 +247,8 @@ class CspTenant(models.Model):
             else Contract
         )
         self.env.flush_all()
-        busy = Contract.browse(
-            c.id for c in on_lines | customers if not lock_contract(self.env.cr, c.id)
-        )
+        contracts = on_lines | customers
+        busy = contracts - Contract.browse(lock_contracts(self.env.cr, contracts.ids))
         if not busy:
             return subscriptions.browse()
 
