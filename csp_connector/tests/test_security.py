@@ -309,21 +309,16 @@ class TestSecurity(CspSandboxHttpCase):
         self.assertRpcRefused(
             VALIDATION_ERROR, "csp.tenant", "write", [self.tenant.id], {"partner_id": foreign.id}
         )
-        # a contact field outside the form's choice (another model's, a restricted one)
-        login_field = self.env["ir.model.fields"]._get("res.users", "login")
-        self.assertRpcRefused(
-            VALIDATION_ERROR, "csp.field.mapping", "create",
-            {"connection_id": self.connection.id, "azure_field": "mail",
-             "field_id": login_field.id},
-        )  # fmt: skip
-        # kept to some groups in the code (auth_signup's signup_type): every user of the
-        # tenant would then fail to import
-        signup_type = self.env["ir.model.fields"]._get("res.partner", "signup_type")
-        self.assertRpcRefused(
-            VALIDATION_ERROR, "csp.field.mapping", "create",
-            {"connection_id": self.connection.id, "azure_field": "mail",
-             "field_id": signup_type.id},
-        )  # fmt: skip
+        # a contact field outside the form's choice: another model's, or one kept to some
+        # groups in the code (auth_signup's signup_type: every user of the tenant would
+        # then fail to import)
+        for model, name in (("res.users", "login"), ("res.partner", "signup_type")):
+            field = self.env["ir.model.fields"]._get(model, name)
+            self.assertRpcRefused(
+                VALIDATION_ERROR, "csp.field.mapping", "create",
+                {"connection_id": self.connection.id, "azure_field": "mail",
+                 "field_id": field.id},
+            )  # fmt: skip
         self.env.invalidate_all()
         self.assertEqual(self.tenant.consent_state, "granted")  # as discovery left it
         self.assertFalse(self.tenant.partner_id)
