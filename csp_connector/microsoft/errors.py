@@ -103,6 +103,12 @@ class IncompleteReadError(MicrosoftError):
     marked removed, downgraded) from it."""
 
 
+class OutOfTime(Exception):
+    """A call could not finish in the time the running cron call has left (its
+    worker would be stopped first): the step pauses and resumes in the next call.
+    Not a MicrosoftError: nothing failed, nothing is recorded as an error."""
+
+
 class BillingReadError(MicrosoftError):
     """Reading the partner's billing data (reconciliation line items) failed: explained
     for billing by the page that failed and why (``original``: the error as raised),

@@ -22,6 +22,35 @@ from . import errors, redact
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_THROTTLED_ATTEMPTS = 20
+MIN_CALL_SECONDS = 1.0  # a call with less time than this left is not started
+
+
+class Clock:
+    """The time a scheduled call of the integrator has (``time.monotonic()`` values).
+
+    ``soft``: after it no step, page or retry starts (the budget); ``hard``: by then
+    every call has ended (what the worker has left before Odoo stops it, less a
+    margin). ``slowest`` is the longest answer of the current step so far: a page
+    boundary stops when the next page could not arrive before ``hard``.
+    """
+
+    def __init__(self, soft=None, hard=None):
+        self.soft = soft
+        self.hard = hard
+        self.slowest = 0.0
+
+    def left(self):
+        """Seconds until ``hard`` (None: no limit)."""
+        return None if self.hard is None else self.hard - time.monotonic()
+
+    def spent(self):
+        now = time.monotonic()
+        if self.soft is not None and now >= self.soft:
+            return True
+        return self.hard is not None and self.hard - now < max(self.slowest, MIN_CALL_SECONDS)
+
+    def new_step(self):
+        self.slowest = 0.0
 
 
 @dataclass
@@ -89,6 +118,8 @@ class MicrosoftHttp:
         self.session = session or requests.Session()
         # time.monotonic() after which no retry starts (a scheduled run's time budget)
         self.deadline = None
+        # a scheduled call's Clock: every wait ends before its hard deadline
+        self.clock = None
 
     # -- URLs -------------------------------------------------------------
 
@@ -150,20 +181,12 @@ class MicrosoftHttp:
 
         while True:
             attempt += 1
+            timeout = self._call_timeout(service, url)
             started = time.monotonic()
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    headers=sent_headers,
-                    params=params,
-                    json=json,
-                    data=data,
-                    timeout=self.timeout,
-                    verify=self.verify,
-                    allow_redirects=False,
-                )
+                response = self._send(method, url, sent_headers, params, json, data, timeout)
             except requests.RequestException as exc:
+                self._raise_if_cut(exc, timeout, service, url, report)
                 failures += 1
                 message = f"{type(exc).__name__}: {redact.redact_text(str(exc), 500)}"
                 report(error=message)
@@ -217,7 +240,51 @@ class MicrosoftHttp:
         return response.json() if response.content else {}
 
     def _in_time(self, delay):
-        return self.deadline is None or time.monotonic() + delay < self.deadline
+        deadline = self.deadline
+        if self.clock is not None and self.clock.soft is not None:
+            deadline = self.clock.soft if deadline is None else min(deadline, self.clock.soft)
+        return deadline is None or time.monotonic() + delay < deadline
+
+    def _call_timeout(self, service, url):
+        """This attempt's timeout: the configured one, clipped to the time the clock
+        has left; OutOfTime when not even a short call fits."""
+        left = self.clock.left() if self.clock is not None else None
+        if left is None:
+            return self.timeout
+        if left < max(MIN_CALL_SECONDS, min(self.clock.slowest, self.timeout)):
+            raise self._out_of_time(service, url)
+        return min(self.timeout, left)
+
+    def _send(self, method, url, headers, params, json, data, timeout):
+        started = time.monotonic()
+        try:
+            return self.session.request(
+                method,
+                url,
+                headers=headers,
+                params=params,
+                json=json,
+                data=data,
+                timeout=timeout,
+                verify=self.verify,
+                allow_redirects=False,
+            )
+        finally:
+            if self.clock is not None:  # the longest answer of the step so far
+                self.clock.slowest = max(self.clock.slowest, time.monotonic() - started)
+
+    def _raise_if_cut(self, exc, timeout, service, url, report):
+        """A timeout cut by the time left, not by Microsoft: a pause, not a failure."""
+        if timeout < self.timeout and isinstance(exc, requests.Timeout):
+            report(error=f"{type(exc).__name__}: cut at the time left ({timeout:.1f} s)")
+            raise self._out_of_time(service, url) from None
+
+    def _out_of_time(self, service, url):
+        left = self.clock.left() if self.clock is not None else 0
+        return errors.OutOfTime(
+            f"No time left for a call to {service} ({redact.redact_url(url)}): "
+            f"{max(left or 0, 0):.1f} s left in this cron call."
+        )
 
     # -- paging -----------------------------------------------------------
 

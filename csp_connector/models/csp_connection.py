@@ -3,7 +3,6 @@
 import json
 import logging
 import threading
-import time
 from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -19,7 +18,7 @@ from ..microsoft.partner_center import PartnerCenter
 from ..microsoft.safe_text import one_line
 from ..sync import tenants as tenant_rules
 from . import oauth_state
-from .csp_sync_run import cpu_deadline, cron_budget, out_of_time
+from .csp_sync_run import cpu_deadline, cron_budget, cron_clock, out_of_time
 from .csp_sync_step import CspStep
 
 _logger = logging.getLogger(__name__)
@@ -610,11 +609,13 @@ class CspConnection(models.Model):
         calls a job that reports remaining work up to 10 times in a row in the same
         worker. So one budget (see csp_sync_run.cron_budget) covers all those calls:
         tenants and pages are processed until it is spent, each step committed; then
-        the job reports progress, asks to be called again at once, and returns. A slow
-        tenant delays the others by at most one budget, never stops them.
+        the job reports progress, asks to be called again at once, and returns. The
+        budget and every call's timeout are measured from what the worker has left
+        (csp_sync_run.cron_clock), not from the job's start. A slow tenant delays the
+        others by at most one budget, never stops them: its other steps come last.
         """
         window = self._csp_cron_window()
-        this = self.with_context(csp_deadline=window["deadline"], csp_cpu_deadline=window["cpu"])
+        this = self.with_context(csp_clock=window["clock"], csp_cpu_deadline=window["cpu"])
         now = fields.Datetime.now()
         running = self.env["csp.sync.run"].search([("state", "=", "running")]).connection_id
         connections = this.search(
@@ -662,12 +663,9 @@ class CspConnection(models.Model):
         window = getattr(cr, "_csp_budget_window", None)
         # tests call the cron method directly, each call a job of its own
         if window is None or getattr(threading.current_thread(), "testing", False):
-            wall, cpu = cron_budget(self.env)
-            window = {
-                "deadline": time.monotonic() + wall,
-                "cpu": cpu_deadline(cpu),
-                "done": 0,
-            }
+            _wall, cpu = cron_budget(self.env)
+            clock = cron_clock(self.env)  # from what the worker has left, not from now
+            window = {"clock": clock, "deadline": clock.soft, "cpu": cpu_deadline(cpu), "done": 0}
             cr._csp_budget_window = window
         return window
 

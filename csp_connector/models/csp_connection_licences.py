@@ -213,18 +213,56 @@ class CspTenant(models.Model):
         if self.mapping_state != "mapped":
             return {}
         import_type = self._csp_licence_import_type()
-        counters = {}
+        halves = []
         if licence_rules.reads_skus(import_type):
-            graph = self.connection_id._csp_graph(http, self.tenant_id)
-            names = self.env["csp.sku.name"]._csp_names()
-            with self._csp_refused("skus"):
-                items = list(graph.subscribed_skus())
-            Sku = self.env["csp.subscribed.sku"]
-            _add(counters, Sku._csp_import_skus(self, items, names))
-            skus = Sku.search([("csp_tenant_id", "=", self.id)])
-            _add(counters, skus._csp_sync_assignments())
+            halves.append(self._csp_sync_skus)
         if licence_rules.reads_subscriptions(import_type):
-            _add(counters, self._csp_sync_subscriptions(http))
+            halves.append(self._csp_sync_subscriptions)
+        # each half (Graph's SKUs, Partner Center's subscriptions) in its own savepoint:
+        # one failing (Partner Center down, a lost sign-in) keeps what the other did; the
+        # run records the failure ("failed") on the line and the tenant
+        counters, failed = {}, []
+        for half in halves:
+            try:
+                with self.env.cr.savepoint():
+                    _add(counters, half(http))
+            except (errors.MicrosoftError, UserError) as exc:
+                if len(halves) == 1:
+                    raise
+                failed.append((half, exc))
+        if failed:
+            counters["failed"] = [exc for _half, exc in failed]
+            kept = [h for h in halves if h not in {half for half, _exc in failed}]
+            _add(counters, {"message": self._csp_licence_half_note(failed[0][0], kept)})
+        return counters
+
+    def _csp_licence_half_note(self, half, kept):
+        """What the run line says of a licences step whose other half worked."""
+        if not kept:
+            return self.env._("Neither the subscribed SKUs nor the subscriptions were read.")
+        if half == self._csp_sync_subscriptions:
+            return self.env._(
+                "Partner Center: the subscriptions of %s could not be read; its subscribed "
+                "SKUs and who holds them (Microsoft Graph) were imported.",
+                self.name,
+            )
+        return self.env._(
+            "Microsoft Graph: the subscribed SKUs of %s could not be read; its Partner "
+            "Center subscriptions were imported.",
+            self.name,
+        )
+
+    def _csp_sync_skus(self, http):
+        """The Graph half: subscribed SKUs and who holds them."""
+        counters = {}
+        graph = self.connection_id._csp_graph(http, self.tenant_id)
+        names = self.env["csp.sku.name"]._csp_names()
+        with self._csp_refused("skus"):
+            items = list(graph.subscribed_skus())
+        Sku = self.env["csp.subscribed.sku"]
+        _add(counters, Sku._csp_import_skus(self, items, names))
+        skus = Sku.search([("csp_tenant_id", "=", self.id)])
+        _add(counters, skus._csp_sync_assignments())
         return counters
 
     def _csp_sync_subscriptions(self, http, force_full=False):

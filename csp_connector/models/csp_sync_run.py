@@ -1,16 +1,22 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
+import os
 import resource
 import threading
 import time
 from datetime import timedelta
 
+import psycopg2
+from psycopg2 import errors as pg_errors
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.service import server as odoo_server
 from odoo.tools import config
 
 from ..microsoft import errors
+from ..microsoft.http import Clock
 from ..microsoft.safe_text import one_line
 
 _logger = logging.getLogger(__name__)
@@ -20,6 +26,39 @@ LOCK_NAMESPACE = 0x0C5B  # advisory locks: (namespace, connection id)
 CACHE_TENANTS = 10  # tenants whose records may stay in the ORM cache at once
 BUDGET_SHARE = 0.6  # of Odoo's cron time limits, when no budget is set
 MAX_STEP_RESTARTS = 3  # a step that killed its worker this often is given up in the run
+RESERVE_SHARE = 0.1  # of the time limit, kept after the last call (commit, progress, Odoo)
+MIN_RESERVE = 5.0
+MAX_CONCURRENCY_TRIES = 3  # a step refused by PostgreSQL for a concurrent change is re-run
+# PostgreSQL refusing a transaction for another one's change: the step runs again
+CONCURRENCY_ERRORS = (psycopg2.extensions.TransactionRollbackError, pg_errors.LockNotAvailable)
+# the GDAP relationship is over: Graph refuses every step (Partner Center's too: no customer)
+ENDED_RELATIONSHIP = ("terminating", "terminated", "expired")
+
+# when this process's Odoo worker last pinged its watchdog (see _install_worker_clock)
+_WORKER_CLOCK = {"worker": None, "at": None}
+
+
+def _install_worker_clock():
+    """Note, in each prefork worker, when it last pinged Odoo's watchdog.
+
+    Odoo's parent process kills a worker whose last ping is older than its limit
+    (``limit_time_real_cron`` for cron workers). A worker pings right after
+    ``check_limits()``, then waits for work (an idle cron worker up to 69 s), then runs
+    every ready job: a job does not start with the whole limit. Only the parent keeps
+    the ping's time, so the worker notes it here (before the ping: never later)."""
+    original = odoo_server.Worker.check_limits
+    if getattr(original, "csp_clock", False):
+        return
+
+    def check_limits(self):
+        _WORKER_CLOCK.update(worker=self, at=time.monotonic())
+        return original(self)
+
+    check_limits.csp_clock = True
+    odoo_server.Worker.check_limits = check_limits
+
+
+_install_worker_clock()
 
 
 def _testing():
@@ -70,14 +109,66 @@ def cpu_deadline(budget):
     return deadline
 
 
+def worker_time_left():
+    """Seconds before Odoo stops the current unit of work of this process for its
+    real-time limit, or None when no such limit applies (tests, shell, no workers).
+
+    - a prefork worker: its limit less the time since its last watchdog ping (0 when
+      the ping is unknown: the registry was loaded after it, in this very unit of work,
+      so the job waits for the next ping);
+    - a cron thread of the threaded server: the cron limit less the time since the
+      thread started this round of jobs.
+    """
+    thread = threading.current_thread()
+    started = getattr(thread, "start_time", None)
+    if getattr(thread, "type", None) == "cron" and started:
+        return cron_time_limit() - (time.time() - started)
+    prefork = odoo_server.server
+    if not isinstance(prefork, odoo_server.PreforkServer) or prefork.pid == os.getpid():
+        return None
+    worker, pinged = _WORKER_CLOCK["worker"], _WORKER_CLOCK["at"]
+    if worker is None:
+        return 0.0
+    if not worker.watchdog_timeout:
+        return None
+    return worker.watchdog_timeout - (time.monotonic() - pinged)
+
+
+def cron_clock(env):
+    """The Clock of one integrator cron call, measured from what the worker has left.
+
+    ``hard`` is the worker's time left less a reserve (10 % of the limit, at least 5 s:
+    the last commit, the progress report and Odoo's own bookkeeping); ``soft`` (the
+    budget) is the configured budget from now, never more than 60 % of the time until
+    ``hard``, so the step running at the budget's end still has time for its calls.
+    """
+    wall, _cpu = cron_budget(env)
+    now = time.monotonic()
+    left = worker_time_left()
+    if left is None:
+        return Clock(soft=now + wall)
+    usable = max(0.0, left - max(MIN_RESERVE, RESERVE_SHARE * cron_time_limit()))
+    return Clock(soft=now + min(wall, usable * BUDGET_SHARE), hard=now + usable)
+
+
 def out_of_time(env):
-    """Whether the time budget of the running cron job (context) is spent."""
+    """Whether the time budget of the running cron job (context) is spent: its Clock
+    (budget spent, or the next call could not end before the worker's limit), or the
+    CPU budget."""
     deadline = env.context.get("csp_deadline")
     cpu_deadline = env.context.get("csp_cpu_deadline")
+    clock = env.context.get("csp_clock")
     return bool(
         (deadline and time.monotonic() >= deadline)
+        or (clock is not None and clock.spent())
         or (cpu_deadline and time.process_time() >= cpu_deadline)
     )
+
+
+def is_concurrency_error(exc):
+    """PostgreSQL refused the transaction for another one's concurrent change
+    (serialization failure, deadlock, a lock not available)."""
+    return isinstance(exc, CONCURRENCY_ERRORS)
 
 
 def try_lock(cr, connection_id):
@@ -128,6 +219,8 @@ class CspSyncRun(models.Model):
     current_step = fields.Char(readonly=True)
     step_restarts = fields.Integer(readonly=True)
     resume_notes = fields.Text(readonly=True)  # why the run was taken over, kept to the end
+    # tenants whose step took the rest of a call's time: their steps come last (ids)
+    deferred_tenants = fields.Char(readonly=True)
     stale = fields.Boolean(compute="_compute_progress")
     progress = fields.Char(compute="_compute_progress")
     message = fields.Text(readonly=True)
@@ -314,8 +407,10 @@ class CspSyncRun(models.Model):
         steps = connection._csp_steps_to_run((self.modules or "").split(","))
         recorder = self.env["csp.request.log"]._csp_recorder(connection)
         http = connection._csp_http(recorder)
-        # no retry starts after the deadline: one slow call is the most it can overrun
+        # no retry starts after the deadline; every call ends before the clock's hard
+        # deadline (the worker's limit less a reserve)
         http.deadline = self.env.context.get("csp_deadline")
+        http.clock = self.env.context.get("csp_clock")
         try:
             # connection steps first (tenant discovery): a failed one (Partner Center
             # down, sign-in expired) fails alone, the tenants already known still sync
@@ -336,7 +431,13 @@ class CspSyncRun(models.Model):
                     return self  # still running: the cron resumes it
                 tenant = self.env["csp.tenant"].browse(tenant_id)
                 for step in pending:
-                    if out_of_time(self.env) or not self._csp_step(step, tenant, http, commit):
+                    if out_of_time(self.env):
+                        return self
+                    reason = self._csp_skip_reason(tenant, step)
+                    if reason:
+                        if not self._csp_skip(step, tenant, reason, commit):
+                            return self
+                    elif not self._csp_step(step, tenant, http, commit):
                         return self
                 if count % CACHE_TENANTS == CACHE_TENANTS - 1:
                     # records of finished tenants leave the cache: memory stays flat
@@ -348,7 +449,8 @@ class CspSyncRun(models.Model):
 
     def _csp_pending(self, steps):
         """[(tenant id, [CspStep])] still to do in this run: a step is done once it has
-        a line that is not 'paused' (resume point, exact per tenant and step)."""
+        a line that is not 'paused' (resume point, exact per tenant and step). Tenants
+        deferred for slowness come last, in the order they were deferred."""
         if not steps:
             return []
         finished = {
@@ -360,12 +462,55 @@ class CspSyncRun(models.Model):
         if self.csp_tenant_id:
             domain.append(("id", "=", self.csp_tenant_id.id))
         tenants = self.env["csp.tenant"].search(domain)
+        deferred = self._csp_deferred()
+        order = [tid for tid in tenants.ids if tid not in deferred]
+        order += [tid for tid in deferred if tid in tenants.ids]
         pending = []
-        for tenant_id in tenants.ids:
+        for tenant_id in order:
             todo = [step for step in steps if (tenant_id, step.code) not in finished]
             if todo:
                 pending.append((tenant_id, todo))
         return pending
+
+    def _csp_deferred(self):
+        return [int(tid) for tid in (self.deferred_tenants or "").split() if tid.isdigit()]
+
+    def _csp_skip_reason(self, tenant, step):
+        """Why `step` is not run for `tenant` in this run (False: it runs). The tenants
+        step (the access check) always runs; the others need a GDAP relationship that
+        has not ended and an access check that was not refused."""
+        if step.code == "tenants":
+            return False
+        if tenant.gdap_status in ENDED_RELATIONSHIP:
+            status = dict(tenant._fields["gdap_status"]._description_selection(self.env))
+            return self.env._(
+                "Skipped: the GDAP relationship with %(name)s is %(status)s, so Microsoft "
+                "refuses Odoo's requests for this customer. Ask the customer to approve a new "
+                "relationship, or set the tenant to 'Do not import'.",
+                name=tenant.name,
+                status=status.get(tenant.gdap_status, tenant.gdap_status).lower(),
+            )
+        # an outage or throttling of the check says nothing of access (the consent
+        # state stays): the steps try; a refusal (consent missing or an error) skips them
+        failed = tenant.consent_state == "error" and self.env["csp.sync.run.line"].search_count(
+            [("run_id", "=", self.id), ("csp_tenant_id", "=", tenant.id),
+             ("step", "=", "tenants"), ("state", "=", "error")]
+        )  # fmt: skip
+        if failed or tenant.consent_state == "missing":
+            return self.env._(
+                "Skipped: the access check of %(name)s failed (see the tenant's error and "
+                "its Tenants line); the steps run again once it passes.",
+                name=tenant.name,
+            )
+        return False
+
+    def _csp_skip(self, step, tenant, reason, commit):
+        self.env["csp.sync.run.line"].create(
+            {"run_id": self.id, "step": step.code, "csp_tenant_id": tenant.id,
+             "state": "skipped", "skipped": 1, "message": reason}
+        )  # fmt: skip
+        self.skipped += 1
+        return not commit or self._csp_commit()
 
     def _csp_step(self, step, tenant, http, commit):
         """One step (a CspStep) for one tenant, or for the connection, isolated from
@@ -374,14 +519,40 @@ class CspSyncRun(models.Model):
         Returns False when the run must stop here (out of time: a 'paused' line, the
         step resumes later; or its lock went to another worker), else True. A failure
         is rolled back to the savepoint, explained on the run line, the tenant (or
-        connection) and its chatter, and never stops the other tenants.
+        connection) and its chatter, and never stops the other tenants. PostgreSQL
+        refusing the step for a concurrent change (serialization failure, deadlock, lock
+        not available) runs it again, from a new transaction when the run commits.
         """
+        for attempt in range(1, MAX_CONCURRENCY_TRIES + 1):
+            try:
+                return self._csp_step_once(step, tenant, http, commit, attempt)
+            except CONCURRENCY_ERRORS as exc:
+                if not commit or _testing() or attempt == MAX_CONCURRENCY_TRIES:
+                    raise  # (only raised out of the step's bookkeeping: see below)
+                _logger.info("CSP: %s refused by PostgreSQL (%s): again", step.code, exc.pgcode)
+                if not self._csp_restart_transaction(attempt):
+                    return False
+        return False
+
+    def _csp_restart_transaction(self, attempt):
+        """After a concurrency error: roll the transaction back (all before the step
+        was committed), wait a moment and take the lock again."""
+        self.env.cr.rollback()
+        self.env.invalidate_all()
+        time.sleep(0.2 * attempt)
+        return try_lock(self.env.cr, self.connection_id.id)
+
+    def _csp_step_once(self, step, tenant, http, commit, attempt):
         line_values = {
             "run_id": self.id,
             "step": step.code,
             "csp_tenant_id": tenant.id if tenant else False,
         }
         target = tenant or self.connection_id
+        clock = self.env.context.get("csp_clock")
+        if clock is not None:
+            clock.new_step()
+        started = time.monotonic()
         if commit:
             self.write(
                 {
@@ -392,44 +563,156 @@ class CspSyncRun(models.Model):
             if not self._csp_commit():
                 return False
         try:
-            with self.env.cr.savepoint():
-                counters = dict(getattr(target, step.handler)(http) or {})
-                if tenant:
-                    tenant._csp_step_succeeded(step.code)
-            paused = counters.pop("paused", False)
-            if "errors" in counters:  # a handler's counters name them so (CspStep)
-                counters["error_count"] = counters.pop("errors")
-            line_fields = self.env["csp.sync.run.line"]._fields
-            line_values.update(
-                {k: v for k, v in counters.items() if k in line_fields},
-                state="paused" if paused else "done",
-            )
-            ok = not paused
+            counters = self._csp_call_handler(step, tenant, target, http, commit, attempt)
+            ok = self._csp_line_values(line_values, counters, step, target)
+        except errors.OutOfTime as exc:
+            # rolled back to the savepoint: the step starts again in the next call
+            message = self._csp_out_of_time(step, tenant, exc)
+            line_values.update(state="paused", out_of_time=True, message=message)
+            ok = self._csp_give_up_if_stuck(line_values, step, tenant)
         except Exception as exc:  # every failure is recorded, then the run goes on
-            if isinstance(exc, errors.MicrosoftError):
-                message = exc.user_message()
-            elif isinstance(exc, UserError):
-                message = str(exc)
-            else:
-                _logger.exception("CSP: %s failed for %s", step.code, one_line(target.display_name))
-                message = self.env._("Unexpected error: %s", exc)
+            retry = is_concurrency_error(exc) and commit and not _testing()
+            if retry and attempt < MAX_CONCURRENCY_TRIES:
+                raise  # _csp_step runs it again in a new transaction
+            message = self._csp_error_message(step, target, exc)
             line_values.update(state="error", error_count=1, message=message)
-            try:  # keeping the explanation elsewhere must not stop the run
-                # (no flush: the chatter's tracking is written when it always was)
-                with self.env.cr.savepoint(flush=False):
-                    target._csp_record_step_error(step.code, exc, message)
-            except Exception:  # the run line still says what failed
-                self.env.invalidate_all()
-                _logger.exception("CSP: could not record the failure of %s", step.code)
+            # never write the row whose write PostgreSQL just refused: the run line
+            # says it all
+            if not is_concurrency_error(exc):
+                self._csp_record_error(target, step, exc, message)
             ok = True
         self.env["csp.sync.run.line"].create(line_values)
         values = {name: self[name] + (line_values.get(name) or 0) for name in COUNTERS}
+        paused = line_values["state"] == "paused"
+        if tenant and (paused or (out_of_time(self.env) and time.monotonic() - started > 1)):
+            # this tenant took the rest of the call's time: its other steps wait for
+            # the other tenants (a slow tenant holds them for one budget at most)
+            deferred = [tid for tid in self._csp_deferred() if tid != tenant.id]
+            values["deferred_tenants"] = " ".join(map(str, [*deferred, tenant.id]))
         if commit:
             values.update(heartbeat=fields.Datetime.now(), current_step=False, step_restarts=0)
+            if not line_values.get("out_of_time"):
+                self._csp_progress_made()
         self.write(values)
         if commit and not self._csp_commit():
             return False
         return ok
+
+    def _csp_line_values(self, line_values, counters, step, target):
+        """The run line of a step that returned `counters`; whether the run goes on."""
+        paused = counters.pop("paused", False)
+        failed = counters.pop("failed", None) or []
+        if "errors" in counters:  # a handler's counters name them so (CspStep)
+            counters["error_count"] = counters.pop("errors")
+        line_fields = self.env["csp.sync.run.line"]._fields
+        line_values.update(
+            {k: v for k, v in counters.items() if k in line_fields},
+            state="paused" if paused else "done",
+        )
+        if failed:  # part of the step failed, the rest is kept (see _csp_sync_licences)
+            messages = [self._csp_error_message(step, target, exc) for exc in failed]
+            explained = "\n\n".join(messages)
+            if counters.get("message"):
+                messages.insert(0, counters["message"])
+            line_values.update(
+                state="error",
+                error_count=max(line_values.get("error_count") or 0, len(failed)),
+                message="\n\n".join(messages),
+            )
+            self._csp_record_error(target, step, failed[0], explained)
+        return not paused
+
+    def _csp_give_up_if_stuck(self, line_values, step, tenant):
+        """A step stopped before a call it could not finish, MAX_STEP_RESTARTS times in
+        this run (rolled back each time): recorded as an error, the run goes on.
+        Returns whether the run goes on in this call."""
+        if self._csp_out_of_time_count(step, tenant) + 1 < MAX_STEP_RESTARTS:
+            return False
+        line_values.update(
+            state="error", error_count=1, out_of_time=False,
+            message=self.env._(
+                "Microsoft answered too slowly for this step to finish within a cron call "
+                "(%(count)s tries); it is skipped in this run. Raise limit_time_real_cron "
+                "or lower csp_connector.http_timeout if Microsoft is slow for this "
+                "customer.\n\n%(detail)s",
+                count=MAX_STEP_RESTARTS, detail=line_values["message"],
+            ),
+        )  # fmt: skip
+        return True
+
+    def _csp_call_handler(self, step, tenant, target, http, commit, attempt):
+        """The handler in a savepoint; a concurrency error is tried again in the same
+        transaction when the run does not commit (a test, a manual call), else raised
+        to _csp_step, which starts a new transaction."""
+        while True:
+            try:
+                with self.env.cr.savepoint():
+                    counters = dict(getattr(target, step.handler)(http) or {})
+                    if tenant and not counters.get("failed"):
+                        tenant._csp_step_succeeded(step.code)
+                return counters
+            except CONCURRENCY_ERRORS:
+                self.env.invalidate_all()
+                if attempt >= MAX_CONCURRENCY_TRIES:
+                    raise
+                if commit and not _testing():
+                    raise  # _csp_step: a new transaction, a new snapshot
+                attempt += 1
+
+    def _csp_error_message(self, step, target, exc):
+        if isinstance(exc, errors.MicrosoftError):
+            return exc.user_message()
+        if isinstance(exc, UserError):
+            return str(exc)
+        if is_concurrency_error(exc):
+            return self.env._(
+                "PostgreSQL refused this step %(count)s times because another process "
+                "changed the same records at the same moment (a webhook, a person, another "
+                "worker); nothing of it was kept. It runs again in the next sync.",
+                count=MAX_CONCURRENCY_TRIES,
+            )
+        _logger.exception("CSP: %s failed for %s", step.code, one_line(target.display_name))
+        return self.env._("Unexpected error: %s", exc)
+
+    def _csp_record_error(self, target, step, exc, message):
+        try:  # keeping the explanation elsewhere must not stop the run
+            # (no flush: the chatter's tracking is written when it always was)
+            with self.env.cr.savepoint(flush=False):
+                target._csp_record_step_error(step.code, exc, message)
+        except Exception:  # the run line still says what failed
+            self.env.invalidate_all()
+            _logger.exception("CSP: could not record the failure of %s", step.code)
+
+    def _csp_out_of_time(self, step, tenant, exc):
+        return self.env._(
+            "Paused: Microsoft's answer could not arrive within the time this cron call "
+            "had left (%(detail)s); the step starts again in the next call%(after)s.",
+            detail=str(exc),
+            after=self.env._(", after the other tenants") if tenant else "",
+        )
+
+    def _csp_out_of_time_count(self, step, tenant):
+        return self.env["csp.sync.run.line"].search_count(
+            [("run_id", "=", self.id), ("step", "=", step.code), ("out_of_time", "=", True),
+             ("csp_tenant_id", "=", tenant.id if tenant else False)]
+        )  # fmt: skip
+
+    def _csp_progress_made(self):
+        """A step was committed: Odoo's cron must not take this job for one that timed
+        out. Odoo counts consecutive interrupted calls of a job (ir.cron.progress
+        timed_out_counter, set before the call, reset after it) and, once it reaches 3
+        on a call that notified no progress, skips the next pickup as "timed out" and
+        counts it toward deactivating the job. Progress notified and the counter reset
+        with the step's commit: an interrupted call that made progress is not one."""
+        progress_id = self.env.context.get("ir_cron_progress_id")
+        if not progress_id:
+            return
+        progress = self.env["ir.cron.progress"].sudo().browse(progress_id)
+        if progress.timed_out_counter or not progress.done:
+            self.env["ir.cron"]._notify_progress(
+                done=max(progress.done, 1), remaining=max(progress.remaining, 1)
+            )
+            progress.timed_out_counter = 0
 
     def _csp_commit(self):
         """Commit the work so far; the lock ends with the transaction and is taken
@@ -477,10 +760,13 @@ class CspSyncRunLine(models.Model):
     csp_tenant_id = fields.Many2one(
         "csp.tenant", string="Tenant", ondelete="set null", index="btree_not_null"
     )
-    # paused: cut at a page boundary by the time budget; the step resumes
+    # paused: cut at a page boundary by the time budget, or stopped before a call it
+    # could not finish (out_of_time); the step resumes. skipped: not run, see message
     state = fields.Selection(
-        [("done", "Done"), ("paused", "Paused"), ("error", "Error")], required=True
+        [("done", "Done"), ("paused", "Paused"), ("error", "Error"), ("skipped", "Skipped")],
+        required=True,
     )
+    out_of_time = fields.Boolean(readonly=True)
     created = fields.Integer()
     updated = fields.Integer()
     deactivated = fields.Integer()

@@ -8,9 +8,13 @@ workers, limit_time_real_cron) against a fresh database and a sandbox.
 - The server is killed mid-run (SIGKILL, then SIGTERM): once restarted, the open run
   resumes the interrupted step and completes every tenant's every step exactly once,
   with no duplicate contact.
+- Odoo's default limits (120 s, the integrator's default budget and HTTP timeout), a
+  scheduled run picked up at a cron worker's idle poll (its watchdog pinged about a
+  minute before), every Graph call taking 3 s and one tenant's 29 s: no worker is
+  killed, every tenant is done or explained.
 
 Needs PostgreSQL (the database settings of `make test`); skipped in a plain
-``pytest tests`` run without ``--odoo-database``. Takes about two minutes.
+``pytest tests`` run without ``--odoo-database``. Takes about ten minutes.
 """
 
 import contextlib
@@ -113,11 +117,12 @@ class Production:
 
     # -- the server -------------------------------------------------------------------
 
-    def start_server(self):
+    def start_server(self, limit=LIMIT_TIME_REAL_CRON):
+        """Odoo in prefork mode; `limit`: limit_time_real_cron (None: Odoo's default)."""
+        limits = [f"--limit-time-real-cron={limit}"] if limit else []
         self.server = subprocess.Popen(
             [PY, "-m", "odoo", "-c", str(self.conf), "-d", self.db, "--db-filter", f"^{self.db}$",
-             "--workers=2", f"--limit-time-real-cron={LIMIT_TIME_REAL_CRON}",
-             "--log-level=info", f"--logfile={self.log}"],
+             "--workers=2", *limits, "--log-level=info", f"--logfile={self.log}"],
             cwd=ROOT, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -176,6 +181,12 @@ class Production:
         ):
             cr.execute(sql, params)
             return cr.fetchall()
+
+    def query_commit(self, sql, params=()):
+        with contextlib.closing(psycopg2.connect(dbname=self.db, **self.pg)) as cnx:
+            with cnx.cursor() as cr:
+                cr.execute(sql, params)
+            cnx.commit()
 
     def run_state(self, run_id):
         return self.query("SELECT state FROM csp_sync_run WHERE id = %s", [run_id])[0][0]
@@ -384,4 +395,64 @@ def test_a_killed_server_resumes_every_step_exactly(production, sig):
         f"run done with "
         f"{len(lines)} lines ({len([1 for *_x, s, _m in lines if s == 'paused'])} paused), "
         f"{len(new_partners)} new contacts ({len(added)} new users), no duplicate"
+    )
+
+
+def test_a_scheduled_run_at_the_idle_poll_with_slow_answers_kills_no_worker(production):
+    production.stop_server()
+    production.control("DELETE", "faults")
+    slow_tid = sorted(production.tenants)[1]
+    slow = production.tenants[slow_tid]
+    # the first matching rule answers: the slow tenant's before everyone's
+    production.control("POST", "faults", {"service": "graph", "tenant": slow_tid, "delay": 29})
+    production.control("POST", "faults", {"service": "graph", "delay": 3})
+    # Odoo's and the integrator's defaults: limit_time_real 120 s, budget, HTTP timeout
+    production.query_commit(
+        "DELETE FROM ir_config_parameter WHERE key IN ('csp_connector.cron_budget', "
+        "'csp_connector.http_timeout', 'csp_connector.stale_seconds')"
+    )
+    # a scheduled run, due before the server starts: no trigger wakes a worker, each
+    # picks it up after its first idle wait (up to 69 s after its first watchdog ping)
+    production.query_commit(
+        "UPDATE csp_sync_run SET state = 'done' WHERE state = 'running';"
+        "UPDATE csp_connection SET next_sync = (now() at time zone 'UTC') - interval '1 hour';"
+        "DELETE FROM ir_cron_trigger;"
+        "UPDATE ir_cron SET nextcall = (now() at time zone 'UTC') - interval '1 minute' "
+        "WHERE id = (SELECT res_id FROM ir_model_data WHERE module = 'csp_connector' "
+        "AND name = 'ir_cron_csp_integrator')"
+    )
+    (last_run,) = production.query("SELECT coalesce(max(id), 0) FROM csp_sync_run")[0]
+    log_before = len(production.log_text())
+    started = time.monotonic()
+    production.start_server(limit=None)
+    deadline = time.monotonic() + 300
+    while not production.query("SELECT id FROM csp_sync_run WHERE id > %s", [last_run]):
+        assert time.monotonic() < deadline, production.log_text()[-3000:]
+        time.sleep(1)
+    picked = time.monotonic() - started
+    (run_id,) = production.query("SELECT min(id) FROM csp_sync_run WHERE id > %s", [last_run])[0]
+    assert production.query("SELECT trigger FROM csp_sync_run WHERE id = %s", [run_id])[0][0] == (
+        "cron"
+    )
+    state = production.wait_run(run_id, timeout=1500)
+    took = time.monotonic() - started
+    log = production.log_text()[log_before:]
+    killed = [m for m in LIMIT_MESSAGES if m in log]
+    assert not killed, [line for line in log.splitlines() if any(m in line for m in killed)]
+    assert state in ("done", "partial")
+    lines = production.lines(run_id)
+    for tenant_id in production.tenants.values():
+        final = {(m, s) for t, m, s, _msg in lines if t == tenant_id and s != "paused"}
+        assert {m for m, _s in final} == {"tenants", "users"}, (tenant_id, final)
+        for t, m, s, msg in lines:
+            if t == tenant_id and s in ("error", "skipped"):
+                assert msg, (tenant_id, m, "an error without its explanation")
+    fast_done = [t for t in production.tenants.values() if t != slow and all(
+        s == "done" for tt, _m, s, _msg in lines if tt == t and s != "paused")]  # fmt: skip
+    assert len(fast_done) == len(production.tenants) - 1, lines
+    paused = len([1 for *_x, s, _m in lines if s == "paused"])
+    print(
+        f"\nidle poll: the scheduled job started {picked:.0f} s after the server; run {state} "
+        f"in {took:.0f} s with {len(lines)} lines ({paused} paused); slow tenant: "
+        f"{[(m, s) for t, m, s, _msg in lines if t == slow]}; no worker killed"
     )
