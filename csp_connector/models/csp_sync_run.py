@@ -527,12 +527,20 @@ class CspSyncRun(models.Model):
             try:
                 return self._csp_step_once(step, tenant, http, commit, attempt)
             except CONCURRENCY_ERRORS as exc:
-                if not commit or _testing() or attempt == MAX_CONCURRENCY_TRIES:
-                    raise  # (only raised out of the step's bookkeeping: see below)
+                if not commit or _testing():
+                    raise
                 _logger.info("CSP: %s refused by PostgreSQL (%s): again", step.code, exc.pgcode)
                 if not self._csp_restart_transaction(attempt):
                     return False
-        return False
+        # refused each time while recording it: said on the run line alone
+        line = self.env["csp.sync.run.line"].create(
+            {"run_id": self.id, "step": step.code, "csp_tenant_id": tenant.id if tenant else False,
+             "state": "error", "error_count": 1,
+             "message": self._csp_error_message(step, tenant or self.connection_id,
+                                                pg_errors.SerializationFailure())}
+        )  # fmt: skip
+        self.write({"error_count": self.error_count + line.error_count, "current_step": False})
+        return self._csp_commit()
 
     def _csp_restart_transaction(self, attempt):
         """After a concurrency error: roll the transaction back (all before the step

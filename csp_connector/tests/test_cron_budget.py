@@ -6,7 +6,7 @@ concurrent changes retried, the licences step's two halves, tenants whose relati
 ended or whose access was refused."""
 
 import time
-from contextlib import ExitStack, closing
+from contextlib import closing, contextmanager
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, sql_db
@@ -19,21 +19,19 @@ from .common import CspSandboxCase
 ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1: reseller, consent, subscriptions
 
 
+@contextmanager
 def worker(limit, pinged_ago):
     """Odoo's prefork server as a cron worker sees it: its last watchdog ping
     `pinged_ago` seconds ago, killed `limit` seconds after it."""
     prefork = odoo_server.PreforkServer.__new__(odoo_server.PreforkServer)
     prefork.pid = -1  # the parent: not this process
     cron_worker = type("WorkerCron", (), {"watchdog_timeout": limit})()
-    stack = ExitStack()
-    stack.enter_context(patch.object(odoo_server, "server", prefork))
-    stack.enter_context(
-        patch.dict(
-            csp_sync_run._WORKER_CLOCK,
-            {"worker": cron_worker, "at": time.monotonic() - pinged_ago},
-        )
-    )
-    return stack
+    clock = {"worker": cron_worker, "at": time.monotonic() - pinged_ago}
+    with (
+        patch.object(odoo_server, "server", prefork),
+        patch.dict(csp_sync_run._WORKER_CLOCK, clock),
+    ):
+        yield
 
 
 @tagged("post_install", "-at_install")

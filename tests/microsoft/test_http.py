@@ -6,7 +6,7 @@ import pytest
 
 from odoo.addons.csp_connector.microsoft import auth, errors
 from odoo.addons.csp_connector.microsoft.graph import ReadCheck
-from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp
+from odoo.addons.csp_connector.microsoft.http import Clock, MicrosoftHttp
 
 
 class Recorder:
@@ -244,3 +244,34 @@ def test_no_retry_starts_after_the_deadline(sandbox, consented_tenant):
     assert caught.value.status == 503
     assert rec.sleeps == []
     assert len([e for e in rec.exchanges if "organization" in e.url]) == 1
+
+
+def test_a_call_is_cut_at_the_time_its_cron_call_has_left(sandbox, consented_tenant):
+    rec = Recorder()
+    http = make_http(sandbox, rec, timeout=30)
+    token = graph_app_token(http, sandbox, consented_tenant)
+    url = http.url("graph", "v1.0/organization")
+    headers = {"Authorization": f"Bearer {token}"}
+    sandbox.faults.add(service="graph", path="/v1.0/organization", delay=4)
+    try:
+        http.clock = Clock(hard=time.monotonic() + 1.5)
+        started = time.monotonic()
+        # Microsoft answers in 4 s, the worker has 1.5 s left: a pause, not a failure
+        with pytest.raises(errors.OutOfTime):
+            http.get_json(url, service="graph", headers=headers)
+        assert time.monotonic() - started < 2.5, "the 30 s timeout was clipped"
+        assert rec.sleeps == [], "no retry"
+        # the step's slowest answer so far does not fit in what is left: not even sent
+        sent = len(rec.exchanges)
+        http.clock = Clock(hard=time.monotonic() + 3)
+        http.clock.slowest = 4
+        with pytest.raises(errors.OutOfTime):
+            http.get_json(url, service="graph", headers=headers)
+        assert len(rec.exchanges) == sent
+        assert http.clock.spent(), "a page boundary stops here too"
+        # time enough: the answer comes
+        http.clock = Clock(hard=time.monotonic() + 20)
+        assert http.get_json(url, service="graph", headers=headers)["value"]
+        assert 3.5 < http.clock.slowest < 20
+    finally:
+        sandbox.faults.clear()

@@ -415,7 +415,8 @@ def test_a_scheduled_run_at_the_idle_poll_with_slow_answers_kills_no_worker(prod
     # picks it up after its first idle wait (up to 69 s after its first watchdog ping)
     production.query_commit(
         "UPDATE csp_sync_run SET state = 'done' WHERE state = 'running';"
-        "UPDATE csp_connection SET next_sync = (now() at time zone 'UTC') - interval '1 hour';"
+        "UPDATE csp_connection SET integrator_enabled = true, "
+        "next_sync = (now() at time zone 'UTC') - interval '1 hour';"
         "DELETE FROM ir_cron_trigger;"
         "UPDATE ir_cron SET nextcall = (now() at time zone 'UTC') - interval '1 minute' "
         "WHERE id = (SELECT res_id FROM ir_model_data WHERE module = 'csp_connector' "
