@@ -203,7 +203,7 @@ class TestCronBudget(CspSandboxCase):
             tenant = env["csp.tenant"].create(
                 {"connection_id": connection.id, "tenant_id": "t-1", "name": "Contoso"}
             )
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
             self.addCleanup(self.drop_committed, db, connection.id)
 
             def step(this, http):
@@ -225,7 +225,7 @@ class TestCronBudget(CspSandboxCase):
                 patch.object(type(connection), "_csp_sync_tenants", return_value={}),
             ):
                 run = connection._csp_sync(trigger="cron", modules=["tenants"])
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
             line = run.line_ids.filtered("csp_tenant_id")
             tenant.invalidate_recordset()
             return (run.state, line.state, line.message or "",
@@ -239,7 +239,7 @@ class TestCronBudget(CspSandboxCase):
             cr.execute("DELETE FROM csp_tenant WHERE connection_id = %s", [connection_id])
             cr.execute("DELETE FROM csp_request_log WHERE connection_id = %s", [connection_id])
             cr.execute("DELETE FROM csp_connection WHERE id = %s", [connection_id])
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
 
     def test_a_step_refused_for_a_concurrent_change_runs_again(self):
         run_state, line_state, _message, tenant, calls = self.concurrent_run(refusals=1)
