@@ -3,7 +3,7 @@
 {
     "name": "Microsoft CSP Billing",
     "summary": "Recurring invoices with pro-rata from Microsoft CSP subscriptions",
-    "version": "18.0.1.6.0",
+    "version": "18.0.1.7.0",
     "category": "Accounting",
     "website": "https://github.com/odoo-microsoft-csp/microsoft-csp",
     "author": "Microsoft CSP for Odoo contributors",
@@ -15,6 +15,7 @@
         "security/ir.model.access.csv",
         "views/billing_views.xml",
         "views/reconciliation_views.xml",
+        "views/create_contracts_views.xml",
         "views/menus.xml",
         "data/ir_cron.xml",
     ],

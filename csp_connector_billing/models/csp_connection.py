@@ -14,6 +14,7 @@ from odoo.addons.csp_connector.models.csp_sync_step import CspStep
 from ..billing import lines as line_rules
 from ..billing.prorata import RoundingRule
 from .contract import lock_contracts
+from .csp_subscription import ContractUnusable
 
 ROUNDING_RULES = [
     (RoundingRule.RECONCILIATION_FILE.value, "Reconciliation file (unit price cut to cents)"),
@@ -21,6 +22,10 @@ ROUNDING_RULES = [
     (RoundingRule.HALF_UP.value, "Line amount rounded half up"),
 ]
 ENDED = ("deleted", "expired")  # Microsoft no longer bills them
+# the tenant's error step for a contract the billing step cannot use (not a failed step:
+# its other subscriptions are billed; the step's success does not clear it, its next
+# run without such a contract does)
+CONTRACT_ERROR = "billing_contracts"
 # what a customer's invoice carries follows these: set by users with invoicing rights
 INVOICING_GROUP = "account.group_account_invoice"
 INVOICING_FIELDS = ("billing_quantity_basis", "billing_rounding")
@@ -186,6 +191,7 @@ class CspTenant(models.Model):
         # contracts being invoiced now: their subscriptions wait for the next run
         waiting = self._csp_billing_waiting(subscriptions)
         missing = []
+        unusable = {}  # {ContractUnusable's text: subscriptions}
         billed = (subscriptions - waiting).filtered(
             lambda s: s.status == "active" and line_rules.is_billed(s.billing_cycle)
         )
@@ -196,11 +202,16 @@ class CspTenant(models.Model):
             except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:  # its contract was just invoiced
                 waiting |= subscription
                 continue
+            except ContractUnusable as exc:  # the others go on
+                unusable.setdefault(str(exc), []).append(subscription)
+                continue
             if outcome == "missing":
                 missing.append(subscription)
             elif outcome:
                 counters[outcome] += 1
         self._csp_billing_missing_contracts(missing)
+        self._csp_billing_unusable_contracts(unusable, counters, messages)
+        self._csp_billing_unpriced(billed - waiting, messages)
         # cancelled ones too: a cancellation within 7 days is refunded
         on_lines = subscriptions.filtered("contract_line_id") - waiting
         self._csp_bill_adjustments(on_lines, counters, messages)
@@ -225,10 +236,54 @@ class CspTenant(models.Model):
             counters["skipped"] += len(missing)
             messages.append(
                 self.env._(
-                    "%s subscription(s) found no matching contract (see the customer's activity).",
+                    "%s subscription(s) found no matching contract (see the customer's "
+                    "activity): click Create contracts on the tenant or the connection.",
                     len(missing),
                 )
             )
+
+    def _csp_billing_unusable_contracts(self, unusable, counters, messages):
+        """The contracts the step picked but could not use, named on the run line and on
+        the tenant (its error, until a run finds none: another step's error stays)."""
+        if not unusable:
+            if self.last_error_step == CONTRACT_ERROR:
+                self._csp_code().write({"last_error": False, "last_error_step": False})
+            return
+        texts = [
+            self.env._(
+                "%(problem)s Not invoiced until then: %(subscriptions)s.",
+                problem=problem,
+                subscriptions=", ".join(
+                    s.friendly_name or s.offer_name or s.microsoft_id for s in failed
+                ),
+            )
+            for problem, failed in unusable.items()
+        ]
+        counters["errors"] = counters.get("errors", 0) + sum(map(len, unusable.values()))
+        messages.extend(texts)
+        if self.last_error_step not in (False, CONTRACT_ERROR) and self.last_error:
+            return  # another step's failure is the tenant's error
+        message = "\n".join(texts)
+        if self.last_error != message:
+            self._csp_code().write({"last_error": message, "last_error_step": CONTRACT_ERROR})
+            self.message_post(body=message)
+
+    def _csp_billing_unpriced(self, subscriptions, messages):
+        """Name, on the run line, the products of ``subscriptions`` without a sales
+        price: their contract lines bill 0.00."""
+        unpriced = subscriptions.product_id.filtered(lambda p: not p.lst_price)
+        if not unpriced:
+            return
+        messages.append(
+            self.env._(
+                "%(count)s product(s) have no sales price, so their contract lines bill "
+                "0.00: %(products)s. Set their price under Microsoft CSP → Billing → "
+                "Products without a price (a line added at 0.00 keeps it: change its price "
+                "on the contract too).",
+                count=len(unpriced),
+                products=", ".join(unpriced.mapped("display_name")),
+            )
+        )
 
     def _csp_billing_waiting(self, subscriptions):
         """The contracts the step may write for ``subscriptions`` (their lines' and the

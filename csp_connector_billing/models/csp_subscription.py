@@ -3,8 +3,10 @@
 """A subscription's product, cost and contract line."""
 
 import datetime as dt
+import logging
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.csp_connector.models.csp_guard import code_env
 from odoo.addons.csp_connector.models.csp_subscription import SUBSCRIPTION_CODE_FIELDS
@@ -22,6 +24,29 @@ TIME_NOTE = {
 CLIPPED = ("addQuantity", "removeQuantity", "cancelImmediate")
 NOT_INVOICED = "(Microsoft's cost only: the contract line bills the new quantity for these days)"
 FIRST_TERM = dt.timedelta(days=2)  # a start this close to the purchase: still its first term
+
+_logger = logging.getLogger(__name__)
+
+
+class ContractUnusable(UserError):
+    """The contract the billing step picked for a subscription cannot take its line:
+    what is wrong and how to fix it, in our words (never OCA contract's own text)."""
+
+    def __init__(self, contract, what, fix):
+        self.contract = contract
+        self.what = what
+        self.fix = fix
+        env = contract.env
+        super().__init__(
+            env._(
+                "The contract %(contract)s (%(customer)s) cannot be used: %(what)s. To fix "
+                "it: %(fix)s.",
+                contract=contract.sudo().display_name,
+                customer=contract.sudo().partner_id.display_name,
+                what=what,
+                fix=fix,
+            )
+        )
 
 
 class CspSubscription(models.Model):
@@ -143,24 +168,59 @@ class CspSubscription(models.Model):
             contract = self._csp_contract_for()
             if not contract:
                 return "missing"
-            line = self.env["contract.line"].create(
-                {
-                    "contract_id": contract.id,
-                    "product_id": self.product_id.id,
-                    "name": self.friendly_name or self.offer_name or self.offer_id,
-                    "quantity": quantity,
-                    "uom_id": self.env.ref("uom.product_uom_unit").id,
-                    "price_unit": self.product_id.lst_price,
-                    "csp_subscription_id": self.id,
-                    "csp_billed_since": fields.Datetime.now(),
-                    "date_start": contract.recurring_next_date or contract.date_start,
-                    "recurring_next_date": contract.recurring_next_date,
-                }
-            )
+            self._csp_check_contract(contract)
+            values = {
+                "contract_id": contract.id,
+                "product_id": self.product_id.id,
+                "name": self.friendly_name or self.offer_name or self.offer_id,
+                "quantity": quantity,
+                "uom_id": self.env.ref("uom.product_uom_unit").id,
+                "price_unit": self.product_id.lst_price,
+                "csp_subscription_id": self.id,
+                "csp_billed_since": fields.Datetime.now(),
+                "date_start": contract.recurring_next_date or contract.date_start,
+                "recurring_next_date": contract.recurring_next_date,
+            }
+            try:
+                line = self.env["contract.line"].create(values)
+            except ValidationError as exc:  # OCA contract's own checks: said in our words
+                _logger.info("Contract %s refused a line: %s", contract.id, exc)
+                raise ContractUnusable(
+                    contract,
+                    self.env._(
+                        "its dates refuse a new line starting %(start)s (start date, next "
+                        "invoice date or end date)",
+                        start=values["date_start"] or "?",
+                    ),
+                    self.env._(
+                        "check those dates on the contract, or archive it and click Create "
+                        "contracts on the tenant"
+                    ),
+                ) from None
             code_env(self).write({"contract_line_id": line.id})
             return "created"
         code_env(self).write({"contract_line_id": line.id})
         return self._csp_sync_contract_line(quantity) or "updated"
+
+    def _csp_check_contract(self, contract):
+        """Raise ContractUnusable when the billing step cannot add a line to
+        ``contract`` (OCA contract would refuse it, or never invoice it)."""
+        if not contract.date_start:
+            what = self.env._("it has no start date")
+            fix = self.env._("set its start date")
+        elif not contract.recurring_next_date:
+            what = self.env._("it has no next invoice date")
+            fix = self.env._("set its next invoice date (Date of Next Invoice)")
+        elif not contract.journal_id:
+            what = self.env._("it has no journal to invoice on")
+            fix = self.env._("set its journal")
+        else:
+            return
+        raise ContractUnusable(
+            contract,
+            what,
+            self.env._("%(fix)s, or archive it and click Create contracts on the tenant", fix=fix),
+        )
 
     def _csp_line_elsewhere(self, line):
         """Whether ``line`` is on a contract of another customer than this subscription's

@@ -3,3 +3,4 @@ from . import test_billing_lines
 from . import test_billing_adjustments
 from . import test_billing_access
 from . import test_billing_lifecycle
+from . import test_billing_create_contracts

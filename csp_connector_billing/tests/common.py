@@ -24,6 +24,13 @@ class BillingSandboxCase(CspSandboxCase):
     def setup_contracts(cls, date_start):
         """Invoicing accounts and a sale journal, and the customer's monthly and yearly
         contracts from ``date_start`` (cls.contract, cls.yearly)."""
+        cls.setup_invoicing()
+        cls.contract = cls.new_contract("Microsoft 365", "monthly", start=date_start)
+        cls.yearly = cls.new_contract("Annual", "yearly", start=date_start)
+
+    @classmethod
+    def setup_invoicing(cls):
+        """Invoicing accounts and a sale journal (cls.journal)."""
         Account = cls.env["account.account"]
         income = Account.create({"name": "Sales", "code": "700100", "account_type": "income"})
         receivable = Account.create(
@@ -34,8 +41,6 @@ class BillingSandboxCase(CspSandboxCase):
         cls.journal = cls.env["account.journal"].create(
             {"name": "Sales", "code": "SAL", "type": "sale", "default_account_id": income.id}
         )
-        cls.contract = cls.new_contract("Microsoft 365", "monthly", start=date_start)
-        cls.yearly = cls.new_contract("Annual", "yearly", start=date_start)
 
     @classmethod
     def new_contract(cls, name, rule, interval=1, start="2026-11-01"):
