@@ -57,7 +57,7 @@ class TestCreateContracts(BillingSandboxCase):
         wizard = (
             self.env["csp.create.contracts"]
             .with_user(self.accountant)
-            .with_context(action["context"])
+            .with_context(**action["context"])
             .create({"template_id": self.template.id})
         )
         self.assertEqual(wizard.date_start, self.next_month)  # first day of next month

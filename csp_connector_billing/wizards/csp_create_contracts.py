@@ -17,7 +17,6 @@ class CspCreateContracts(models.TransientModel):
     company_id = fields.Many2one(related="connection_id.company_id", store=True)
     tenant_id = fields.Many2one(
         "csp.tenant",
-        string="Tenant",
         ondelete="cascade",
         help="Only this tenant's customer; empty: every mapped customer of the connection.",
     )
