@@ -180,6 +180,8 @@ class CspTenant(models.Model):
                 counters["updated"] += 1
         if connection.billing_mode == "lines":
             self._csp_billing_lines(subscriptions, counters, messages)
+        elif self.last_error_step == CONTRACT_ERROR:  # no line added: no contract used
+            self._csp_code().write({"last_error": False, "last_error_step": False})
         if messages:  # every subscription that failed is named, not only the last one
             counters["message"] = "\n".join(messages)
         return counters
@@ -367,8 +369,9 @@ class CspTenant(models.Model):
         note = Markup("<p>%s</p><ul>%s</ul>") % (
             self.env._(
                 "These subscriptions of %(customer)s found no matching recurring contract, "
-                "so they are not invoiced yet. Create the contract (or set its recurrence); "
-                "the next billing run adds the lines.",
+                "so they are not invoiced yet. Click Create contracts on the tenant (or "
+                "create the contract by hand, or set its recurrence); the next billing run "
+                "adds the lines.",
                 customer=partner.display_name,
             ),
             names,
