@@ -170,3 +170,28 @@ class TestCreateContracts(BillingSandboxCase):
         messages = self.run_messages(self.sync(("billing",)))
         self.assertNotIn(priced.display_name, messages)
         self.assertIn(f"{len(products) - 1} product(s) have no sales price", messages)
+
+    def test_every_mapped_customer_and_only_those(self):
+        """The connection's button: each mapped customer gets its own contracts; tenants
+        without a customer get none."""
+        second = self.env["res.partner"].create({"name": "Second customer", "is_company": True})
+        others = self.connection.tenant_ids.filtered(
+            lambda t: t != self.tenant and t.relationship == "reseller"
+        )
+        others[:3].partner_id = second
+        self.sync(("licences",))
+        billable = (
+            self.env["csp.subscription"]
+            .search([("csp_tenant_id", "in", others[:3].ids), ("status", "=", "active")])
+            .filtered(lambda s: line_rules.recurrence_for(s.billing_cycle))
+        )
+        self.assertTrue(billable, "the second customer's tenants have billable subscriptions")
+        unmapped = self.connection.tenant_ids.filtered(lambda t: not t.partner_id)
+        self.assertTrue(unmapped)
+        created = self.connection.with_user(self.accountant)._csp_create_contracts()
+        self.assertEqual(created.partner_id, self.customer | second)
+        self.assertEqual(
+            {(c.recurring_rule_type, c.recurring_interval) for c in created - self.contracts()},
+            {line_rules.recurrence_for(s.billing_cycle) for s in billable},
+        )
+        self.assertEqual(self.env["contract.contract"].search([]), created)
