@@ -8,7 +8,7 @@ contract it still cannot use, and products without a price, are said in our word
 import datetime as dt
 
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
 from ..billing import contracts as contract_rules
@@ -52,14 +52,17 @@ class TestCreateContracts(BillingSandboxCase):
         billed = self.billed()
         needed = {line_rules.recurrence_for(s.billing_cycle) for s in billed}
         self.assertGreaterEqual(len(needed), 2, "the sandbox's customer needs two recurrences")
+        self.connection.with_user(self.accountant).billing_contract_template_id = self.template
         # the tenant's button, as the user who presses it: the wizard, template and date
         action = self.tenant.with_user(self.accountant).action_create_contracts()
-        wizard = (
-            self.env["csp.create.contracts"]
+        form = Form(
+            self.env[action["res_model"]]
             .with_user(self.accountant)
             .with_context(**action["context"])
-            .create({"template_id": self.template.id})
         )
+        self.assertEqual(form.partner_id, self.customer)
+        self.assertEqual(form.template_id, self.template)  # the connection's default
+        wizard = form.save()
         self.assertEqual(wizard.date_start, self.next_month)  # first day of next month
         result = wizard.action_create()
         created = self.env["contract.contract"].search(result["domain"])
