@@ -121,7 +121,9 @@ class TestCreateContracts(BillingSandboxCase):
         monthly = self.new_contract("Monthly by hand", "monthly")
         yearly = self.new_contract("Yearly by hand", "yearly")
         monthly.recurring_next_date = False  # as a user may leave it
-        run = self.sync(("billing",))
+        integrator = self.env.ref("csp_connector.user_csp_integrator")  # the schedule's user
+        run = self.connection.with_user(integrator)._csp_sync(trigger="cron", modules=["billing"])
+        self.assertEqual(run.state, "done", run.message)  # the other subscriptions are billed
         messages = self.run_messages(run)
         self.assertIn("Monthly by hand", messages)
         self.assertIn("has no next invoice date", messages)
@@ -179,13 +181,13 @@ class TestCreateContracts(BillingSandboxCase):
         without a customer get none."""
         second = self.env["res.partner"].create({"name": "Second customer", "is_company": True})
         others = self.connection.tenant_ids.filtered(
-            lambda t: t != self.tenant and t.relationship == "reseller"
-        )
-        others[:3].partner_id = second
+            lambda t: t != self.tenant and t.consent_state == "granted"
+        )[:2]
+        others.partner_id = second
         self.sync(("licences",))
         billable = (
             self.env["csp.subscription"]
-            .search([("csp_tenant_id", "in", others[:3].ids), ("status", "=", "active")])
+            .search([("csp_tenant_id", "in", others.ids), ("status", "=", "active")])
             .filtered(lambda s: line_rules.recurrence_for(s.billing_cycle))
         )
         self.assertTrue(billable, "the second customer's tenants have billable subscriptions")
