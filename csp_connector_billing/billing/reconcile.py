@@ -14,7 +14,14 @@ what differs and its likely cause:
 * *rounding rule*: the same charge, days and price, and Microsoft's amount is what another
   rounding rule gives;
 * *missing in Odoo* / *not billed by Microsoft*: a line on one side only;
+* *not billed yet*: a line of ours in a month Microsoft has not invoiced yet (its
+  billing calendar, :func:`is_billed`): expected on its invoice, not a difference;
 * *unreadable*: a line item without a field the comparison needs (named).
+
+Each line gets a state (:func:`line_state`: matches, expected, differs, not compared; a
+0.00 difference never differs) and the report one that follows its lines
+(:func:`report_state`). The words an accountant reads (charge types, causes, states) are
+here too; Partner Center's codes stay in the data only.
 
 A line is identified by subscription, charge type, charge start and end, quantity and sign
 (a credit of 10 seats and a charge of 10 seats are two lines).
@@ -46,6 +53,31 @@ CHARGE_TYPES = {name.lower(): name for name in (
     "new", "renew", "cycleCharge", "addQuantity", "removeQuantity", "cancelImmediate",
 )}  # fmt: skip
 OPENING_TYPES = ("new", "renew", "cycleCharge")
+# the words an accountant reads for each charge type (Partner Center's code kept aside)
+CHARGE_WORDS = {
+    "new": "New subscription",
+    "renew": "Renewal",
+    "cycleCharge": "Cycle charge",
+    "addQuantity": "Seats added",
+    "removeQuantity": "Seats removed",
+    "cancelImmediate": "Cancelled",
+    "firstDays": "First days (customer only)",
+}
+OTHER_CHARGE = "other"
+OTHER_CHARGE_WORDS = "Other Microsoft charge"
+
+# Microsoft's billing calendar for new-commerce licence-based purchases: the billing period
+# is the calendar month, and Microsoft issues its invoice (with the reconciliation file)
+# between the 6th and the 8th of the following month. Source: Microsoft Learn, "Billing
+# overview for Partner Center CSP", New commerce billing ("the billing period is a full
+# calendar month"; "documents are published by the 8th day of the following month"),
+# https://learn.microsoft.com/en-us/partner-center/billing/billing-basics
+# Until its 8th, a month may still be unbilled: it is billed from the 9th (UTC) on.
+INVOICE_FIRST_DAY = 6
+INVOICE_LAST_DAY = 8
+NOT_BILLED_WORDS = (
+    "Not billed yet \N{EM DASH} Microsoft invoices this month between the 6th and 8th of next month"
+)
 
 
 class Cause(enum.StrEnum):
@@ -59,6 +91,141 @@ class Cause(enum.StrEnum):
     ODOO_ONLY = "odoo_only"
     MICROSOFT_ONLY = "microsoft_only"
     UNREADABLE = "unreadable"
+    NOT_BILLED_YET = "not_billed_yet"
+    INCOMPLETE = "incomplete"  # an adjustment made by hand without its dates (the model's)
+
+
+CAUSE_WORDS = {
+    Cause.SEEN_LATE: "Change seen late",
+    Cause.DATES: "Dates differ",
+    Cause.PRICE: "Price changed",
+    Cause.ROUNDING: "Rounding rule",
+    Cause.AMOUNT: "Amount differs",
+    Cause.ODOO_ONLY: "Not billed by Microsoft",
+    Cause.MICROSOFT_ONLY: "Missing in Odoo",
+    Cause.UNREADABLE: "Unreadable line item",
+    Cause.NOT_BILLED_YET: "Not billed yet",
+    Cause.INCOMPLETE: "Adjustment without dates",
+}
+
+
+class LineState(enum.StrEnum):
+    """What a reconciliation line says."""
+
+    MATCHES = "matched"
+    EXPECTED = "expected"  # Microsoft has not invoiced the month yet
+    DIFFERS = "different"
+    NOT_COMPARED = "not_compared"  # a side could not be read: amount unknown
+
+
+LINE_STATE_WORDS = {
+    LineState.MATCHES: "Matches",
+    LineState.EXPECTED: "Expected",
+    LineState.DIFFERS: "Differs",
+    LineState.NOT_COMPARED: "Not compared",
+}
+
+
+class ReportState(enum.StrEnum):
+    """What a customer's month says, from its lines."""
+
+    QUEUED = "queued"
+    NOT_BILLED = "not_billed"
+    MATCHES = "matched"
+    DIFFERENCES = "different"
+    FAILED = "failed"
+
+
+REPORT_STATE_WORDS = {
+    ReportState.QUEUED: "Queued",
+    ReportState.NOT_BILLED: "Not billed yet",
+    ReportState.MATCHES: "Matches",
+    ReportState.DIFFERENCES: "Differences",
+    ReportState.FAILED: "Could not read",
+}
+ROUNDING_WORDS = {
+    RoundingRule.RECONCILIATION_FILE: "unit price cut to cents",
+    RoundingRule.TRUNCATE_LINE: "line amount cut to cents",
+    RoundingRule.HALF_UP: "line amount rounded half up",
+}
+
+
+def first_of_month(day):
+    return _day(day).replace(day=1)
+
+
+def next_month(day):
+    return (first_of_month(day) + dt.timedelta(days=32)).replace(day=1)
+
+
+def invoice_days(month):
+    """(first, last) day on which Microsoft issues the invoice of the month holding
+    ``month``: the 6th and the 8th of the following month."""
+    following = next_month(month)
+    return following.replace(day=INVOICE_FIRST_DAY), following.replace(day=INVOICE_LAST_DAY)
+
+
+def is_billed(month, today):
+    """Whether Microsoft has invoiced the month holding ``month`` by ``today`` (a UTC
+    day): from the day after its latest invoice day on. The current month never is; the
+    previous one is from the 9th."""
+    return _day(today) > invoice_days(month)[1]
+
+
+def not_billed_note(month):
+    """The sentence of a month Microsoft has not invoiced yet."""
+    first, last = invoice_days(month)
+    return (
+        f"{NOT_BILLED_WORDS} ({first.day}\N{EN DASH}{last.day} {last:%B %Y}). Its charges "
+        "Microsoft has not listed yet are expected, not differences; reconcile it again "
+        f"after the {last.day}th to compare it with the invoice."
+    )
+
+
+def charge_words(code):
+    """The accountant's words for one of Microsoft's charge types."""
+    return CHARGE_WORDS.get(charge_type(code), OTHER_CHARGE_WORDS)
+
+
+def charge_key(code):
+    """The charge type as a choice of :data:`CHARGE_WORDS` (:data:`OTHER_CHARGE` for one
+    Microsoft adds later)."""
+    kind = charge_type(code)
+    return kind if kind in CHARGE_WORDS else OTHER_CHARGE
+
+
+def line_state(kind, amount, billed=True):
+    """The state of a line: ``kind`` its :class:`Cause` (None: the two sides agree),
+    ``amount`` Microsoft's charge minus ours, ``billed`` whether Microsoft has invoiced
+    the month. A line Microsoft has not billed in a month it has not invoiced yet is
+    expected; a 0.00 difference never differs (nothing to pay or to claim)."""
+    if kind is None:
+        return LineState.MATCHES
+    if kind == Cause.UNREADABLE:
+        return LineState.NOT_COMPARED  # its amount is not known
+    if kind in (Cause.ODOO_ONLY, Cause.NOT_BILLED_YET) and not billed:
+        return LineState.EXPECTED
+    if Decimal(str(amount)).quantize(CENT) == 0:
+        return LineState.MATCHES
+    if kind == Cause.INCOMPLETE:
+        return LineState.NOT_COMPARED
+    return LineState.DIFFERS
+
+
+def report_state(line_states, billed=True):
+    """The state of a customer's month from its lines' states: differences as soon as
+    one line differs or could not be compared, else not billed yet while Microsoft has
+    not invoiced the month, else matches."""
+    states = set(line_states)
+    if states & {LineState.DIFFERS, LineState.NOT_COMPARED}:
+        return ReportState.DIFFERENCES
+    if not billed:
+        return ReportState.NOT_BILLED
+    return ReportState.MATCHES
+
+
+def _when(day):
+    return f"{day.day} {day:%b %Y}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,8 +255,9 @@ class Difference:
     charge_type: str
     odoo: Charge | None
     microsoft: Charge | None
-    cause: str  # the explanation, in words
+    cause: str  # the explanation, a sentence
     kind: Cause = Cause.AMOUNT
+    state: LineState = LineState.DIFFERS
 
     @property
     def amount(self):
@@ -104,12 +272,20 @@ class Report:
     customer_id: str
     month: dt.date  # first day of the month
     matched: int
-    differences: tuple
+    differences: tuple  # the lines that differ, or could not be compared
     pairs: tuple = ()  # (ours, theirs) of the lines that agree
+    others: tuple = ()  # Differences that are none: expected, or at 0.00
+    billed: bool = True  # Microsoft had invoiced the month
 
     @property
     def total_difference(self):
         return sum((d.amount for d in self.differences), Decimal(0))
+
+    @property
+    def state(self):
+        states = [LineState.MATCHES] * self.matched
+        return report_state(states + [d.state for d in self.differences + self.others],
+                            self.billed)  # fmt: skip
 
 
 def _day(value):
@@ -180,9 +356,9 @@ class UnreadableItem(ValueError):
         self.field = field
         super().__init__(
             f"Partner Center's line item of subscription {item.get('subscriptionid') or '?'} "
-            f"({item.get('chargetype') or '?'}) has no usable {field!r}: it cannot be "
-            "compared. Read the month again; if it repeats, compare this line by hand "
-            "with Partner Center's reconciliation file."
+            f"({charge_words(item.get('chargetype')).lower()}) has no usable {field!r}, so "
+            "it cannot be compared. Read the month again; if it repeats, compare this line "
+            "by hand with Partner Center's reconciliation file."
         )
 
 
@@ -263,9 +439,9 @@ def _rounding_cause(ours, theirs, rounding):
                              ours.cycle_days, settings)  # fmt: skip
         if ours.sign * amount == theirs.amount:
             return (
-                f"rounding rule: Microsoft's {theirs.amount} is what the '{rule}' rule gives; "
-                f"this connection rounds with '{rounding}' ({ours.amount}). Change the "
-                "connection's rounding rule to Microsoft's."
+                f"Microsoft's {theirs.amount} is what rounding with the {ROUNDING_WORDS[rule]} "
+                f"gives; this connection rounds with the {ROUNDING_WORDS[rounding]} "
+                f"({ours.amount}). Set the connection's pro-rata rounding to Microsoft's."
             )
     return None
 
@@ -275,26 +451,28 @@ def _cause(ours, theirs, rounding):
     if (ours.start, ours.end) != (theirs.start, theirs.end):
         if ours.time_source == TimeSource.SEEN:
             return Cause.SEEN_LATE, (
-                f"change seen late: Odoo dates the change {ours.at:%d %b %Y} (when the sync saw "
-                f"it), Microsoft {theirs.at:%d %b %Y}; Partner Center's audit record of the "
-                "change was not read (check the audit records permission)."
+                f"Odoo dates the change {_when(ours.at)}, when the sync saw it, and Microsoft "
+                f"{_when(theirs.at)}: Partner Center's audit record of the change was not "
+                "read. Check that the connection may read audit records."
             )
         return Cause.DATES, (
-            f"dates differ: Odoo bills {ours.start} to {ours.end}, Microsoft {theirs.start} to "
-            f"{theirs.end}; check the subscription's start date and billing cycle."
+            f"Odoo bills {_when(ours.start)} to {_when(ours.end)} and Microsoft "
+            f"{_when(theirs.start)} to {_when(theirs.end)}. Check the subscription's start "
+            "date and billing cycle."
         )
     if None not in (ours.unit_price, theirs.unit_price) and ours.unit_price != theirs.unit_price:
         return Cause.PRICE, (
-            f"price changed: Microsoft charged {theirs.unit_price} per seat, Odoo's cost is "
-            f"{ours.unit_price}; update the subscription's Microsoft cost (a change billed "
+            f"Microsoft charged {theirs.unit_price} per seat and Odoo's cost is "
+            f"{ours.unit_price}. Update the subscription's Microsoft cost (a change billed "
             "already keeps the cost it was computed with)."
         )
     rounding_text = _rounding_cause(ours, theirs, rounding)
     if rounding_text:
         return Cause.ROUNDING, rounding_text
     return Cause.AMOUNT, (
-        f"amount differs ({ours.amount} in Odoo, {theirs.amount} at Microsoft) for the same "
-        "days and price; no rounding rule explains it."
+        f"Odoo's cost is {ours.amount} and Microsoft charged {theirs.amount} for the same "
+        "days and price; no rounding rule explains it. Compare the line with Partner "
+        "Center's reconciliation file."
     )
 
 
@@ -368,10 +546,38 @@ def _ours(line):
     return line if isinstance(line, Charge) else from_line(line)
 
 
-def reconcile(customer_id, month, lines, items, rounding=RoundingRule.RECONCILIATION_FILE):
+def _one_side(line, first, billed):
+    """The :class:`Difference` of one of our lines Partner Center does not list."""
+    if not billed:
+        __, last = invoice_days(first)
+        return Difference(
+            line.subscription_id, line.charge_type, line, None,
+            f"Microsoft has not billed this charge yet: it invoices {first:%B %Y} between "
+            f"{INVOICE_FIRST_DAY} and {last.day} {last:%B %Y}. Reconcile the month again after "
+            "that to compare it with the invoice.",
+            Cause.NOT_BILLED_YET, LineState.EXPECTED,
+        )  # fmt: skip
+    return Difference(
+        line.subscription_id, line.charge_type, line, None,
+        f"Microsoft has not billed this charge: Partner Center lists no line item for it in "
+        f"{first:%B %Y}. Microsoft may have refused the change, or billed it in another "
+        "month.",
+        Cause.ODOO_ONLY,
+    )  # fmt: skip
+
+
+def _stated(difference, billed):
+    return dataclasses.replace(
+        difference, state=line_state(difference.kind, difference.amount, billed)
+    )
+
+
+def reconcile(customer_id, month, lines, items, rounding=RoundingRule.RECONCILIATION_FILE,
+              billed=True):  # fmt: skip
     """Compare our ``lines`` (:class:`Charge` or :class:`.prorata.Line`) with Partner
     Center's ``items`` (dicts, every customer's) of ``customer_id`` for the month holding
-    ``month``. Unreadable items of the customer are differences of their own."""
+    ``month``; ``billed``: whether Microsoft has invoiced the month (:func:`is_billed`).
+    Unreadable items of the customer are differences of their own."""
     first = _day(month).replace(day=1)
     following = (first + dt.timedelta(days=32)).replace(day=1)
     customer = customer_key(customer_id)
@@ -407,12 +613,7 @@ def reconcile(customer_id, month, lines, items, rounding=RoundingRule.RECONCILIA
             (c for c in unmatched if _loose_key(c) == _loose_key(line)), None
         )
         if twin is None:
-            differences.append(Difference(
-                line.subscription_id, line.charge_type, line, None,
-                "not billed by Microsoft: no line item for this charge this month (a change "
-                "Microsoft did not accept, or one billed in another month).",
-                Cause.ODOO_ONLY,
-            ))  # fmt: skip
+            differences.append(_one_side(line, first, billed))
             continue
         unmatched.remove(twin)
         kind, text = _cause(line, twin, RoundingRule(rounding))
@@ -421,8 +622,15 @@ def reconcile(customer_id, month, lines, items, rounding=RoundingRule.RECONCILIA
     for line in unmatched:
         differences.append(Difference(
             line.subscription_id, line.charge_type, None, line,
-            "missing in Odoo: Microsoft billed a change the sync has not recorded (run the "
-            "licences sync, or the change was made outside the history read).",
+            "Microsoft billed a change Odoo has not recorded. Run the licences sync; if it "
+            "stays, the change was made outside the history Odoo reads.",
             Cause.MICROSOFT_ONLY,
         ))  # fmt: skip
-    return Report(customer, first, len(pairs), tuple(differences), tuple(pairs))
+    stated = [_stated(d, billed) for d in differences]
+    return Report(
+        customer, first, len(pairs),
+        tuple(d for d in stated if d.state in (LineState.DIFFERS, LineState.NOT_COMPARED)),
+        tuple(pairs),
+        tuple(d for d in stated if d.state not in (LineState.DIFFERS, LineState.NOT_COMPARED)),
+        billed,
+    )  # fmt: skip

@@ -28,23 +28,21 @@ from . import csp_billing_adjustment as adjustment_rules
 
 _logger = logging.getLogger(__name__)
 
-CAUSES = [
-    (reconcile.Cause.SEEN_LATE.value, "Change seen late"),
-    (reconcile.Cause.DATES.value, "Dates differ"),
-    (reconcile.Cause.PRICE.value, "Price changed"),
-    (reconcile.Cause.ROUNDING.value, "Rounding rule"),
-    (reconcile.Cause.AMOUNT.value, "Amount differs"),
-    (reconcile.Cause.ODOO_ONLY.value, "Not billed by Microsoft"),
-    (reconcile.Cause.MICROSOFT_ONLY.value, "Missing in Odoo"),
-    (reconcile.Cause.UNREADABLE.value, "Unreadable line item"),
-    ("incomplete", "Adjustment without dates"),
+# the words are billing/reconcile.py's: the model shows its decisions
+CAUSES = [(cause.value, words) for cause, words in reconcile.CAUSE_WORDS.items()]
+LINE_STATES = [(state.value, words) for state, words in reconcile.LINE_STATE_WORDS.items()]
+REPORT_STATES = [(state.value, words) for state, words in reconcile.REPORT_STATE_WORDS.items()]
+CHARGE_TYPES = [
+    *reconcile.CHARGE_WORDS.items(),
+    (reconcile.OTHER_CHARGE, reconcile.OTHER_CHARGE_WORDS),
 ]
+# a line that needs the accountant: counted and summed on the report
+TO_CHECK = (reconcile.LineState.DIFFERS.value, reconcile.LineState.NOT_COMPARED.value)
 _TERM = re.compile(r"^P(\d+)([MY])$", re.IGNORECASE)
 EPOCH = dt.datetime(1970, 1, 1)
 
 
-def first_of_month(day):
-    return day.replace(day=1)
+first_of_month = reconcile.first_of_month
 
 
 def term_months(duration):
@@ -85,17 +83,34 @@ class CspBillingReconciliation(models.Model):
     month = fields.Date(required=True, readonly=True, help="The month's first day.")
     currency_id = fields.Many2one("res.currency", readonly=True)
     state = fields.Selection(
-        [("queued", "Queued"), ("done", "Reconciled"), ("failed", "Failed")],
-        default="queued", required=True, readonly=True,
+        REPORT_STATES, default=reconcile.ReportState.QUEUED.value, required=True,
+        readonly=True,
+        help="What the lines say: Not billed yet (Microsoft has not invoiced the month; "
+        "no line differs), Matches, Differences (a line differs or could not be "
+        "compared), Could not read (Partner Center's line items were not read).",
     )  # fmt: skip
+    billed = fields.Boolean(
+        string="Billed by Microsoft", readonly=True,
+        help="Whether Microsoft had invoiced the month when it was read (it invoices a "
+        "month between the 6th and 8th of the next).",
+    )  # fmt: skip
+    billing_note = fields.Char(compute="_compute_billing_note")
     read_date = fields.Datetime(string="Read at", readonly=True)
     message = fields.Text(readonly=True, help="Why the last reading failed, and the fix.")
     matched_count = fields.Integer(string="Matching Lines", readonly=True)
-    difference_count = fields.Integer(string="Differences", readonly=True)
+    expected_count = fields.Integer(
+        string="Expected Lines", readonly=True,
+        help="Costs Odoo recorded that Microsoft has not billed yet (a month it has not "
+        "invoiced).",
+    )  # fmt: skip
+    difference_count = fields.Integer(
+        string="Differences", readonly=True,
+        help="Lines that differ, or that could not be compared.",
+    )  # fmt: skip
     total_difference = fields.Monetary(
         readonly=True,
-        help="Microsoft's charges minus the costs Odoo recorded for the month (positive: "
-        "Microsoft charges more than Odoo knows).",
+        help="Microsoft's charges minus the costs Odoo recorded, over the lines that differ "
+        "(positive: Microsoft charges more than Odoo knows). Expected lines are not in it.",
     )
     line_ids = fields.One2many("csp.billing.reconciliation.line", "reconciliation_id")
 
@@ -110,6 +125,16 @@ class CspBillingReconciliation(models.Model):
             who = record.partner_id.display_name or record.csp_tenant_id.name or ""
             when = record.month.strftime("%B %Y") if record.month else ""
             record.name = f"{who} \N{EN DASH} {when}"
+
+    @api.depends("month", "billed", "state")
+    def _compute_billing_note(self):
+        for record in self:
+            unread = record.state in ("queued", "failed")
+            record.billing_note = (
+                reconcile.not_billed_note(record.month)
+                if record.month and not record.billed and not unread
+                else False
+            )
 
     # -- starting ---------------------------------------------------------------------
 
@@ -159,29 +184,37 @@ class CspBillingReconciliation(models.Model):
             except errors.MicrosoftError as exc:
                 return self._csp_failed(exc.user_message())
         tenant = self.csp_tenant_id
+        billed = reconcile.is_billed(self.month, self._csp_today())
         ours, subscriptions = self._csp_cost_lines(tenant, self.month)
         report = reconcile.reconcile(
-            tenant.tenant_id, self.month, ours, items, rounding=connection.billing_rounding
-        )
+            tenant.tenant_id, self.month, ours, items, rounding=connection.billing_rounding,
+            billed=billed,
+        )  # fmt: skip
         by_id = {s.microsoft_id.lower(): s for s in subscriptions if s.microsoft_id}
         lines = [
-            self._csp_line_values("matched", ours_, theirs, by_id) for ours_, theirs in report.pairs
+            self._csp_line_values(reconcile.LineState.MATCHES, ours_, theirs, by_id)
+            for ours_, theirs in report.pairs
         ] + [
-            self._csp_line_values("different", d.odoo, d.microsoft, by_id, d)
-            for d in report.differences
+            self._csp_line_values(d.state, d.odoo, d.microsoft, by_id, d)
+            for d in report.differences + report.others
         ]
         incomplete = self._csp_incomplete_adjustments(subscriptions, self.month)
-        lines += [self._csp_incomplete_values(adjustment) for adjustment in incomplete]
+        lines += [self._csp_incomplete_values(adjustment, billed) for adjustment in incomplete]
+        to_check = [values for values in lines if values["status"] in TO_CHECK]
         self.line_ids.unlink()
         self.write({
-            "state": "done",
+            "state": reconcile.report_state([values["status"] for values in lines], billed),
+            "billed": billed,
             "message": False,
             "currency_id": currency.id,
             "read_date": fields.Datetime.now(),
-            "matched_count": report.matched,
-            "difference_count": len(report.differences) + len(incomplete),
-            "total_difference": float(report.total_difference)
-            - sum(incomplete.mapped("cost_amount")),
+            "matched_count": sum(values["status"] == "matched" for values in lines),
+            "expected_count": sum(values["status"] == "expected" for values in lines),
+            "difference_count": len(to_check),
+            "total_difference": sum(
+                values.get("microsoft_amount", 0.0) - values.get("odoo_amount", 0.0)
+                for values in to_check
+            ),
             "line_ids": [fields.Command.create(values) for values in lines],
         })  # fmt: skip
         return True
@@ -205,7 +238,7 @@ class CspBillingReconciliation(models.Model):
         return found.filtered(lambda a: month <= day(a) < following)
 
     @api.model
-    def _csp_incomplete_values(self, adjustment):
+    def _csp_incomplete_values(self, adjustment, billed=True):
         subscription = adjustment.subscription_id
         missing = [
             label for label, value in (
@@ -215,11 +248,16 @@ class CspBillingReconciliation(models.Model):
             ) if not value
         ]  # fmt: skip
         return {
-            "status": "different",
-            "cause": "incomplete",
+            "status": reconcile.line_state(
+                reconcile.Cause.INCOMPLETE, -adjustment.cost_amount, billed
+            ).value,
+            "cause": reconcile.Cause.INCOMPLETE.value,
             "subscription_id": subscription.id,
             "microsoft_subscription_id": subscription.microsoft_id,
-            "charge_type": adjustment.charge_type or False,
+            "charge_type": reconcile.charge_key(adjustment.charge_type)
+            if adjustment.charge_type
+            else False,
+            "charge_code": adjustment.charge_type or False,
             "odoo_start": adjustment.period_start,
             "odoo_end": adjustment.period_end,
             "odoo_quantity": adjustment.quantity,
@@ -265,19 +303,24 @@ class CspBillingReconciliation(models.Model):
             "CSP: reconciliation of %s for %s failed: %s",
             self.csp_tenant_id.tenant_id, self.month, one_line(message),
         )  # fmt: skip
-        self.write({"state": "failed", "message": message, "read_date": fields.Datetime.now()})
+        self.write({
+            "state": reconcile.ReportState.FAILED.value, "message": message,
+            "read_date": fields.Datetime.now(),
+        })  # fmt: skip
         return False
 
     @api.model
     def _csp_line_values(self, status, ours, theirs, by_id, difference=None):
         side = ours or theirs
         subscription = by_id.get(side.subscription_id) if side else None
+        code = side.charge_type if side else (difference.charge_type or "")
         values = {
-            "status": status,
+            "status": reconcile.LineState(status).value,
             "microsoft_subscription_id": side.subscription_id if side else
             (difference.subscription_id if difference else False),
             "subscription_id": subscription.id if subscription else False,
-            "charge_type": side.charge_type if side else (difference.charge_type or False),
+            "charge_type": reconcile.charge_key(code) if code else False,
+            "charge_code": code or False,
             "cause": difference.kind.value if difference else False,
             "explanation": difference.cause if difference else False,
         }  # fmt: skip
@@ -426,10 +469,12 @@ class CspBillingReconciliationLine(models.Model):
     currency_id = fields.Many2one(related="reconciliation_id.currency_id")
     subscription_id = fields.Many2one("csp.subscription", readonly=True, ondelete="set null")
     microsoft_subscription_id = fields.Char(string="Subscription Id", readonly=True)
-    charge_type = fields.Char(readonly=True)
-    status = fields.Selection(
-        [("matched", "Matches"), ("different", "Differs")], readonly=True, index=True
-    )
+    charge_type = fields.Selection(CHARGE_TYPES, string="Charge", readonly=True)
+    charge_code = fields.Char(
+        string="Partner Center Charge Type", readonly=True,
+        help="The charge type as Partner Center writes it (chargeType).",
+    )  # fmt: skip
+    status = fields.Selection(LINE_STATES, readonly=True, index=True)
     cause = fields.Selection(CAUSES, string="Likely Cause", readonly=True)
     explanation = fields.Text(readonly=True)
     odoo_start = fields.Date(string="Odoo From", readonly=True)
@@ -444,13 +489,15 @@ class CspBillingReconciliationLine(models.Model):
     microsoft_amount = fields.Monetary(string="Microsoft Charge", readonly=True)
     difference = fields.Monetary(
         compute="_compute_difference", store=True,
-        help="Microsoft's charge minus Odoo's cost.",
+        help="Microsoft's charge minus Odoo's cost; none on an expected line (Microsoft has "
+        "not billed it yet).",
     )  # fmt: skip
 
-    @api.depends("odoo_amount", "microsoft_amount")
+    @api.depends("odoo_amount", "microsoft_amount", "status")
     def _compute_difference(self):
         for line in self:
-            line.difference = line.microsoft_amount - line.odoo_amount
+            expected = line.status == reconcile.LineState.EXPECTED
+            line.difference = 0.0 if expected else line.microsoft_amount - line.odoo_amount
 
 
 class CspConnection(models.Model):

@@ -141,8 +141,9 @@ def test_a_change_seen_late_shows_with_its_cause(month):
     assert len(report.differences) == 2  # the credit of 10 and the charge of 12
     for difference in report.differences:
         assert difference.charge_type == "addQuantity"
-        assert difference.cause.startswith("change seen late")
-        assert "05 Jun 2026" in difference.cause and "06 Jun 2026" in difference.cause
+        assert difference.kind == reconcile.Cause.SEEN_LATE
+        assert difference.cause.startswith("Odoo dates the change 6 Jun 2026, when the sync")
+        assert "Microsoft 5 Jun 2026" in difference.cause
     # one day less billed by us: Microsoft charged the net of 2 seats for that day more
     assert report.total_difference > 0
 
@@ -154,7 +155,8 @@ def test_microsoft_rounding_another_way_is_named(month):
     report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), _our_lines(history), items)
     assert report.differences
     for difference in report.differences:
-        assert difference.cause.startswith("rounding rule")
+        assert difference.kind == reconcile.Cause.ROUNDING
+        assert "is what rounding with the line amount" in difference.cause
         assert difference.odoo.start == difference.microsoft.start
     # with the connection on the same rule, nothing differs
     settings = prorata.Settings(rounding="half_up")
@@ -169,7 +171,10 @@ def test_one_side_only(month):
     items = _line_items(sb, currency, history)
     del history["cancel"]
     report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), _our_lines(history), items)
-    assert {d.cause.split(":")[0] for d in report.differences} == {"missing in Odoo"}
+    assert _cause_kinds(report) == {reconcile.Cause.MICROSOFT_ONLY}
+    assert {d.cause.split(";")[0] for d in report.differences} == {
+        "Microsoft billed a change Odoo has not recorded. Run the licences sync"
+    }
     assert len(report.differences) == 2  # its purchase and its refund
 
 
@@ -189,7 +194,7 @@ def test_a_changed_price_is_named(month):
     report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), _our_lines(history), items)
     assert _cause_kinds(report) == {reconcile.Cause.PRICE}
     assert len(report.differences) == 7  # the purchase and the three seat changes' lines
-    assert all("price changed" in d.cause for d in report.differences)
+    assert all(" per seat and Odoo's cost is " in d.cause for d in report.differences)
 
 
 def test_recurring_cost_of_each_cycle_reconciles(sandbox):
