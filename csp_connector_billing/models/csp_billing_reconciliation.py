@@ -203,7 +203,7 @@ class CspBillingReconciliation(models.Model):
         to_check = [values for values in lines if values["status"] in TO_CHECK]
         self.line_ids.unlink()
         self.write({
-            "state": reconcile.report_state([values["status"] for values in lines], billed),
+            "state": reconcile.report_state([values["status"] for values in lines], billed).value,
             "billed": billed,
             "message": False,
             "currency_id": currency.id,
