@@ -172,6 +172,13 @@ def is_billed(month, today):
     return _day(today) > invoice_days(month)[1]
 
 
+def months_listed(today):
+    """The months Partner Center lists unbilled line items for on ``today``: the current
+    one and the previous (billed from the 9th, still listed as the previous period)."""
+    current = first_of_month(today)
+    return [current, first_of_month(current - dt.timedelta(days=1))]
+
+
 def not_billed_note(month):
     """The sentence of a month Microsoft has not invoiced yet."""
     first, last = invoice_days(month)

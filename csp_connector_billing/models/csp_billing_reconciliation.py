@@ -512,16 +512,18 @@ class CspConnection(models.Model):
     )
 
     def action_billing_reconcile_all(self):
-        """Queue this month's report of every mapped customer and wake the job: the
-        reading happens in the background, never in this request."""
+        """Queue this month's and last month's reports of every mapped customer (Partner
+        Center lists both; last month is compared as billed from the 9th) and wake the
+        job: the reading happens in the background, never in this request."""
         self.ensure_one()
         self._csp_check_can_sync()
         tenants = self.tenant_ids.filtered("partner_id")
         if not tenants:
             raise UserError(self.env._("No tenant of this connection is mapped to a customer."))
         Report = self.env["csp.billing.reconciliation"]
-        month = first_of_month(Report._csp_today())
-        reports = Report._csp_for(tenants, month)
+        reports = Report.sudo().browse()  # as _csp_for gives them: only code writes reports
+        for month in reconcile.months_listed(Report._csp_today()):
+            reports |= Report._csp_for(tenants, month)
         reports.write({"state": "queued", "message": False})
         self.env.ref("csp_connector_billing.ir_cron_csp_billing_reconcile").sudo()._trigger()
         action = self.env["ir.actions.act_window"]._for_xml_id(

@@ -73,7 +73,7 @@ class TestBillingAccess(BillingSandboxCase):
         })  # fmt: skip
         Report = self.env["csp.billing.reconciliation"]
         report = Report._csp_for(self.tenant, dt.date(2026, 11, 1))
-        report.write({"state": "done", "line_ids": [Command.create({
+        report.write({"state": "different", "line_ids": [Command.create({
             "status": "different", "subscription_id": subscription.id, "odoo_amount": 18.4,
         })]})  # fmt: skip
         records = [adjustment, report, report.line_ids]

@@ -168,7 +168,10 @@ class TestBillingLedger(BillingInvoicingCase):
         with freeze_time(later + dt.timedelta(minutes=2)):
             action = self.tenant.action_billing_reconcile()
         report = self.env["csp.billing.reconciliation"].browse(action["res_id"])
-        self.assertEqual(report.state, "done", report.message)
+        # this month: not invoiced by Microsoft yet (differences: another test's, below)
+        self.assertEqual(
+            report.state, "different" if report.difference_count else "not_billed", report.message
+        )
         # (another test's subscriptions are in the sandbox, not in this test's database)
         different = report.line_ids.filtered(
             lambda line: line.status == "different"

@@ -201,8 +201,12 @@ class TestReconciliation(ReconciliationCase):
             "currency_id": self.env.ref("base.GBP").id, "cost_amount": -4.5, "amount": -4.5,
         })  # fmt: skip
         action = self.connection.action_billing_reconcile_all()
-        report = self.env["csp.billing.reconciliation"].browse(action["domain"][0][2])
-        self.assertEqual(report.mapped("state"), ["queued"])
+        reports = self.env["csp.billing.reconciliation"].browse(action["domain"][0][2])
+        # this month and last month (Partner Center lists both)
+        last_month = reconcile.first_of_month(self.month - dt.timedelta(days=1))
+        self.assertEqual(sorted(reports.mapped("month")), [last_month, self.month])
+        self.assertEqual(reports.mapped("state"), ["queued", "queued"])
+        report = reports.filtered(lambda r: r.month == self.month)
         # the scheduled action, run as Odoo's cron worker runs it: as its user
         cron = self.env.ref("csp_connector_billing.ir_cron_csp_billing_reconcile")
         self.assertEqual(cron.user_id, self.env.ref("csp_connector.user_csp_integrator"))
@@ -210,6 +214,9 @@ class TestReconciliation(ReconciliationCase):
             cron.with_user(cron.user_id)._callback(cron.cron_name, cron.ir_actions_server_id.id)
         self.assertEqual(report.state, "different", report.message)
         self.assertTrue(report.line_ids.filtered(lambda line: line.charge_type == "new"))
+        last = reports - report
+        self.assertNotIn(last.state, ("queued", "failed"), last.message)
+        self.assertEqual(last.billed, self.now.day > 8)  # Microsoft's invoice: 6th to 8th
         # the adjustment without dates is named on the report, not a crash
         (line,) = report.line_ids.filtered(lambda line: line.cause == "incomplete")
         self.assertEqual((line.status, line.subscription_id), ("not_compared", subscription))
