@@ -63,6 +63,11 @@ def period_of(month, today):
     return None
 
 
+def count_field(string, help_text):
+    """A count of the report's lines, written with them."""
+    return fields.Integer(string=string, readonly=True, help=help_text)
+
+
 class CspBillingReconciliation(models.Model):
     _name = "csp.billing.reconciliation"
     _description = "Microsoft Billing Reconciliation"
@@ -97,16 +102,14 @@ class CspBillingReconciliation(models.Model):
     billing_note = fields.Char(compute="_compute_billing_note")
     read_date = fields.Datetime(string="Read at", readonly=True)
     message = fields.Text(readonly=True, help="Why the last reading failed, and the fix.")
-    matched_count = fields.Integer(string="Matching Lines", readonly=True)
-    expected_count = fields.Integer(
-        string="Expected Lines", readonly=True,
-        help="Costs Odoo recorded that Microsoft has not billed yet (a month it has not "
-        "invoiced).",
-    )  # fmt: skip
-    difference_count = fields.Integer(
-        string="Differences", readonly=True,
-        help="Lines that differ, or that could not be compared.",
-    )  # fmt: skip
+    matched_count = count_field("Matching Lines", "Lines on which Odoo and Microsoft agree.")
+    expected_count = count_field(
+        "Expected Lines",
+        "Costs Odoo recorded that Microsoft has not billed yet (a month it has not invoiced).",
+    )
+    difference_count = count_field(
+        "Differences", "Lines that differ, or that could not be compared."
+    )
     total_difference = fields.Monetary(
         readonly=True,
         help="Microsoft's charges minus the costs Odoo recorded, over the lines that differ "
