@@ -16,6 +16,7 @@
         "views/billing_views.xml",
         "views/reconciliation_views.xml",
         "views/create_contracts_views.xml",
+        "views/account_move_views.xml",
         "views/menus.xml",
         "data/ir_cron.xml",
     ],

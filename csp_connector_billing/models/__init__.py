@@ -7,3 +7,4 @@ from . import csp_create_contracts
 from . import csp_billing_adjustment
 from . import csp_subscription_change
 from . import csp_billing_reconciliation
+from . import account_move

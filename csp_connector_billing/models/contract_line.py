@@ -2,6 +2,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import fields, models
 
+from ..billing import wording
+
 
 class ContractLine(models.Model):
     _inherit = "contract.line"
@@ -22,10 +24,39 @@ class ContractLine(models.Model):
         string="Microsoft Cost", compute="_compute_csp_cost_price", digits="Product Price"
     )
 
+    csp_check_reason = fields.Text(
+        string="To Check", readonly=True, copy=False,
+        help="Why an accountant should check this Microsoft line before posting its "
+        "invoice (set by the billing step on a change's line); copied to the invoice line.",
+    )  # fmt: skip
+
     def _compute_csp_cost_price(self):
         for line in self:
             subscription = line.csp_subscription_id
             line.csp_cost_price = subscription.cost_price if subscription else 0.0
+
+    def _insert_markers(self, first_date_invoiced, last_date_invoiced):
+        """A Microsoft line's service period in the customer's language ("1-31 Dec 2026"),
+        OCA's own rules for any other marker or line."""
+        name = super()._insert_markers(first_date_invoiced, last_date_invoiced)
+        if not self.csp_subscription_id or wording.PERIOD_MARKERS not in (self.name or ""):
+            return name
+        period = wording.period(
+            first_date_invoiced, last_date_invoiced, self.contract_id.partner_id.lang
+        )
+        ours = self.name.replace(wording.PERIOD_MARKERS, period)
+        return name if "#" in ours else ours
+
+    def _prepare_invoice_line(self):
+        """OCA contract's invoice line, with why it should be checked: a change's reason
+        as the billing step stored it; a recurring Microsoft line without a price."""
+        values = super()._prepare_invoice_line()
+        reason = self.csp_check_reason
+        if not reason and self.csp_subscription_id:
+            reason = "\n".join(wording.check_reasons(self.price_unit))
+        if reason:
+            values["csp_check_reason"] = reason
+        return values
 
     _sql_constraints = [
         (

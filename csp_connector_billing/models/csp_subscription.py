@@ -4,22 +4,19 @@
 
 import datetime as dt
 import logging
+from decimal import Decimal
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.csp_connector.models.csp_guard import code_env
 from odoo.addons.csp_connector.models.csp_subscription import SUBSCRIPTION_CODE_FIELDS
+from odoo.addons.csp_connector.sync import ledger
 
 from ..billing import lines as line_rules
-from ..billing import prorata
+from ..billing import prorata, wording
 from . import csp_billing_adjustment as adjustment_rules
 
-TIME_NOTE = {
-    prorata.TimeSource.AUDIT_RECORD: "dated by Partner Center's audit record",
-    prorata.TimeSource.SEEN: "seen by the sync, no audit record",
-    prorata.TimeSource.SUBSCRIPTION: "from the subscription's start date",
-}
 # the customer's side of these is cut where the recurring line bills the new quantity
 CLIPPED = ("addQuantity", "removeQuantity", "cancelImmediate")
 NOT_INVOICED = "(Microsoft's cost only: the contract line bills the new quantity for these days)"
@@ -159,6 +156,9 @@ class CspSubscription(models.Model):
                 values["quantity"] = quantity
             if line.product_id != self.product_id and self.product_id:
                 values["product_id"] = self.product_id.id
+            name = self._csp_line_name(line.contract_id)
+            if line.name != name:
+                values["name"] = name
             if values:
                 line.write(values)
                 return "updated"
@@ -172,7 +172,7 @@ class CspSubscription(models.Model):
             values = {
                 "contract_id": contract.id,
                 "product_id": self.product_id.id,
-                "name": self.friendly_name or self.offer_name or self.offer_id,
+                "name": self._csp_line_name(contract),
                 "quantity": quantity,
                 "uom_id": self.env.ref("uom.product_uom_unit").id,
                 "price_unit": self.product_id.lst_price,
@@ -221,6 +221,21 @@ class CspSubscription(models.Model):
             what,
             self.env._("%(fix)s, or archive it and click Create contracts on the tenant", fix=fix),
         )
+
+    def _csp_plan(self, contract):
+        """The product, term and billing plan in the words of ``contract``'s customer
+        (the product's name in their language)."""
+        product = self.product_id.with_context(lang=contract.partner_id.lang or None)
+        return wording.plan(
+            product.name or self.offer_name or self.friendly_name or self.offer_id,
+            self.term_duration,
+            self.billing_cycle,
+        )
+
+    def _csp_line_name(self, contract):
+        """The recurring line's name: the plan and the service period (OCA contract's
+        markers, replaced on each invoice)."""
+        return f"{self._csp_plan(contract)}\n{wording.PERIOD_MARKERS}"
 
     def _csp_line_elsewhere(self, line):
         """Whether ``line`` is on a contract of another customer than this subscription's
@@ -400,7 +415,7 @@ class CspSubscription(models.Model):
             )
             pairs += zip(costs, charges, strict=True)
         last_day = self._csp_last_day_at_old_quantity(line)
-        added = 0
+        changes = {}  # change id: [(Microsoft's line or None, the customer's or None)]
         for cost, charge in pairs:
             if cost.key in known or cost.charge_type == "renew":  # renewals: the recurring line
                 continue
@@ -414,15 +429,14 @@ class CspSubscription(models.Model):
                 if cost.charge_type in CLIPPED
                 else (charge,)
             )
-            self._csp_add_adjustment(line, cost, customer[0] if customer else None, currency)
+            pieces = changes.setdefault(cost.change_id, [])
+            pieces.append((cost, customer[0] if customer else None))
             for piece in customer[1:]:  # the next cycles: Microsoft's cost is its own charge
                 if piece.key not in known:
-                    self._csp_add_adjustment(line, None, piece, currency)
+                    pieces.append((None, piece))
                     known.add(piece.key)
-                    added += 1
             known.add(cost.key)
-            added += 1
-        return added
+        return sum(len(self._csp_add_change(line, p, currency)) for p in changes.values())
 
     def _csp_last_day_at_old_quantity(self, line):
         """The last day the recurring ``line`` has invoiced, or will invoice, at the
@@ -432,36 +446,91 @@ class CspSubscription(models.Model):
             return line.last_date_invoiced or line.date_start - dt.timedelta(days=1)
         return line.next_period_date_start - dt.timedelta(days=1)
 
-    def _csp_add_adjustment(self, line, cost, charge, currency):
-        """The adjustment and its one-shot line on the contract's next invoice; without
-        ``charge`` (no day left for the customer) the adjustment keeps Microsoft's cost
-        only, with no line; without ``cost`` (a piece of the customer's side in a later
-        charge cycle, which Microsoft bills as its next cycle at the new quantity) it is
-        the customer's only, with a cost of 0."""
-        if charge is None:
-            return self._csp_create_adjustment(
-                cost, False, f"{cost.description} {NOT_INVOICED}", 0.0, currency
-            )
-        one_shot = self.env["contract.line"].create(
+    def _csp_add_change(self, line, pieces, currency):
+        """One change's adjustments, one per piece (Microsoft's lines, each with the
+        customer's side of its days, and the customer's later charge cycles), and ONE
+        one-shot line on the contract's next invoice for the customer's side of them
+        all (:meth:`_csp_change_line`). A piece without the customer's side (no day left
+        for the customer) keeps Microsoft's cost only, with no line; one without
+        Microsoft's (a later charge cycle, which Microsoft bills as its next cycle at the
+        new quantity) is the customer's only, with a cost of 0."""
+        billed = [charge for __, charge in pieces if charge is not None]
+        one_shot = self._csp_change_line(line, pieces, billed, currency) if billed else False
+        adjustments = self.env["csp.billing.adjustment"]
+        for cost, charge in pieces:
+            if charge is None:
+                adjustments |= self._csp_create_adjustment(
+                    cost, False, f"{cost.description} {NOT_INVOICED}", 0.0, currency
+                )
+            else:
+                adjustments |= self._csp_create_adjustment(
+                    cost or charge, one_shot, charge.description, float(charge.amount),
+                    currency, customer_only=cost is None,
+                )  # fmt: skip
+        return adjustments
+
+    def _csp_change_words(self, costs, billed, lang):
+        """(what the change is in the customer's words, its signed seats)."""
+        parts = [
+            wording.Piece(c.period_start, c.period_end, c.billing_days, c.cycle_days, c.amount)
+            for c in billed
+        ]
+        kind = costs[0].charge_type
+        if kind == prorata.FIRST_DAYS:
+            return wording.first_days(billed[0].quantity, parts, lang), billed[0].quantity
+        if kind == "cancelImmediate":
+            prorated = len(costs) == 1 and costs[0].prorated and costs[0].key.endswith(":refund")
+            count = -max(c.quantity for c in billed)
+            day = costs[0].changed_at.date()
+            return wording.cancellation(day, parts, prorated, lang), count
+        if kind in ("addQuantity", "removeQuantity"):
+            new = next((c.quantity for c in billed if c.kind == prorata.LineKind.CHARGE), 0)
+            old = next((c.quantity for c in billed if c.kind == prorata.LineKind.CREDIT), 0)
+            return wording.seat_change(new - old, parts, lang), new - old
+        return wording.charge(billed[0].quantity, parts, lang), billed[0].quantity
+
+    def _csp_change_line(self, line, pieces, billed, currency):
+        """The one-shot contract line of one change: the customer's words, the seats it
+        changes at the pro-rated seat price (wording.line_amounts: quantity 1 at the
+        total when no seat price gives it to the cent), its amount the total of the
+        pieces; and why an accountant should check it, if anything."""
+        contract = line.contract_id
+        lang = contract.partner_id.lang
+        costs = [cost or charge for cost, charge in pieces]
+        what, count = self._csp_change_words(costs, billed, lang)
+        total = sum((c.amount for c in billed), Decimal(0))
+        price_digits = self.env["decimal.precision"].precision_get("Product Price")
+        quantity, price = wording.line_amounts(total, count, price_digits, currency.decimal_places)
+        reasons = wording.check_reasons(
+            line.price_unit, self.cost_price, self._csp_recorded_late(costs[0].change_id)
+        )
+        return self.env["contract.line"].create(
             {
-                "contract_id": line.contract_id.id,
+                "contract_id": contract.id,
                 "product_id": line.product_id.id,
-                "name": f"{charge.description} ({TIME_NOTE[charge.time_source]})",
-                "quantity": 1,
+                "name": wording.change_name(self._csp_plan(contract), what),
+                "quantity": quantity,
                 "uom_id": line.uom_id.id,
-                "price_unit": float(charge.amount),
+                "price_unit": float(price),
                 "date_start": line.next_period_date_start,
                 "date_end": line.next_period_date_start,
                 "recurring_next_date": line.recurring_next_date,
+                "csp_check_reason": "\n".join(reasons) or False,
             }
         )
-        if cost is None:
-            return self._csp_create_adjustment(
-                charge, one_shot, charge.description, float(charge.amount), currency, True
-            )
-        return self._csp_create_adjustment(
-            cost, one_shot, charge.description, float(charge.amount), currency
-        )
+
+    def _csp_recorded_late(self, change_id):
+        """How long after it took effect the change history recorded ``change_id``, when
+        that is more than a day and its time is not Partner Center's audit record; else
+        None."""
+        row_id = adjustment_rules.change_row_id(change_id)
+        row = self.env["csp.subscription.change"].sudo().browse(row_id or [])
+        if not row.exists():
+            return None
+        audited = row.source == ledger.AUDIT_RECORD
+        if not wording.is_late(row.changed_at, row.create_date, audited):
+            return None
+        return row.create_date - row.changed_at
 
     def _csp_create_adjustment(self, cost, one_shot, name, amount, currency, customer_only=False):
         """``cost``: the line giving the adjustment's key, period, days and cost (0 when

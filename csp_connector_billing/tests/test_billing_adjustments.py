@@ -85,7 +85,14 @@ class TestBillingAdjustments(BillingInvoicingCase):
         self.assertEqual(charge.time_source, "seen")
         self.assertIn(f"+3 seats, {charge.period_start.day} ", charge.name)
         self.assertIn(f"({days}/{cycle} days)", charge.name)
-        self.assertIn("seen by the sync, no audit record", charge.contract_line_id.name)
+        # one invoice line for the change, in the customer's words; where its time came
+        # from stays on the adjustments (time_source), for the MSP
+        self.assertEqual(
+            [(line.quantity, line.name.splitlines()[1][:10],
+              Decimal(str(line.price_subtotal)).quantize(CENT))
+             for line in adjustments.contract_line_id],
+            [(3, "+3 seats, ", sum(Decimal(str(a.amount)).quantize(CENT) for a in adjustments))],
+        )  # fmt: skip
 
         with freeze_time(today + dt.timedelta(minutes=2)):
             self.sync()  # nothing changed: no new adjustment
