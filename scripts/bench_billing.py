@@ -8,8 +8,8 @@ subscriptions (topped up in the sandbox, monthly and annual), a monthly and a ye
 sale contract starting this month, the licences and billing steps (contract lines, the
 MSP's prices), then 5 % of the subscriptions change quantity in Partner Center (the
 sandbox's control API) mid-cycle and the licences and billing steps run again: each
-change becomes two adjustments (credit of the old seats, charge of the new) on one-shot
-contract lines.
+change becomes two adjustments (credit of the old seats, charge of the new) on one
+one-shot contract line.
 
 Measured: OCA contract's own invoicing cron (`cron_recurring_create_invoice`, as its
 cron user, for today) over all the contracts, in a fresh `odoo shell` process per run

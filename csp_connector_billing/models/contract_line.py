@@ -1,6 +1,6 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import api, fields, models
 
 from ..billing import wording
 
@@ -34,6 +34,14 @@ class ContractLine(models.Model):
         for line in self:
             subscription = line.csp_subscription_id
             line.csp_cost_price = subscription.cost_price if subscription else 0.0
+
+    @api.depends("csp_subscription_id")
+    def _compute_display_name(self):
+        """A Microsoft line is named by its plan, without its period markers."""
+        super()._compute_display_name()
+        for line in self.filtered("csp_subscription_id"):
+            plan = (line.name or "").replace(f"\n{wording.PERIOD_MARKERS}", "")
+            line.display_name = f"{line.date_start} - {plan}"
 
     def _insert_markers(self, first_date_invoiced, last_date_invoiced):
         """A Microsoft line's service period in the customer's language ("1-31 Dec 2026"),

@@ -319,7 +319,7 @@ class CspSubscription(models.Model):
                     subscription=name,
                     former=old_contract.display_name,
                     former_customer=old_contract.partner_id.display_name,
-                    line=new_line.name,
+                    line=(new_line.name or "").split("\n")[0],
                     pending=pending,
                 ),
                 author_id=author.id,
@@ -576,7 +576,7 @@ class CspSubscription(models.Model):
                 "Its line on the contract %(contract)s ended (%(line)s): the subscription "
                 "is %(status)s.",
                 contract=line.contract_id.display_name,
-                line=line.name,
+                line=(line.name or "").split("\n")[0],
                 status=self.status,
             ),
             subtype_xmlid="mail.mt_note",
