@@ -222,20 +222,21 @@ class CspSubscription(models.Model):
             self.env._("%(fix)s, or archive it and click Create contracts on the tenant", fix=fix),
         )
 
-    def _csp_plan(self, contract):
-        """The product, term and billing plan in the words of ``contract``'s customer
-        (the product's name in their language)."""
+    def _csp_words(self, contract):
+        """(product name in the language of ``contract``'s customer, term, billing
+        cycle): what wording.plan says of this subscription."""
         product = self.product_id.with_context(lang=contract.partner_id.lang or None)
-        return wording.plan(
-            product.name or self.offer_name or self.friendly_name or self.offer_id,
-            self.term_duration,
-            self.billing_cycle,
-        )
+        name = product.name or self.offer_name or self.friendly_name or self.offer_id
+        return name, self.term_duration, self.billing_cycle
+
+    def _csp_plan(self, contract):
+        """The product, term and billing plan in the words of ``contract``'s customer."""
+        return wording.plan(*self._csp_words(contract))
 
     def _csp_line_name(self, contract):
         """The recurring line's name: the plan and the service period (OCA contract's
         markers, replaced on each invoice)."""
-        return f"{self._csp_plan(contract)}\n{wording.PERIOD_MARKERS}"
+        return wording.recurring_name(*self._csp_words(contract))
 
     def _csp_line_elsewhere(self, line):
         """Whether ``line`` is on a contract of another customer than this subscription's
