@@ -38,10 +38,11 @@ class ContractLine(models.Model):
     @api.depends("csp_subscription_id")
     def _compute_display_name(self):
         """A Microsoft line is named by its plan, without its period markers."""
-        super()._compute_display_name()
+        result = super()._compute_display_name()
         for line in self.filtered("csp_subscription_id"):
             plan = (line.name or "").replace(f"\n{wording.PERIOD_MARKERS}", "")
             line.display_name = f"{line.date_start} - {plan}"
+        return result
 
     def _insert_markers(self, first_date_invoiced, last_date_invoiced):
         """A Microsoft line's service period in the customer's language ("1-31 Dec 2026"),
