@@ -675,6 +675,8 @@ class TestBillingLifecycle(BillingInvoicingCase):
                 f"{product} \N{EM DASH} {term} commitment, billed monthly\n"
                 f"{wording.period(self.month, last, lang)}"))  # fmt: skip
             self.assertFalse(recurring.csp_check_reason)
+            shown = f"{self.month} - {product} \N{EM DASH} {term} commitment, billed monthly"
+            self.assertEqual(subscription.contract_line_id.display_name, shown)
         self.assertFalse(first.csp_to_check)
 
         # bought on the 3rd (its first days), +2 seats on the 5th, cancelled on the 6th
