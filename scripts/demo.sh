@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make demo: start the Microsoft cloud sandbox and an Odoo 18 with the three add-ons.
+# make demo: start the Microsoft cloud sandbox and an Odoo 18 with the three add-ons,
+# connect them and bill (scripts/demo_setup.py), then serve Odoo until Ctrl+C.
 # Everything it keeps (CA bundle, sandbox state, Odoo filestore, logs) lives in .demo/.
+# CSP_DEMO_SERVE=0 stops after the set-up and its summary (nothing served).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -10,6 +12,8 @@ ADDONS=csp_connector,csp_connector_billing,csp_connector_assets
 DB=${CSP_DEMO_DB:-csp_demo}
 HTTP_PORT=${CSP_DEMO_PORT:-8069}
 SANDBOX_PORT=${CSP_SANDBOX_PORT:-8443}
+SERVE=${CSP_DEMO_SERVE:-1}
+ODOO_URL="http://127.0.0.1:$HTTP_PORT"
 
 setup_started=$(clock_now)
 check_postgres "make demo"
@@ -43,17 +47,14 @@ ensure_db_role
 CONF="$WORK/odoo.conf"
 write_odoo_conf "$CONF" "$HTTP_PORT"
 
+# the sandbox is generated anew at each start (its customers' subscriptions dated from
+# today): the demo's contracts and invoices start from a new database each time
 if "${PG_SUPER[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
-    echo "== Updating the add-ons in the existing database $DB"
-    "$PY" -m odoo -c "$CONF" -d "$DB" -u "$ADDONS" --stop-after-init --log-level=warn
-else
-    echo "== Creating the database $DB with the three add-ons"
-    "$PY" -m odoo -c "$CONF" -d "$DB" -i "$ADDONS" --stop-after-init --log-level=warn
+    echo "== Dropping the previous demo database $DB"
+    "${PG_SUPER[@]}" -c "DROP DATABASE \"$DB\" WITH (FORCE)"
 fi
-
-echo "== Connecting $DB to the sandbox: authorise, discover, map, consent, sync"
-CSP_SANDBOX_STATE="$WORK/sandbox.json" "$PY" -m odoo shell -c "$CONF" -d "$DB" --no-http \
-    --log-level=warn <"$ROOT/scripts/demo_setup.py"
+echo "== Creating the database $DB with the three add-ons"
+"$PY" -m odoo -c "$CONF" -d "$DB" -i "$ADDONS" --stop-after-init --log-level=warn
 
 "$PY" - "$WORK/sandbox.json" <<'PYEOF'
 import json
@@ -70,14 +71,25 @@ for key, value in state.items():
         for sub, item in value.items():
             print(f"      {sub}: {item}")
 PYEOF
+
+echo "== Connecting $DB to the sandbox and billing: authorise, discover, map, consent,"
+echo "   every step, prices, contracts, invoices, a quantity change, SSO, webhooks"
+CSP_SANDBOX_STATE="$WORK/sandbox.json" CSP_DEMO_URL="$ODOO_URL" CSP_DEMO_PY="$PY" \
+    "$PY" -m odoo shell -c "$CONF" \
+    -d "$DB" --no-http --log-level=warn <"$ROOT/scripts/demo_setup.py"
+
 cat <<MSG
 
 == Odoo 18 with the Microsoft CSP add-ons
-   URL:      http://127.0.0.1:$HTTP_PORT/odoo/action-csp_connector.csp_connection_action
+   URL:      $ODOO_URL/odoo/action-csp_connector.csp_connection_action
    Login:    admin
    Password: admin
    Menu:     Microsoft CSP
-   Stop with Ctrl+C (stops Odoo and the sandbox).
-
 MSG
+if [ "$SERVE" = 0 ]; then
+    echo "   (CSP_DEMO_SERVE=0: set up only, not served)"
+    exit 0
+fi
+echo "   Stop with Ctrl+C (stops Odoo and the sandbox)."
+echo
 "$PY" -m odoo -c "$CONF" -d "$DB" --db-filter="^$DB\$" --log-level=warn
