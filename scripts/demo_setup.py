@@ -217,7 +217,11 @@ def setup(env, state, base_url, commit=lambda: None, today=None):
     if create is None:
         result["blocked"] = "csp.connection._csp_create_contracts is not there yet"
     else:
-        contracts = create(partners=customers, start=this_month)
+        # "Create contracts" for three customers, first invoiced this month (made as
+        # superuser after its rights check: read here as the administrator)
+        contracts = env["contract.contract"].browse(
+            create(partners=customers, start=this_month).ids
+        )
         run = connection._csp_sync(trigger="manual", modules=["licences", "billing"])
         price_yearly_lines(contracts.contract_line_ids.csp_subscription_id, yearly)
         invoices = invoice(env, this_month)  # this month, pre-paid
@@ -284,13 +288,17 @@ def summary(result, base_url, state_path, python="python"):
             f"Next invoices:     {describe(result['next_invoices'])}",
         ]
     user, binding = result["portal_user"], result["portal_binding"]
-    out += ["", "== Where to look (draft invoices: nothing is posted)"]
     if not result.get("blocked"):
         out += [
+            "",
+            "== Where to look (draft invoices: nothing is posted)",
             "   Invoicing → Customers → Invoices: the drafts of this month and next month",
             "   (next month's holds the pro-rata lines of the change)",
+            f"      {base_url}/odoo/action-account.action_move_out_invoice_type",
             "   Microsoft CSP → Billing → Pro-rata Adjustments",
+            f"      {base_url}/odoo/action-csp_connector_billing.csp_billing_adjustment_action",
             "   Microsoft CSP → Billing → Reconciliation with Microsoft",
+            f"      {base_url}/odoo/action-csp_connector_billing.csp_billing_reconciliation_action",
             "   Microsoft CSP → Billing → Recurring Contracts",
         ]
     if user:
@@ -303,8 +311,11 @@ def summary(result, base_url, state_path, python="python"):
             f"   add &login_hint={binding.upn} to it and open it: the sandbox signs that user in",
             "   (without a hint it signs in the partner admin, who has no Odoo user).",
         ]
-    if not result.get("blocked"):
-        changed = result["changed"]
+    changed = result["changed"] or subscriptions.filtered(
+        lambda s: s.status == "active" and s.billing_cycle == "monthly"
+        and not s.next_term_instructions
+    )[:1]  # fmt: skip
+    if changed:
         out += [
             "",
             "== Webhooks: change a quantity in Partner Center while the demo runs",
