@@ -17,12 +17,13 @@ from urllib.parse import quote
 import pytest
 
 import odoo
-from odoo.tests import tagged
 
 from mscloud_sandbox.connection import price_sheet, set_quantity
 
 if not odoo.tools.config.get("db_name"):
     pytest.skip("needs the Odoo database of `make test`", allow_module_level=True)
+
+from odoo.tests import tagged
 
 from odoo.addons.csp_connector.tests.common import CspSandboxHttpCase
 
