@@ -180,6 +180,11 @@ class CspSubscription(models.Model):
                 "csp_billed_since": fields.Datetime.now(),
                 "date_start": contract.recurring_next_date or contract.date_start,
                 "recurring_next_date": contract.recurring_next_date,
+                # the contract's recurrence: OCA contract's line defaults (monthly,
+                # pre-paid) win over it at create, invoicing a yearly line every month
+                "recurring_rule_type": contract.recurring_rule_type,
+                "recurring_interval": contract.recurring_interval,
+                "recurring_invoicing_type": contract.recurring_invoicing_type,
             }
             try:
                 line = self.env["contract.line"].create(values)

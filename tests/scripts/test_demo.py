@@ -77,6 +77,11 @@ class TestDemo(CspSandboxHttpCase):
         self.assertTrue(recurring)
         self.assertTrue(prorata)
         self.assertEqual(set((first | following).mapped("state")), {"draft"})
+        # a contract invoiced every year is not invoiced again next month
+        self.assertEqual(
+            set(following.invoice_line_ids.contract_line_id.contract_id.mapped(
+                "recurring_rule_type")), {"monthly"},
+        )  # fmt: skip
         self.assertEqual(prorata.contract_line_id, changed.billing_adjustment_ids.contract_line_id)
         self.assertGreater(sum(prorata.mapped("price_subtotal")), 0)  # seats were added
         self.assertEqual(changed.contract_line_id.quantity, changed.quantity)
