@@ -4,9 +4,9 @@ import json
 
 from odoo import api, fields, models
 
+from ..importers.binding import BindingImporter, Planned
 from ..microsoft.graph import ReadCheck, read_delta
 from .csp_sync_run import out_of_time
-from .importer import BindingImporter, Planned
 
 
 class CspAzureGroup(models.Model):

@@ -21,7 +21,7 @@ class CspBindingMixin(models.AbstractModel):
     model's ``_csp_target_field``, if any). Gone from Microsoft, it is marked
     ``removed`` and its Odoo record archived, never deleted. ``fingerprint`` is a
     digest of what was last written: equal, nothing is written again. The importer
-    (importer.py, BindingImporter) creates, updates and archives bindings in batches,
+    (importers/binding.py, BindingImporter) creates, updates and archives bindings in batches,
     for every such model.
     """
 

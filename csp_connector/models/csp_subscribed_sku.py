@@ -5,6 +5,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..importers.binding import BindingImporter, Planned
 from ..microsoft import errors
 from ..sync import licences as licence_rules
 from .csp_guard import code_env
@@ -107,7 +108,6 @@ class CspSubscribedSku(models.Model):
     @api.model
     def _csp_import_skus(self, tenant, items, names):
         """Bind one complete read of the tenant's subscribed SKUs; returns counters."""
-        from .importer import BindingImporter, Planned  # noqa: PLC0415 - core module
 
         importer = BindingImporter(code_env(self), tenant)
         plans, errors_found = [], []

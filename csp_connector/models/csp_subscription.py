@@ -9,6 +9,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..importers.binding import BindingImporter, Planned
 from ..microsoft import errors
 from ..microsoft.dates import parse_datetime
 from ..sync import ledger
@@ -126,7 +127,6 @@ class CspSubscription(models.Model):
     def _csp_import_subscriptions(self, tenant, items, complete):
         """Bind subscriptions read from Partner Center. ``complete``: the read listed all
         of the customer's subscriptions, so the missing ones are marked removed."""
-        from .importer import BindingImporter, Planned  # noqa: PLC0415 - core module
 
         importer = BindingImporter(code_env(self), tenant)
         plans, refused, unreadable = [], [], {}

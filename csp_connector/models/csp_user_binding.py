@@ -4,9 +4,9 @@
 
 from odoo import api, fields, models
 
+from ..importers.users import UserImporter, select_for
 from .csp_guard import CONTEXT_KEY as CODE_WRITE_KEY
 from .csp_guard import code_env
-from .user_importer import UserImporter, select_for
 
 
 class CspUserBinding(models.Model):
@@ -20,10 +20,10 @@ class CspUserBinding(models.Model):
     _rec_name = "upn"
     _csp_target_field = "partner_id"
     # written with one raw UPDATE per set of changed columns by the importer
-    # (importer.BindingImporter.write_bindings: fingerprints and graph_values differ per
-    # user, so ORM writes would not group). Safe only while no stored computed field
-    # depends on them and no write() override must see them: test_binding_base fails
-    # when either appears.
+    # (importers/binding.py, BindingImporter.write_bindings: fingerprints and
+    # graph_values differ per user, so ORM writes would not group). Safe only while
+    # no stored computed field depends on them and no write() override must see them:
+    # test_binding_base fails when either appears.
     _csp_raw_update_fields = frozenset({
         "upn", "mail", "account_enabled", "external", "licensed", "sku_ids", "last_sign_in",
         "mapping_id", "fingerprint", "graph_values", "removed", "removed_date",
@@ -56,7 +56,7 @@ class CspUserBinding(models.Model):
         "carries only what changed: it is merged into these before anything is decided.",
     )
 
-    # -- the sync (models/user_importer.py) ------------------------------------
+    # -- the sync (importers/users.py) ------------------------------------
 
     def _csp_mark_removed(self):
         """Gone from Azure: besides the binding (and the contact, unless protected), the

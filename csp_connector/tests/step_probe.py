@@ -6,8 +6,8 @@ loaded into the registry by test_sync_steps only (odoo_test_helper.FakeModelLoad
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..importers.binding import BindingImporter, Planned
 from ..models.csp_sync_step import CspStep
-from ..models.importer import BindingImporter, Planned
 
 
 class CspConnectionProbe(models.Model):

@@ -189,7 +189,7 @@ class TestReliability(CspSandboxCase):
 
     def test_a_round_out_of_time_stops_at_a_page_boundary_and_resumes(self):
         self.env["ir.config_parameter"].sudo().set_param("csp_connector.users_page_size", "3")
-        target = "odoo.addons.csp_connector.models.user_importer._out_of_time"
+        target = "odoo.addons.csp_connector.importers.users._out_of_time"
         with patch(target, return_value=True):
             run = self.connection._csp_sync(trigger="cron", modules=["users"])
         self.assertEqual(run.state, "running")

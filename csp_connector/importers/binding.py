@@ -12,7 +12,7 @@ plain rules (sync/) and hands each page of planned records to a BindingImporter:
     return importer.counters
 
 Users, groups, SKUs and subscriptions all go through it. What a feature needs beyond
-that is a subclass overriding the hooks below (the user import, user_importer.py:
+that is a subclass overriding the hooks below (the user import, importers/users.py:
 contacts matched by e-mail, created with a built name, archives held by the safety
 valve until the round ends).
 """
@@ -24,7 +24,7 @@ from typing import NamedTuple
 from odoo import fields
 from odoo.tools import SQL
 
-from .csp_binding_mixin import differs, fingerprint
+from ..models.csp_binding_mixin import differs, fingerprint
 
 COUNTERS = ("created", "updated", "deactivated", "skipped")
 
