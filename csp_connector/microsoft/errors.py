@@ -1,7 +1,8 @@
 """Typed Microsoft errors and what they mean for an MSP, in plain words.
 
 ``explain(error)`` returns the likely cause and the fix; buttons show it in a
-``UserError``, scheduled runs store it on the run, the tenant and the chatter.
+``UserError``, scheduled runs store it on the run, the tenant and the chatter. The texts
+here are the core's; an add-on explains its own calls' failures through :func:`register`.
 """
 
 import re
@@ -56,6 +57,21 @@ class MicrosoftError(Exception):
         self.tenant = tenant
         self.trace = tuple(trace or ())  # (label, value): ids Microsoft can look up
         self.page = page  # which page of a list failed (from 1), when a list was read
+        self.original = None  # the error as raised, when this one wraps it (see wrapping)
+
+    @classmethod
+    def wrapping(cls, error):
+        """``error`` as a ``cls`` (an add-on's own kind, explained by its entry in the
+        table, see :func:`register`): the same answer and ids, ``original`` the error as
+        raised."""
+        wrapped = cls(
+            error.message, service=error.service, status=error.status, code=error.code,
+            aadsts=error.aadsts, correlation_id=error.correlation_id,
+            request_id=error.request_id, retry_after=error.retry_after, tenant=error.tenant,
+            trace=error.trace, page=error.page,
+        )  # fmt: skip
+        wrapped.original = error
+        return wrapped
 
     @property
     def explanation(self):
@@ -107,25 +123,6 @@ class OutOfTime(Exception):
     """A call could not finish in the time the running cron call has left (its
     worker would be stopped first): the step pauses and resumes in the next call.
     Not a MicrosoftError: nothing failed, nothing is recorded as an error."""
-
-
-class BillingReadError(MicrosoftError):
-    """Reading the partner's billing data (reconciliation line items) failed: explained
-    for billing by the page that failed and why (``original``: the error as raised),
-    not as a customer-list refusal."""
-
-    original = None
-
-    @classmethod
-    def of(cls, error):
-        wrapped = cls(
-            error.message, service=error.service, status=error.status, code=error.code,
-            correlation_id=error.correlation_id, request_id=error.request_id,
-            retry_after=error.retry_after, tenant=error.tenant, trace=error.trace,
-            page=error.page,
-        )  # fmt: skip
-        wrapped.original = error
-        return wrapped
 
 
 # -- explanations -------------------------------------------------------------
@@ -341,65 +338,8 @@ _INCOMPLETE_PC = Explanation(
     "the next run reads the whole list again. If it repeats, check the request log for "
     "these Partner Center calls and any proxy between Odoo and Microsoft.",
 )
-_BILLING = {
-    403: Explanation(
-        "Partner Center refused to show the billing data.",
-        "Reconciliation line items are the partner's billing data: the account that "
-        "authorised the connection needs the Billing admin (or Global admin) role in "
-        "Partner Center; Admin agent alone is not enough.",
-        "Give that account the Billing admin role in Partner Center (Account settings -> "
-        "User management), then click 'Authorize' on the connection and reconcile again.",
-    ),
-    400: Explanation(
-        "Partner Center did not accept the reconciliation request.",
-        "The currency is not one the partner is billed in, or the month asked for is "
-        "neither the current nor the previous billing period (the only unbilled periods).",
-        "Reconcile the current or the previous month only, in the currency of your Partner "
-        "Center billing profile (the company's currency).",
-    ),
-    404: Explanation(
-        "Partner Center has no unbilled billing data for this request.",
-        "The partner account has no open billing period in this currency yet (a new "
-        "account, or one billed in another currency).",
-        "Check the currency of your Partner Center billing profile; reconcile again once "
-        "the period has charges.",
-    ),
-}
-_BILLING_CUT = Explanation(
-    "Partner Center's line items came back cut short, so nothing was compared.",
-    "A page of the unbilled line items was empty, had no list of items or held fewer "
-    "items than it announced (a proxy cut the answer, or Partner Center had a transient "
-    "fault); compared as it was, it would show charges Microsoft did make as missing.",
-    "Reconcile again in a few minutes: the line items are read again from the first "
-    "page. If it repeats, check the request log for these calls.",
-)
-
-
-def _billing_part_way(page):
-    return Explanation(
-        f"Partner Center stopped answering part-way through the line items (page {page}).",
-        "The first pages came, then a later one failed (its continuation was lost, it timed "
-        "out, or Partner Center had a transient fault). It does not mean there is no "
-        "billing data: the pages before it had line items.",
-        "Reconcile again in a few minutes: the line items are read again from the first "
-        "page. If it repeats, check the request log for these calls and Partner Center's "
-        "service health.",
-    )
-
-
-def _billing(error):
-    """A failed read of the unbilled line items, explained by the page that failed."""
-    if error.page and error.page > 1:
-        return _billing_part_way(error.page)
-    original = error.original
-    if isinstance(original, IncompleteReadError):
-        return _BILLING_CUT
-    if error.status in _BILLING:
-        return _BILLING[error.status]
-    return explain(original) if original is not None else _GENERIC
-
-
-_GENERIC = Explanation(
+# what an error says when nothing more is known of it (an add-on's entry may end on it)
+GENERIC = Explanation(
     "Microsoft refused the request.",
     "See Microsoft's answer below.",
     "Check the connection's settings and the request log for this call.",
@@ -419,7 +359,6 @@ _BY_KIND = (
     (HostNotAllowedError, _HOST),
     (TransportError, _TRANSPORT),
     (ThrottledError, _THROTTLED),
-    (BillingReadError, _billing),
     (
         IncompleteReadError,
         lambda error: _INCOMPLETE_PC if error.service == "partnercenter" else _INCOMPLETE,
@@ -494,13 +433,44 @@ def _by_message(error):
     return next((expl for words, expl in _BY_MESSAGE if words in text), None)
 
 
+# -- the add-ons' entries -------------------------------------------------------------
+
+# error kind -> Explanation, or a callable(error) returning one: each add-on's own
+_REGISTERED = {}
+
+
+def register(kind, explanation):
+    """Explain every error of ``kind`` with ``explanation`` (an :class:`Explanation`, or a
+    callable taking the error and returning one).
+
+    How an add-on explains the failures of its own Microsoft calls: it defines its
+    ``MicrosoftError`` subclass next to those calls, raises it (``kind.wrapping(error)``
+    keeps Microsoft's answer and ids, ``original`` the error as raised) and registers it
+    when its module is imported. An entry is asked before the core's texts; a callable
+    may fall back to them with ``explain(error.original)``. Registering a kind again
+    replaces its entry."""
+    if not (isinstance(kind, type) and issubclass(kind, MicrosoftError)):
+        raise TypeError(f"{kind!r} is not a MicrosoftError subclass")
+    if kind.__module__ == __name__:
+        raise ValueError(f"{kind.__name__} is the core's: register an add-on's own kind")
+    _REGISTERED[kind] = explanation
+
+
+def _by_kind(error):
+    """An add-on's entry first (the most specific kind's), then the core's kinds."""
+    found = next((_REGISTERED[kind] for kind in type(error).__mro__ if kind in _REGISTERED), None)
+    if found is None:
+        found = next((expl for kind, expl in _BY_KIND if isinstance(error, kind)), None)
+    return found(error) if callable(found) else found
+
+
 def explain(error):
     """The cause and fix of a :class:`MicrosoftError` (or any exception)."""
-    for kind, explanation in _BY_KIND:
-        if isinstance(error, kind):
-            return explanation(error) if callable(explanation) else explanation
+    by_kind = _by_kind(error)
+    if by_kind is not None:
+        return by_kind
     if not isinstance(error, MicrosoftError):
-        return _GENERIC
+        return GENERIC
     if error.aadsts in AADSTS_EXPLANATIONS:
         return AADSTS_EXPLANATIONS[error.aadsts]
     code = (error.code or "").lower()
@@ -522,4 +492,4 @@ def explain(error):
         return _CONFLICT
     if status and status >= 500:
         return _SERVER
-    return _GENERIC
+    return GENERIC

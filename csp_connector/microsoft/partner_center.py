@@ -1,14 +1,20 @@
-"""Partner Center REST calls: customers, subscriptions, subscribed SKUs, quantities.
+"""Partner Center REST calls: customers, subscriptions, subscribed SKUs, quantities,
+audit records, webhook registration.
 
 ``token`` is a callable returning a Partner Center access token; it is asked before
 every call, so MSAL can refresh it during long runs.
 
-Every list (customers, subscriptions, subscribed SKUs, audit records, line items) is
-read through ``MicrosoftHttp.iter_partner_center_pages``, which proves each page whole
+Every list is read through ``PartnerCenter.pages`` (``MicrosoftHttp.
+iter_partner_center_pages``), which proves each page whole
 (``http.partner_center_page_problem``) and follows ``links.next`` to the page that says
 it is the last: a list these methods return in full is the complete list, and any
 other answer raises ``errors.IncompleteReadError`` before the caller could conclude
 anything (mark a subscription removed, archive a tenant) from a part of it.
+
+The public API an add-on builds its own Partner Center calls on (in its own
+``microsoft/``): ``PartnerCenter.pages`` and ``PartnerCenter.items`` (a paged GET with
+that proof), ``PartnerCenter.get`` and ``PartnerCenter.request`` (single requests), and
+``errors.register`` for its error texts.
 """
 
 from dataclasses import dataclass
@@ -18,7 +24,6 @@ from urllib.parse import quote
 from . import errors
 
 PAGE_SIZE = 500  # Partner Center's maximum for customers
-LINE_ITEMS_PAGE_SIZE = 2000  # Partner Center's maximum for reconciliation line items
 
 
 @dataclass(frozen=True)
@@ -82,41 +87,62 @@ class PartnerCenter:
     def _url(self, path):
         return self.http.url("partnercenter", path)
 
+    # -- the public API: paged and single requests -------------------------------------
+
+    def pages(self, path, params=None, tenant=None):
+        """Every page of a Partner Center list at ``path`` (under the Partner Center
+        endpoint), each proven whole, following ``links.next`` with its continuation
+        to the page that says it is the last (see the module's docstring). ``tenant``:
+        the customer the call is about (the request log's)."""
+        return self.http.iter_partner_center_pages(
+            self._url(path), tenant=tenant, params=params, auth=self._auth,
+            reauth=self._reauth,
+        )  # fmt: skip
+
+    def items(self, path, params=None, tenant=None):
+        """Every item of the list at ``path``, across all its pages (``pages``)."""
+        for page in self.pages(path, params=params, tenant=tenant):
+            yield from page["items"]
+
+    def get(self, path, params=None, tenant=None):
+        """One GET: the answer's JSON body ({} when empty)."""
+        return self.http.get_json(
+            self._url(path), service="partnercenter", tenant=tenant, params=params,
+            auth=self._auth, reauth=self._reauth,
+        )  # fmt: skip
+
+    def request(self, method, path, json=None, tenant=None):
+        """One request, its ``requests.Response``. The request id is kept on retries, so
+        Partner Center applies a retried change once; any 4xx/5xx raises
+        ``errors.MicrosoftError``."""
+        return self.http.request(
+            method, self._url(path), service="partnercenter", tenant=tenant, json=json,
+            auth=self._auth, reauth=self._reauth,
+        )  # fmt: skip
+
+    # -- customers, subscriptions -------------------------------------------------------
+
     def customers(self, page_size=PAGE_SIZE):
         """Every customer with a reseller relationship, across all pages (links.next
         with its continuation token)."""
-        return self._paged_items("v1/customers", None, page_size)
+        return self.items("v1/customers", _size(page_size))
 
     def subscriptions(self, customer_id, page_size=None):
         """Every subscription of a customer, across all pages. Partner Center answers
         one page unless a size is asked; links.next is followed either way."""
         path = f"v1/customers/{quote(customer_id)}/subscriptions"
-        return self._paged_items(path, customer_id, page_size)
-
-    def _paged_items(self, path, tenant, page_size):
-        pages = self.http.iter_partner_center_pages(
-            self._url(path),
-            tenant=tenant,
-            params={"size": page_size} if page_size else None,
-            auth=self._auth,
-            reauth=self._reauth,
-        )
-        for page in pages:
-            yield from page["items"]
+        return self.items(path, _size(page_size), tenant=customer_id)
 
     def subscribed_skus(self, customer_id):
         path = f"v1/customers/{quote(customer_id)}/subscribedskus"
-        return list(self._paged_items(path, customer_id, None))
+        return list(self.items(path, tenant=customer_id))
 
     # -- one subscription, quantity changes ------------------------------------------
 
     def subscription(self, customer_id, subscription_id):
         """One subscription as Partner Center has it now."""
         path = f"v1/customers/{quote(customer_id)}/subscriptions/{quote(subscription_id)}"
-        return self.http.get_json(
-            self._url(path), service="partnercenter", tenant=customer_id, auth=self._auth,
-            reauth=self._reauth,
-        )  # fmt: skip
+        return self.get(path, tenant=customer_id)
 
     def patch_subscription(self, customer_id, subscription_id, body):
         """PATCH the whole subscription object (e.g. with a new quantity). The request id
@@ -125,10 +151,7 @@ class PartnerCenter:
         changed subscription (camelCase or PascalCase keys) and a 202 (accepted, still
         being applied)."""
         path = f"v1/customers/{quote(customer_id)}/subscriptions/{quote(subscription_id)}"
-        response = self.http.request(
-            "PATCH", self._url(path), service="partnercenter", tenant=customer_id, json=body,
-            auth=self._auth, reauth=self._reauth,
-        )  # fmt: skip
+        response = self.request("PATCH", path, json=body, tenant=customer_id)
         try:
             answer = response.json() if response.content else None
         except ValueError:
@@ -144,51 +167,12 @@ class PartnerCenter:
             params["endDate"] = _stamp(end)
         if page_size:
             params["size"] = page_size
-        pages = self.http.iter_partner_center_pages(
-            self._url("v1/auditrecords"), params=params, auth=self._auth, reauth=self._reauth
-        )
-        for page in pages:
-            yield from page["items"]
-
-    # -- billing ------------------------------------------------------------------------
-
-    def unbilled_line_items(self, currency, period="current", page_size=LINE_ITEMS_PAGE_SIZE):
-        """The partner's unbilled reconciliation line items of licence-based (new
-        commerce) purchases: ``GET /v1/invoices/unbilled/lineitems?provider=onetime
-        &invoicelineitemtype=billinglineitems``, in ``currency`` (ISO code), for the
-        ``period`` "current" or "previous" (calendar month), every customer, across all
-        pages (``links.next`` with the ``MS-ContinuationToken`` header). Items are yielded
-        as Partner Center sent them (billing/reconcile.py reads their fields, which may
-        be absent). Any failure raises :class:`errors.BillingReadError`, explained for
-        billing by the page that failed: a page that is not whole (a cut page would look
-        like charges Microsoft did not make), a refusal, or a later page that failed
-        after the first ones came ("part-way through", never "no billing data")."""
-        params = {
-            "provider": "onetime",
-            "invoicelineitemtype": "billinglineitems",
-            "currencycode": currency.upper(),
-            "period": period,
-            "size": page_size,
-        }
-        pages = self.http.iter_partner_center_pages(
-            self._url("v1/invoices/unbilled/lineitems"), params=params, auth=self._auth,
-            reauth=self._reauth,
-        )  # fmt: skip
-        try:
-            for page in pages:
-                yield from page["items"]
-        except errors.MicrosoftError as exc:
-            if isinstance(exc, errors.BillingReadError):
-                raise
-            raise errors.BillingReadError.of(exc) from exc
+        return self.items("v1/auditrecords", params)
 
     # -- webhook registration -----------------------------------------------------------
 
     def _webhook(self, method, path="", json=None):
-        response = self.http.request(
-            method, self._url(f"webhooks/v1/registration{path}"), service="partnercenter",
-            json=json, auth=self._auth, reauth=self._reauth,
-        )  # fmt: skip
+        response = self.request(method, f"webhooks/v1/registration{path}", json=json)
         return response.json() if response.content else {}
 
     def webhook_registration(self):
@@ -223,6 +207,10 @@ class PartnerCenter:
 
     def webhook_test_event(self, correlation_id):
         return self._webhook("GET", f"/validationEvents/{quote(correlation_id)}")
+
+
+def _size(page_size):
+    return {"size": page_size} if page_size else None
 
 
 def _stamp(moment):

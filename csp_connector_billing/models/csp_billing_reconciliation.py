@@ -24,6 +24,7 @@ from odoo.addons.csp_connector.microsoft.safe_text import one_line
 
 from ..billing import lines as line_rules
 from ..billing import prorata, reconcile
+from ..microsoft import line_items
 from . import csp_billing_adjustment as adjustment_rules
 
 _logger = logging.getLogger(__name__)
@@ -282,7 +283,7 @@ class CspBillingReconciliation(models.Model):
         recorder = self.env["csp.request.log"]._csp_recorder(connection)
         try:
             client = connection._csp_partner_center(connection._csp_http(recorder))
-            return list(client.unbilled_line_items(currency.name, period))
+            return list(line_items.unbilled_line_items(client, currency.name, period))
         finally:
             recorder.flush()
 

@@ -12,6 +12,7 @@ from freezegun import freeze_time
 
 from odoo.tests import tagged
 
+from ..microsoft import line_items
 from .common import ASHFORD, BillingInvoicingCase
 
 PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # monthly, started on the 14th, 2 seats
@@ -33,7 +34,7 @@ class TestBillingAdjustments(BillingInvoicingCase):
         """The sandbox's unbilled line items of a subscription (its own implementation of
         the rule)."""
         client = self.connection._csp_partner_center(self.connection._csp_http())
-        items = client.unbilled_line_items("GBP")
+        items = line_items.unbilled_line_items(client, "GBP")
         return [i for i in items if i["subscriptionId"] == subscription_id]
 
     def test_seat_change_billed_once_at_microsofts_cost(self):

@@ -20,6 +20,7 @@ from odoo.addons.csp_connector.sync import subscriptions as quantity_rules
 
 from mscloud_sandbox.generate import catalogue
 
+from ..microsoft import line_items
 from .common import ASHFORD, BillingInvoicingCase
 
 PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # monthly, started on the 14th, 2 seats
@@ -74,7 +75,7 @@ class TestBillingLedger(BillingInvoicingCase):
 
     def sandbox_items(self, subscription_id):
         client = self.connection._csp_partner_center(self.connection._csp_http())
-        return [i for i in client.unbilled_line_items("GBP")
+        return [i for i in line_items.unbilled_line_items(client, "GBP")
                 if i["subscriptionId"] == subscription_id]  # fmt: skip
 
     def priced(self, subscription):

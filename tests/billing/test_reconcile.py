@@ -13,11 +13,12 @@ import datetime as dt
 import pytest
 from conftest import buy_subscription, partner_center_token, patch_subscription, sandbox_control
 
-from odoo.addons.csp_connector.microsoft import errors
 from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp
 from odoo.addons.csp_connector.microsoft.partner_center import PartnerCenter
 from odoo.addons.csp_connector_billing.billing import prorata, reconcile
 from odoo.addons.csp_connector_billing.billing.prorata import Change, TimeSource
+from odoo.addons.csp_connector_billing.microsoft.errors import BillingReadError
+from odoo.addons.csp_connector_billing.microsoft.line_items import unbilled_line_items
 
 from mscloud_sandbox import unbilled
 from mscloud_sandbox.pricing import MARKETS
@@ -57,7 +58,7 @@ def _line_items(sb, currency, history):
     """Partner Center's items of this month for the subscriptions of ``history`` (the
     generated world's own subscriptions are left out), read by the add-on's client over
     pages of 3."""
-    items = list(_client(sb).unbilled_line_items(currency, page_size=3))
+    items = list(unbilled_line_items(_client(sb), currency, page_size=3))
     ids = {sub.subscription_id for sub, __ in history.values()}
     return [item for item in items if item["subscriptionId"] in ids]
 
@@ -229,7 +230,7 @@ def test_recurring_cost_of_each_cycle_reconciles(sandbox):
     ]
     _clock(sb, _at("2026-06-30T10:00:00"))  # the renewal of the 30th has happened
     ids = {s.subscription_id for s, *__ in subs.values()}
-    items = [i for i in _client(sb).unbilled_line_items(currency) if i["subscriptionId"] in ids]
+    items = [i for i in unbilled_line_items(_client(sb), currency) if i["subscriptionId"] in ids]
     report = reconcile.reconcile(tenant.id, dt.date(2026, 6, 1), ours, items)
     assert report.differences == ()
     assert report.matched == 3
@@ -274,6 +275,6 @@ def test_a_refusal_is_explained_for_billing(sandbox):
     rule = {"service": "partner_center", "path": "/v1/invoices/unbilled/lineitems",
             "status": 403, "times": 1}  # fmt: skip
     _control(sandbox, "POST", "/faults", rule)
-    with pytest.raises(errors.BillingReadError) as caught:
-        list(client.unbilled_line_items("EUR"))
+    with pytest.raises(BillingReadError) as caught:
+        list(unbilled_line_items(client, "EUR"))
     assert "Billing admin" in caught.value.user_message()

@@ -1,3 +1,5 @@
+import pytest
+
 from odoo.addons.csp_connector.microsoft import errors
 
 
@@ -16,7 +18,7 @@ def test_aadsts_code_is_read_from_microsofts_message():
 def test_every_documented_code_has_its_own_cause_and_fix():
     codes = [7000229, 700016, 7000119, 50011, 7000215, 7000222, 700082, 65001, 50076, 50078, 90002]
     explanations = {code: errors.explain(errors.AuthError(f"AADSTS{code}: x")) for code in codes}
-    assert all(expl is not errors._GENERIC for expl in explanations.values())
+    assert all(expl is not errors.GENERIC for expl in explanations.values())
     # secrets: wrong value and expired value need different fixes
     assert explanations[7000215] != explanations[7000222]
     assert "Value" in explanations[7000215].fix
@@ -43,7 +45,7 @@ def test_http_statuses_map_to_service_specific_advice():
 def test_transport_and_host_errors_are_explained():
     assert "reached" in errors.explain(errors.TransportError("ConnectionError")).title
     assert "host" in errors.explain(errors.HostNotAllowedError("x")).title
-    assert errors.explain(ValueError("boom")) is errors._GENERIC
+    assert errors.explain(ValueError("boom")) is errors.GENERIC
 
 
 def test_same_failure_ignores_ids_and_times():
@@ -105,3 +107,38 @@ def test_a_risky_sign_in_is_explained_whatever_the_service_or_answer():
     assert not errors.is_risky(roles)
     assert errors.explain(roles) is errors._FORBIDDEN_GRAPH
     assert not errors.is_risky(errors.MicrosoftError("risky", service="graph", status=500))
+
+
+def test_an_add_on_explains_its_own_kind_through_the_table(monkeypatch):
+    """An add-on's error kind wraps the error as raised and is explained by the entry the
+    add-on registered (the most specific kind's), asked before the core's texts; the
+    core's kinds are not an add-on's to register."""
+    monkeypatch.setattr(errors, "_REGISTERED", {})
+
+    class ReportError(errors.MicrosoftError):
+        pass
+
+    class LateReportError(ReportError):
+        pass
+
+    own = errors.Explanation("The report is not ready.", "It is being built.", "Wait.")
+    errors.register(ReportError, lambda error: own if error.status == 404 else
+                    errors.explain(error.original))  # fmt: skip
+    late = errors.Explanation("The report is late.", "Microsoft is slow.", "Wait longer.")
+    errors.register(LateReportError, late)
+
+    refused = errors.MicrosoftError("Not found", service="graph", status=404, request_id="r")
+    wrapped = ReportError.wrapping(refused)
+    assert (wrapped.status, wrapped.request_id, wrapped.original) == (404, "r", refused)
+    assert wrapped.user_message().startswith("The report is not ready.")
+    assert "Not found" in wrapped.user_message()  # Microsoft's words are kept
+    throttled = ReportError.wrapping(errors.ThrottledError("x", service="graph", status=429))
+    assert errors.explain(throttled) is errors._THROTTLED  # the core's, through the original
+    assert errors.explain(LateReportError("x", status=404)) is late
+    # the error as raised keeps the core's words
+    assert errors.explain(refused) is errors.GENERIC
+    for core_kind in (errors.MicrosoftError, errors.IncompleteReadError):
+        with pytest.raises(ValueError):
+            errors.register(core_kind, own)
+    with pytest.raises(TypeError):
+        errors.register(ValueError, own)

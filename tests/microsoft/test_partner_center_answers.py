@@ -1,17 +1,16 @@
 """Partner Center's answers as the client reads them: a list is whole only when each page
 proves itself and the last one says it is the last; a quantity PATCH answered in either
-casing or accepted (202); each failed page of the unbilled line items explained as what
-it is. Against the sandbox's Partner Center routes and their injected bad pages."""
+casing or accepted (202). Against the sandbox's Partner Center routes and their injected
+bad pages."""
 
 import pytest
-from conftest import _world, buy_subscription, partner_center_token
+from conftest import _world, partner_center_token
 
 from odoo.addons.csp_connector.microsoft import errors
 from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp, partner_center_page_problem
 from odoo.addons.csp_connector.microsoft.partner_center import PartnerCenter, camel_keys
 
 from mscloud_sandbox.app import Sandbox
-from mscloud_sandbox.pricing import MARKETS
 
 BAD_PAGES = ("empty", "empty_object", "no_value", "emptied", "emptied_uncounted", "cut",
              "no_next")  # fmt: skip
@@ -140,49 +139,3 @@ def test_camel_keys():
             "id": "kept"}  # fmt: skip
     assert camel_keys(sent) == {"id": "kept", "quantity": 3,
                                 "refundableQuantity": {"details": [{"quantity": 1}]}}  # fmt: skip
-
-
-# -- unbilled line items, page by page -------------------------------------------------
-
-LINE_ITEMS = "/v1/invoices/unbilled/lineitems"
-
-
-@pytest.fixture(scope="module")
-def currency(sb):
-    """A currency with line items over several pages: three subscriptions bought."""
-    tenant = next(t for t in sb.world.tenants.values() if t.reseller and t.country in MARKETS)
-    for quantity in (2, 3, 4):
-        buy_subscription(sb, tenant, sb.clock.now(), quantity)
-    return MARKETS[tenant.country][0]
-
-
-def _fail_line_items(sb, client, page, currency, **fault):
-    assert len(list(client.unbilled_line_items(currency, page_size=2))) > 2  # two pages
-    sb.faults.add(service="partnercenter", path=LINE_ITEMS, after=page - 1, **fault)
-    with pytest.raises(errors.BillingReadError) as caught:
-        list(client.unbilled_line_items(currency, page_size=2))
-    sb.faults.clear()
-    return caught.value
-
-
-def test_a_404_on_the_first_page_is_no_billing_data_in_that_currency(sb, client, currency):
-    error = _fail_line_items(sb, client, 1, currency, status=404, times=1)
-    assert error.page == 1
-    assert "no unbilled billing data" in error.user_message()
-
-
-@pytest.mark.parametrize("status", [404, 503])
-def test_a_later_page_that_fails_is_a_read_stopped_part_way(sb, client, currency, status):
-    error = _fail_line_items(sb, client, 2, currency, status=status)
-    message = error.user_message()
-    assert error.page == 2
-    assert "stopped answering part-way through the line items (page 2)" in message
-    assert "no unbilled billing data" not in message
-    assert "Reconcile again" in message
-
-
-def test_a_cut_page_of_line_items_is_not_no_charges(sb, client, currency):
-    error = _fail_line_items(sb, client, 1, currency, body="cut", times=1)
-    assert "came back cut short, so nothing was compared" in error.user_message()
-    later = _fail_line_items(sb, client, 2, currency, body="emptied", times=1)
-    assert "part-way through the line items (page 2)" in later.user_message()
