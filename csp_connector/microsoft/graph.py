@@ -1,7 +1,12 @@
 """Microsoft Graph v1.0 calls, for the partner tenant (GDAP relationships) and for
-customer tenants (organisation, users, groups, SKUs, devices).
+customer tenants (organisation, users, groups, SKUs, licence assignments).
 
 ``token`` is a callable returning a Graph access token for the tenant being read.
+
+The public API an add-on builds its own Graph calls on (in its own ``microsoft/``):
+``Graph.iter_pages`` (a paged GET, each page shape-checked) with :class:`ReadCheck`
+(the proof that a read is complete), ``Graph.iter_collection``, ``Graph.get`` and
+``Graph.request`` (single requests), and ``errors.register`` for its error texts.
 """
 
 from urllib.parse import quote
@@ -105,6 +110,7 @@ class Graph:
             yield from page.get("value") or []
 
     def get(self, path, params=None):
+        """One GET: the answer's JSON body ({} when empty)."""
         return self.http.get_json(
             self._url(path),
             service="graph",
@@ -113,6 +119,21 @@ class Graph:
             auth=self._auth,
             reauth=self._reauth,
         )
+
+    def request(self, method, path, json=None, params=None):
+        """One request (retried as ``MicrosoftHttp.request`` retries): the answer's JSON
+        body ({} when empty). Any 4xx/5xx raises ``errors.MicrosoftError``."""
+        response = self.http.request(
+            method,
+            self._url(path),
+            service="graph",
+            tenant=self.tenant,
+            params=params,
+            json=json,
+            auth=self._auth,
+            reauth=self._reauth,
+        )
+        return response.json() if response.content else {}
 
     def iter_pages(self, url_or_path, params=None, headers=None):
         """Every page of a collection or of a delta round (a full URL is followed as is)."""
@@ -174,24 +195,11 @@ class Graph:
             return self.iter_pages(link)
         return self.iter_pages(GROUPS_DELTA, params={"$select": select})
 
-    # -- licences, devices ---------------------------------------------------
+    # -- licences ---------------------------------------------------------
 
     def subscribed_skus(self):
         """The tenant's subscribed SKUs (one page: Graph does not page this list)."""
         return self.iter_collection("v1.0/subscribedSkus")
-
-    def managed_devices(self, select=None, page_size=None, count=False):
-        """Pages of the tenant's Intune managed devices (shape-checked pages).
-        ``count``: Intune states the total in ``@odata.count`` (ReadCheck's proof that
-        the pages held every device)."""
-        params = {}
-        if select:
-            params["$select"] = select
-        if page_size:
-            params["$top"] = page_size
-        if count:
-            params["$count"] = "true"
-        return self.iter_pages("v1.0/deviceManagement/managedDevices", params=params or None)
 
     def assign_license(self, user_id, add=(), remove=()):
         """Add licences (skuIds, optionally with disabled plans) to and remove licences
@@ -202,16 +210,7 @@ class Graph:
             ],
             "removeLicenses": list(remove),
         }
-        response = self.http.request(
-            "POST",
-            self._url(f"v1.0/users/{quote(user_id)}/assignLicense"),
-            service="graph",
-            tenant=self.tenant,
-            json=body,
-            auth=self._auth,
-            reauth=self._reauth,
-        )
-        return response.json() if response.content else {}
+        return self.request("POST", f"v1.0/users/{quote(user_id)}/assignLicense", json=body)
 
     def iter_relationships(self, page_size=None):
         """The partner's GDAP relationships (all statuses)."""

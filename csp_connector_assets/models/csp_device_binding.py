@@ -76,7 +76,8 @@ class CspDeviceBinding(models.Model):
             page_size = tenant.connection_id._csp_page_size()
             # Intune states the total in @odata.count: the proof that the pages held
             # every device (a page cut short without nextLink is caught by it)
-            pages = graph.managed_devices(",".join(rules.SELECT), page_size, count=True)
+            select = ",".join(rules.SELECT)
+            pages = device_calls.managed_devices(graph, select, page_size, count=True)
         try:
             for page in pages:
                 run.apply(check.page(page), counters)

@@ -7,6 +7,7 @@ from conftest import graph_token
 from odoo.addons.csp_connector.microsoft import errors
 from odoo.addons.csp_connector.microsoft.graph import Graph, ReadCheck
 from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp
+from odoo.addons.csp_connector_assets.microsoft.devices import managed_devices
 
 
 def _ids(sb, tenant_id):
@@ -45,7 +46,7 @@ def test_managed_devices_pages_prove_a_complete_read_with_count(sandbox):
     total = len(sandbox.world.tenants[tenant_id].devices) or len(_ids(sandbox, tenant_id))
     check = ReadCheck(delta=False)
     read = []
-    for page in _graph(sandbox, tenant_id).managed_devices("id", page_size=4, count=True):
+    for page in managed_devices(_graph(sandbox, tenant_id), "id", page_size=4, count=True):
         read += check.page(page)
     check.finish()
     assert check.expected == total == len(read) > 4
@@ -53,7 +54,7 @@ def test_managed_devices_pages_prove_a_complete_read_with_count(sandbox):
     # a page cut short (half its devices, no nextLink): the count gives it away
     sandbox.faults.add(service="graph", path="managedDevices", body="cut", times=1)
     check = ReadCheck(delta=False)
-    for page in _graph(sandbox, tenant_id).managed_devices("id", page_size=4, count=True):
+    for page in managed_devices(_graph(sandbox, tenant_id), "id", page_size=4, count=True):
         check.page(page)
     with pytest.raises(errors.IncompleteReadError):
         check.finish()
