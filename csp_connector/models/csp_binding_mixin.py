@@ -13,8 +13,8 @@ def fingerprint(*parts):
 
 
 class CspBindingMixin(models.AbstractModel):
-    """What every record bound to a Microsoft object shares (users, groups, and the
-    licences, subscriptions and devices of the feature add-ons).
+    """What every record bound to a Microsoft object shares (users, groups, licences,
+    subscriptions, and what the feature add-ons import).
 
     A binding is one Microsoft object (``microsoft_id``, unique per tenant) of one
     tenant of one connection, bound to the Odoo record it became (the concrete

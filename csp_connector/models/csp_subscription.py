@@ -105,7 +105,7 @@ class CspSubscription(models.Model):
     change_ids = fields.One2many(
         "csp.subscription.change", "subscription_id", string="Change History", readonly=True,
         help="Each change Microsoft told us about, when it took effect and where that time "
-        "comes from (what billing reads).",
+        "comes from (what features read instead of the chatter).",
     )  # fmt: skip
 
     @api.depends("refundable_details")

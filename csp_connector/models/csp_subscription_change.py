@@ -3,8 +3,8 @@
 """The subscription change ledger: one row per change of a subscription Microsoft told
 us about, with its old and new state, when it took effect and where that time comes
 from. Rows are made by :meth:`CspSubscriptionChange._csp_record` only (the decisions are
-sync/ledger.py's); nobody writes or deletes them. Features read it (billing's pro-rata)
-instead of the chatter."""
+sync/ledger.py's); nobody writes or deletes them. Feature add-ons read it instead of the
+chatter."""
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
@@ -118,13 +118,13 @@ class CspSubscriptionChange(models.Model):
     @api.model
     def _csp_change_prices(self, subscription):
         """{field: value} of the prices in force for a change of ``subscription``: none
-        in the core; a billing add-on adds its unit cost and list price."""
+        in the core; a feature add-on adds the prices it stores (a cost, a list price)."""
         return {}
 
     @api.model
     def _csp_billed_ids(self, changes):
         """The ids of ``changes`` something was billed from (their time is settled):
-        none in the core; a billing add-on says which."""
+        none in the core; the feature add-on that bills says which."""
         return set()
 
     @api.model

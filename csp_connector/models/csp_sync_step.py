@@ -20,8 +20,9 @@ class CspStep:
     - ``label``: what the run lines and the form show;
     - ``scope``: "connection" (handler on ``csp.connection``, once per run) or
       "tenant" (handler on ``csp.tenant``, once per tenant to import);
-    - ``sequence``: order (tenants 10, users 20, licences 30, assets 40, billing 50);
-      every connection step runs before the tenants' steps;
+    - ``sequence``: order (the core's: tenants 10, users 20, licences 30; a feature's
+      step comes after those whose records it reads); every connection step runs
+      before the tenants' steps;
     - ``handler``: name of the method called as ``record.handler(http)`` on one
       record; it returns a counters dict (created, updated, deactivated, skipped,
       errors, held: ints; message: str; paused: True when out of time).

@@ -1,7 +1,7 @@
 """The subscription change ledger's decisions: what changed, which kind, its key, and
 where one observation of a subscription goes among the changes already known.
 
-A subscription's *state* is what billing depends on: quantity, status, term start,
+A subscription's *state* is what Microsoft charges by: quantity, status, term start,
 billing cycle and term. Each time Microsoft tells us about a subscription (a Partner
 Center audit record, a webhook event and the read it triggers, a read of the licences
 step, the answer to a change made from Odoo) the state observed is compared with the
@@ -55,7 +55,7 @@ VALUE_NAMES = {"quantity": "quantity", "status": "status", "term_start": "start_
 
 @dataclasses.dataclass(frozen=True)
 class State:
-    """What billing depends on of a subscription (naive UTC term start)."""
+    """What Microsoft charges a subscription by (naive UTC term start)."""
 
     quantity: int | None = None
     status: str | None = None
@@ -79,7 +79,7 @@ class State:
         return cls(**given)
 
     def same(self, other):
-        """Whether two states are the same for billing (a term start on the same day)."""
+        """Whether two states are charged the same (a term start on the same day)."""
         return other is not None and _compared(self) == _compared(other)
 
     def digest(self):
@@ -147,7 +147,7 @@ class Skip:
 
 
 def kind_of(old, new, creation_date=None):
-    """The kind of change from ``old`` to ``new`` (None: the same for billing)."""
+    """The kind of change from ``old`` to ``new`` (None: charged the same)."""
     if old is None:
         purchase = (
             creation_date is not None

@@ -40,6 +40,16 @@ class TestBillingRights(CspSandboxHttpCase):
             self.rpc(model, method, *args)
         self.assertEqual(caught.exception.args[0], ACCESS_ERROR, f"{model}.{method}{args}")
 
+    def test_the_integrator_holds_the_billing_steps_group_only(self):
+        """The scheduled billing step's technical user gets this add-on's group (what the
+        step writes, see csp_connector's test of the integrator's groups), no invoicing
+        or accounting group."""
+        held = set(self.env.ref("csp_connector.user_csp_integrator").groups_id.get_external_id()
+                   .values())  # fmt: skip
+        self.assertIn("csp_connector_billing.group_csp_billing_step", held)
+        accounting = {xmlid for xmlid in held if xmlid.split(".")[0] in ("account", "contract")}
+        self.assertEqual(accounting, set())
+
     def test_invoice_lines_need_invoicing_rights(self):
         connection = self.connection.id
         self.authenticate("csp_mgr", "csp_mgr")  # CSP manager, no invoicing rights
