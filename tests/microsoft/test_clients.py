@@ -55,6 +55,26 @@ def test_subscriptions_of_a_customer_across_continuation_pages(sandbox, signed_i
     assert all("seekOperation=Next" in e.url for e in pages[1:])
 
 
+def test_an_add_ons_calls_go_through_the_public_api(sandbox, signed_in):
+    """What an add-on's own Partner Center calls use: the paged GET (every page proven
+    whole, continuation followed), its items, a single GET; each exchange is logged with
+    the customer it is about."""
+    http, app, rec = signed_in
+    client = PartnerCenter(http, lambda: auth.silent_token(app)["access_token"])
+    tenant = max(
+        (t for t in sandbox.world.tenants.values() if t.reseller),
+        key=lambda t: len(t.subscriptions),
+    )
+    path = f"v1/customers/{tenant.id}/subscriptions"
+    rec.exchanges.clear()
+    pages = list(client.pages(path, {"size": 1}, tenant=tenant.id))
+    assert [len(page["items"]) for page in pages] == [1] * len(tenant.subscriptions)
+    ids = [page["items"][0]["id"] for page in pages]
+    assert [item["id"] for item in client.items(path, tenant=tenant.id)] == ids
+    assert client.get(f"{path}/{ids[0]}", tenant=tenant.id)["id"] == ids[0]
+    assert {e.tenant for e in rec.exchanges} == {tenant.id}
+
+
 def test_gdap_relationships_with_a_partner_token(sandbox, signed_in):
     http, _app, _rec = signed_in
     gdap = sandbox.world.gdap_app
