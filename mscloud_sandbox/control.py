@@ -456,7 +456,3 @@ url_map = Map(
     ],
     strict_slashes=False,
 )
-
-# registers the unbilled reconciliation line items and bills the subscription changes
-# made through these routes (mscloud_sandbox/unbilled.py)
-from . import unbilled  # noqa: E402, F401

@@ -6,6 +6,8 @@ subscriptions, computed by the sandbox from its own subscription changes.
 current calendar month's lines in that currency, paged like Partner Center: ``size``
 (at most 2000), then ``links.next`` with ``seekOperation=Next`` and the
 ``MS-ContinuationToken`` header.  ``period=previous`` answers the month before.
+:func:`register` (called by ``app.py``) adds this route, ``/_control/billing`` and the
+billing of subscription changes to Partner Center's and the control API's routes.
 
 What is billed.  The sandbox keeps a ledger of the changes it sees: a subscription created
 through the control API (a purchase at its ``effectiveStartDate``), quantity changes and
@@ -447,7 +449,16 @@ def _observe(rules_map, handlers):
         index[wrapper] = index.pop(handler)
 
 
-url_map.add(Rule("/v1/invoices/unbilled/lineitems", endpoint=unbilled_line_items, methods=["GET"]))
-_observe(url_map, {patch_subscription})
-_observe(control.url_map, {control.create_subscription, control.subscription})
-control.url_map.add(Rule("/billing", endpoint=control_billing, methods=["GET", "PUT"]))
+def register():
+    """Add the ledger to the server's routes: Partner Center serves the unbilled line
+    items, the control API ``/billing``, and the subscription changes made through
+    Partner Center's PATCH and the control API are billed. Called by ``app.py``, where
+    the server's routes come together; a second call changes nothing."""
+    if "/v1/invoices/unbilled/lineitems" in {rule.rule for rule in url_map.iter_rules()}:
+        return
+    url_map.add(
+        Rule("/v1/invoices/unbilled/lineitems", endpoint=unbilled_line_items, methods=["GET"])
+    )
+    _observe(url_map, {patch_subscription})
+    _observe(control.url_map, {control.create_subscription, control.subscription})
+    control.url_map.add(Rule("/billing", endpoint=control_billing, methods=["GET", "PUT"]))
