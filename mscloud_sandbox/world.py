@@ -1,7 +1,7 @@
 """The sandbox's state: partner, apps, customer tenants and everything inside them.
 
 This module is the contract between the generator (``generate.py``), the services
-(``identity.py``, ``partner_center.py``, ``graph.py``, ``pricing.py``) and the control
+(``identity.py``, ``partner_center.py``, ``graph/``, ``pricing.py``) and the control
 API (``control.py``).  Objects are plain dataclasses holding Microsoft-shaped values;
 each tenant keeps a change log so that Graph delta queries can answer "what changed
 since sequence N".  Users, groups and devices of a tenant are generated on first
