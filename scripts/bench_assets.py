@@ -16,7 +16,7 @@ import bench_common as bench
 
 from odoo.addons.csp_connector.models.csp_guard import code_env
 
-from mscloud_sandbox.connection import connection_values
+from sandbox_connection import connection_values
 
 state, out_path, control = bench.sandbox()
 WRITTEN_TABLES = (

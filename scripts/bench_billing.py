@@ -39,8 +39,8 @@ import bench_common as bench
 
 from odoo import fields, sql_db
 
-from mscloud_sandbox.connection import authorize, connection_values
 from mscloud_sandbox.generate import catalogue
+from sandbox_connection import authorize, connection_values
 
 VARIANT = os.environ.get("CSP_BENCH_BILLING_VARIANT")  # set in the measuring processes
 SUBSCRIPTIONS = int(os.environ.get("CSP_BENCH_SUBSCRIPTIONS", "10"))

@@ -23,7 +23,7 @@ import requests
 from odoo import sql_db
 from odoo.tools import config
 
-from mscloud_sandbox.connection import load_state
+from sandbox_connection import load_state
 
 
 def sandbox():

@@ -18,8 +18,8 @@ import time
 
 import bench_common as bench
 
-from mscloud_sandbox.connection import authorize, connection_values
 from mscloud_sandbox.generate import catalogue
+from sandbox_connection import authorize, connection_values
 
 state, out_path, control = bench.sandbox()
 SUBSCRIPTIONS = int(os.environ.get("CSP_BENCH_SUBSCRIPTIONS", "10"))

@@ -17,7 +17,7 @@ import time
 
 import bench_common as bench
 
-from mscloud_sandbox.connection import connection_values
+from sandbox_connection import connection_values
 
 state, out_path, control = bench.sandbox()
 SYNCED_TABLES = ("res_partner", "csp_user_binding", "csp_tenant", "csp_azure_group")

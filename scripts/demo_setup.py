@@ -27,14 +27,14 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 
-from mscloud_sandbox.connection import (
+from sandbox_connection import (
     authorize,
     browse,
     connection_values,
     load_state,
-    price_sheet,
     webhook_trust_values,
 )
+from sandbox_connection.partner import price_sheet
 
 CONNECTION_NAME = "Sandbox partner (Harbourside IT)"
 MARGIN = Decimal("1.15")  # the demo MSP's sales price: Microsoft's cost + 15 %
@@ -319,7 +319,7 @@ def summary(result, base_url, state_path, python="python"):
         out += [
             "",
             "== Webhooks: change a quantity in Partner Center while the demo runs",
-            f"   {python} -m mscloud_sandbox.connection {state_path} set-quantity \\",
+            f"   {python} -m sandbox_connection {state_path} set-quantity \\",
             f"       {changed.csp_tenant_id.tenant_id} {changed.microsoft_id} "
             f"{changed.quantity + 1}",
             "   Partner Center sends Odoo a signed event; Odoo re-reads that subscription at "

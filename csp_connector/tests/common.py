@@ -17,7 +17,7 @@ import requests
 from odoo.tests import new_test_user
 from odoo.tests.common import HttpCase, TransactionCase
 
-from mscloud_sandbox.connection import connection_values
+from sandbox_connection import connection_values
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 

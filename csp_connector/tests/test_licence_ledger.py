@@ -14,7 +14,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
-from mscloud_sandbox.connection import webhook_trust_values
+from sandbox_connection import webhook_trust_values
 
 from ..sync import subscriptions as quantity_rules
 from .common import CspSandboxHttpCase

@@ -18,7 +18,7 @@ import pytest
 
 import odoo
 
-from mscloud_sandbox.connection import price_sheet, set_quantity
+from sandbox_connection.partner import price_sheet, set_quantity
 
 if not odoo.tools.config.get("db_name"):
     pytest.skip("needs the Odoo database of `make test`", allow_module_level=True)

@@ -8,7 +8,7 @@ integrator's production knobs the test asks for. Prints one line: RESULT {json}.
 import json
 import os
 
-from mscloud_sandbox.connection import authorize, connection_values
+from sandbox_connection import authorize, connection_values
 
 state = json.loads(os.environ["CSP_SANDBOX_STATE"])
 params = json.loads(os.environ["CSP_PARAMS"])
