@@ -3,6 +3,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..sync import filters
 from ..sync import users as user_rules
 
 AZURE_FIELDS = [(name, name) for name in user_rules.USER_PROPERTIES]
@@ -164,7 +165,7 @@ class CspSiteMapping(models.Model):
             default_site_id=self.default_site_id.id or None,
             group_ids=frozenset(self.group_ids.mapped("microsoft_id")),
             filters=tuple(
-                user_rules.PropertyFilter(f.azure_field, f.operator, f.value or "")
+                filters.PropertyFilter(f.azure_field, f.operator, f.value or "")
                 for f in self.filter_ids
             ),
             include_external=self.include_external,

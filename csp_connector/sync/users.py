@@ -1,14 +1,15 @@
 """Which contact each Azure user becomes: site mappings, field mappings, filters.
 
-Plain data in, a plan out; the ORM side (``models/csp_user_binding.py``) applies it in
-batches. Nothing here reads or writes the database.
+Plain data in, a plan out; the ORM side (``importers/users.py``) applies it in
+batches. The filters and the text rules are the ones devices share (sync/filters.py).
+Nothing here reads or writes the database.
 """
 
 import hashlib
 import json
 from dataclasses import dataclass, field
 
-from ..microsoft.safe_text import clean_text
+from .filters import PropertyFilter, text_value
 
 # Graph user properties a mapping or filter may use (Graph's own names).
 USER_PROPERTIES = (
@@ -46,31 +47,6 @@ KIND_MATCH = "match"  # find the site whose field equals the user's field
 
 
 @dataclass(frozen=True)
-class PropertyFilter:
-    field: str
-    operator: str
-    value: str = ""
-
-    def matches(self, user):
-        actual = text_value(user.get(self.field))
-        wanted = (self.value or "").strip().lower()
-        actual_lower = actual.lower()
-        if self.operator == "is_set":
-            return bool(actual)
-        if self.operator == "is_not_set":
-            return not actual
-        if self.operator == "equals":
-            return actual_lower == wanted
-        if self.operator == "not_equals":
-            return actual_lower != wanted
-        if self.operator == "contains":
-            return wanted in actual_lower
-        if self.operator == "starts_with":
-            return actual_lower.startswith(wanted)
-        raise ValueError(f"unknown operator {self.operator}")
-
-
-@dataclass(frozen=True)
 class ValueMapping:
     odoo_field: str
     value: object
@@ -89,7 +65,7 @@ class SiteMapping:
     site_field: str | None = None  # KIND_MATCH: field of the customer's sites
     default_site_id: int | None = None  # KIND_MATCH: when nothing matches (else skip)
     group_ids: frozenset = frozenset()  # user must be in one of them
-    filters: tuple = ()
+    filters: tuple[PropertyFilter, ...] = ()  # sync/filters.py
     include_external: bool = False
     values: tuple = ()  # ValueMapping
     tag_ids: tuple = ()
@@ -123,18 +99,6 @@ class Decision:
 def is_external(user):
     upn = user.get("userPrincipalName") or ""
     return user.get("userType") == "Guest" or "#EXT#" in upn.upper()
-
-
-def text_value(value):
-    """A Graph property as the text stored in Odoo (safe_text.clean_text: no NUL, no
-    other control or bidirectional override character)."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return clean_text(str(value[0])).strip() if value else ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return clean_text(str(value)).strip()
 
 
 def merge_entry(known, entry):

@@ -3,6 +3,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from odoo.addons.csp_connector.sync import filters
+
 from ..sync import devices as rules
 
 DEVICE_FIELDS = [
@@ -77,7 +79,7 @@ class CspDeviceCategoryCondition(models.Model):
     @api.constrains("operator", "value")
     def _check_value(self):
         for condition in self:
-            if condition.operator not in ("is_set", "is_not_set") and not condition.value:
+            if filters.needs_value(condition.operator) and not condition.value:
                 raise ValidationError(
                     self.env._("A condition that compares needs a value to compare with.")
                 )

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from odoo.addons.csp_connector.microsoft.dates import odoo_datetime
-from odoo.addons.csp_connector.sync.users import PropertyFilter, text_value
+from odoo.addons.csp_connector.sync.filters import PropertyFilter, text_value
 
 # managedDevice properties read from Graph (v1.0); rules may test any of them
 SELECT = (
@@ -55,7 +55,8 @@ SKIP_UNMATCHED = "unmatched"
 SKIP_NO_ID = "no_id"
 
 
-# a condition on a device field: the user import's filter (same operators, same text rules)
+# a condition on a device field: the filter of the user import's site mappings (the
+# core's sync/filters.py: same operators, same text rules)
 Condition = PropertyFilter
 
 
