@@ -13,10 +13,11 @@ import logging
 
 from ..microsoft import errors
 from ..microsoft.dates import odoo_datetime
-from ..microsoft.graph import ReadCheck, read_delta
-from ..models.csp_sync_run import out_of_time as _out_of_time
+from ..microsoft.graph import ReadCheck
+from ..sync import filters
 from ..sync import users as user_rules
 from .binding import BindingImporter, Planned
+from .paged_read import PagedRead
 from .user_context import UserSyncContext
 
 _logger = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ _logger = logging.getLogger(__name__)
 NOT_PREMIUM = "authentication_requestfromnonpremiumtenantorb2ctenant"
 
 
-class UserImporter(BindingImporter):
+class UserImporter(BindingImporter, PagedRead):
     """One tenant's user sync (a full or delta round, resumable at page boundaries),
     on the binding base's routine (importers/binding.py, BindingImporter) with the user's hooks:
     existing contacts matched by e-mail or UPN, new ones named from the user, moves
@@ -35,6 +36,8 @@ class UserImporter(BindingImporter):
     target_first = ("parent_id",)  # moves first: then the mapped address values stay
     target_context = {"tracking_disable": True}
     defer_archives = True
+    kind = "users"  # the tenant's round store
+    what = "the tenant's users"
 
     def __init__(self, bindings, tenant):
         super().__init__(bindings, tenant)
@@ -52,26 +55,21 @@ class UserImporter(BindingImporter):
         context = self.context = UserSyncContext(self.env, tenant)
         # groups are read on the first run (so that mappings can choose among them) and
         # then followed by delta only while a mapping filters or sets values by group
-        groups_due = context.needs_groups or not tenant.groups_delta_link or tenant.groups_round
+        groups_due = (
+            context.needs_groups or not tenant.groups_delta_link or tenant._csp_round_get("groups")
+        )
         if groups_due and not self.env["csp.azure.group"]._csp_sync_groups(tenant, graph):
             return {**self.counters, "paused": True}  # out of time: the step resumes
         if context.needs_groups:
             context.memberships = self.env["csp.azure.group"]._csp_memberships(tenant)
-        resumed = bool(tenant._csp_round_get("users"))
 
         def expired():
             _logger.info("CSP: users delta of %s expired, full resync", tenant.tenant_id)
             tenant.message_post(
                 body=self.env._("The users delta link expired: all users are read again.")
             )
-            tenant._csp_round_drop("users")
 
-        complete = read_delta(
-            lambda link: self.users_round(graph, link),
-            tenant.users_delta_link,
-            expired,
-            resumed=resumed,
-        )
+        complete = self.read_delta(graph, tenant.users_delta_link, expired)
         counters = dict(self.counters)
         if context.refused:
             counters["errors"] = len(context.refused)
@@ -83,8 +81,11 @@ class UserImporter(BindingImporter):
             counters["paused"] = True  # out of time: the run resumes this step
         return counters
 
-    def users_round(self, graph, link):
-        """One full (no `link`) or delta round of the tenant's users.
+    # -- the paged read's hooks (importers/paged_read.py) -------------------------------
+
+    def read_round(self, graph, link=None):
+        """One full (no `link`) or delta round of the tenant's users, on the one
+        resumable paged read.
 
         Nothing is archived, and the delta link is not replaced, until the round has
         read Graph's final page (see ReadCheck); archives then pass the safety valve.
@@ -92,63 +93,58 @@ class UserImporter(BindingImporter):
         keeps where it was on the tenant; the next call goes on from there. Returns
         False when it stopped so, True when the round is complete.
         """
-        tenant, context = self.tenant, self.context
-        resume = tenant._csp_round_get("users") or {}
-        if resume:
-            context.sign_in = resume["sign_in"]
-        select = context.select()
-        self.full = full = resume["full"] if resume else not link
-        context.graph, context.delta = graph, not full
-        self.seen = set(resume.get("seen") or ())
-        self.pending = set(resume.get("archive") or ())
-        self.present = set()
-        self.written = bool(resume.get("changed"))
+        # a round's own state, before it starts or resumes
+        self.seen, self.pending, self.present, self.written = set(), set(), set(), False
+        self.context.graph = graph
         try:
-            if resume:
-                check = ReadCheck(**resume["check"])
-                new_link = resume.get("delta_link")
-                pages = graph.users_delta(resume["next"])
-            elif link:
-                check = ReadCheck(delta=True)
-                pages = graph.users_delta(link)
-                new_link = None
-            else:
-                check = ReadCheck(delta=False)
-                # the link is taken first: changes made while we read come again next time
-                new_link = graph.users_delta_latest(select)
-                # with $count: how many users the pages must hold (proof of a complete read)
-                pages = graph.users(select, _users_page_size(self.env))
-            for page in pages:
-                self.apply_page([u for u in check.page(page) if context.valid_entry(u)])
-                new_link = page.get("@odata.deltaLink") or new_link
-                following = page.get("@odata.nextLink")
-                if following and _out_of_time(self.env):
-                    tenant._csp_round_keep(
-                        "users",
-                        {"next": following, "full": full, "sign_in": context.sign_in,
-                         "check": check.state(), "delta_link": new_link,
-                         "changed": self.written, "seen": sorted(self.seen) if full else [],
-                         "archive": sorted(self.pending)},
-                    )  # fmt: skip
-                    return False
-            check.finish("the tenant's users")
+            return super().read_round(graph, link)
         except errors.MicrosoftError as exc:
-            if not context.sign_in or (exc.code or "").lower() != NOT_PREMIUM:
+            if not self.context.sign_in or (exc.code or "").lower() != NOT_PREMIUM:
                 raise
-            tenant.message_post(body=exc.user_message())
-            context.sign_in = False  # the others still import, without last sign-in
-            tenant._csp_round_drop("users")
-            return self.users_round(graph, link)
-        if full:  # also without archives: a user left out would never come by delta
+            self.tenant.message_post(body=exc.user_message())
+            self.context.sign_in = False  # the others still import, without last sign-in
+            self.tenant._csp_round_drop("users")
+            return self.read_round(graph, link)
+
+    def restore(self, state):
+        context = self.context
+        if state:
+            context.sign_in = state["sign_in"]
+            self.seen = set(state.get("seen") or ())
+            self.pending = set(state.get("archive") or ())
+            self.written = bool(state.get("changed"))
+        self.full = state["full"] if state else not self.link
+        context.delta = not self.full
+
+    def state(self):
+        return {
+            "full": self.full,
+            "sign_in": self.context.sign_in,
+            "changed": self.written,
+            "seen": sorted(self.seen) if self.full else [],
+            "archive": sorted(self.pending),
+        }
+
+    def start(self, graph, link):
+        if link:
+            return ReadCheck(delta=True), graph.users_delta(link)
+        select = self.context.select()
+        # the link is taken first: changes made while we read come again next time
+        self.new_link = graph.users_delta_latest(select)
+        # with $count: how many users the pages must hold (proof of a complete read)
+        return ReadCheck(delta=False), graph.users(select, _users_page_size(self.env))
+
+    def complete(self, graph):
+        if self.full:  # also without archives: a user left out would never come by delta
             self.confirm_missing(graph)
-        if full and tenant.connection_id.user_deactivate_missing:
+        if self.full and self.tenant.connection_id.user_deactivate_missing:
             self.archive_missing(complete=True)  # deferred: joins the pending archives
         self.archive_pending()
         # after a full round (a reset, or a 410) the new link is kept even when nothing
         # changed: the expired one would answer 410 again
-        tenant._csp_store_delta_link("users", new_link, changed=self.written, force=full)
-        tenant._csp_round_drop("users")
-        return True
+        self.tenant._csp_store_delta_link(
+            "users", self.new_link, changed=self.written, force=self.full
+        )
 
     def confirm_missing(self, graph):
         """A full read ends on Graph's final page with an ``@odata.count`` its pages
@@ -200,6 +196,7 @@ class UserImporter(BindingImporter):
     def apply_page(self, users):
         """Apply one page of users (entries of a full read or of a delta round)."""
         context = self.context
+        users = [u for u in users if context.valid_entry(u)]
         bindings = self.model._csp_bindings(self.tenant, [u["id"] for u in users])
         if self.full:
             self.seen.update(u["id"] for u in users)
@@ -323,8 +320,8 @@ def _binding_values(user, decision, with_sign_in):
     """The binding's own values (its fingerprint is the decision's: the importer adds it)."""
     licences = sorted(lic.get("skuId") for lic in user.get("assignedLicenses") or [])
     values = {
-        "upn": user_rules.text_value(user.get("userPrincipalName")) or False,
-        "mail": user_rules.text_value(user.get("mail")) or False,
+        "upn": filters.text_value(user.get("userPrincipalName")) or False,
+        "mail": filters.text_value(user.get("mail")) or False,
         "account_enabled": bool(user.get("accountEnabled", True)),
         "external": user_rules.is_external(user),
         "licensed": bool(licences),

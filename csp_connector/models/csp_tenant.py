@@ -39,7 +39,7 @@ class CspTenant(models.Model):
         "relationship", "gdap_status", "gdap_end", "gdap_auto_extend", "gdap_relationship_id",
         "suggested_partner_id", "suggestion_reason", "consent_state", "consent_nonce",
         "last_error", "users_delta_link", "users_delta_date", "groups_delta_link",
-        "groups_delta_date", "users_round", "groups_round", "archive_held", "archive_held_count",
+        "groups_delta_date", "read_rounds", "archive_held", "archive_held_count",
         "last_error_step",
     )  # fmt: skip
 
@@ -126,9 +126,9 @@ class CspTenant(models.Model):
     users_delta_date = fields.Datetime(readonly=True, copy=False)
     groups_delta_link = fields.Char(readonly=True, copy=False)
     groups_delta_date = fields.Datetime(readonly=True, copy=False)
-    # a users (groups) round cut at a page boundary (out of time): where it goes on (JSON)
-    users_round = fields.Text(readonly=True, copy=False)
-    groups_round = fields.Text(readonly=True, copy=False)
+    # the tenant's one round store: reads cut at a page boundary (out of time), where
+    # each goes on, by kind (JSON; see importers/paged_read.py)
+    read_rounds = fields.Text(readonly=True, copy=False)
     # contacts the safety valve kept from archiving (binding ids, JSON) until a person decides
     archive_held = fields.Text(string="Held Archive (bindings)", readonly=True, copy=False)
     archive_held_count = fields.Integer(string="Archive Held", readonly=True, copy=False)
@@ -493,22 +493,31 @@ class CspTenant(models.Model):
         """Next run reads every user and group again (a full sync)."""
         self._csp_check_can_sync()
         self._csp_code().write({"users_delta_link": False, "users_delta_date": False,
-                    "users_round": False, "groups_round": False,
                     "groups_delta_link": False, "groups_delta_date": False})  # fmt: skip
+        self._csp_round_drop("users", "groups")
         return True
 
-    # -- rounds cut by the time budget, and the archive safety valve ----------------
+    # -- the one round store (reads cut by the time budget), the archive safety valve --
+
+    def _csp_rounds(self):
+        return json.loads(self.read_rounds) if self.read_rounds else {}
 
     def _csp_round_get(self, kind):
-        value = self[f"{kind}_round"]
-        return json.loads(value) if value else {}
+        """Where the tenant's read of `kind` goes on ({}: no read under way)."""
+        return self._csp_rounds().get(kind) or {}
 
     def _csp_round_keep(self, kind, state):
-        self.write({f"{kind}_round": json.dumps(state)})
+        self.ensure_one()
+        rounds = self._csp_rounds()
+        rounds[kind] = state
+        self._csp_code().write({"read_rounds": json.dumps(rounds)})
 
-    def _csp_round_drop(self, kind):
-        if self[f"{kind}_round"]:
-            self.write({f"{kind}_round": False})
+    def _csp_round_drop(self, *kinds):
+        for tenant in self:
+            rounds = tenant._csp_rounds()
+            kept = {k: v for k, v in rounds.items() if k not in kinds}
+            if kept != rounds:
+                tenant._csp_code().write({"read_rounds": json.dumps(kept) if kept else False})
 
     def _csp_held_ids(self):
         return json.loads(self.archive_held) if self.archive_held else []
@@ -637,6 +646,12 @@ class CspTenant(models.Model):
                 error=message,
             )
         values = {"last_error_step": module}
+        # a read whose next links do not outlive a failure starts again from its first
+        # page (nothing is decided from it: see importers/paged_read.py)
+        rounds = self._csp_rounds()
+        kept = {k: v for k, v in rounds.items() if v.get("restart_step") != module}
+        if kept != rounds:
+            values["read_rounds"] = json.dumps(kept) if kept else False
         if not errors.same_failure(self.last_error, message):
             values["last_error"] = message
         if module == "tenants":

@@ -12,6 +12,8 @@ from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
+from ..importers.groups import GroupsRead
+from ..importers.users import UserImporter
 from ..models import csp_sync_run
 from .common import CspSandboxCase
 
@@ -189,12 +191,11 @@ class TestReliability(CspSandboxCase):
 
     def test_a_round_out_of_time_stops_at_a_page_boundary_and_resumes(self):
         self.env["ir.config_parameter"].sudo().set_param("csp_connector.users_page_size", "3")
-        target = "odoo.addons.csp_connector.importers.users._out_of_time"
-        with patch(target, return_value=True):
+        with patch.object(UserImporter, "out_of_time", return_value=True):
             run = self.connection._csp_sync(trigger="cron", modules=["users"])
         self.assertEqual(run.state, "running")
         self.assertEqual(self.users_line(run).state, "paused")
-        state = json.loads(self.t1.users_round)
+        state = self.t1._csp_round_get("users")
         self.assertTrue(state["next"] and state["full"])
         self.assertEqual(len(self.contacts()), 3, "one page of three users")
         self.assertFalse(self.t1.users_delta_link, "no link before the round is complete")
@@ -207,7 +208,7 @@ class TestReliability(CspSandboxCase):
         self.assertEqual(len(bindings), len(set(bindings.mapped("microsoft_id"))))
         self.assertGreater(len(bindings), 6)
         self.assertEqual(sum(lines.mapped("created")), len(bindings))
-        self.assertFalse(self.t1.users_round)
+        self.assertFalse(self.t1._csp_round_get("users"))
         self.assertTrue(self.t1.users_delta_link)
 
     def test_a_groups_round_out_of_time_resumes_where_it_stopped(self):
@@ -215,11 +216,10 @@ class TestReliability(CspSandboxCase):
             self.sandbox.control(
                 "POST", f"tenants/{self.t1.tenant_id}/groups", {"displayName": f"Team {number}"}
             )
-        target = "odoo.addons.csp_connector.models.csp_azure_group.out_of_time"
-        with patch(target, return_value=True):
+        with patch.object(GroupsRead, "out_of_time", return_value=True):
             run = self.connection._csp_sync(trigger="cron", modules=["users"])
         self.assertEqual(self.users_line(run).state, "paused")
-        self.assertTrue(self.t1.groups_round)
+        self.assertTrue(self.t1._csp_round_get("groups"))
         self.assertFalse(self.t1.groups_delta_link, "no link before the round is complete")
         self.assertFalse(self.contacts(), "users wait for the groups")
         Group = self.env["csp.azure.group"]
@@ -230,7 +230,7 @@ class TestReliability(CspSandboxCase):
         groups = Group.search([("csp_tenant_id", "=", self.t1.id)])
         self.assertGreater(len(groups), first)
         self.assertEqual(len(groups), len(set(groups.mapped("microsoft_id"))))
-        self.assertFalse(self.t1.groups_round)
+        self.assertFalse(self.t1._csp_round_get("groups"))
         self.assertTrue(self.t1.groups_delta_link)
         self.assertTrue(self.contacts())
 

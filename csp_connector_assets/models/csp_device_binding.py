@@ -8,17 +8,16 @@ taken from them) did not change since the last run is not written at all. Device
 gone from Intune get the "gone" status only after a read proven complete.
 """
 
-import json
 import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.csp_connector.importers.paged_read import PagedRead
 from odoo.addons.csp_connector.microsoft import errors
 from odoo.addons.csp_connector.microsoft.graph import ReadCheck
 from odoo.addons.csp_connector.models.csp_binding_mixin import differs, fingerprint
 from odoo.addons.csp_connector.models.csp_guard import code_env
-from odoo.addons.csp_connector.models.csp_sync_run import out_of_time
 
 from ..microsoft import devices as device_calls
 from ..sync import devices as rules
@@ -65,34 +64,13 @@ class CspDeviceBinding(models.Model):
         if tenant.exclude_devices or not tenant.partner_id:
             return counters
         graph = tenant.connection_id._csp_graph(http, tenant.tenant_id)
-        run = _DeviceImport(self.env, tenant, site)
-        resume = json.loads(tenant.devices_round) if tenant.devices_round else None
-        if resume:
-            check = ReadCheck(**resume["check"])
-            run.seen = set(resume["seen"])
-            pages = graph.iter_pages(resume["next"])
-        else:
-            check = ReadCheck(delta=False)
-            page_size = tenant.connection_id._csp_page_size()
-            # Intune states the total in @odata.count: the proof that the pages held
-            # every device (a page cut short without nextLink is caught by it)
-            select = ",".join(rules.SELECT)
-            pages = device_calls.managed_devices(graph, select, page_size, count=True)
+        read = _DeviceRead(_DeviceImport(self.env, tenant, site), counters)
         try:
-            for page in pages:
-                run.apply(check.page(page), counters)
-                next_link = page.get("@odata.nextLink")
-                if next_link and out_of_time(self.env):
-                    state = {"next": next_link, "seen": sorted(run.seen), "check": check.state()}
-                    code_env(tenant).devices_round = json.dumps(state)
-                    counters["paused"] = True
-                    return counters
-            check.finish(f"the managed devices of {tenant.name}")
+            complete = read.read_round(graph)
         except errors.MicrosoftError as exc:
             raise UserError(_explain(self.env, tenant, exc)) from exc
-        run.disappear(counters, graph)
-        if tenant.devices_round:
-            code_env(tenant).devices_round = False
+        if not complete:
+            counters["paused"] = True  # out of time: the run resumes this step
         return counters
 
     @api.model
@@ -135,6 +113,43 @@ def _explain(env, tenant, exc):
         )
         return f"{head}\n\n{exc.user_message()}"
     return exc.user_message()
+
+
+class _DeviceRead(PagedRead):
+    """The tenant's device list on the core's one resumable paged read: Intune has no
+    delta query, so every run reads the whole list (ReadCheck: its pages must hold
+    the @odata.count Intune states); a read cut out of time goes on from its next
+    link in the next call, and devices are marked gone only after a complete read."""
+
+    kind = "devices"  # the tenant's round store
+    # Intune's next links do not outlive a failed read: it starts again from the
+    # first page (nothing is decided from the pages it had read)
+    restart_step = "assets"
+
+    def __init__(self, run, counters):
+        self.run, self.counters = run, counters
+        self.env, self.tenant = run.env, run.tenant
+        self.what = f"the managed devices of {run.tenant.name}"
+
+    def restore(self, state):
+        self.run.seen = set(state.get("seen") or ())
+
+    def state(self):
+        return {"seen": sorted(self.run.seen)}
+
+    def start(self, graph, link):
+        page_size = self.tenant.connection_id._csp_page_size()
+        # Intune states the total in @odata.count: the proof that the pages held
+        # every device (a page cut short without nextLink is caught by it)
+        select = ",".join(rules.SELECT)
+        pages = device_calls.managed_devices(graph, select, page_size, count=True)
+        return ReadCheck(delta=False), pages
+
+    def apply_page(self, items):
+        self.run.apply(items, self.counters)
+
+    def complete(self, graph):
+        self.run.disappear(self.counters, graph)
 
 
 class _DeviceImport:

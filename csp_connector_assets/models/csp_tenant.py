@@ -12,7 +12,6 @@ class CspTenant(models.Model):
     _inherit = "csp.tenant"
     _csp_code_fields = (
         *CoreTenant._csp_code_fields,
-        "devices_round",
         "devices_held",
         "devices_held_count",
     )
@@ -22,8 +21,6 @@ class CspTenant(models.Model):
         tracking=True,
         help="The device import leaves this tenant out (its equipment stays as it is).",
     )
-    # a device read cut at a page boundary (out of time): where it goes on (JSON)
-    devices_round = fields.Text(readonly=True, copy=False)
     device_binding_ids = fields.One2many(
         "csp.device.binding", "csp_tenant_id", string="Intune Devices"
     )
@@ -74,13 +71,6 @@ class CspTenant(models.Model):
         tenant; the other tenants go on."""
         site = self._csp_assets_run_site()
         return self.env["csp.device.binding"]._csp_import_devices(self, http, site=site)
-
-    def _csp_record_step_error(self, module, error, message):
-        # a device read that failed starts again from its first page next time (the
-        # next link it stopped at may have expired): nothing is decided from it
-        if module == "assets" and self.devices_round:
-            code_env(self).devices_round = False
-        return super()._csp_record_step_error(module, error, message)
 
     # -- the devices' safety valve ----------------------------------------------------
 

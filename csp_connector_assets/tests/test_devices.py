@@ -446,14 +446,52 @@ class TestDevices(CspSandboxCase):
         late = self.t1.with_context(csp_deadline=time.monotonic() - 1, csp_run_memo={})
         counters = late._csp_sync_assets(http)
         self.assertEqual((counters.get("paused"), counters["created"]), (True, 3))
-        self.assertTrue(self.t1.devices_round, "where the read goes on")
+        self.assertTrue(self.t1._csp_round_get("devices"), "where the read goes on")
         counters = self.t1.with_context(csp_run_memo={})._csp_sync_assets(http)
         self.assertNotIn("paused", counters)
-        self.assertFalse(self.t1.devices_round)
+        self.assertFalse(self.t1._csp_round_get("devices"))
         imported = self.Equipment.search([("csp_tenant_id", "=", self.t1.id)])
         expected = {d["id"] for d in self.sandbox_get(self.t1.tenant_id)}
         self.assertEqual(set(imported.mapped("csp_intune_id")), expected)
         self.assertFalse(imported.filtered(lambda e: e.csp_status == "missing"))
+
+    def test_a_read_out_of_time_and_cut_short_marks_nothing_gone_until_complete(self):
+        self.env["ir.config_parameter"].sudo().set_param("csp_connector.page_size", "3")
+        self.connection.asset_exclude_defender = False
+        device = self.add_device(deviceName="AP-LT-0300")
+        self.sync()
+        record = self.equipment(device)
+        self.sandbox.control("DELETE", f"tenants/{self.t1.tenant_id}/devices/{device['id']}")
+        self.added.remove((self.t1.tenant_id, device["id"]))
+        http = self.connection._csp_http()
+
+        # out of time after its first page: the read stops there, nothing is gone yet
+        late = self.t1.with_context(csp_deadline=time.monotonic() - 1, csp_run_memo={})
+        counters = late._csp_sync_assets(http)
+        self.assertEqual((counters.get("paused"), counters["deactivated"]), (True, 0))
+        self.assertTrue(self.t1._csp_round_get("devices"))
+        self.assertNotEqual(record.csp_status, "missing")
+
+        # the next call goes on from there, but a page comes back cut short: the read
+        # is not proven complete, nothing is marked gone, and it starts again from its
+        # first page next time (its next link does not outlive the failure)
+        self.sandbox.fault(service="graph", path="managedDevices", body="cut", times=1,
+                           tenant=self.t1.tenant_id)  # fmt: skip
+        run = self.connection._csp_sync(trigger="manual", modules=["assets"])
+        self.assertEqual((run.state, run.deactivated), ("partial", 0))
+        self.assertIn("cut short", self.t1.last_error)
+        self.assertNotEqual(record.csp_status, "missing")
+        self.assertFalse(self.t1._csp_round_get("devices"))
+
+        # out of time again, then resumed to its end: only now is the device gone
+        counters = late._csp_sync_assets(http)
+        self.assertEqual((counters.get("paused"), counters["deactivated"]), (True, 0))
+        self.assertNotEqual(record.csp_status, "missing")
+        counters = self.t1.with_context(csp_run_memo={})._csp_sync_assets(http)
+        self.assertNotIn("paused", counters)
+        self.assertEqual(counters["deactivated"], 1)
+        self.assertEqual(record.csp_status, "missing")
+        self.assertFalse(self.t1._csp_round_get("devices"))
 
     # -- errors, buttons, access ---------------------------------------------------
 
