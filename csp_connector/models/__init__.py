@@ -3,6 +3,7 @@ from . import csp_binding_mixin
 from . import res_partner
 from . import csp_connection
 from . import csp_tenant
+from . import csp_tenant_users
 from . import csp_sync_run
 from . import csp_request_log
 from . import csp_azure_group

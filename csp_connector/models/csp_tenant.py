@@ -3,7 +3,7 @@
 import json
 import logging
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 
@@ -38,9 +38,11 @@ class CspTenant(models.Model):
         "connection_id", "tenant_id", "name", "default_domain", "verified_domains",
         "relationship", "gdap_status", "gdap_end", "gdap_auto_extend", "gdap_relationship_id",
         "suggested_partner_id", "suggestion_reason", "consent_state", "consent_nonce",
-        "last_error", "users_delta_link", "users_delta_date", "groups_delta_link",
-        "groups_delta_date", "read_rounds", "archive_held", "archive_held_count",
-        "last_error_step",
+        "last_error", "read_rounds", "last_error_step",
+        # the user import's (csp_tenant_users.py), here so that an add-on extending this
+        # tuple keeps them
+        "users_delta_link", "users_delta_date", "groups_delta_link", "groups_delta_date",
+        "archive_held", "archive_held_count",
     )  # fmt: skip
 
     connection_id = fields.Many2one(
@@ -120,21 +122,10 @@ class CspTenant(models.Model):
     )
     consent_nonce = fields.Char(groups="base.group_system", copy=False, exportable=False)
     last_error = fields.Text(readonly=True)
-    # users (delta links are opaque URLs from Graph; a new one is kept when something
-    # changed or the stored one is a day old, so a run without change writes nothing)
-    users_delta_link = fields.Char(readonly=True, copy=False)
-    users_delta_date = fields.Datetime(readonly=True, copy=False)
-    groups_delta_link = fields.Char(readonly=True, copy=False)
-    groups_delta_date = fields.Datetime(readonly=True, copy=False)
     # the tenant's one round store: reads cut at a page boundary (out of time), where
     # each goes on, by kind (JSON; see importers/paged_read.py)
     read_rounds = fields.Text(readonly=True, copy=False)
-    # contacts the safety valve kept from archiving (binding ids, JSON) until a person decides
-    archive_held = fields.Text(string="Held Archive (bindings)", readonly=True, copy=False)
-    archive_held_count = fields.Integer(string="Archive Held", readonly=True, copy=False)
     last_error_step = fields.Char(readonly=True, copy=False)
-    user_binding_ids = fields.One2many("csp.user.binding", "csp_tenant_id", string="Users")
-    user_count = fields.Integer(compute="_compute_user_count")
     last_sync = fields.Datetime(compute="_compute_last_sync")
 
     _sql_constraints = [
@@ -224,25 +215,6 @@ class CspTenant(models.Model):
                         tenant=tenant.name,
                     )
                 )
-
-    @api.constrains("users_delta_link", "groups_delta_link")
-    def _check_delta_links(self):
-        """A delta link is followed as is: it must lead to the connection's own Graph."""
-        for tenant in self:
-            graph = urlsplit(tenant.connection_id.graph_endpoint or "")
-            for link in (tenant.users_delta_link, tenant.groups_delta_link):
-                if not link:
-                    continue
-                url = urlsplit(link)
-                if url.scheme != "https" or url.netloc.lower() != graph.netloc.lower():
-                    raise ValidationError(
-                        self.env._(
-                            "A delta link of tenant %(tenant)s does not point at the "
-                            "connection's Microsoft Graph endpoint (%(graph)s); it was refused.",
-                            tenant=tenant.name,
-                            graph=tenant.connection_id.graph_endpoint,
-                        )
-                    )
 
     # -- mapping suggestions ----------------------------------------------------
 
@@ -465,38 +437,6 @@ class CspTenant(models.Model):
         if self.last_error_step == module and self.last_error:
             self.write({"last_error": False, "last_error_step": False})
 
-    def _csp_store_delta_link(self, kind, link, changed, force=False):
-        """Keep the newest delta link when it matters (see the fields' comment).
-
-        ``force``: a full round's link replaces the stored one even when nothing
-        changed (the stored one may be the expired link that made the round full)."""
-        if not link:
-            return
-        date_field = f"{kind}_delta_date"
-        stale = not self[date_field] or self[date_field] < fields.Datetime.now() - timedelta(days=1)
-        if force and self[f"{kind}_delta_link"] == link:
-            return
-        if changed or stale or force or not self[f"{kind}_delta_link"]:
-            self._csp_code().write({f"{kind}_delta_link": link, date_field: fields.Datetime.now()})
-
-    def _compute_user_count(self):
-        groups = self.env["csp.user.binding"]._read_group(
-            [("csp_tenant_id", "in", self.ids), ("removed", "=", False)],
-            ["csp_tenant_id"],
-            ["__count"],
-        )
-        counts = {tenant.id: count for tenant, count in groups}
-        for tenant in self:
-            tenant.user_count = counts.get(tenant.id, 0)
-
-    def action_reset_users(self):
-        """Next run reads every user and group again (a full sync)."""
-        self._csp_check_can_sync()
-        self._csp_code().write({"users_delta_link": False, "users_delta_date": False,
-                    "groups_delta_link": False, "groups_delta_date": False})  # fmt: skip
-        self._csp_round_drop("users", "groups")
-        return True
-
     # -- the one round store (reads cut by the time budget), the archive safety valve --
 
     def _csp_rounds(self):
@@ -519,9 +459,6 @@ class CspTenant(models.Model):
             if kept != rounds:
                 tenant._csp_code().write({"read_rounds": json.dumps(kept) if kept else False})
 
-    def _csp_held_ids(self):
-        return json.loads(self.archive_held) if self.archive_held else []
-
     def _csp_archive_allowed(self, count, binding_model="csp.user.binding"):
         """Whether one round may archive `count` records of this tenant (the safety
         valve: a share of its live bindings of `binding_model`, users by default, never
@@ -534,98 +471,12 @@ class CspTenant(models.Model):
         limit = min(connection.archive_max_count, max(share, ARCHIVE_ALWAYS_ALLOWED))
         return count <= limit
 
-    def _csp_hold_archive(self, bindings, new=False):
-        """Keep `bindings` (users gone from Azure) waiting for a person's decision."""
-        bindings = bindings.exists()
-        self.write({
-            "archive_held": json.dumps(bindings.ids) if bindings else False,
-            "archive_held_count": len(bindings),
-        })  # fmt: skip
-        summary = self.env._("Archive of contacts held")
-        activities = self.activity_ids.filtered(lambda a: a.summary == summary)
-        if not bindings:
-            activities.unlink()
-            return
-        # an HTML field: Microsoft's names are escaped
-        note = Markup("<p>%s</p>") % self.env._(
-            "A sync would archive %(count)s contacts of %(name)s (users gone from Azure, "
-            "or no longer imported): more than the connection's safety valve allows in "
-            "one run. Nothing was archived. If these people really left, click 'Archive "
-            "held contacts' on the tenant; if not (a mistake in Azure or in a mapping), "
-            "click 'Keep them'. Examples: %(names)s",
-            count=len(bindings),
-            name=self.name,
-            names=", ".join(bindings[:10].mapped("upn")),
-        )
-        if activities:
-            activities.write({"note": note})
-            return
-        if new:
-            self.message_post(body=note)
-        managers = self.env.ref("csp_connector.group_csp_manager").users.filtered(
-            lambda u: not u.share and u.active
-        )
-        self.activity_schedule(
-            activity_type_id=self.env.ref("mail.mail_activity_data_todo").id,
-            summary=summary,
-            note=note,
-            user_id=(managers[:1] or self.env.user).id,
-        )
-
     def _check_csp_manager(self):
         if not self.env.user.has_group("csp_connector.group_csp_manager"):
             raise AccessError(
                 self.env._("Only Microsoft CSP managers can decide on held archives.")
             )
         self.check_access("write")
-
-    def action_release_archive(self):
-        """A person confirms the held archive: the contacts are archived now."""
-        self._check_csp_manager()
-        Binding = self.env["csp.user.binding"]
-        for tenant in self.filtered("archive_held")._csp_code():
-            count = Binding.browse(tenant._csp_held_ids()).exists()._csp_mark_removed()
-            tenant._csp_hold_archive(Binding)
-            tenant.message_post(body=self.env._("%s held contacts archived.", count))
-        return True
-
-    def action_keep_held(self):
-        """A person refuses the held archive: the contacts stay; a later complete read
-        that still misses them holds them again."""
-        self._check_csp_manager()
-        for tenant in self.filtered("archive_held")._csp_code():
-            tenant._csp_hold_archive(self.env["csp.user.binding"])
-            tenant.message_post(body=self.env._("The held contacts were kept."))
-        return True
-
-    def action_latest_users(self):
-        """Skip the changes made until now: the next run only sees later ones."""
-        self._csp_check_can_sync()
-        recorder = self.env["csp.request.log"]._csp_recorder(self.connection_id[:1])
-        try:
-            for tenant in self._csp_code():
-                connection = tenant.connection_id
-                graph = connection._csp_graph(connection._csp_http(recorder), tenant.tenant_id)
-                context_select = self.env["csp.user.binding"]._csp_select_for(tenant)
-                tenant.write(
-                    {
-                        "users_delta_link": graph.users_delta_latest(context_select),
-                        "users_delta_date": fields.Datetime.now(),
-                    }
-                )
-        except errors.MicrosoftError as exc:
-            raise UserError(exc.user_message()) from None
-        finally:
-            recorder.flush()
-        return True
-
-    def action_open_users(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "csp_connector.csp_user_binding_action"
-        )
-        action["domain"] = [("csp_tenant_id", "=", self.id)]
-        return action
 
     def _csp_consent_state_for(self, error):
         """Consent state after a failed access check: throttling, outages and timeouts
