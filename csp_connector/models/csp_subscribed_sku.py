@@ -129,7 +129,9 @@ class CspSubscribedSku(models.Model):
         return counters
 
     def _csp_sync_assignments(self):
-        """Who holds each licence, from the users the users step imported."""
+        """Who holds each licence, from the users the users step imported. A licence
+        no longer held is archived (dated), never deleted; held again, the same row
+        comes back (one row per user and licence)."""
         counters = {"created": 0, "deactivated": 0}
         if not self:
             return counters
@@ -142,19 +144,26 @@ class CspSubscribedSku(models.Model):
         wanted = licence_rules.assignment_pairs(
             {user.id: (user.sku_ids or "").split() for user in users}, skus
         )
-        Assignment = code_env(self.env["csp.licence.assignment"])
+        Assignment = code_env(self.env["csp.licence.assignment"]).with_context(active_test=False)
         existing = Assignment.search([("subscribed_sku_id", "in", self.ids)])
         have = {(a.user_binding_id.id, a.subscribed_sku_id.sku_id): a for a in existing}
-        gone = Assignment.union(*[a for key, a in have.items() if key not in wanted])
+        gone = Assignment.union(
+            *[a for key, a in have.items() if key not in wanted and a.active]
+        )
         if gone:
-            gone.sudo().unlink()
+            gone.write({"active": False, "removed_date": fields.Datetime.now()})
             counters["deactivated"] = len(gone)
+        back = Assignment.union(*[have[key] for key in wanted if key in have])
+        back = back.filtered(lambda a: not a.active)
+        if back:  # held again: the archived row is the assignment
+            back.write({"active": True, "removed_date": False})
+            counters["created"] += len(back)
         new = sorted(wanted - set(have))
         if new:
             Assignment.create(
                 [{"user_binding_id": user, "subscribed_sku_id": skus[sku].id} for user, sku in new]
             )
-            counters["created"] = len(new)
+            counters["created"] += len(new)
         return counters
 
     # -- names ------------------------------------------------------------------------------
@@ -206,7 +215,7 @@ class CspLicenceAssignment(models.Model):
     _inherit = ["csp.code.guard", "csp.licence.record"]
     _description = "Microsoft Licence Assignment"
     _order = "subscribed_sku_id, partner_id"
-    _csp_code_fields = ("subscribed_sku_id", "user_binding_id")
+    _csp_code_fields = ("subscribed_sku_id", "user_binding_id", "active", "removed_date")
 
     subscribed_sku_id = fields.Many2one(
         "csp.subscribed.sku", string="Licence", required=True, ondelete="cascade", index=True,
@@ -231,6 +240,9 @@ class CspLicenceAssignment(models.Model):
     company_id = fields.Many2one(related="subscribed_sku_id.company_id", store=True)
     product_name = fields.Char(related="subscribed_sku_id.product_name", store=True)
     upn = fields.Char(related="user_binding_id.upn", string="User Principal Name")
+    # no longer held in Microsoft: archived by the licences step, never deleted
+    active = fields.Boolean(default=True, readonly=True)
+    removed_date = fields.Datetime(string="Removed On", readonly=True)
 
     _sql_constraints = [
         (
@@ -251,9 +263,11 @@ class CspLicenceAssignment(models.Model):
         self._csp_call_assign_license(sku, user, add=[sku.sku_id], remove=[])
         skus = set((user.sku_ids or "").split()) | {sku.sku_id}
         code_env(user).write({"sku_ids": " ".join(sorted(skus))})
-        assignment = self.search(
+        assignment = self.with_context(active_test=False).search(
             [("subscribed_sku_id", "=", sku.id), ("user_binding_id", "=", user.id)]
         )
+        if assignment and not assignment.active:  # held before: the same row again
+            code_env(assignment).write({"active": True, "removed_date": False})
         if not assignment:
             assignment = code_env(self).create(
                 {"subscribed_sku_id": sku.id, "user_binding_id": user.id}
