@@ -11,10 +11,11 @@ plain rules (sync/) and hands each page of planned records to a BindingImporter:
     importer.archive_missing(complete=check_finished)  # only after a complete read
     return importer.counters
 
-Users, groups, SKUs and subscriptions all go through it. What a feature needs beyond
-that is a subclass overriding the hooks below (the user import, importers/users.py:
-contacts matched by e-mail, created with a built name, archives held by the safety
-valve until the round ends).
+Users, groups, SKUs, subscriptions, tenants (importers/tenants.py) and the devices of
+csp_connector_assets all go through it. What a feature needs beyond that is a
+subclass overriding the hooks below (the user import, importers/users.py: contacts
+matched by e-mail, created with a built name, archives held by the safety valve until
+the round ends; the device import: values computed against the equipment as it is).
 """
 
 import json
@@ -27,6 +28,17 @@ from odoo.tools import SQL
 from ..models.csp_binding_mixin import differs, fingerprint
 
 COUNTERS = ("created", "updated", "deactivated", "skipped")
+
+
+class Current(NamedTuple):
+    """An object that already has an Odoo record: its plan, its binding (None, or a
+    binding whose record was deleted, when ``matched``) and that record (None when the
+    model binds none). ``matched``: an existing record found by _match, bound now."""
+
+    plan: "Planned"
+    binding: object
+    record: object
+    matched: bool
 
 
 class Planned(NamedTuple):
@@ -78,16 +90,26 @@ class BindingImporter:
     target_context = {}
     # archives wait for archive_pending() (the end of a round), then _archive decides
     defer_archives = False
+    # the field holding the Microsoft id (a binding's microsoft_id)
+    key_field = "microsoft_id"
+    # what a binding back in Microsoft (or bound again) is written besides its values
+    restore = {"removed": False, "removed_date": False}
+    # whether objects with an unchanged fingerprint count as "skipped" (the device
+    # import never counted them)
+    count_unchanged = True
 
     def __init__(self, model, tenant):
         self.model = model.with_context(active_test=False)
-        self.tenant = tenant
+        self.tenant = tenant  # the scope: the tenant whose bindings these are
+        # without a fingerprint column, an object is unchanged when no value differs
+        self.fingerprints = "fingerprint" in model._fields
+        self.created_ids = []  # bindings created (ids), e.g. to act on new ones after
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.seen = set()  # Microsoft ids this read listed
         self.present = set()  # ids of the bindings this read listed
         self.pending = set()  # ids of the bindings to archive at archive_pending()
         self.written = False
-        field = model._csp_target_field
+        field = getattr(model, "_csp_target_field", None)
         self.targets = None
         self.protected = frozenset()
         if field:
@@ -109,12 +131,54 @@ class BindingImporter:
         """The values of a record created for `plan` (the target, by default)."""
         return plan.target
 
+    def _new_targets(self, plans):
+        """The values of the records created for `plans` (one list, so that a feature
+        can look up what a page needs at once); None for a plan left out (counted
+        skipped, nothing created nor bound). Default: _new_target of each."""
+        return [self._new_target(plan) for plan in plans]
+
+    def _target_values(self, items):
+        """The values to write to records that exist (bound, or matched), computed
+        against each record as it is: [Current] -> [values, or None to leave the object
+        out (counted skipped, its binding not written)]. Only what differs from the
+        record is written. Default: the plan's target values; a record whose binding
+        comes back in Microsoft is made active again."""
+        result = []
+        for item in items:
+            wanted = dict(item.plan.target or {})
+            back = item.binding is not None and not item.matched and self._removed(item.binding)
+            record = item.record
+            if back and item.plan.target is not None and record and "active" in record._fields:
+                wanted.setdefault("active", True)  # back in Microsoft
+            result.append(wanted)
+        return result
+
     def _archive(self, bindings):
         """Archive `bindings` (all listed gone, none removed yet); returns whether
         anything was written. The user import holds them past the safety valve."""
         count = bindings._csp_mark_removed()
         self.counters["deactivated"] += count
         return bool(count)
+
+    # the scope and the binding's state: a model that is no csp.binding.mixin (the
+    # tenants of a connection, importers/tenants.py) says them its own way
+
+    def _existing(self, microsoft_ids=None):
+        """{Microsoft id: binding} of the scope (all, or those of the ids)."""
+        return self.model._csp_bindings(self.tenant, microsoft_ids)
+
+    def _scope_domain(self):
+        return [("csp_tenant_id", "=", self.tenant.id)]
+
+    def _scope_values(self):
+        """What every binding created here holds besides its own values."""
+        return {"connection_id": self.tenant.connection_id.id, "csp_tenant_id": self.tenant.id}
+
+    def _removed(self, binding):
+        return binding.removed
+
+    def _live_domain(self):
+        return [("removed", "=", False)]
 
     # -- create and update ------------------------------------------------------------
 
@@ -126,8 +190,8 @@ class BindingImporter:
             return
         self.seen.update(planned)
         if bindings is None:
-            bindings = self.model._csp_bindings(self.tenant, planned)
-        field = self.model._csp_target_field
+            bindings = self._existing(planned)
+        field = getattr(self.model, "_csp_target_field", None)
         unbound = dict.fromkeys(
             m for m, plan in planned.items()
             if self.targets is not None and plan.target is not None
@@ -136,6 +200,7 @@ class BindingImporter:
         matches = self._match(list(unbound)) if unbound else {}
         matched = self.targets.browse(set(matches.values())) if matches else None
         creates, binding_writes, target_writes = [], [], defaultdict(_Grouped)
+        existing = []  # [(Current, binding values)]
         for microsoft_id, plan in planned.items():
             binding = bindings.get(microsoft_id)
             if binding:
@@ -144,42 +209,82 @@ class BindingImporter:
             match = matches.get(microsoft_id)
             target = binding[field] if binding and self.targets is not None else None
             if (target.id if target else match) in self.protected:
-                self.counters["skipped"] += 1
-                self.counters["skipped_protected"] = self.counters.get("skipped_protected", 0) + 1
-                if binding and binding.removed:  # back in Microsoft: the binding says so
-                    binding_writes.append((binding, {"removed": False, "removed_date": False}))
+                self._skip_protected(binding, binding_writes)
                 continue
-            digest = plan.digest or fingerprint(plan.values, plan.target)
-            values = {**plan.values, "fingerprint": digest}
+            values = self._binding_values(plan)
             if binding is None or microsoft_id in unbound:
+                if binding:  # bound to no record (deleted in Odoo): bound again
+                    values.update(self.restore)
                 if match:  # an existing record stands for it: bound, and brought up to date
                     record = matched.browse(match).with_prefetch(matched._prefetch_ids)
-                    self._plan_target(record, plan.target, target_writes)
-                if binding:  # bound to no record (deleted in Odoo): bound again
-                    values.update(removed=False, removed_date=False)
-                creates.append((plan, values, match, binding))
+                    existing.append((Current(plan, binding, record, True), values))
+                else:
+                    creates.append((plan, values, None, binding))
                 continue
-            self._update(binding, target, plan, values, binding_writes, target_writes)
+            if self._unchanged(binding, values):
+                self._skip_unchanged(binding, plan, values, binding_writes)
+                continue
+            existing.append((Current(plan, binding, target, False), values))
+        if existing:
+            self._plan_existing(existing, creates, binding_writes, target_writes)
         self._write_targets(target_writes)
         self.write_bindings(binding_writes)
         if creates:
             self._create(creates)
 
-    def _update(self, binding, target, plan, values, binding_writes, target_writes):
-        """Queue the writes of a bound object (nothing when its fingerprint is equal)."""
-        if binding.fingerprint == values["fingerprint"] and not binding.removed:
+    def _skip_protected(self, binding, binding_writes):
+        """An object bound to a protected contact: counted, never written (but its
+        binding back in Microsoft says so)."""
+        self.counters["skipped"] += 1
+        self.counters["skipped_protected"] = self.counters.get("skipped_protected", 0) + 1
+        if binding and self._removed(binding):
+            binding_writes.append((binding, self._differs(binding, self.restore)))
+
+    def _skip_unchanged(self, binding, plan, values, binding_writes):
+        """An object whose fingerprint is equal: its record is not written (but the
+        binding's values its digest does not cover are)."""
+        if self.count_unchanged:
             self.counters["skipped"] += 1
-            if plan.digest:  # values the digest does not cover
-                binding_writes.append((binding, binding._csp_differs(values)))
-            return
-        values.update(removed=False, removed_date=False)
-        binding_writes.append((binding, binding._csp_differs(values)))
-        if target and plan.target is not None:
-            wanted = dict(plan.target)
-            if binding.removed and "active" in target._fields:
-                wanted.setdefault("active", True)  # back in Microsoft
-            self._plan_target(target, wanted, target_writes)
-        self.counters["updated"] += 1
+        if plan.digest:
+            binding_writes.append((binding, self._differs(binding, values)))
+
+    def _binding_values(self, plan):
+        """The binding's values as written, with its fingerprint (when it has one)."""
+        values = dict(plan.values)
+        if self.fingerprints:
+            values["fingerprint"] = plan.digest or fingerprint(plan.values, plan.target)
+        return values
+
+    def _plan_existing(self, existing, creates, binding_writes, target_writes):
+        """Queue the writes of objects that have a record ([(Current, binding values)]):
+        the values _target_values computes against each record; a matched record is
+        bound with the creates."""
+        wanted = self._target_values([item for item, _values in existing])
+        for (item, values), target_values in zip(existing, wanted, strict=True):
+            if target_values is None:  # the feature leaves it out
+                self.counters["skipped"] += 1
+                continue
+            if item.record is not None:
+                self._plan_target(item.record, target_values, target_writes)
+            if item.matched:
+                creates.append((item.plan, values, item.record.id, item.binding))
+                continue
+            values.update(self.restore)
+            binding_writes.append((item.binding, self._differs(item.binding, values)))
+            self.counters["updated"] += 1
+
+    def _unchanged(self, binding, values):
+        """Whether `binding` stands for `values` already (its fingerprint, or else its
+        values) and is not removed: then nothing of its record is written."""
+        if self._removed(binding):
+            return False
+        if self.fingerprints:
+            return binding.fingerprint == values["fingerprint"]
+        return not self._differs(binding, values)
+
+    def _differs(self, binding, values):
+        """The part of `values` (as written) that differs from what `binding` holds."""
+        return {name: value for name, value in values.items() if differs(binding, name, value)}
 
     def _plan_target(self, target, wanted, target_writes):
         """Queue the part of `wanted` that differs from `target` (first fields apart)."""
@@ -206,12 +311,20 @@ class BindingImporter:
 
     def _create(self, creates):
         """[(plan, binding values, matched record id, existing binding or None)]."""
-        base = {"connection_id": self.tenant.connection_id.id, "csp_tenant_id": self.tenant.id}
-        field = self.model._csp_target_field
+        base = self._scope_values()
+        field = getattr(self.model, "_csp_target_field", None)
         made_for = {}
         if self.targets is not None:
             new = [c for c in creates if c[0].target is not None and not c[2]]
-            made = self.targets.create([self._new_target(c[0]) for c in new])
+            wanted = self._new_targets([c[0] for c in new]) if new else []
+            left_out = {c[0].microsoft_id for c, values in zip(new, wanted, strict=True)
+                        if values is None}  # fmt: skip
+            if left_out:  # the feature leaves them out: nothing created nor bound
+                self.counters["skipped"] += len(left_out)
+                creates = [c for c in creates if c[0].microsoft_id not in left_out]
+                new = [c for c in new if c[0].microsoft_id not in left_out]
+                wanted = [values for values in wanted if values is not None]
+            made = self.targets.create(wanted) if wanted else self.targets
             made_for = {c[0].microsoft_id: t.id for c, t in zip(new, made, strict=True)}
             self.counters["created"] += len(made)
         rows = []
@@ -223,9 +336,12 @@ class BindingImporter:
             if binding:
                 binding.write(row)
             else:
-                rows.append({**base, **row, "microsoft_id": plan.microsoft_id})
+                rows.append({**base, **row, self.key_field: plan.microsoft_id})
         if rows:
-            self.model.create(rows)
+            if getattr(self.model, "_csp_raw_insert", False):
+                self.created_ids += self._insert_rows(rows)
+            else:
+                self.created_ids += self.model.create(rows).ids
             if self.targets is None:
                 self.counters["created"] += len(rows)
         self.written = True
@@ -241,7 +357,7 @@ class BindingImporter:
             if changes:
                 grouped.add(binding.id, changes)
         raw = defaultdict(list)
-        safe = self.model._csp_raw_update_fields
+        safe = getattr(self.model, "_csp_raw_update_fields", frozenset())
         for values, ids in grouped:
             if len(ids) == 1 and safe.issuperset(values):
                 raw[tuple(sorted(values))].append((ids[0], values))
@@ -280,12 +396,56 @@ class BindingImporter:
         )
         model.invalidate_model([*columns, "write_date", "write_uid"])
 
+    def _insert_rows(self, rows):
+        """New bindings in one SQL INSERT per page, as the ORM would write them (their
+        stored company, create and write stamps): for a model that opts in with
+        ``_csp_raw_insert`` (its rows are plain: no stored computed field but the
+        company, no default, no create() override; test_binding_base checks), where
+        the ORM's create of thousands of rows costs as much as the records they bind.
+        Returns the new ids."""
+        model = self.model
+        model.flush_model()
+        connections = model.env["csp.connection"].browse({row["connection_id"] for row in rows})
+        company = {c.id: c.company_id.id for c in connections}
+        names = sorted({name for row in rows for name in row} | {"company_id"})
+        fields_ = [model._fields[name] for name in names]
+        now, uid = model.env.cr.now(), model.env.uid  # as the ORM stamps rows
+        values = [
+            SQL("(%s)", SQL(", ").join([
+                *(field.convert_to_column_insert(
+                    company[row["connection_id"]] if field.name == "company_id"
+                    else row.get(field.name, False), model, row)
+                  for field in fields_),
+                uid, now, uid, now,
+            ]))
+            for row in rows
+        ]  # fmt: skip
+        model.env.cr.execute(
+            SQL(
+                "INSERT INTO %s (%s, create_uid, create_date, write_uid, write_date)"
+                " VALUES %s RETURNING id",
+                SQL.identifier(model._table),
+                SQL(", ").join(SQL.identifier(name) for name in names),
+                SQL(", ").join(values),
+            )
+        )
+        ids = [row[0] for row in model.env.cr.fetchall()]
+        field = getattr(model, "_csp_target_field", None)
+        if field:  # the bound records' one2many to their bindings
+            comodel = model.env[model._fields[field].comodel_name]
+            inverses = [f.name for f in comodel._fields.values()
+                        if f.type == "one2many" and f.comodel_name == model._name
+                        and f.inverse_name == field]  # fmt: skip
+            if inverses:
+                comodel.invalidate_model(inverses)
+        return ids
+
     # -- archive ----------------------------------------------------------------------
 
     def remove(self, microsoft_ids):
         """Objects Microsoft reported deleted (delta '@removed'): archived now (or at
         archive_pending(), when archives are deferred)."""
-        bindings = self.model._csp_bindings(self.tenant, microsoft_ids)
+        bindings = self._existing(microsoft_ids)
         return self._gone(self.model.union(*bindings.values()))
 
     def archive_missing(self, complete):
@@ -295,13 +455,13 @@ class BindingImporter:
         if not complete:
             return 0
         gone = self.model.search(
-            [("csp_tenant_id", "=", self.tenant.id), ("removed", "=", False),
-             ("microsoft_id", "not in", list(self.seen))]
+            [*self._scope_domain(), *self._live_domain(),
+             (self.key_field, "not in", list(self.seen))]
         )  # fmt: skip
         return self._gone(gone)
 
     def _gone(self, bindings):
-        bindings = bindings.filtered(lambda b: not b.removed)
+        bindings = bindings.filtered(lambda b: not self._removed(b))
         if self.defer_archives:
             self.pending.update(bindings.ids)
             return 0
@@ -313,6 +473,6 @@ class BindingImporter:
         """Deferred archives (defer_archives): the bindings still gone, through _archive.
         Returns whether anything was written."""
         bindings = self.model.browse(sorted(self.pending)).exists()
-        written = self._archive(bindings.filtered(lambda b: not b.removed))
+        written = self._archive(bindings.filtered(lambda b: not self._removed(b)))
         self.written |= written
         return written

@@ -34,6 +34,11 @@ class CspBindingMixin(models.AbstractModel):
     # write). Only columns no stored computed field depends on and no write() override
     # must see: test_binding_base fails otherwise.
     _csp_raw_update_fields = frozenset()
+    # the importer may create new bindings with one raw SQL INSERT per page, as the ORM
+    # would write them (company, create and write stamps): only a model whose rows are
+    # plain (no stored computed field but the company, no default, no create()
+    # override) may opt in; test_binding_base fails otherwise
+    _csp_raw_insert = False
 
     connection_id = fields.Many2one(
         "csp.connection", required=True, ondelete="cascade", index=True, readonly=True
