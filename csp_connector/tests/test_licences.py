@@ -321,6 +321,44 @@ class TestLicences(CspSandboxCase):
         self.sync()
         self.assertFalse(sku.assignment_ids.filtered(lambda a: a.user_binding_id == user))
 
+    def test_a_licence_removed_in_microsoft_is_archived_not_deleted(self):
+        """A licence its user no longer holds in Microsoft: the assignment is archived
+        (dated), never deleted; held again, the same row comes back (one per user and
+        licence)."""
+        self.set_type("skus")
+        self.sync()
+        sku = self.skus().filtered("assignment_ids")[:1]
+        assignment = sku.assignment_ids[:1]
+        user = assignment.user_binding_id
+        self.assertTrue(user)
+        graph = self.connection._csp_graph(self.connection._csp_http(), ASHFORD)
+
+        def hold_again():
+            if sku.sku_id not in self.graph_licences(user):
+                graph.assign_license(user.microsoft_id, add=[sku.sku_id])
+
+        self.addCleanup(hold_again)
+        graph.assign_license(user.microsoft_id, remove=[sku.sku_id])  # in Microsoft
+        self.connection._csp_sync(trigger="manual", modules=["users"])
+        run = self.sync()
+        self.assertTrue(assignment.exists(), "archived, never deleted")
+        self.assertFalse(assignment.active)
+        self.assertTrue(assignment.removed_date)
+        self.assertNotIn(assignment, sku.assignment_ids, "no longer counted as held")
+        self.assertEqual(sum(run.line_ids.mapped("deactivated")), 1)
+        hold_again()
+        self.connection._csp_sync(trigger="manual", modules=["users"])
+        self.sync()
+        self.assertTrue(assignment.active)
+        self.assertFalse(assignment.removed_date)
+        self.assertIn(assignment, sku.assignment_ids)
+        rows = (
+            self.env["csp.licence.assignment"]
+            .with_context(active_test=False)
+            .search([("subscribed_sku_id", "=", sku.id), ("user_binding_id", "=", user.id)])
+        )
+        self.assertEqual(rows, assignment, "the same row, not a second one")
+
     def test_a_refused_assignment_leaves_odoo_unchanged_and_explains(self):
         self.set_type("skus")
         self.connection.manage_licences = True
