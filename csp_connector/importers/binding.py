@@ -131,6 +131,11 @@ class BindingImporter:
         """The values of a record created for `plan` (the target, by default)."""
         return plan.target
 
+    def _target_of(self, binding):
+        """The record `binding` stands for now (empty: none, e.g. deleted in Odoo; the
+        object is then bound again, to a match or a new record)."""
+        return binding[self.model._csp_target_field]
+
     def _new_targets(self, plans):
         """The values of the records created for `plans` (one list, so that a feature
         can look up what a page needs at once); None for a plan left out (counted
@@ -191,11 +196,10 @@ class BindingImporter:
         self.seen.update(planned)
         if bindings is None:
             bindings = self._existing(planned)
-        field = getattr(self.model, "_csp_target_field", None)
         unbound = dict.fromkeys(
             m for m, plan in planned.items()
             if self.targets is not None and plan.target is not None
-            and not (bindings.get(m) and bindings[m][field])
+            and not (bindings.get(m) and self._target_of(bindings[m]))
         )  # fmt: skip
         matches = self._match(list(unbound)) if unbound else {}
         matched = self.targets.browse(set(matches.values())) if matches else None
@@ -207,7 +211,7 @@ class BindingImporter:
                 self.present.add(binding.id)
                 self.pending.discard(binding.id)
             match = matches.get(microsoft_id)
-            target = binding[field] if binding and self.targets is not None else None
+            target = self._target_of(binding) if binding and self.targets is not None else None
             if (target.id if target else match) in self.protected:
                 self._skip_protected(binding, binding_writes)
                 continue

@@ -161,3 +161,34 @@ class TestBindingBase(CspSandboxCase):
                 {cls.__name__ for cls in overrides}, {CspCodeGuard.__name__},
                 f"a write() override on {name}: list what it must see, or keep the ORM",
             )  # fmt: skip
+
+    def test_raw_insert_of_bindings_stays_safe(self):
+        """A binding model with _csp_raw_insert gets its new rows from one SQL INSERT
+        (BindingImporter._insert_rows): it fills the company itself and the ORM's
+        stamps, nothing else. A default, another stored computed field, a translated
+        column or a create() override would be skipped: each fails here."""
+        listing = [
+            name for name in sorted(self.registry["csp.binding.mixin"]._inherit_children)
+            if not self.registry[name]._abstract and self.registry[name]._csp_raw_insert
+        ]  # fmt: skip
+        magic = {"id", "create_uid", "create_date", "write_uid", "write_date"}
+        for name in listing:
+            Binding = self.env[name]
+            for field_name, field in Binding._fields.items():
+                if not field.store or field_name in magic:
+                    continue
+                if field_name == "company_id":
+                    self.assertEqual(field.related, "connection_id.company_id")
+                    continue
+                self.assertFalse(field.compute or field.related, f"{name}.{field_name}")
+                self.assertIsNone(field.default, f"{name}.{field_name} has a default")
+                self.assertFalse(getattr(field, "translate", False), f"{name}.{field_name}")
+            overrides = {
+                cls.__name__
+                for cls in type(Binding).__mro__
+                if "create" in vars(cls) and cls is not models.BaseModel
+            }
+            self.assertLessEqual(
+                overrides, {CspCodeGuard.__name__},
+                f"a create() override on {name}: keep the ORM's create",
+            )  # fmt: skip
