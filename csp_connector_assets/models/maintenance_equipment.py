@@ -71,7 +71,7 @@ class MaintenanceEquipment(models.Model):
 
     def init(self):
         # the device import finds equipment by serial number or Entra device id
-        # whatever their case (see csp_device_binding._DeviceImport.match_existing)
+        # whatever their case (see importers/devices.py, DeviceImporter.match_existing)
         self.env.cr.execute(
             "CREATE INDEX IF NOT EXISTS maintenance_equipment_csp_serial_upper_index"
             " ON maintenance_equipment (upper(serial_no)) WHERE serial_no IS NOT NULL"

@@ -8,6 +8,8 @@ import uuid
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
+from odoo.addons.csp_connector.importers.binding import BindingImporter, Planned
+from odoo.addons.csp_connector.models.csp_guard import code_env
 from odoo.addons.csp_connector.tests.common import CspSandboxCase
 
 
@@ -438,6 +440,68 @@ class TestDevices(CspSandboxCase):
         self.sync()
         self.assertEqual(self.equipment(device), record)
         self.assertEqual(record.csp_status, "repair", "back, with the status it had")
+
+    def test_a_rebound_device_keeps_its_old_binding_archived(self):
+        """A device re-enrolled (a new Intune id, the same serial number) takes the
+        equipment the old one left: the old device's binding stays, archived, and
+        back in Intune the old device never takes the other's equipment."""
+        Binding = self.env["csp.device.binding"]
+        old = self.add_device(deviceName="AP-LT-0300", serialNumber="REENROL-0300")
+        self.sync()
+        record = self.equipment(old)
+        old_binding = Binding.search([("microsoft_id", "=", old["id"])])
+        self.sandbox.control("DELETE", f"tenants/{self.t1.tenant_id}/devices/{old['id']}")
+        self.sync()
+        self.assertTrue(old_binding.removed)
+        new = self.add_device(deviceName="AP-LT-0300", serialNumber="REENROL-0300")
+        self.sync()
+        self.assertEqual(self.equipment(new), record, "bound to the equipment, not duplicated")
+        self.assertTrue(old_binding.exists(), "archived, never deleted")
+        self.assertEqual((old_binding.removed, old_binding.equipment_id), (True, record))
+        self.assertEqual(record.csp_binding_ids, old_binding | self.equipment_binding(new))
+        # the old device back in Intune: its own binding again, on other equipment
+        self.sandbox.control("POST", f"tenants/{self.t1.tenant_id}/devices",
+                             {k: v for k, v in old.items() if v is not None})  # fmt: skip
+        self.sync()
+        self.assertEqual(Binding.search([("microsoft_id", "=", old["id"])]), old_binding)
+        self.assertFalse(old_binding.removed)
+        self.assertNotEqual(old_binding.equipment_id, record)
+        self.assertEqual(self.equipment(new), record)
+        self.assertEqual(record.csp_binding_ids.filtered(lambda b: not b.removed).microsoft_id,
+                         new["id"])  # fmt: skip
+
+    def equipment_binding(self, device):
+        return self.env["csp.device.binding"].search([("microsoft_id", "=", device["id"])])
+
+    def test_the_bulk_insert_of_bindings_writes_what_the_orm_would(self):
+        """New device bindings are inserted with one SQL INSERT per page
+        (_csp_raw_insert): each row holds what the ORM's create would write."""
+        integrator = self.env.ref("csp_connector.user_csp_integrator")
+        Binding = code_env(self.env["csp.device.binding"].with_user(integrator))
+        importer = BindingImporter(Binding, self.t1)
+        importer.apply([Planned("raw-device-1", {}, {"name": "Raw"}, "digest-1")])
+        raw = Binding.browse(importer.created_ids)
+        self.assertEqual(len(raw), 1)
+        self.assertEqual(raw.equipment_id.name, "Raw")
+        other = self.Equipment.create({"name": "By the ORM"})
+        orm = Binding.create(
+            {"connection_id": self.connection.id, "csp_tenant_id": self.t1.id,
+             "microsoft_id": "orm-device-1", "equipment_id": other.id,
+             "fingerprint": "digest-1"}
+        )  # fmt: skip
+        Binding.env.flush_all()  # the company the ORM computes, as the integrator
+        self.env.cr.execute(
+            "SELECT to_jsonb(b) - 'id' - 'microsoft_id' - 'equipment_id' FROM"
+            " csp_device_binding b WHERE id IN %s ORDER BY id",
+            [(raw.id, orm.id)],
+        )
+        rows = [row[0] for row in self.env.cr.fetchall()]
+        self.assertEqual(rows[0], rows[1], "every column as the ORM writes it")
+        self.assertIn("company_id", rows[0])
+        self.assertEqual(raw.create_uid, integrator)
+        self.assertEqual(raw.company_id, self.connection.company_id)
+        self.assertEqual(raw.equipment_id.csp_binding_ids, raw, "the equipment sees it")
+        self.assertEqual((raw.create_date, raw.write_date), (orm.create_date, orm.write_date))
 
     def test_a_read_out_of_time_pauses_and_resumes_without_losing_devices(self):
         self.env["ir.config_parameter"].sudo().set_param("csp_connector.page_size", "3")
