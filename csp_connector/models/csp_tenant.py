@@ -10,6 +10,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..importers.tenants import TenantImporter
 from ..microsoft import errors
 from ..sync import matching
 from ..sync import tenants as tenant_rules
@@ -515,61 +516,19 @@ class CspTenant(models.Model):
 
     @api.model
     def _csp_upsert(self, connection, discovered):
-        """Create, update or archive the connection's tenants from discovery.
+        """Create, update or archive the connection's tenants from discovery (a
+        complete read), through the binding base's routine (importers/tenants.py).
 
         Idempotent: unchanged tenants are not written at all.
         """
-        existing = {
-            t.tenant_id: t
-            for t in self.with_context(active_test=False).search(
-                [("connection_id", "=", connection.id)]
-            )
-        }
-        counters = dict.fromkeys(("created", "updated", "deactivated", "skipped"), 0)
-        to_create = []
-        seen = set()
-        for found in discovered:
-            seen.add(found.tenant_id)
-            values = {
-                "name": found.name,
-                "relationship": found.relationship,
-                "gdap_status": found.gdap_status or False,
-                "gdap_end": found.gdap_end.date() if found.gdap_end else False,
-                "gdap_auto_extend": found.gdap_auto_extend,
-                "gdap_relationship_id": found.gdap_relationship_id or False,
-            }
-            if found.domain:
-                values["default_domain"] = found.domain
-            tenant = existing.get(found.tenant_id)
-            if tenant is None:
-                to_create.append(
-                    {**values, "connection_id": connection.id, "tenant_id": found.tenant_id}
-                )
-                continue
-            if not tenant.active:
-                values["active"] = True
-            changed = {k: v for k, v in values.items() if tenant._csp_differs(k, v)}
-            if changed:
-                tenant.write(changed)
-                counters["updated"] += 1
-            else:
-                counters["skipped"] += 1
-        created = self.create(to_create) if to_create else self.browse()
-        counters["created"] = len(created)
-        gone = [t for tid, t in existing.items() if tid not in seen and t.active]
-        if gone:
-            self.browse([t.id for t in gone]).write({"active": False})
-            counters["deactivated"] = len(gone)
+        importer = TenantImporter(self, connection)
+        importer.apply(importer.plan(found) for found in discovered)
+        importer.archive_missing(complete=True)
+        created = self.browse(importer.created_ids)
         if created:
             created._csp_on_new_tenants()
         self.search([("connection_id", "=", connection.id)])._csp_warn_expiring()
-        return counters
-
-    def _csp_differs(self, name, value):
-        current = self[name]
-        if isinstance(current, models.BaseModel):
-            current = current.id
-        return (current or False) != (value or False)
+        return importer.counters
 
     def _csp_on_new_tenants(self):
         """Options of the connection applied to newly discovered tenants."""
