@@ -147,9 +147,7 @@ class CspSubscribedSku(models.Model):
         Assignment = code_env(self.env["csp.licence.assignment"]).with_context(active_test=False)
         existing = Assignment.search([("subscribed_sku_id", "in", self.ids)])
         have = {(a.user_binding_id.id, a.subscribed_sku_id.sku_id): a for a in existing}
-        gone = Assignment.union(
-            *[a for key, a in have.items() if key not in wanted and a.active]
-        )
+        gone = Assignment.union(*[a for key, a in have.items() if key not in wanted and a.active])
         if gone:
             gone.write({"active": False, "removed_date": fields.Datetime.now()})
             counters["deactivated"] = len(gone)
