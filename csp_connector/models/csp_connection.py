@@ -16,9 +16,9 @@ from ..microsoft.graph import Graph
 from ..microsoft.http import MicrosoftHttp
 from ..microsoft.partner_center import PartnerCenter
 from ..microsoft.safe_text import one_line
+from ..sync import budget
 from ..sync import tenants as tenant_rules
 from . import oauth_state
-from .csp_sync_run import cpu_deadline, cron_budget, cron_clock, out_of_time
 from .csp_sync_step import CspStep
 
 _logger = logging.getLogger(__name__)
@@ -607,11 +607,11 @@ class CspConnection(models.Model):
 
         Odoo kills a cron worker after limit_time_real_cron (and limit_time_cpu), and
         calls a job that reports remaining work up to 10 times in a row in the same
-        worker. So one budget (see csp_sync_run.cron_budget) covers all those calls:
+        worker. So one budget (see sync/budget.py, cron_budget) covers all those calls:
         tenants and pages are processed until it is spent, each step committed; then
         the job reports progress, asks to be called again at once, and returns. The
         budget and every call's timeout are measured from what the worker has left
-        (csp_sync_run.cron_clock), not from the job's start. A slow tenant delays the
+        (budget.cron_clock), not from the job's start. A slow tenant delays the
         others by at most one budget, never stops them: its other steps come last.
         """
         window = self._csp_cron_window()
@@ -624,7 +624,7 @@ class CspConnection(models.Model):
         remaining = 0
         testing = getattr(threading.current_thread(), "testing", False)
         for connection in connections:
-            if out_of_time(this.env):
+            if budget.out_of_time(this.env):
                 remaining += 1
                 continue
             try:
@@ -663,9 +663,11 @@ class CspConnection(models.Model):
         window = getattr(cr, "_csp_budget_window", None)
         # tests call the cron method directly, each call a job of its own
         if window is None or getattr(threading.current_thread(), "testing", False):
-            _wall, cpu = cron_budget(self.env)
-            clock = cron_clock(self.env)  # from what the worker has left, not from now
-            window = {"clock": clock, "deadline": clock.soft, "cpu": cpu_deadline(cpu), "done": 0}
+            setting = self.env["ir.config_parameter"].sudo().get_param("csp_connector.cron_budget")
+            wall, cpu = budget.cron_budget(setting)
+            clock = budget.cron_clock(wall)  # from what the worker has left, not from now
+            window = {"clock": clock, "deadline": clock.soft, "cpu": budget.cpu_deadline(cpu),
+                      "done": 0}  # fmt: skip
             cr._csp_budget_window = window
         return window
 

@@ -1,181 +1,32 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
-import os
-import resource
 import threading
 import time
 from datetime import timedelta
 
-import psycopg2
 from psycopg2 import errors as pg_errors
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.service import server as odoo_server
-from odoo.tools import config
 
 from ..microsoft import errors
-from ..microsoft.http import Clock
 from ..microsoft.safe_text import one_line
+from ..sync.budget import cron_time_limit, out_of_time
+from ..sync.run_lock import CONCURRENCY_ERRORS, is_concurrency_error, try_lock
 
 _logger = logging.getLogger(__name__)
 
 COUNTERS = ("created", "updated", "deactivated", "skipped", "error_count", "held")
-LOCK_NAMESPACE = 0x0C5B  # advisory locks: (namespace, connection id)
 CACHE_TENANTS = 10  # tenants whose records may stay in the ORM cache at once
-BUDGET_SHARE = 0.6  # of Odoo's cron time limits, when no budget is set
 MAX_STEP_RESTARTS = 3  # a step that killed its worker this often is given up in the run
-RESERVE_SHARE = 0.1  # of the time limit, kept after the last call (commit, progress, Odoo)
-MIN_RESERVE = 5.0
 MAX_CONCURRENCY_TRIES = 3  # a step refused by PostgreSQL for a concurrent change is re-run
-# PostgreSQL refusing a transaction for another one's change: the step runs again
-CONCURRENCY_ERRORS = (psycopg2.extensions.TransactionRollbackError, pg_errors.LockNotAvailable)
 # the GDAP relationship is over: Graph refuses every step (Partner Center's too: no customer)
 ENDED_RELATIONSHIP = ("terminating", "terminated", "expired")
-
-# when this process's Odoo worker last pinged its watchdog (see _install_worker_clock)
-_WORKER_CLOCK = {"worker": None, "at": None}
-
-
-def _install_worker_clock():
-    """Note, in each prefork worker, when it last pinged Odoo's watchdog.
-
-    Odoo's parent process kills a worker whose last ping is older than its limit
-    (``limit_time_real_cron`` for cron workers). A worker pings right after
-    ``check_limits()``, then waits for work (an idle cron worker up to 69 s), then runs
-    every ready job: a job does not start with the whole limit. Only the parent keeps
-    the ping's time, so the worker notes it here (before the ping: never later)."""
-    original = odoo_server.Worker.check_limits
-    if getattr(original, "csp_clock", False):
-        return
-
-    def check_limits(self):
-        _WORKER_CLOCK.update(worker=self, at=time.monotonic())
-        return original(self)
-
-    check_limits.csp_clock = True
-    odoo_server.Worker.check_limits = check_limits
-
-
-_install_worker_clock()
 
 
 def _testing():
     return getattr(threading.current_thread(), "testing", False)
-
-
-def cron_time_limit():
-    """Seconds a cron job may run before Odoo kills it (limit_time_real_cron, which
-    -1 or 0 sends back to limit_time_real; 120 when that is off too)."""
-    limit = config.get("limit_time_real_cron") or -1
-    if limit <= 0:
-        limit = config.get("limit_time_real") or 0
-    return float(limit) if limit > 0 else 120.0
-
-
-def cron_budget(env):
-    """(wall seconds, CPU seconds) one integrator cron job may use.
-
-    A system parameter ``csp_connector.cron_budget`` (seconds) sets the wall budget;
-    by default it is 60 % of the cron time limit. Odoo also stops a worker that used
-    ``limit_time_cpu`` of CPU in one unit of work: 60 % of that is the CPU budget.
-    """
-    value = env["ir.config_parameter"].sudo().get_param("csp_connector.cron_budget")
-    limit = cron_time_limit()
-    try:
-        wall = float(value) if value else limit * BUDGET_SHARE
-    except ValueError:
-        wall = limit * BUDGET_SHARE
-    wall = max(1.0, min(wall, limit * 0.9))
-    cpu_limit = config.get("limit_time_cpu") or 0
-    cpu = cpu_limit * BUDGET_SHARE if cpu_limit > 0 else None
-    return wall, cpu
-
-
-def cpu_deadline(budget):
-    """time.process_time() at which a cron job stops: `budget` seconds of CPU from now,
-    and never closer than a margin to the CPU limit Odoo's prefork worker set on the
-    process (RLIMIT_CPU, reset before each unit of work: other jobs may have used it)."""
-    now = time.process_time()
-    deadline = now + budget if budget else None
-    try:
-        soft, _hard = resource.getrlimit(resource.RLIMIT_CPU)
-    except (AttributeError, ValueError, OSError):
-        return deadline
-    if soft not in (resource.RLIM_INFINITY, -1) and soft > 0:
-        margin = max(5.0, 0.2 * (config.get("limit_time_cpu") or 0))
-        deadline = min(deadline, soft - margin) if deadline else soft - margin
-    return deadline
-
-
-def worker_time_left():
-    """Seconds before Odoo stops the current unit of work of this process for its
-    real-time limit, or None when no such limit applies (tests, shell, no workers).
-
-    - a prefork worker: its limit less the time since its last watchdog ping (0 when
-      the ping is unknown: the registry was loaded after it, in this very unit of work,
-      so the job waits for the next ping);
-    - a cron thread of the threaded server: the cron limit less the time since the
-      thread started this round of jobs.
-    """
-    thread = threading.current_thread()
-    started = getattr(thread, "start_time", None)
-    if getattr(thread, "type", None) == "cron" and started:
-        return cron_time_limit() - (time.time() - started)
-    prefork = odoo_server.server
-    if not isinstance(prefork, odoo_server.PreforkServer) or prefork.pid == os.getpid():
-        return None
-    worker, pinged = _WORKER_CLOCK["worker"], _WORKER_CLOCK["at"]
-    if worker is None:
-        return 0.0
-    if not worker.watchdog_timeout:
-        return None
-    return worker.watchdog_timeout - (time.monotonic() - pinged)
-
-
-def cron_clock(env):
-    """The Clock of one integrator cron call, measured from what the worker has left.
-
-    ``hard`` is the worker's time left less a reserve (10 % of the limit, at least 5 s:
-    the last commit, the progress report and Odoo's own bookkeeping); ``soft`` (the
-    budget) is the configured budget from now, never more than 60 % of the time until
-    ``hard``, so the step running at the budget's end still has time for its calls.
-    """
-    wall, _cpu = cron_budget(env)
-    now = time.monotonic()
-    left = worker_time_left()
-    if left is None:
-        return Clock(soft=now + wall)
-    usable = max(0.0, left - max(MIN_RESERVE, RESERVE_SHARE * cron_time_limit()))
-    return Clock(soft=now + min(wall, usable * BUDGET_SHARE), hard=now + usable)
-
-
-def out_of_time(env):
-    """Whether the time budget of the running cron job (context) is spent: its Clock
-    (budget spent, or the next call could not end before the worker's limit), or the
-    CPU budget."""
-    deadline = env.context.get("csp_deadline")
-    cpu_deadline = env.context.get("csp_cpu_deadline")
-    clock = env.context.get("csp_clock")
-    return bool(
-        (deadline and time.monotonic() >= deadline)
-        or (clock is not None and clock.spent())
-        or (cpu_deadline and time.process_time() >= cpu_deadline)
-    )
-
-
-def is_concurrency_error(exc):
-    """PostgreSQL refused the transaction for another one's concurrent change
-    (serialization failure, deadlock, a lock not available)."""
-    return isinstance(exc, CONCURRENCY_ERRORS)
-
-
-def try_lock(cr, connection_id):
-    """The connection's sync lock, held until the transaction ends (commit, rollback
-    or a dead connection): it cannot outlive its transaction, whatever fails."""
-    cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, connection_id))
-    return cr.fetchone()[0]
 
 
 class CspSyncRun(models.Model):

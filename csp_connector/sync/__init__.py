@@ -1,2 +1,3 @@
-"""Plain Python decisions of the syncs: input API records and current state, output a
-plan. No ORM access here, so these rules are tested without a database."""
+"""Plain Python parts of the syncs: decisions (input API records and current state,
+output a plan), the integrator's time budget and the connection's sync lock. No ORM
+access here, so these rules are tested without a database."""

@@ -14,6 +14,7 @@ from odoo.service import server as odoo_server
 from odoo.tests import tagged
 
 from ..models import csp_sync_run
+from ..sync import budget
 from .common import CspSandboxCase
 
 ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1: reseller, consent, subscriptions
@@ -29,7 +30,7 @@ def worker(limit, pinged_ago):
     clock = {"worker": cron_worker, "at": time.monotonic() - pinged_ago}
     with (
         patch.object(odoo_server, "server", prefork),
-        patch.dict(csp_sync_run._WORKER_CLOCK, clock),
+        patch.dict(budget._WORKER_CLOCK, clock),
     ):
         yield
 
@@ -81,7 +82,7 @@ class TestCronBudget(CspSandboxCase):
         self.assertLessEqual(clock.hard - now, 120 - 69 - 12 + 0.5, "killed at ping + 120 s")
         self.assertLessEqual(clock.soft - now, 0.6 * (120 - 69 - 12) + 0.5)
         # a worker whose ping is unknown (the registry loaded after it): nothing starts
-        with worker(120, 0), patch.dict(csp_sync_run._WORKER_CLOCK, {"worker": None}):
+        with worker(120, 0), patch.dict(budget._WORKER_CLOCK, {"worker": None}):
             run = self.queue(["tenants"])
             self.integrator()
         self.assertEqual(run.state, "running")

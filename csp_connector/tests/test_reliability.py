@@ -14,7 +14,7 @@ from odoo.tests import new_test_user, tagged
 
 from ..importers.groups import GroupsRead
 from ..importers.users import UserImporter
-from ..models import csp_sync_run
+from ..sync import budget, run_lock
 from .common import CspSandboxCase
 
 HELD = "Archive of contacts held"
@@ -286,7 +286,7 @@ class TestReliability(CspSandboxCase):
         run = self.env["csp.sync.run"].browse(action["res_id"])
         # what Odoo's prefork worker set: the CPU this process may still use is short
         soft = time.process_time() + 3
-        with patch.object(csp_sync_run.resource, "getrlimit", return_value=(soft, -1)):
+        with patch.object(budget.resource, "getrlimit", return_value=(soft, -1)):
             window = self.env["csp.connection"]._csp_cron_window()
             self.assertLessEqual(window["cpu"], soft - 5)
             self.env["csp.connection"]._cron_run_integrator()
@@ -459,7 +459,7 @@ class TestReliability(CspSandboxCase):
         held = []
 
         def fails(run, commit=False, batch=None):
-            held.append(not csp_sync_run.try_lock(other, connection.id))
+            held.append(not run_lock.try_lock(other, connection.id))
             other.rollback()
             # a concurrency error aborts the transaction: nothing more can run in it
             run.env.cr.execute("SELECT 1 / 0")
@@ -476,7 +476,7 @@ class TestReliability(CspSandboxCase):
                 connection._csp_sync(trigger="cron")
             self.assertEqual(held, [True], "the run held the lock")
             # PostgreSQL drops a transaction's locks as soon as it fails
-            self.assertTrue(csp_sync_run.try_lock(other, connection.id), "released with it")
+            self.assertTrue(run_lock.try_lock(other, connection.id), "released with it")
             other.rollback()
             cr.rollback()
 
