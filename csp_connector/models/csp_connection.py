@@ -567,9 +567,9 @@ class CspConnection(models.Model):
     @api.model
     def _csp_sync_steps(self):
         """The integrator's steps (csp_sync_step.CspStep), in any order. Each add-on
-        appends its own: ``return super()._csp_sync_steps() + [CspStep(...)]``, adds
-        the code to ``csp.sync.run.line.step`` with selection_add and declares a
-        ``sync_<code>`` switch on the connection."""
+        appends its own: ``return super()._csp_sync_steps() + [CspStep(...)]`` and
+        declares a ``sync_<code>`` switch on the connection; the run lines' ``step``
+        selection follows (csp.sync.run.line._csp_step_selection)."""
         return [
             CspStep("tenants", self.env._("Tenants"), "connection", 10, "_csp_sync_tenants"),
             CspStep("tenants", self.env._("Tenants"), "tenant", 10, "_csp_sync_access"),
@@ -594,10 +594,11 @@ class CspConnection(models.Model):
         return relativedelta(**{self.interval_type: self.interval_number})
 
     def _csp_sync(self, trigger="cron", modules=None, batch=None, commit=None):
-        """Run (or resume) a sync of this connection; returns the csp.sync.run."""
+        """Run (or resume) a sync of this connection; returns the csp.sync.run.
+        ``modules``: the step codes to run (default: the switched-on steps)."""
         self.ensure_one()
         return self.env["csp.sync.run"]._csp_execute(
-            self, trigger=trigger, modules=modules or self._csp_step_codes(), batch=batch,
+            self, trigger=trigger, steps=modules or self._csp_step_codes(), batch=batch,
             commit=commit,
         )  # fmt: skip
 

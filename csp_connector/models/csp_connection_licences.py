@@ -359,14 +359,6 @@ class CspTenant(models.Model):
         return action
 
 
-class CspSyncRunLine(models.Model):
-    _inherit = "csp.sync.run.line"
-
-    step = fields.Selection(
-        selection_add=[("licences", "Licences")], ondelete={"licences": "cascade"}
-    )
-
-
 def _add(total, counters):
     for key, value in (counters or {}).items():
         if key == "message":

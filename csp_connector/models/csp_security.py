@@ -62,7 +62,7 @@ class CspSyncRun(models.Model):
     _inherit = ["csp.sync.run", "csp.code.guard"]
 
     _csp_code_fields = (
-        "connection_id", "trigger", "modules", "csp_tenant_id", "state", "started", "ended",
+        "connection_id", "trigger", "steps", "csp_tenant_id", "state", "started", "ended",
         "message",
         "line_ids", "created", "updated", "deactivated", "skipped", "error_count",
         "held", "heartbeat", "current_step", "step_restarts", "resume_notes",
@@ -77,17 +77,17 @@ class CspSyncRun(models.Model):
             run.skipped_protected = sum(run.line_ids.mapped("skipped_protected"))
 
     @api.model
-    def _csp_execute(self, connection, trigger, modules, batch=None, commit=None):
+    def _csp_execute(self, connection, trigger, steps, batch=None, commit=None):
         connection._csp_check_can_sync()
         return super(CspSyncRun, self._csp_code())._csp_execute(
-            code_env(connection), trigger, modules, batch=batch, commit=commit
+            code_env(connection), trigger, steps, batch=batch, commit=commit
         )
 
     @api.model
-    def _csp_queue(self, connection, modules, tenant=None, values=None):
+    def _csp_queue(self, connection, steps, tenant=None, values=None):
         connection._csp_check_can_sync()
         return super(CspSyncRun, self._csp_code())._csp_queue(
-            code_env(connection), modules, tenant=tenant, values=values
+            code_env(connection), steps, tenant=tenant, values=values
         )
 
 

@@ -21,6 +21,7 @@ COUNTERS = ("created", "updated", "deactivated", "skipped", "error_count", "held
 CACHE_TENANTS = 10  # tenants whose records may stay in the ORM cache at once
 MAX_STEP_RESTARTS = 3  # a step that killed its worker this often is given up in the run
 MAX_CONCURRENCY_TRIES = 3  # a step refused by PostgreSQL for a concurrent change is re-run
+STEP_CODES_KEY = "csp_connector.step_codes"  # the installed steps, as the run lines last saw
 # the GDAP relationship is over: Graph refuses every step (Partner Center's too: no customer)
 ENDED_RELATIONSHIP = ("terminating", "terminated", "expired")
 
@@ -43,7 +44,7 @@ class CspSyncRun(models.Model):
     trigger = fields.Selection(
         [("cron", "Scheduled"), ("manual", "Sync now")], required=True, readonly=True
     )
-    modules = fields.Char(string="Steps", readonly=True)  # CspStep codes, comma-separated
+    steps = fields.Char(readonly=True)  # CspStep codes, comma-separated
     csp_tenant_id = fields.Many2one(
         "csp.tenant",
         string="Only Tenant",
@@ -136,8 +137,8 @@ class CspSyncRun(models.Model):
     # -- execution --------------------------------------------------------------
 
     @api.model
-    def _csp_queue(self, connection, modules, tenant=None, values=None):
-        """The open run of `connection` (a new one for `modules`, of `tenant` only when
+    def _csp_queue(self, connection, steps, tenant=None, values=None):
+        """The open run of `connection` (a new one for `steps`, of `tenant` only when
         given, if none; ``values``: an add-on's own values of the new run) and a call of
         the integrator cron for it at once: a button never runs the sync itself."""
         run = self.search(
@@ -145,14 +146,14 @@ class CspSyncRun(models.Model):
         )
         if not run:
             run = self.create(
-                {"connection_id": connection.id, "trigger": "manual", "modules": ",".join(modules),
+                {"connection_id": connection.id, "trigger": "manual", "steps": ",".join(steps),
                  "csp_tenant_id": tenant.id if tenant else False, **(values or {})}
             )  # fmt: skip
         self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger()
         return run
 
     @api.model
-    def _csp_execute(self, connection, trigger, modules, batch=None, commit=None):
+    def _csp_execute(self, connection, trigger, steps, batch=None, commit=None):
         """Run, or resume, the sync of `connection`. Returns the run.
 
         Only one worker syncs a connection at a time: a PostgreSQL advisory lock bound
@@ -174,7 +175,7 @@ class CspSyncRun(models.Model):
         )
         if not run:
             run = self.create(
-                {"connection_id": connection.id, "trigger": trigger, "modules": ",".join(modules)}
+                {"connection_id": connection.id, "trigger": trigger, "steps": ",".join(steps)}
             )
         elif run.current_step and not run._csp_take_over():
             # its worker may still be alive: look again once its heartbeat is stale
@@ -233,6 +234,7 @@ class CspSyncRun(models.Model):
         if self.step_restarts >= MAX_STEP_RESTARTS:
             tenant_id, _sep, code = self.current_step.partition(":")
             tenant = self.env["csp.tenant"].browse(int(tenant_id) if tenant_id.isdigit() else [])
+            installed = dict(self.env["csp.sync.run.line"]._csp_step_selection())
             message = self.env._(
                 "The worker stopped %(count)s times during this step (killed for a time or "
                 "memory limit, or the server restarted): it is skipped in this run. Check "
@@ -240,11 +242,12 @@ class CspSyncRun(models.Model):
                 "or raise limit_time_real_cron.",
                 count=self.step_restarts,
             )
-            self.env["csp.sync.run.line"].create(
-                {"run_id": self.id, "step": code, "csp_tenant_id": tenant.id,
-                 "state": "error", "error_count": 1, "message": message}
-            )  # fmt: skip
-            self.error_count += 1
+            if code in installed:  # else its add-on was uninstalled meanwhile: no line
+                self.env["csp.sync.run.line"].create(
+                    {"run_id": self.id, "step": code, "csp_tenant_id": tenant.id,
+                     "state": "error", "error_count": 1, "message": message}
+                )  # fmt: skip
+                self.error_count += 1
             self.step_restarts = 0
             note = message
         notes = f"{self.resume_notes}\n{note}" if self.resume_notes else note
@@ -255,7 +258,7 @@ class CspSyncRun(models.Model):
         self.ensure_one()
         self = self.with_context(csp_run_memo={})  # noqa: PLW0642 - what steps share in a run
         connection = self.connection_id
-        steps = connection._csp_steps_to_run((self.modules or "").split(","))
+        steps = connection._csp_steps_to_run((self.steps or "").split(","))
         recorder = self.env["csp.request.log"]._csp_recorder(connection)
         http = connection._csp_http(recorder)
         # no retry starts after the deadline; every call ends before the clock's hard
@@ -613,9 +616,9 @@ class CspSyncRunLine(models.Model):
 
     run_id = fields.Many2one("csp.sync.run", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="run_id.company_id", store=True)
-    # each add-on adds its steps' codes: selection_add=[(code, label)],
-    # ondelete={code: "cascade"} (see csp_sync_step.CspStep)
-    step = fields.Selection([("tenants", "Tenants"), ("users", "Users")], required=True)
+    # the installed steps, as csp.connection._csp_sync_steps() declares them: an add-on
+    # adds nothing here (see _csp_step_selection and csp_sync_step.CspStep)
+    step = fields.Selection(selection="_csp_step_selection", required=True)
     csp_tenant_id = fields.Many2one(
         "csp.tenant", string="Tenant", ondelete="set null", index="btree_not_null"
     )
@@ -633,3 +636,41 @@ class CspSyncRunLine(models.Model):
     error_count = fields.Integer(string="Errors")
     held = fields.Integer(string="Archive Held")
     message = fields.Text()
+
+    @api.model
+    def _csp_step_selection(self):
+        """[(code, label)] of the installed steps, in the order they run: derived from
+        ``csp.connection._csp_sync_steps()``, so an add-on's step is listed (grouped,
+        filtered, labelled) once its add-on is installed, with nothing declared here."""
+        steps = sorted(self.env["csp.connection"]._csp_sync_steps(), key=lambda s: s.sequence)
+        return list({step.code: step.label for step in steps}.items())
+
+    def _register_hook(self):
+        super()._register_hook()
+        self._csp_drop_uninstalled_steps()
+
+    @api.model
+    def _csp_drop_uninstalled_steps(self):
+        """The lines of a step whose add-on was uninstalled go with it, as they would
+        with a ``selection_add``'s ``ondelete="cascade"``: no line is left whose step
+        the selection no longer lists. Called each time the registry is loaded (after
+        an install, an upgrade or an uninstall): the installed steps' codes are kept in
+        a system parameter, and the lines of a code that left it since are deleted.
+        Nothing is deleted while an installed module is not loaded (its code missing
+        from the addons path): its steps come back with it."""
+        codes = [code for code, _label in self._csp_step_selection()]
+        Param = self.env["ir.config_parameter"].sudo()
+        known = (Param.get_param(STEP_CODES_KEY) or "").split()
+        if known == codes:
+            return
+        loaded = list(self.pool._init_modules)
+        Module = self.env["ir.module.module"].sudo()
+        if Module.search_count([("state", "=", "installed"), ("name", "not in", loaded)]):
+            return
+        gone = tuple(code for code in known if code not in codes)
+        if gone:
+            self.flush_model()
+            self.env.cr.execute("DELETE FROM csp_sync_run_line WHERE step IN %s", [gone])
+            self.env.invalidate_all()
+            _logger.info("CSP: run lines of uninstalled steps deleted: %s", ", ".join(gone))
+        Param.set_param(STEP_CODES_KEY, " ".join(codes))

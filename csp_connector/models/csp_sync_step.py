@@ -15,8 +15,8 @@ SCOPES = ("connection", "tenant")
 class CspStep:
     """One step of the integrator.
 
-    - ``code``: the step's code (also the run lines' ``step`` value, added with
-      ``selection_add``, and the connection's ``sync_<code>`` switch);
+    - ``code``: the step's code (also the run lines' ``step`` value, whose selection
+      lists the installed steps, and the connection's ``sync_<code>`` switch);
     - ``label``: what the run lines and the form show;
     - ``scope``: "connection" (handler on ``csp.connection``, once per run) or
       "tenant" (handler on ``csp.tenant``, once per tenant to import);

@@ -57,12 +57,6 @@ class CspTenantProbe(models.Model):
         return importer.counters
 
 
-class CspSyncRunLineProbe(models.Model):
-    _inherit = "csp.sync.run.line"
-
-    step = fields.Selection(selection_add=[("probe", "Probe")], ondelete={"probe": "cascade"})
-
-
 class CspProbeDomain(models.Model):
     _name = "csp.probe.domain"
     _inherit = "csp.binding.mixin"

@@ -53,7 +53,7 @@ class TestCronBudget(CspSandboxCase):
     def queue(self, modules=("tenants", "users")):
         action = self.connection.action_sync_now()
         run = self.env["csp.sync.run"].browse(action["res_id"])
-        run.modules = ",".join(modules)
+        run.steps = ",".join(modules)
         return run
 
     def integrator(self, **context):

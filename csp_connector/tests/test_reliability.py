@@ -317,7 +317,7 @@ class TestReliability(CspSandboxCase):
         self.assertFalse(self.connection.integrator_enabled)
         self.env["csp.connection"]._cron_run_integrator()
         self.assertIn(run.state, ("done", "partial"))
-        self.assertTrue(self.users_line(run) or "users" not in run.modules)
+        self.assertTrue(self.users_line(run) or "users" not in run.steps)
 
     # -- failures stay where they belong ---------------------------------------------
 

@@ -46,7 +46,7 @@ class TestSetupPages(CspSandboxCase):
             )  # fmt: skip
         action = tenant.with_user(self.manager).action_import_users_now()
         run = self.env["csp.sync.run"].browse(action["res_id"])
-        self.assertEqual((run.modules, run.csp_tenant_id), ("users", tenant))
+        self.assertEqual((run.steps, run.csp_tenant_id), ("users", tenant))
         self.env["csp.sync.run"]._csp_execute(self.connection, "cron", ["users"], commit=False)
         self.assertEqual(run.line_ids.csp_tenant_id, tenant, "that tenant only")
         binding = self.env["csp.user.binding"].search([("csp_tenant_id", "=", tenant.id)], limit=1)

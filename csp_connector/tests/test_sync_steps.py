@@ -6,8 +6,9 @@ tenant and recorded; a step that did not run leaves no line."""
 from odoo_test_helper import FakeModelLoader
 
 from odoo import fields
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, tagged
 
+from ..models.csp_guard import code_env
 from .common import CspSandboxCase
 
 
@@ -23,13 +24,10 @@ class TestSyncSteps(CspSandboxCase):
         from .step_probe import (  # noqa: PLC0415 - loaded once the registry is saved
             CspConnectionProbe,
             CspProbeDomain,
-            CspSyncRunLineProbe,
             CspTenantProbe,
         )
 
-        cls.loader.update_registry(
-            (CspConnectionProbe, CspTenantProbe, CspSyncRunLineProbe, CspProbeDomain)
-        )
+        cls.loader.update_registry((CspConnectionProbe, CspTenantProbe, CspProbeDomain))
         cls.addClassCleanup(cls.loader.restore_registry)
         cls.connection = cls.env["csp.connection"].browse(cls.connection.id)
         cls.authorize(cls)
@@ -49,7 +47,7 @@ class TestSyncSteps(CspSandboxCase):
         self.connection.sync_licences = False
         self.connection.sync_probe = True
         run = self.connection.action_sync_now()
-        self.assertEqual(self.env["csp.sync.run"].browse(run["res_id"]).modules, "tenants,probe")
+        self.assertEqual(self.env["csp.sync.run"].browse(run["res_id"]).steps, "tenants,probe")
 
     def test_external_step_runs_per_tenant_and_is_recorded(self):
         refused = self.tenants[0]
@@ -92,6 +90,25 @@ class TestSyncSteps(CspSandboxCase):
         run = self.connection._csp_sync(trigger="manual")
         self.assertNotIn("probe", run.line_ids.mapped("step"))
         self.assertIn("users", run.line_ids.mapped("step"))
+
+    def test_run_lines_list_group_and_filter_by_the_installed_steps(self):
+        run = self.connection._csp_sync(trigger="manual", modules=["tenants", "probe"])
+        Line = self.env["csp.sync.run.line"].with_user(self.manager)
+        selection = Line.fields_get(["step"])["step"]["selection"]
+        codes = [code for code, _label in selection]
+        self.assertIn(("probe", "Probe"), selection, "declared by _csp_sync_steps alone")
+        self.assertEqual(len(codes), len(set(codes)), "a step declared twice is listed once")
+        core = [code for code in codes if code in ("tenants", "users", "licences", "probe")]
+        self.assertEqual(core, ["tenants", "users", "licences", "probe"], "in the steps' order")
+        domain = [("run_id", "=", run.id)]
+        groups = Line.web_read_group(domain, ["step"], ["step"])["groups"]
+        counts = {group["step"]: group["step_count"] for group in groups}
+        probes = len(self.lines(run, "probe"))
+        self.assertGreater(probes, 0)
+        self.assertEqual(counts["probe"], probes)
+        self.assertEqual(sum(counts.values()), len(run.line_ids))
+        self.assertEqual(Line.search_count([*domain, ("step", "=", "probe")]), probes)
+        self.assertEqual(Line.search([*domain, ("step", "=", "probe")]), self.lines(run, "probe"))
 
     def probe(self, **context):
         run = self.connection.with_context(probe_bind=True, **context)._csp_sync(
@@ -147,3 +164,38 @@ class TestSyncSteps(CspSandboxCase):
         self.assertEqual(line.updated, 1)
         self.assertFalse(gone.removed)
         self.assertTrue(gone.partner_id.active)
+
+
+@tagged("post_install", "-at_install")
+class TestUninstalledStep(TransactionCase):
+    """A step whose add-on is uninstalled takes its run lines with it (none is left
+    whose step the selection no longer lists): the registry loaded again without the
+    probe step, as after an uninstall, deletes the probe's lines and keeps the others."""
+
+    def test_the_lines_of_a_step_no_longer_installed_are_deleted(self):
+        loader = FakeModelLoader(self.env, self.__module__)
+        loader.backup_registry()
+        from .step_probe import CspConnectionProbe  # noqa: PLC0415 - after the backup
+
+        try:
+            loader.update_registry((CspConnectionProbe,))
+            connection = self.env["csp.connection"].create(
+                {"name": "Uninstall test", "partner_tenant_id": "x"}
+            )
+            run = code_env(self.env["csp.sync.run"]).create(
+                {"connection_id": connection.id, "trigger": "manual", "steps": "users,probe"}
+            )
+            Line = code_env(self.env["csp.sync.run.line"])
+            probe = Line.create({"run_id": run.id, "step": "probe", "state": "done"})
+            users = Line.create({"run_id": run.id, "step": "users", "state": "done"})
+            self.assertEqual(probe.step, "probe")
+        finally:
+            loader.restore_registry()  # the probe's "add-on" is gone
+        # what Odoo calls on every model once the registry is loaded again
+        self.env["csp.sync.run.line"]._register_hook()
+        self.assertNotIn("probe", dict(self.env["csp.sync.run.line"]._csp_step_selection()))
+        self.assertFalse(probe.exists(), "no line of a step that is no longer installed")
+        self.assertTrue(users.exists())
+        # loaded again with the same steps: nothing more is deleted
+        self.env["csp.sync.run.line"]._csp_drop_uninstalled_steps()
+        self.assertTrue(users.exists())

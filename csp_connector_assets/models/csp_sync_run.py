@@ -33,9 +33,3 @@ class CspSyncRun(models.Model):
             connection, ["assets"], tenant=tenant or None,
             values={"assets_site_id": site.id if site else False},
         )  # fmt: skip
-
-
-class CspSyncRunLine(models.Model):
-    _inherit = "csp.sync.run.line"
-
-    step = fields.Selection(selection_add=[("assets", "Assets")], ondelete={"assets": "cascade"})

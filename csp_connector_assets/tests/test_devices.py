@@ -585,7 +585,7 @@ class TestDevices(CspSandboxCase):
         )
         action = wizard.action_import()
         run = self.env["csp.sync.run"].browse(action["res_id"])
-        self.assertEqual((run.state, run.modules), ("running", "assets"))
+        self.assertEqual((run.state, run.steps), ("running", "assets"))
         self.assertFalse(self.equipment(owned), "the button runs nothing itself")
         self.env["csp.connection"]._cron_run_integrator()
         self.assertEqual(run.state, "done", run.message)

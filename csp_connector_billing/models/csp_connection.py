@@ -128,12 +128,6 @@ class CspConnection(models.Model):
         ]
 
 
-class CspSyncRunLine(models.Model):
-    _inherit = "csp.sync.run.line"
-
-    step = fields.Selection(selection_add=[("billing", "Billing")], ondelete={"billing": "cascade"})
-
-
 class CspTenant(models.Model):
     _inherit = "csp.tenant"
 
