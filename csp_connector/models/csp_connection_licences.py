@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 
 from ..microsoft import errors
 from ..sync import ledger
 from ..sync import licences as licence_rules
-from .csp_guard import code_env, is_code
+from .csp_guard import code_env
 from .csp_sync_step import CspStep
 
 _logger = logging.getLogger(__name__)
@@ -71,12 +71,10 @@ class CspConnection(models.Model):
         help="Direct resellers: change a subscription's quantity from Odoo.",
     )
 
-    def write(self, vals):
-        if "licence_audit_since" in vals and not is_code(self.env):
-            raise AccessError(
-                self.env._("The audit-record position is set by the licences step itself.")
-            )
-        return super().write(vals)
+    @api.model
+    def _csp_code_only_fields(self):
+        # the audit-record position: set by the licences step itself
+        return super()._csp_code_only_fields() | {"licence_audit_since"}
 
     @api.model
     def _csp_permissions(self):
@@ -164,17 +162,12 @@ class CspTenant(models.Model):
     subscribed_sku_ids = fields.One2many("csp.subscribed.sku", "csp_tenant_id")
     subscription_ids = fields.One2many("csp.subscription", "csp_tenant_id")
 
-    def _csp_check_code_fields(self, vals):
-        result = super()._csp_check_code_fields(vals)
-        if not is_code(self.env) and {
-            "licence_pending",
-            "licence_full_read",
-            "licence_audit_times",
-        } & set(vals):
-            raise AccessError(
-                self.env._("What the licences step re-reads is set by the step itself.")
-            )
-        return result
+    @api.model
+    def _csp_code_only_fields(self):
+        # what the licences step re-reads: set by the step itself
+        return super()._csp_code_only_fields() | {
+            "licence_pending", "licence_full_read", "licence_audit_times",
+        }  # fmt: skip
 
     def _csp_licence_import_type(self):
         return licence_rules.effective_import_type(

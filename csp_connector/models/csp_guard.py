@@ -128,12 +128,19 @@ class ResCompany(models.Model):
 
 
 class CspCodeGuard(models.AbstractModel):
-    """Refuses writes of `_csp_code_fields` that do not come from the connector."""
+    """Refuses creates and writes of the fields `_csp_code_only_fields()` lists that do
+    not come from the connector (see :func:`code_env`)."""
 
     _name = "csp.code.guard"
     _description = "Microsoft CSP: fields only the connector writes"
 
-    _csp_code_fields = ()
+    @api.model
+    def _csp_code_only_fields(self):
+        """The names of this model's fields that only the connector's code writes: a
+        value for one of them from anywhere else (a form, an import, a call over RPC)
+        is refused. The one way to declare them: a model on the guard, and each
+        add-on extending one, returns ``super()._csp_code_only_fields() | {...}``."""
+        return frozenset()
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -151,7 +158,7 @@ class CspCodeGuard(models.AbstractModel):
     def _csp_check_code_fields(self, vals):
         if is_code(self.env):
             return
-        names = sorted(set(vals) & set(self._csp_code_fields))
+        names = sorted(self._csp_code_only_fields().intersection(vals))
         if names:
             raise AccessError(
                 self.env._(

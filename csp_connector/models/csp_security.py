@@ -12,9 +12,12 @@ class CspConnection(models.Model):
     _name = "csp.connection"
     _inherit = ["csp.connection", "csp.code.guard"]
 
-    _csp_code_fields = (
-        "state", "last_error", "authorized_upn", "authorized_date", "token_cache", "auth_flow",
-    )  # fmt: skip
+    @api.model
+    def _csp_code_only_fields(self):
+        return super()._csp_code_only_fields() | {
+            "state", "last_error", "authorized_upn", "authorized_date", "token_cache",
+            "auth_flow",
+        }  # fmt: skip
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -61,12 +64,14 @@ class CspSyncRun(models.Model):
     _name = "csp.sync.run"
     _inherit = ["csp.sync.run", "csp.code.guard"]
 
-    _csp_code_fields = (
-        "connection_id", "trigger", "steps", "csp_tenant_id", "state", "started", "ended",
-        "message",
-        "line_ids", "created", "updated", "deactivated", "skipped", "error_count",
-        "held", "heartbeat", "current_step", "step_restarts", "resume_notes",
-    )  # fmt: skip
+    @api.model
+    def _csp_code_only_fields(self):
+        return super()._csp_code_only_fields() | {
+            "connection_id", "trigger", "steps", "csp_tenant_id", "state", "started",
+            "ended", "message", "line_ids", "created", "updated", "deactivated", "skipped",
+            "error_count", "held", "heartbeat", "current_step", "step_restarts",
+            "resume_notes",
+        }  # fmt: skip
 
     skipped_protected = fields.Integer(
         string="Skipped: Odoo Users", compute="_compute_skipped_protected"
@@ -95,10 +100,12 @@ class CspSyncRunLine(models.Model):
     _name = "csp.sync.run.line"
     _inherit = ["csp.sync.run.line", "csp.code.guard"]
 
-    _csp_code_fields = (
-        "run_id", "step", "csp_tenant_id", "state", "created", "updated", "deactivated",
-        "skipped", "error_count", "message", "skipped_protected", "held",
-    )  # fmt: skip
+    @api.model
+    def _csp_code_only_fields(self):
+        return super()._csp_code_only_fields() | {
+            "run_id", "step", "csp_tenant_id", "state", "created", "updated", "deactivated",
+            "skipped", "error_count", "message", "skipped_protected", "held",
+        }  # fmt: skip
 
     skipped_protected = fields.Integer(
         string="Skipped: Odoo Users",
@@ -111,12 +118,14 @@ class CspUserBinding(models.Model):
     _name = "csp.user.binding"
     _inherit = ["csp.user.binding", "csp.code.guard"]
 
-    # who an Azure user is: only the sync decides (a forged binding would let a sync
-    # write an Azure user's data onto any contact, or give it portal access)
-    _csp_code_fields = (
-        "connection_id", "csp_tenant_id", "microsoft_id", "partner_id", "portal_user_id",
-        "portal_revoked",
-    )  # fmt: skip
+    @api.model
+    def _csp_code_only_fields(self):
+        # who an Azure user is: only the sync decides (a forged binding would let a sync
+        # write an Azure user's data onto any contact, or give it portal access)
+        return super()._csp_code_only_fields() | {
+            "connection_id", "csp_tenant_id", "microsoft_id", "partner_id", "portal_user_id",
+            "portal_revoked",
+        }  # fmt: skip
 
     @api.constrains("partner_id")
     def _check_partner_not_protected(self):

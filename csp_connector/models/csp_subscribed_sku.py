@@ -10,13 +10,6 @@ from ..microsoft import errors
 from ..sync import licences as licence_rules
 from .csp_guard import code_env
 
-SKU_CODE_FIELDS = (
-    "connection_id", "csp_tenant_id", "microsoft_id", "removed", "removed_date",
-    "fingerprint", "sku_id", "part_number", "product_name", "name_unknown", "enabled_units",
-    "suspended_units", "warning_units", "locked_out_units", "consumed_units",
-    "capability_status", "subscription_refs",
-)  # fmt: skip
-
 
 class CspLicenceRecord(models.AbstractModel):
     """What imported licences share: read-only but for our own extra fields, and
@@ -59,7 +52,6 @@ class CspSubscribedSku(models.Model):
     _description = "Microsoft Licence (Subscribed SKU)"
     _order = "partner_id, product_name"
     _rec_name = "product_name"
-    _csp_code_fields = SKU_CODE_FIELDS
 
     partner_id = fields.Many2one(
         "res.partner", string="Customer", related="csp_tenant_id.partner_id", store=True,
@@ -95,6 +87,15 @@ class CspSubscribedSku(models.Model):
     )
     note = fields.Text(help="Your own notes; the sync never changes them.")
     manage_licences = fields.Boolean(related="connection_id.manage_licences")
+
+    @api.model
+    def _csp_code_only_fields(self):
+        return super()._csp_code_only_fields() | {
+            "connection_id", "csp_tenant_id", "microsoft_id", "removed", "removed_date",
+            "fingerprint", "sku_id", "part_number", "product_name", "name_unknown",
+            "enabled_units", "suspended_units", "warning_units", "locked_out_units",
+            "consumed_units", "capability_status", "subscription_refs",
+        }  # fmt: skip
 
     @api.depends("enabled_units", "consumed_units")
     def _compute_unassigned_units(self):
@@ -213,7 +214,6 @@ class CspLicenceAssignment(models.Model):
     _inherit = ["csp.code.guard", "csp.licence.record"]
     _description = "Microsoft Licence Assignment"
     _order = "subscribed_sku_id, partner_id"
-    _csp_code_fields = ("subscribed_sku_id", "user_binding_id", "active", "removed_date")
 
     subscribed_sku_id = fields.Many2one(
         "csp.subscribed.sku", string="Licence", required=True, ondelete="cascade", index=True,
@@ -249,6 +249,12 @@ class CspLicenceAssignment(models.Model):
             "A user holds a licence once.",
         ),
     ]
+
+    @api.model
+    def _csp_code_only_fields(self):
+        return super()._csp_code_only_fields() | {
+            "subscribed_sku_id", "user_binding_id", "active", "removed_date"
+        }
 
     # -- managing licences from Odoo (Graph assignLicense) ------------------------------------
 

@@ -18,14 +18,6 @@ from ..sync import subscriptions as quantity_rules
 from .csp_guard import code_env
 from .csp_subscription_change import SOURCE_KEY, Sources
 
-SUBSCRIPTION_CODE_FIELDS = (
-    "connection_id", "csp_tenant_id", "microsoft_id", "removed", "removed_date",
-    "fingerprint", "offer_id", "offer_name", "friendly_name", "quantity", "status",
-    "billing_cycle", "term_duration", "unit_type", "promotion_id", "creation_date",
-    "start_date", "commitment_end_date", "auto_renew", "product_type",
-    "next_term_instructions", "refundable_details", "subscribed_sku_id", "changed_at",
-    "pending_quantity", "pending_since", "date_problem",
-)  # fmt: skip
 PENDING_FOR = timedelta(hours=24)  # an accepted change no read confirmed since: dropped
 
 
@@ -35,7 +27,6 @@ class CspSubscription(models.Model):
     _description = "Microsoft Subscription"
     _order = "partner_id, friendly_name"
     _rec_name = "friendly_name"
-    _csp_code_fields = SUBSCRIPTION_CODE_FIELDS
 
     partner_id = fields.Many2one(
         "res.partner", string="Customer", related="csp_tenant_id.partner_id", store=True,
@@ -107,6 +98,17 @@ class CspSubscription(models.Model):
         help="Each change Microsoft told us about, when it took effect and where that time "
         "comes from (what features read instead of the chatter).",
     )  # fmt: skip
+
+    @api.model
+    def _csp_code_only_fields(self):
+        return super()._csp_code_only_fields() | {
+            "connection_id", "csp_tenant_id", "microsoft_id", "removed", "removed_date",
+            "fingerprint", "offer_id", "offer_name", "friendly_name", "quantity", "status",
+            "billing_cycle", "term_duration", "unit_type", "promotion_id", "creation_date",
+            "start_date", "commitment_end_date", "auto_renew", "product_type",
+            "next_term_instructions", "refundable_details", "subscribed_sku_id",
+            "changed_at", "pending_quantity", "pending_since", "date_problem",
+        }  # fmt: skip
 
     @api.depends("refundable_details")
     def _compute_refundable(self):

@@ -34,17 +34,18 @@ class CspTenant(models.Model):
     _description = "Microsoft CSP Tenant"
     _inherit = ["mail.thread", "mail.activity.mixin", "csp.code.guard"]
     _order = "name, id"
-    # shown read-only: only the connector's code writes them (see csp_guard)
-    _csp_code_fields = (
-        "connection_id", "tenant_id", "name", "default_domain", "verified_domains",
-        "relationship", "gdap_status", "gdap_end", "gdap_auto_extend", "gdap_relationship_id",
-        "suggested_partner_id", "suggestion_reason", "consent_state", "consent_nonce",
-        "last_error", "read_rounds", "last_error_step",
-        # the user import's (csp_tenant_users.py), here so that an add-on extending this
-        # tuple keeps them
-        "users_delta_link", "users_delta_date", "groups_delta_link", "groups_delta_date",
-        "archive_held", "archive_held_count",
-    )  # fmt: skip
+
+    @api.model
+    def _csp_code_only_fields(self):
+        # shown read-only: only the connector's code writes them (see csp_guard)
+        return super()._csp_code_only_fields() | {
+            "connection_id", "tenant_id", "name", "default_domain", "verified_domains",
+            "relationship", "gdap_status", "gdap_end", "gdap_auto_extend",
+            "gdap_relationship_id", "suggested_partner_id", "suggestion_reason",
+            "consent_state", "consent_nonce", "last_error", "users_delta_link",
+            "users_delta_date", "groups_delta_link", "groups_delta_date", "read_rounds",
+            "archive_held", "archive_held_count", "last_error_step",
+        }  # fmt: skip
 
     connection_id = fields.Many2one(
         "csp.connection", required=True, ondelete="cascade", index=True, readonly=True

@@ -38,8 +38,6 @@ TRUST_FIELDS = (
     "webhook_certificate_hosts", "webhook_certificate_names", "webhook_organisation",
     "webhook_roots_path",
 )  # fmt: skip
-CODE_FIELDS = ("webhook_key", "webhook_registration", "webhook_registration_differs",
-               "webhook_test_id", "webhook_test_status", "webhook_test_requested")  # fmt: skip
 CERTIFICATE_TTL = 3600.0
 MAX_CACHED_CERTIFICATES = 16
 # url -> (expires, bytes): one download per hour, not per event; the oldest goes first
@@ -171,9 +169,17 @@ class CspConnection(models.Model):
         self._csp_check_webhook_fields(vals)
         return super().write(vals)
 
+    @api.model
+    def _csp_code_only_fields(self):
+        # the webhook's own fields: its key, registration and test
+        return super()._csp_code_only_fields() | {
+            "webhook_key", "webhook_registration", "webhook_registration_differs",
+            "webhook_test_id", "webhook_test_status", "webhook_test_requested",
+        }  # fmt: skip
+
     def _csp_check_webhook_fields(self, vals, creating=False):
         """What ``write`` refuses, ``create`` refuses too: the trust settings are a system
-        administrator's (a default is not a choice), the webhook's own fields code's."""
+        administrator's (a default is not a choice)."""
         defaults = self.default_get(list(TRUST_FIELDS)) if creating else {}
         chosen = {f for f in TRUST_FIELDS if f in vals and (
             not creating or (vals[f] or False) != (defaults.get(f) or False))}  # fmt: skip
@@ -183,8 +189,6 @@ class CspConnection(models.Model):
                     "Only system administrators can change what a webhook event is trusted by."
                 )
             )
-        if set(CODE_FIELDS) & set(vals) and not is_code(self.env):
-            raise AccessError(self.env._("These webhook fields are set by the connector itself."))
 
     # -- registration (buttons) ------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
 from ..models.csp_guard import code_env
+from .code_only import assert_code_only_fields_refused, models_guarded_by
 from .common import CspSandboxHttpCase, query_of
 
 ACCESS_ERROR = "odoo.exceptions.AccessError"
@@ -350,6 +351,43 @@ class TestSecurity(CspSandboxHttpCase):
         # what the form allows still works
         self.rpc("csp.tenant", "write", [self.tenant.id], {"partner_id": self.customer.id})
         self.assertEqual(self.tenant.partner_id, self.customer)
+
+    def code_only_records(self):
+        """{model: one record} for each model the core puts on the code-only guard with
+        fields listed (one that starts listing some needs its record here)."""
+        run = self.connection.run_ids[:1]
+        Code = code_env(self.env["res.partner"]).env
+        binding = {"connection_id": self.connection.id, "csp_tenant_id": self.tenant.id}
+        user = Code["csp.user.binding"].create(
+            {**binding, "microsoft_id": "code-only-user", "partner_id": self.customer.id}
+        )
+        sku = Code["csp.subscribed.sku"].create(
+            {**binding, "microsoft_id": "code-only-sku", "sku_id": "code-only"}
+        )
+        return {
+            "csp.connection": self.connection,
+            "csp.tenant": self.tenant,
+            "csp.sync.run": run,
+            "csp.sync.run.line": run.line_ids[:1],
+            "csp.user.binding": user,
+            "csp.subscribed.sku": sku,
+            "csp.licence.assignment": Code["csp.licence.assignment"].create(
+                {"subscribed_sku_id": sku.id, "user_binding_id": user.id}
+            ),
+            "csp.subscription": Code["csp.subscription"].create(
+                {**binding, "microsoft_id": "code-only-subscription"}
+            ),
+        }
+
+    def test_every_code_only_field_is_refused_over_rpc_for_a_manager(self):
+        """The one list (_csp_code_only_fields(), which add-ons extend): each field on
+        it, the add-ons' included, is refused to a CSP manager who may write the record,
+        even with the code's context key sent by the client."""
+        records = self.code_only_records()
+        self.assertEqual(set(records), models_guarded_by(self.env, "csp_connector"))
+        self.authenticate("csp_mgr", "csp_mgr")
+        refused = assert_code_only_fields_refused(self, records, self.manager)
+        self.assertGreater(refused, 100)
 
     def test_a_delta_link_must_lead_to_the_connections_graph(self):
         tenant = self.tenant._csp_code()

@@ -3,17 +3,18 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from odoo.addons.csp_connector.models.csp_security import CspSyncRun as GuardedRun
-
 
 class CspSyncRun(models.Model):
     _inherit = "csp.sync.run"
-    _csp_code_fields = (*GuardedRun._csp_code_fields, "assets_site_id")
 
     # "Import devices now" for one site of a tenant (the run's csp_tenant_id)
     assets_site_id = fields.Many2one(
         "res.partner", string="Devices of Site", readonly=True, ondelete="cascade"
     )
+
+    @api.model
+    def _csp_code_only_fields(self):
+        return super()._csp_code_only_fields() | {"assets_site_id"}
 
     @api.model
     def _csp_queue_devices(self, connection, tenant=None, site=None):

@@ -5,16 +5,17 @@ import json
 from odoo import api, fields, models
 
 from odoo.addons.csp_connector.models.csp_guard import code_env
-from odoo.addons.csp_connector.models.csp_tenant import CspTenant as CoreTenant
 
 
 class CspTenant(models.Model):
     _inherit = "csp.tenant"
-    _csp_code_fields = (
-        *CoreTenant._csp_code_fields,
-        "devices_held",
-        "devices_held_count",
-    )
+
+    @api.model
+    def _csp_code_only_fields(self):
+        return super()._csp_code_only_fields() | {
+            "devices_held",
+            "devices_held_count",
+        }
 
     exclude_devices = fields.Boolean(
         string="Exclude from Device Import",

@@ -1,6 +1,6 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import api, fields, models
 
 STATUSES = [
     ("in_use", "In use"),
@@ -29,11 +29,6 @@ class MaintenanceEquipment(models.Model):
 
     _name = "maintenance.equipment"
     _inherit = ["maintenance.equipment", "csp.code.guard"]
-    _csp_code_fields = (
-        "csp_tenant_id", "csp_customer_id", "csp_serial_number", "csp_manufacturer",
-        "csp_os", "csp_os_version", "csp_compliance", "csp_last_sync", "csp_enrolled",
-        "csp_ownership", "csp_management_agent", "csp_intune_id", "csp_entra_device_id",
-    )  # fmt: skip
 
     csp_tenant_id = fields.Many2one(
         "csp.tenant", string="Microsoft Tenant", readonly=True, index="btree_not_null",
@@ -68,6 +63,14 @@ class MaintenanceEquipment(models.Model):
         string="Entra Device ID", readonly=True, copy=False, index="btree_not_null"
     )
     csp_binding_ids = fields.One2many("csp.device.binding", "equipment_id", readonly=True)
+
+    @api.model
+    def _csp_code_only_fields(self):
+        return super()._csp_code_only_fields() | {
+            "csp_tenant_id", "csp_customer_id", "csp_serial_number", "csp_manufacturer",
+            "csp_os", "csp_os_version", "csp_compliance", "csp_last_sync", "csp_enrolled",
+            "csp_ownership", "csp_management_agent", "csp_intune_id", "csp_entra_device_id",
+        }  # fmt: skip
 
     def init(self):
         # the device import finds equipment by serial number or Entra device id

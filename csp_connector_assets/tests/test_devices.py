@@ -6,10 +6,14 @@ import time
 import uuid
 
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.csp_connector.importers.binding import BindingImporter, Planned
 from odoo.addons.csp_connector.models.csp_guard import code_env
+from odoo.addons.csp_connector.tests.code_only import (
+    assert_code_only_fields_refused,
+    models_guarded_by,
+)
 from odoo.addons.csp_connector.tests.common import CspSandboxCase
 
 
@@ -608,3 +612,28 @@ class TestDevices(CspSandboxCase):
         self.assertNotIn(by_hand, visible, "Odoo's maintenance rules")
         by_hand.message_subscribe(partner_ids=user.partner_id.ids)
         self.assertIn(by_hand, self.Equipment.with_user(user).search([]), "followers see it")
+
+
+@tagged("post_install", "-at_install")
+class TestCodeOnlyEquipment(HttpCase):
+    """What Intune reports about a device is the import's alone: each code-only field of
+    each model this add-on puts on the core's guard is refused over RPC to a CSP manager
+    who manages equipment (status, user and site stay theirs to change)."""
+
+    def test_every_code_only_field_is_refused_over_rpc_for_a_manager(self):
+        manager = new_test_user(
+            self.env, login="csp_equipment_mgr",
+            groups="csp_connector.group_csp_manager,maintenance.group_equipment_manager",
+        )  # fmt: skip
+        laptop = code_env(self.env["maintenance.equipment"]).create({"name": "Laptop"})
+        records = {"maintenance.equipment": laptop}
+        self.assertEqual(set(records), models_guarded_by(self.env, "csp_connector_assets"))
+        self.authenticate("csp_equipment_mgr", "csp_equipment_mgr")
+        self.assertEqual(assert_code_only_fields_refused(self, records, manager), 13)
+        # what stays a person's to change
+        self.make_jsonrpc_request(
+            "/web/dataset/call_kw/maintenance.equipment/write",
+            {"model": "maintenance.equipment", "method": "write",
+             "args": [[laptop.id], {"name": "Renamed laptop"}], "kwargs": {}},
+        )  # fmt: skip
+        self.assertEqual(laptop.name, "Renamed laptop")

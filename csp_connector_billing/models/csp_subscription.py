@@ -10,7 +10,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.csp_connector.models.csp_guard import code_env
-from odoo.addons.csp_connector.models.csp_subscription import SUBSCRIPTION_CODE_FIELDS
 from odoo.addons.csp_connector.sync import ledger
 
 from ..billing import lines as line_rules
@@ -48,7 +47,6 @@ class ContractUnusable(UserError):
 
 class CspSubscription(models.Model):
     _inherit = "csp.subscription"
-    _csp_code_fields = (*SUBSCRIPTION_CODE_FIELDS, "product_id", "contract_line_id")
 
     product_id = fields.Many2one(
         "product.product", readonly=True, index=True, ondelete="set null",
@@ -69,6 +67,10 @@ class CspSubscription(models.Model):
         help="What Microsoft charges per seat and billing period; the cost of the contract "
         "line and of pro-rata adjustments until the price sheet fills it.",
     )
+
+    @api.model
+    def _csp_code_only_fields(self):
+        return super()._csp_code_only_fields() | {"product_id", "contract_line_id"}
 
     def _csp_link_product(self):
         """Find or create the offer's product and link it; True when the link changed."""
