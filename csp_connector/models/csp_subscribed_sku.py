@@ -253,7 +253,10 @@ class CspLicenceAssignment(models.Model):
     @api.model
     def _csp_code_only_fields(self):
         return super()._csp_code_only_fields() | {
-            "subscribed_sku_id", "user_binding_id", "active", "removed_date"
+            "subscribed_sku_id",
+            "user_binding_id",
+            "active",
+            "removed_date",
         }
 
     # -- managing licences from Odoo (Graph assignLicense) ------------------------------------
