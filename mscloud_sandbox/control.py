@@ -16,12 +16,18 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
 from . import errors
+from .clock import Clock
 from .faults import FaultRule
+from .generate import build_world
+from .tokens import TokenService
 from .world import Device, Group, Subscription, User
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 # Graph fields a create body may carry that the world does not model.
 _IGNORED_FIELDS = {"@odata.type", "passwordProfile", "mailNickname"}
+# build_world's sizes a reset takes (the seed defaults to the current world's)
+_WORLD_SIZES = ("seed", "tenants", "users", "groups", "devices", "subscriptions",
+                "big_tenant_users")  # fmt: skip
 _TENANT_FLAGS = {"consent_blocked", "has_p1", "reseller", "company_name", "country",
                  "delta_full_records", "delta_members_per_entry"}  # fmt: skip
 
@@ -153,6 +159,36 @@ def clock(sb, request):
         else:
             _fail(400, "send {'advance_seconds': n} or {'set': iso}")
     return errors.json_response({"now": _iso(sb.clock.now())})
+
+
+def reset(sb, request):
+    """The sandbox as a new process starts, on the same port and CA: a world generated
+    anew (the body's sizes as ``generate.build_world`` takes them, the seed by default
+    the current one), the clock at real time, no fault rule, a new token-signing key and
+    no code or refresh token, no webhook registration nor delivery history (deliveries
+    under way make no more attempts), no remembered Partner Center request. Answers the
+    state, as ``GET /state``."""
+    body = _body(request)
+    unknown = set(body) - set(_WORLD_SIZES)
+    if unknown:
+        _fail(400, f"cannot set: {', '.join(sorted(unknown))}")
+    sizes = {"seed": sb.world.seed} | body
+    if not all(v is None or (isinstance(v, int) and v >= 0) for v in sizes.values()):
+        _fail(400, "sizes are whole numbers (or null: the generator's default)")
+    if sizes["seed"] is None:
+        _fail(400, "seed is a whole number")
+    world = build_world(**sizes)
+    partner_center = importlib.import_module(".partner_center", __package__)
+    webhooks = importlib.import_module(".webhooks", __package__)
+    with sb.world.lock:
+        sb.faults.clear()
+        sb.clock = Clock()
+        sb.tokens = TokenService(sb.clock, sb.tokens.lifetime)
+        sb.world = world
+        webhooks.reset(sb)
+        with partner_center._replays_lock:
+            partner_center._replays.pop(sb, None)
+    return state(sb, request)
 
 
 def rotate_signing_key(sb, request):
@@ -421,6 +457,7 @@ url_map = Map(
     [
         Rule("/state", endpoint=state, methods=["GET"]),
         Rule("/clock", endpoint=clock, methods=["GET", "POST"]),
+        Rule("/reset", endpoint=reset, methods=["POST"]),
         Rule("/faults", endpoint=faults, methods=["GET", "POST", "DELETE"]),
         Rule("/signing-keys/rotate", endpoint=rotate_signing_key, methods=["POST"]),
         Rule("/faults/<int:rule_id>", endpoint=fault, methods=["DELETE"]),

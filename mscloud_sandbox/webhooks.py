@@ -75,6 +75,7 @@ class WebhookState:
     validation_events: dict = field(default_factory=dict)  # correlationId -> record
     published: dict = field(default_factory=dict)  # name -> PEM bytes served under /certs
     downloads: int = 0  # certificates served under /certs
+    stopped: bool = False  # set by reset(): deliveries under way make no more attempts
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -97,6 +98,17 @@ def state(sb):
             found = WebhookState(private_key=key, cert_pem=leaf.cert_chain_pems[0].bytes())
             _states[sb] = found
         return found
+
+
+def reset(sb):
+    """Forget the deliveries, validation events, published certificates and downloads,
+    and stop the deliveries under way (the control API's reset); the signing identity
+    stays, as it comes from the sandbox's CA, which a reset keeps."""
+    with _states_lock:
+        old = _states.get(sb)
+        if old is not None:
+            old.stopped = True
+            _states[sb] = WebhookState(private_key=old.private_key, cert_pem=old.cert_pem)
 
 
 def configure(sb, attempts=None, delay=None, timeout=None):
@@ -179,6 +191,8 @@ def deliver(sb, event_name, resource_uri, customer_id=None, audit_uri=None):
     for attempt in range(1, current.attempts + 1):
         if attempt > 1:
             time.sleep(current.delay)
+        if current.stopped:
+            break
         status, error = _post(sb, url, body, headers, current.timeout)
         with current.lock:
             current.deliveries.append(

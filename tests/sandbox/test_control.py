@@ -1,11 +1,16 @@
 """The control API: state, clock, tenant objects, consent, flags, webhooks."""
 
+import socket
+import time
 from datetime import UTC, datetime
 
 import pytest
 import requests
+import trustme
 from conftest import GRAPH_SCOPE, msal_app
 
+from mscloud_sandbox import webhooks
+from mscloud_sandbox.generate import build_world
 from mscloud_sandbox.graph import sku_table
 
 
@@ -209,3 +214,73 @@ def test_webhook_send_without_registration(sandbox, control):
     assert answer.status_code == 200
     assert answer.json()["delivered"] is False
     assert control("POST", "/webhooks/send", {}).status_code == 400
+
+
+def test_reset_starts_the_sandbox_anew_on_the_same_port(sandbox, control):
+    """What a test session sharing one sandbox process does between test classes."""
+    tenant = first_tenant(sandbox.world)
+    result = msal_app(sandbox, sandbox.world.gdap_app).acquire_token_for_client([GRAPH_SCOPE])
+    headers = {"Authorization": f"Bearer {result['access_token']}"}
+    customer_free = f"{sandbox.urls['graph']}/v1.0/tenantRelationships/delegatedAdminRelationships"
+    user = {"userPrincipalName": "new@example.com"}
+    assert control("POST", f"/tenants/{tenant.id}/users", user).status_code == 201
+    control("POST", "/clock", {"advance_seconds": 86400 * 40})
+    assert control("POST", "/faults", {"service": "graph", "status": 503}).status_code == 201
+    pem = trustme.CA(organization_name="Someone Else").cert_pem.bytes().decode()
+    assert control("POST", "/webhooks/certificates", {"name": "rogue", "pem": pem}).ok
+    sandbox.world.webhook = {"WebhookUrl": "https://127.0.0.1:9/hook", "WebhookEvents": []}
+    port = sandbox.port
+
+    answer = control("POST", "/reset", {"tenants": 3, "users": 5})
+
+    assert answer.status_code == 200, answer.text
+    state = answer.json()
+    expected = build_world(seed=1, tenants=3, users=5)
+    assert [t["id"] for t in state["tenants"]] == list(expected.tenants)
+    assert [t["users"] for t in state["tenants"]] == [5, 5, 5]
+    assert state["partner"]["tenant_id"] == expected.partner_tenant_id
+    assert (state["faults"], state["webhook"]) == ([], None)
+    assert abs((sandbox.clock.now() - datetime.now(UTC)).total_seconds()) < 60
+    assert (sandbox.port, state["urls"]["graph"]) == (port, f"{sandbox.base_url}/graph")
+    users = sandbox.world.tenant(tenant.id).users.values()  # seed 1's first tenant again
+    assert "new@example.com" not in {user.userPrincipalName for user in users}
+    # a token of before the reset is refused (a new signing key); a new one is served
+    refused = requests.get(customer_free, headers=headers, verify=sandbox.ca_path)
+    assert refused.status_code == 401
+    result = msal_app(sandbox, sandbox.world.gdap_app).acquire_token_for_client([GRAPH_SCOPE])
+    headers = {"Authorization": f"Bearer {result['access_token']}"}
+    assert requests.get(customer_free, headers=headers, verify=sandbox.ca_path).status_code == 200
+    # the published certificate is gone, the signing one still served
+    rogue = requests.get(f"{sandbox.base_url}/certs/rogue.cer", verify=sandbox.ca_path)
+    assert rogue.status_code == 404
+    signing = requests.get(webhooks.certificate_url(sandbox), verify=sandbox.ca_path)
+    assert signing.status_code == 200
+    # the seed stays unless given; sizes are checked
+    assert control("POST", "/reset", {}).json()["seed"] == 1
+    assert control("POST", "/reset", {"seed": 2}).json()["seed"] == 2
+    assert control("POST", "/reset", {"colour": "red"}).status_code == 400
+    assert control("POST", "/reset", {"tenants": -1}).status_code == 400
+    assert control("POST", "/reset", {"seed": None}).status_code == 400
+
+
+def test_reset_stops_webhook_deliveries_under_way(sandbox, control):
+    with socket.socket() as closed:  # a port nothing listens on: every attempt fails
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/hook"
+    sandbox.world.webhook = {"WebhookUrl": url, "WebhookEvents": ["subscription-updated"]}
+    webhooks.configure(sandbox, attempts=1000, delay=0.01)
+    results = []
+    thread = webhooks.deliver_later(
+        sandbox, "subscription-updated", "https://example.invalid/x", done=results.append
+    )
+    deadline = time.monotonic() + 10
+    while len(webhooks.state(sandbox).deliveries) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(webhooks.state(sandbox).deliveries) >= 2
+
+    control("POST", "/reset", {})
+
+    thread.join(10)
+    assert not thread.is_alive()
+    assert results[0]["delivered"] is False
+    assert webhooks.state(sandbox).deliveries == []
