@@ -2,8 +2,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Tests run against the repository's Microsoft cloud sandbox, started as a separate
 process and driven through its control API, exactly as Microsoft would be reached:
-through the endpoints configured on the connection."""
+through the endpoints configured on the connection. One process serves the whole test
+run (pytest's or Odoo's own runner), reset through its control API before each test
+class to the size the class asks (``sandbox_tenants``)."""
 
+import atexit
 import json
 import pathlib
 import subprocess
@@ -19,15 +22,25 @@ from odoo.tests.common import HttpCase, TransactionCase
 
 from sandbox_connection import connection_values
 
+from ..microsoft import auth, sso
+from ..models import csp_webhook
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
-class Sandbox:
-    """A `python -m mscloud_sandbox serve` process on a free port."""
+class SandboxProcess:
+    """A `python -m mscloud_sandbox serve` process on a free port, with a CA of its own.
+
+    The tests share one (:meth:`shared`), reset through its control API before each test
+    class; a test that needs a second Microsoft cloud starts one and stops it."""
+
+    _shared = None  # the test session's process
 
     def __init__(self, tenants=8, users=12, seed=1):
         self.workdir = tempfile.TemporaryDirectory(prefix="csp-sandbox-")
         state_file = pathlib.Path(self.workdir.name, "state.json")
+        # its errors go to a file: a pipe nobody reads would block a long-lived sandbox
+        self.log = open(pathlib.Path(self.workdir.name, "stderr.log"), "w+b")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "mscloud_sandbox", "serve", "--port", "0",
@@ -37,24 +50,52 @@ class Sandbox:
             ],
             cwd=REPO,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while not state_file.exists() or not state_file.stat().st_size:
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sandbox did not start: {self.process.stderr.read()!r}")
+                self.log.seek(0)
+                raise RuntimeError(f"sandbox did not start: {self.log.read()!r}")
             time.sleep(0.05)
         self.info = json.loads(state_file.read_text())
         self.ca_path = self.info["ca_path"]
         self.urls = self.info["urls"]
 
+    @classmethod
+    def shared(cls, tenants=8, users=12, seed=1):
+        """The test session's sandbox as a new one of that size starts: started at first
+        use (and stopped when the tests' process ends), else reset."""
+        if cls._shared is None or cls._shared.process.poll() is not None:
+            cls._shared = cls(tenants=tenants, users=users, seed=seed)
+            atexit.register(cls._shared.stop)
+        else:
+            cls._shared.reset(tenants=tenants, users=users, seed=seed)
+        return cls._shared
+
+    def reset(self, tenants=8, users=12, seed=1):
+        """The control API's reset: a world generated anew, the clock at real time, no
+        fault, new signing keys, no webhook registration (same port and CA)."""
+        state = self.control("POST", "reset", {"tenants": tenants, "users": users, "seed": seed})
+        partner, apps = state["partner"], state["apps"]
+        self.info |= {
+            "partner_tenant_id": partner["tenant_id"],
+            "partner_admin_upn": partner["admin_upn"],
+            "partner_center_app": {
+                key: apps["partner_center"][key] for key in ("client_id", "client_secret")
+            },
+            "gdap_app": {key: apps["gdap"][key] for key in ("client_id", "client_secret")},
+        }
+
     def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.process.stderr.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
         self.workdir.cleanup()
 
     def control(self, method, path, payload=None):
@@ -81,20 +122,30 @@ class Sandbox:
         return response.headers["Location"]
 
 
+def forget_sandbox_answers():
+    """What this process keeps of the sandbox's answers, dropped as the sandbox is reset
+    (a new sandbox process had new URLs: nothing kept applied to it): app tokens, the
+    sign-in keys and the webhook signing certificates."""
+    auth.forget_app_tokens()
+    sso.forget_signing_keys()
+    with csp_webhook._certificates_lock:
+        csp_webhook._certificates.clear()
+
+
 def query_of(url):
     return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
 
 class SandboxMixin:
-    """Starts one sandbox per test class and a connection to it."""
+    """The session's sandbox, reset for each test class, and a connection to it."""
 
     sandbox_tenants = 8
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sandbox = Sandbox(tenants=cls.sandbox_tenants)
-        cls.addClassCleanup(cls.sandbox.stop)
+        cls.sandbox = SandboxProcess.shared(tenants=cls.sandbox_tenants)
+        forget_sandbox_answers()
         info = cls.sandbox.info
         cls.partner = info["partner_tenant_id"]
         cls.manager = new_test_user(

@@ -11,7 +11,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
 from ..microsoft import sso
-from .common import CspSandboxHttpCase, Sandbox, query_of
+from .common import CspSandboxHttpCase, SandboxProcess, query_of
 
 PROVIDER_LOGGER = "odoo.addons.csp_connector.models.auth_oauth_provider"
 
@@ -217,7 +217,7 @@ class TestSso(CspSandboxHttpCase):
     def test_bad_signature_is_refused(self):
         # a second Entra ID with the same apps and users but its own signing key: its
         # keys do not sign the tokens the first one issues
-        impostor = Sandbox(tenants=self.sandbox_tenants)
+        impostor = SandboxProcess(tenants=self.sandbox_tenants)
         self.addCleanup(impostor.stop)
         self.provider.jwks_uri = f"{impostor.urls['login']}/organizations/discovery/v2.0/keys"
         self.connection.ca_bundle_path = self._both_cas(impostor)
