@@ -10,6 +10,9 @@ help:
 	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
 	@echo "make test   lint, install the add-ons in a fresh database, run all tests"
 	@echo "            (both build .venv/ with Odoo 18.0 from ODOO_SOURCE unless PYTHON is set)"
+	@echo "make test T=<test file, directory or add-on>"
+	@echo "            only those tests, without lint, against a database kept between runs"
+	@echo "            (updated when the add-ons changed); several: T=\"a b\""
 	@echo "make lint   ruff, ruff-format and pylint-odoo"
 	@echo "make bench-users   user import benchmark (100 tenants x 500 users)"
 	@echo "make bench-assets  device import benchmark (100 tenants x 500 Intune devices)"
@@ -20,8 +23,14 @@ help:
 demo:
 	@bash scripts/demo.sh
 
+# make test T=<test file, directory or add-on>: those tests only, against a kept database
+# (scripts/test_some.sh); without T, what CI runs (scripts/test.sh)
 test:
+ifeq ($(strip $(T)),)
 	@bash scripts/test.sh
+else
+	@bash scripts/test_some.sh $(T)
+endif
 
 bench-users:
 	@bash scripts/bench_users.sh
