@@ -120,7 +120,7 @@ def test_odoo_17_archive_is_refused_and_its_unpacked_copy_removed(project, tmp_p
     assert_one_line_failure(result, project, "holds Odoo 17.0", "need Odoo 18.0")
 
 
-@pytest.mark.parametrize("script", ["test.sh", "demo.sh"])
+@pytest.mark.parametrize("script", ["test.sh", "test_some.sh", "demo.sh"])
 def test_no_postgresql_says_what_to_install(project, tmp_path, script):
     no_binaries = tmp_path / "no-postgresql-here"
     no_binaries.mkdir()
@@ -133,6 +133,24 @@ def test_no_postgresql_says_what_to_install(project, tmp_path, script):
         ODOO_SOURCE=str(tree),
     )
     assert_one_line_failure(result, project, "no PostgreSQL answers", "install PostgreSQL")
+
+
+def test_make_test_t_refuses_what_is_neither_a_test_path_nor_an_addon(project):
+    (project / "csp_connector" / "tests").mkdir(parents=True)
+    (project / "csp_connector" / "__manifest__.py").write_text("{}\n")
+    result = subprocess.run(
+        ["make", "-s", "-C", str(project), "test", "T=csp_connector tests/nowhere.py"],
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("make test: T=tests/nowhere.py is neither"), result.stderr
+    assert "csp_connector" in lines[0]
+    assert not (project / ".venv").exists() and not (project / ".test").exists()
 
 
 def test_python_without_odoo_is_refused(project, tmp_path):
