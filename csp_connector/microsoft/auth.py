@@ -15,7 +15,6 @@ import msal
 from . import errors
 
 PARTNER_CENTER_SCOPE = "https://api.partnercenter.microsoft.com/user_impersonation"
-PRICING_SCOPE = "https://api.partner.microsoft.com/user_impersonation"
 GRAPH_APP_SCOPE = "https://graph.microsoft.com/.default"
 
 

@@ -70,10 +70,3 @@ def redact_url(url):
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
     ]
     return urlunsplit(parts._replace(query=urlencode(query, safe="$'(),:=/")))
-
-
-def redact_headers(headers):
-    return {
-        key: (MASK if key.lower() in SENSITIVE_KEYS else value)
-        for key, value in (headers or {}).items()
-    }

@@ -30,7 +30,6 @@ IMPORT_TYPES = [
     ("both", "Your subscriptions and SKUs"),
 ]
 AUDIT_OVERLAP = timedelta(minutes=10)  # audit records may be written a little late
-AUDIT_FIRST_WINDOW = timedelta(days=1)
 MAX_SINGLE_READS = 5  # more named subscriptions than this: read the customer's list
 
 

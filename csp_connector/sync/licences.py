@@ -6,7 +6,6 @@ A value Microsoft did not send is left out of a plan, so a sync never empties a 
 because a property went missing from one answer.
 """
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -229,12 +228,6 @@ def _short(item):
 
 
 # -- shared ---------------------------------------------------------------------------------------
-
-
-def fingerprint(values):
-    """A digest of what a plan writes: equal digests mean nothing to write."""
-    text = json.dumps(values, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def assignment_pairs(user_skus, known_skus):

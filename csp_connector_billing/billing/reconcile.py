@@ -303,10 +303,6 @@ def _day(value):
     return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
 
 
-def _decimal(value):
-    return Decimal(str(value)).quantize(CENT)
-
-
 def charge_type(value):
     text = str(value or "").strip()
     return CHARGE_TYPES.get(text.lower(), text)
