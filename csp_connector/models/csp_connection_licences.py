@@ -24,10 +24,10 @@ from .csp_sync_step import CspStep
 
 _logger = logging.getLogger(__name__)
 
-IMPORT_TYPES = [
-    ("skus", "All subscribed SKUs"),
-    ("subscriptions", "Your subscriptions"),
-    ("both", "Your subscriptions and SKUs"),
+IMPORT_TYPES = [  # the connection's choice and each tenant's override
+    (licence_rules.IMPORT_SKUS, "All subscribed SKUs"),
+    (licence_rules.IMPORT_SUBSCRIPTIONS, "Your subscriptions"),
+    (licence_rules.IMPORT_BOTH, "Your subscriptions and SKUs"),
 ]
 AUDIT_OVERLAP = timedelta(minutes=10)  # audit records may be written a little late
 MAX_SINGLE_READS = 5  # more named subscriptions than this: read the customer's list
@@ -46,7 +46,7 @@ class CspConnection(models.Model):
     )
     licence_import_type = fields.Selection(
         IMPORT_TYPES,
-        default="skus",
+        default=licence_rules.IMPORT_SKUS,
         required=True,
         help="All subscribed SKUs (Graph): the only choice for indirect resellers. Your "
         "subscriptions: Partner Center subscriptions (direct resellers). Both: the two. "
@@ -124,7 +124,8 @@ class CspConnection(models.Model):
         return {"updated": len(tenants), "skipped": 0 if tenants else 1}
 
     def _csp_licence_tenant_domain(self, kind):
-        """Mapped tenants of this connection whose import type reads subscriptions."""
+        """Mapped tenants of this connection whose import type reads subscriptions
+        (`kind` "sub"), else subscribed SKUs."""
         types = ("subscriptions", "both") if kind == "sub" else ("skus", "both")
         domain = [("connection_id", "=", self.id), ("mapping_state", "=", "mapped")]
         if self.licence_import_type in types:
@@ -137,11 +138,7 @@ class CspTenant(models.Model):
     _inherit = "csp.tenant"
 
     licence_import_type = fields.Selection(
-        [
-            ("skus", "All subscribed SKUs"),
-            ("subscriptions", "Your subscriptions"),
-            ("both", "Your subscriptions and SKUs"),
-        ],
+        IMPORT_TYPES,
         string="Licence Import",
         help="This tenant's choice; empty: the connection's.",
     )
