@@ -109,7 +109,6 @@ class CspSubscribedSku(models.Model):
     @api.model
     def _csp_import_skus(self, tenant, items, names):
         """Bind one complete read of the tenant's subscribed SKUs; returns counters."""
-
         importer = BindingImporter(code_env(self), tenant)
         plans, errors_found = [], []
         for item in items:

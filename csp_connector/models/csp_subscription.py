@@ -129,7 +129,6 @@ class CspSubscription(models.Model):
     def _csp_import_subscriptions(self, tenant, items, complete):
         """Bind subscriptions read from Partner Center. ``complete``: the read listed all
         of the customer's subscriptions, so the missing ones are marked removed."""
-
         importer = BindingImporter(code_env(self), tenant)
         plans, refused, unreadable = [], [], {}
         for item in items:

@@ -14,6 +14,7 @@ from odoo.tests import new_test_user, tagged
 
 from ..importers.groups import GroupsRead
 from ..importers.users import UserImporter
+from ..microsoft import auth
 from ..sync import budget, run_lock
 from .common import CspSandboxCase
 
@@ -331,8 +332,6 @@ class TestReliability(CspSandboxCase):
                 for item in cache["AccessToken"].values():
                     item["expires_on"] = item["extended_expires_on"] = "1"
                 self.connection.sudo().token_cache = json.dumps(cache)
-                from ..microsoft import auth  # noqa: PLC0415
-
                 auth.forget_app_tokens()
                 self.sync()
                 contacts = len(self.contacts())
@@ -391,8 +390,7 @@ class TestReliability(CspSandboxCase):
         self.sync()
         self.sandbox.control("POST", "clock", {"advance_seconds": 8 * 86400})
         self.addCleanup(self.sandbox.control, "POST", "clock", {"advance_seconds": -8 * 86400})
-        from ..microsoft import auth  # noqa: PLC0415 - tokens were issued before the jump
-
+        # the app tokens were issued before the clock's jump
         auth.forget_app_tokens()
         logs = self.env["csp.request.log"]
         before = logs.search([], limit=1).id

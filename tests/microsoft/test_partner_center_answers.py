@@ -3,6 +3,8 @@ proves itself and the last one says it is the last; a quantity PATCH answered in
 casing or accepted (202). Against the sandbox's Partner Center routes and their injected
 bad pages."""
 
+from datetime import datetime
+
 import pytest
 from conftest import _world, partner_center_token
 
@@ -66,8 +68,6 @@ def test_a_bad_page_of_subscriptions_or_audit_records_raises(sb, client, kind):
     assert len(list(client.subscriptions(tenant.id))) == len(tenant.subscriptions)
     sb.faults.add(service="partnercenter", path="/v1/auditrecords", body=kind, times=1)
     start = min(r.operationDate for r in sb.world.audit_records)
-    from datetime import datetime  # noqa: PLC0415
-
     since = datetime.fromisoformat(start)
     with pytest.raises(errors.IncompleteReadError):
         list(client.audit_records(since))
