@@ -26,6 +26,7 @@ from ..billing import lines as line_rules
 from ..billing import prorata, reconcile
 from ..microsoft import line_items
 from . import csp_billing_adjustment as adjustment_rules
+from . import subscription_history
 
 _logger = logging.getLogger(__name__)
 
@@ -388,7 +389,7 @@ class CspBillingReconciliation(models.Model):
     def _csp_recurring(self, subscription, month, until):
         if not (line_rules.is_billed(subscription.billing_cycle) and subscription.start_date):
             return []
-        opening, changes = adjustment_rules.history(subscription, EPOCH)
+        opening, changes = subscription_history.history(subscription, EPOCH)
         ended = next((c.at for c in changes if c.kind == prorata.ChangeKind.CANCEL), None)
         if subscription.status != "active" and ended is None:
             return []  # suspended, or ended before Odoo knew it: nothing known to bill

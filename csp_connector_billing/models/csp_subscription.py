@@ -15,6 +15,7 @@ from odoo.addons.csp_connector.sync import ledger
 from ..billing import lines as line_rules
 from ..billing import prorata, wording
 from . import csp_billing_adjustment as adjustment_rules
+from . import subscription_history
 
 # the customer's side of these is cut where the recurring line bills the new quantity
 CLIPPED = ("addQuantity", "removeQuantity", "cancelImmediate")
@@ -390,7 +391,7 @@ class CspSubscription(models.Model):
         if not line.recurring_next_date:
             return 0  # ended: nothing more goes on it
         since = line.csp_billed_since or line.create_date
-        opening_quantity, term_start, changes = adjustment_rules.history_with_term(self, since)
+        opening_quantity, term_start, changes = subscription_history.history_with_term(self, since)
         Adjustment = self.env["csp.billing.adjustment"]
         known = set(Adjustment.search([("subscription_id", "=", self.id)]).mapped("key"))
         contract = line.contract_id
@@ -531,7 +532,7 @@ class CspSubscription(models.Model):
         """How long after it took effect the change history recorded ``change_id``, when
         that is more than a day and its time is not Partner Center's audit record; else
         None."""
-        row_id = adjustment_rules.change_row_id(change_id)
+        row_id = subscription_history.change_row_id(change_id)
         row = self.env["csp.subscription.change"].sudo().browse(row_id or [])
         if not row.exists():
             return None
@@ -543,9 +544,9 @@ class CspSubscription(models.Model):
     def _csp_create_adjustment(self, cost, one_shot, name, amount, currency, customer_only=False):
         """``cost``: the line giving the adjustment's key, period, days and cost (0 when
         ``customer_only``: the reconciliation leaves such adjustments out)."""
-        row_id = adjustment_rules.change_row_id(cost.change_id)
+        row_id = subscription_history.change_row_id(cost.change_id)
         if row_id is None:  # the first days of a purchase: the history's opening row
-            row_id = adjustment_rules.ledger_rows(self)[:1].id
+            row_id = subscription_history.ledger_rows(self)[:1].id
         return self.env["csp.billing.adjustment"].create(
             {
                 "key": cost.key,
