@@ -2,7 +2,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
 import logging
-import threading
 from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -20,6 +19,7 @@ from ..sync import budget
 from ..sync import tenants as tenant_rules
 from . import oauth_state
 from .csp_sync_step import CspStep
+from .testing import under_test
 
 _logger = logging.getLogger(__name__)
 
@@ -623,7 +623,7 @@ class CspConnection(models.Model):
             [("integrator_enabled", "=", True), ("next_sync", "<=", now)]
         ) | this.browse(running.ids)
         remaining = 0
-        testing = getattr(threading.current_thread(), "testing", False)
+        testing = under_test()
         for connection in connections:
             if budget.out_of_time(this.env):
                 remaining += 1
@@ -663,7 +663,7 @@ class CspConnection(models.Model):
         cr = self.env.cr
         window = getattr(cr, "_csp_budget_window", None)
         # tests call the cron method directly, each call a job of its own
-        if window is None or getattr(threading.current_thread(), "testing", False):
+        if window is None or under_test():
             setting = self.env["ir.config_parameter"].sudo().get_param("csp_connector.cron_budget")
             wall, cpu = budget.cron_budget(setting)
             clock = budget.cron_clock(wall)  # from what the worker has left, not from now

@@ -1,9 +1,10 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
-import threading
 
 from odoo import SUPERUSER_ID, api, fields, models
+
+from .testing import under_test
 
 _logger = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class Recorder:
         if not self.pending:
             return
         values, self.pending = self.pending, []
-        if getattr(threading.current_thread(), "testing", False):
+        if under_test():
             self.env["csp.request.log"].sudo().create(values)
             return
         try:

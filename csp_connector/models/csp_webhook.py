@@ -30,6 +30,7 @@ from ..microsoft import webhooks as webhook_rules
 from ..microsoft.safe_text import one_line
 from .csp_guard import code_env, is_code
 from .csp_subscription_change import SOURCE_KEY, Sources
+from .testing import under_test
 
 _logger = logging.getLogger(__name__)
 
@@ -554,7 +555,7 @@ class CspWebhookEvent(models.Model):
     def _cron_apply_webhook_events(self):
         """Re-read the subscriptions named by pending events, one customer at a time."""
         pending = self.search([("state", "=", "pending")], order="id")
-        testing = getattr(threading.current_thread(), "testing", False)
+        testing = under_test()
         for tenant in pending.csp_tenant_id:
             events = pending.filtered(lambda e, t=tenant: e.csp_tenant_id == t)
             connection = tenant.connection_id

@@ -14,13 +14,13 @@ delete it, each in their own companies.
 import datetime as dt
 import logging
 import re
-import threading
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.csp_connector.microsoft import errors
 from odoo.addons.csp_connector.microsoft.safe_text import one_line
+from odoo.addons.csp_connector.models.testing import under_test
 
 from ..billing import lines as line_rules
 from ..billing import prorata, reconcile
@@ -434,7 +434,7 @@ class CspBillingReconciliation(models.Model):
         the scheduled job as the integrator (its billing group writes the reports), in
         the companies that user works in."""
         queued = self.search([("state", "=", "queued")], limit=limit)
-        testing = getattr(threading.current_thread(), "testing", False)
+        testing = under_test()
         groups = {}
         for record in queued:
             groups.setdefault((record.connection_id, record.month), self.browse())
