@@ -16,6 +16,7 @@ from . import csp_connection_sso
 from . import res_users
 from . import csp_security
 from . import ir_cron
+from . import ir_config_parameter
 from . import csp_sku_name
 from . import csp_subscribed_sku
 from . import csp_subscription_change

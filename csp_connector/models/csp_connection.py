@@ -365,8 +365,7 @@ class CspConnection(models.Model):
     def _csp_http_timeout(self):
         """Seconds to wait for one answer (system parameter, default 30). A scheduled
         run's budget plus this is the longest a cron call can take."""
-        value = self.env["ir.config_parameter"].sudo().get_param("csp_connector.http_timeout")
-        return max(1, int(value)) if value and value.isdigit() else 30
+        return self.env["ir.config_parameter"]._csp_int("csp_connector.http_timeout", 30)
 
     def _csp_require(self, *field_names):
         missing = [self._fields[name].string for name in field_names if not self.sudo()[name]]
@@ -709,8 +708,7 @@ class CspConnection(models.Model):
 
     def _csp_page_size(self):
         """Page size for Partner Center and Graph lists (system parameter, default 500)."""
-        value = self.env["ir.config_parameter"].sudo().get_param("csp_connector.page_size")
-        return max(1, min(int(value), 999)) if value and value.isdigit() else 500
+        return self.env["ir.config_parameter"]._csp_int("csp_connector.page_size", 500, high=999)
 
     def _csp_allow_sso_tenants(self, tenant_ids):
         """Add tenant ids to the SSO allow-list (kept one per line, no duplicates)."""
