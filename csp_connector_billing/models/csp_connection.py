@@ -345,9 +345,10 @@ class CspTenant(models.Model):
         if not partner:
             return
         summary = self.env._("Microsoft subscriptions without a contract")
-        activities = partner.activity_ids.filtered(lambda a: a.summary == summary)
         if not subscriptions:
-            activities.action_feedback(self.env._("Every subscription is on a contract."))
+            partner._csp_open_activities(summary).action_feedback(
+                self.env._("Every subscription is on a contract.")
+            )
             return
         # Microsoft's names and the customer's are text: escaped into the note's HTML
         names = Markup("").join(
@@ -370,12 +371,6 @@ class CspTenant(models.Model):
             ),
             names,
         )
-        if activities:
-            return
-        user = self.connection_id.billing_user_id or self.env.user
-        partner.activity_schedule(
-            activity_type_id=self.env.ref("mail.mail_activity_data_todo").id,
-            summary=summary,
-            note=note,
-            user_id=user.id,
+        partner._csp_activity_once(
+            summary, note, self.connection_id.billing_user_id or self.env.user
         )
