@@ -18,6 +18,7 @@ from . import csp_security
 from . import ir_cron
 from . import ir_config_parameter
 from . import mail_activity_mixin
+from . import ir_actions_act_window
 from . import csp_sku_name
 from . import csp_subscribed_sku
 from . import csp_subscription_change

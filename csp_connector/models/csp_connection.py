@@ -536,9 +536,11 @@ class CspConnection(models.Model):
         self.ensure_one()
         self.tenant_ids._csp_check_can_sync()
         count = self.tenant_ids._csp_suggest_partners()
-        action = self.env["ir.actions.act_window"]._for_xml_id("csp_connector.csp_tenant_action")
-        action["domain"] = [("connection_id", "=", self.id)]
-        action["context"] = {"search_default_to_confirm": 1}
+        action = self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector.csp_tenant_action",
+            domain=[("connection_id", "=", self.id)],
+            context={"search_default_to_confirm": 1},
+        )
         if not count:
             action["help"] = self.env._(
                 "<p>No new suggestion: map the remaining tenants by hand.</p>"
@@ -556,10 +558,11 @@ class CspConnection(models.Model):
 
     def _csp_open_related(self, xmlid):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
-        action["domain"] = [("connection_id", "=", self.id)]
-        action["context"] = {"default_connection_id": self.id}
-        return action
+        return self.env["ir.actions.act_window"]._csp_action(
+            xmlid,
+            domain=[("connection_id", "=", self.id)],
+            context={"default_connection_id": self.id},
+        )
 
     # -- integrator ---------------------------------------------------------------
 

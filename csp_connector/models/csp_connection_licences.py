@@ -341,11 +341,9 @@ class CspTenant(models.Model):
 
     def action_open_licences(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "csp_connector.csp_subscribed_sku_action"
+        return self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector.csp_subscribed_sku_action", domain=[("csp_tenant_id", "=", self.id)]
         )
-        action["domain"] = [("csp_tenant_id", "=", self.id)]
-        return action
 
 
 def _add(total, counters):

@@ -186,24 +186,24 @@ class CspSubscribedSku(models.Model):
 
     def action_open_assignments(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "csp_connector.csp_licence_assignment_action"
+        return self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector.csp_licence_assignment_action",
+            domain=[("subscribed_sku_id", "=", self.id)],
+            context={"default_subscribed_sku_id": self.id},
         )
-        action["domain"] = [("subscribed_sku_id", "=", self.id)]
-        action["context"] = {"default_subscribed_sku_id": self.id}
-        return action
 
     def action_name_sku(self):
         """Open the SKU name list on this SKU (to name an unknown one)."""
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("csp_connector.csp_sku_name_action")
-        action["context"] = {
-            "default_sku_id": self.sku_id,
-            "default_part_number": self.part_number,
-            "default_name": self.product_name,
-            "search_default_name": self.sku_id,
-        }
-        return action
+        return self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector.csp_sku_name_action",
+            context={
+                "default_sku_id": self.sku_id,
+                "default_part_number": self.part_number,
+                "default_name": self.product_name,
+                "search_default_name": self.sku_id,
+            },
+        )
 
 
 class CspLicenceAssignment(models.Model):

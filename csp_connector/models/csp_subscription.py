@@ -250,14 +250,12 @@ class CspSubscription(models.Model):
     def action_adjust_quantity(self):
         self.ensure_one()
         self._csp_check_adjust()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Adjust quantity"),
-            "res_model": "csp.subscription.quantity",
-            "view_mode": "form",
-            "target": "new",
-            "context": {"default_subscription_id": self.id, "default_new_quantity": self.quantity},
-        }
+        return self.env["ir.actions.act_window"]._csp_window(
+            "csp.subscription.quantity",
+            target="new",
+            name=self.env._("Adjust quantity"),
+            context={"default_subscription_id": self.id, "default_new_quantity": self.quantity},
+        )
 
     def _csp_check_adjust(self):
         self._csp_check_change(

@@ -290,11 +290,9 @@ class CspConnection(models.Model):
 
     def action_open_webhook_events(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "csp_connector.csp_webhook_event_action"
+        return self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector.csp_webhook_event_action", domain=[("connection_id", "=", self.id)]
         )
-        action["domain"] = [("connection_id", "=", self.id)]
-        return action
 
     # -- receiving ----------------------------------------------------------------------------
 

@@ -26,13 +26,12 @@ class ResPartner(models.Model):
     def action_csp_open_azure_users(self):
         """The Azure user(s) this contact stands for."""
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "csp_connector.csp_user_binding_action"
-        )
         bindings = self.env["csp.user.binding"].search([("partner_id", "=", self.id)])
+        action = self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector.csp_user_binding_action", domain=[("partner_id", "=", self.id)]
+        )
         if len(bindings) == 1:
             action.update(view_mode="form", views=[(False, "form")], res_id=bindings.id)
-        action["domain"] = [("partner_id", "=", self.id)]
         return action
 
     @api.model

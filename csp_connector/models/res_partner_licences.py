@@ -35,25 +35,20 @@ class ResPartner(models.Model):
             partner.csp_subscription_count = subscriptions.get(partner.id, 0)
             partner.csp_assignment_count = held.get(partner.id, 0)
 
-    def _csp_open(self, xmlid, domain):
-        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
-        action["domain"] = domain
-        return action
-
     def action_csp_open_licences(self):
         self.ensure_one()
-        return self._csp_open(
+        return self.env["ir.actions.act_window"]._csp_action(
             "csp_connector.csp_subscribed_sku_action", [("partner_id", "=", self.id)]
         )
 
     def action_csp_open_subscriptions(self):
         self.ensure_one()
-        return self._csp_open(
+        return self.env["ir.actions.act_window"]._csp_action(
             "csp_connector.csp_subscription_action", [("partner_id", "=", self.id)]
         )
 
     def action_csp_open_held_licences(self):
         self.ensure_one()
-        return self._csp_open(
+        return self.env["ir.actions.act_window"]._csp_action(
             "csp_connector.csp_licence_assignment_action", [("partner_id", "=", self.id)]
         )

@@ -25,7 +25,6 @@ class ResPartner(models.Model):
 
     def action_csp_open_devices(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("maintenance.hr_equipment_action")
-        action["domain"] = self._csp_device_domain()
-        action["context"] = {}
-        return action
+        return self.env["ir.actions.act_window"]._csp_action(
+            "maintenance.hr_equipment_action", domain=self._csp_device_domain(), context={}
+        )

@@ -26,17 +26,15 @@ class CspDeviceImport(models.TransientModel):
     @api.model
     def _csp_open(self, connection, tenant=None):
         connection._csp_check_can_sync()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "view_mode": "form",
-            "target": "new",
-            "name": self.env._("Import devices now"),
-            "context": {
+        return self.env["ir.actions.act_window"]._csp_window(
+            self._name,
+            target="new",
+            name=self.env._("Import devices now"),
+            context={
                 "default_connection_id": connection.id,
                 "default_tenant_id": tenant.id if tenant else False,
             },
-        }
+        )
 
     def action_import(self):
         self.ensure_one()

@@ -531,11 +531,10 @@ class CspConnection(models.Model):
             reports |= Report._csp_for(tenants, month)
         reports.write({"state": "queued", "message": False})
         self.env.ref("csp_connector_billing.ir_cron_csp_billing_reconcile").sudo()._trigger()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "csp_connector_billing.csp_billing_reconciliation_action"
+        return self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector_billing.csp_billing_reconciliation_action",
+            domain=[("id", "in", reports.ids)],
         )
-        action["domain"] = [("id", "in", reports.ids)]
-        return action
 
 
 class CspTenant(models.Model):
@@ -550,9 +549,6 @@ class CspTenant(models.Model):
         Report = self.env["csp.billing.reconciliation"]
         report = Report._csp_for(self, first_of_month(Report._csp_today()))
         report._csp_reconcile()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "csp.billing.reconciliation",
-            "res_id": report.id,
-            "view_mode": "form",
-        }
+        return self.env["ir.actions.act_window"]._csp_window(
+            "csp.billing.reconciliation", res_id=report.id
+        )

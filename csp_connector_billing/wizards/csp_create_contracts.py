@@ -40,14 +40,9 @@ class CspCreateContracts(models.TransientModel):
 
     @api.model
     def _csp_open(self, context):
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Create contracts"),
-            "res_model": self._name,
-            "view_mode": "form",
-            "target": "new",
-            "context": context,
-        }
+        return self.env["ir.actions.act_window"]._csp_window(
+            self._name, target="new", name=self.env._("Create contracts"), context=context
+        )
 
     @api.depends("connection_id")
     def _compute_template_id(self):
@@ -75,12 +70,10 @@ class CspCreateContracts(models.TransientModel):
                     "next": {"type": "ir.actions.act_window_close"},
                 },
             }
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Contracts created"),
-            "res_model": "contract.contract",
-            "view_mode": "list,form",
-            "views": [(False, "list"), (False, "form")],
-            "domain": [("id", "in", created.ids)],
-            "context": {"default_contract_type": "sale"},
-        }
+        return self.env["ir.actions.act_window"]._csp_window(
+            "contract.contract",
+            view_mode="list,form",
+            name=self.env._("Contracts created"),
+            domain=[("id", "in", created.ids)],
+            context={"default_contract_type": "sale"},
+        )
