@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -361,6 +362,22 @@ class CspConnection(models.Model):
             on_exchange=recorder.add,
             timeout=self._csp_http_timeout(),
         )
+
+    @contextmanager
+    def _csp_call_microsoft(self, explain=True):
+        """``with connection._csp_call_microsoft() as http:`` calls to Microsoft through
+        this connection's endpoints, each exchange in its request log (written when the
+        block ends, whatever happened in it). A MicrosoftError raised in the block
+        becomes a UserError with its explanation (``explain=False``: it passes as is)."""
+        recorder = self.env["csp.request.log"]._csp_recorder(self)
+        try:
+            yield self._csp_http(recorder)
+        except errors.MicrosoftError as exc:
+            if not explain:
+                raise
+            raise UserError(exc.user_message()) from None
+        finally:
+            recorder.flush()
 
     def _csp_http_timeout(self):
         """Seconds to wait for one answer (system parameter, default 30). A scheduled

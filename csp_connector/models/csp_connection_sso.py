@@ -3,7 +3,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..microsoft import errors, sso
+from ..microsoft import sso
 
 SSO_SCOPE = "openid profile email"
 
@@ -85,13 +85,10 @@ class CspConnection(models.Model):
         self.ensure_one()
         self._csp_check_sso_rights()
         self._csp_require("gdap_client_id", "gdap_client_secret")
-        http = self._csp_http()
-        try:
+        with self._csp_call_microsoft() as http:
             config = sso.discover(http, sso.MULTI_TENANT)
             for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
                 http.check_url(config[name])  # https, on the login endpoint's host
-        except errors.MicrosoftError as exc:
-            raise UserError(exc.user_message()) from None
         if sso.ISSUER_TENANT_PLACEHOLDER not in config["issuer"]:
             raise UserError(
                 self.env._(

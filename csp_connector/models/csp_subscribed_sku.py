@@ -6,7 +6,6 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..importers.binding import BindingImporter, Planned
-from ..microsoft import errors
 from ..sync import licences as licence_rules
 from .csp_guard import code_env
 
@@ -294,13 +293,6 @@ class CspLicenceAssignment(models.Model):
     @api.model
     def _csp_call_assign_license(self, sku, user, add, remove):
         connection = sku.connection_id
-        recorder = self.env["csp.request.log"]._csp_recorder(connection, immediate=True)
-        try:
-            graph = connection._csp_graph(
-                connection._csp_http(recorder), sku.csp_tenant_id.tenant_id
-            )
+        with connection._csp_call_microsoft() as http:
+            graph = connection._csp_graph(http, sku.csp_tenant_id.tenant_id)
             graph.assign_license(user.microsoft_id, add=add, remove=remove)
-        except errors.MicrosoftError as exc:
-            raise UserError(exc.user_message()) from None
-        finally:
-            recorder.flush()

@@ -281,24 +281,25 @@ class CspSubscription(models.Model):
         if not decision.allowed:
             raise UserError(decision.reason)
         connection, customer = self.connection_id, self.csp_tenant_id.tenant_id
-        recorder = self.env["csp.request.log"]._csp_recorder(connection, immediate=True)
-        try:
-            client = connection._csp_partner_center(connection._csp_http(recorder))
-            current = client.subscription(customer, self.microsoft_id)
-            # what Partner Center says now (another change may have come in between)
-            fresh = licence_rules.plan_subscription(current)
-            decision = quantity_rules.check_quantity_change(
-                fresh.get("quantity", old), new_quantity,
-                quantity_rules.windows_from(fresh.get("refundable_details") or "[]"),
-                now, status=fresh.get("status", self.status),
-            )  # fmt: skip
-            if not decision.allowed:
-                raise UserError(decision.reason)
-            answer = client.patch_subscription(
-                customer, self.microsoft_id, quantity_rules.patch_body(current, new_quantity)
-            )
-        except errors.MicrosoftError as exc:
-            if exc.status == 409:
+        with connection._csp_call_microsoft() as http:
+            try:
+                client = connection._csp_partner_center(http)
+                current = client.subscription(customer, self.microsoft_id)
+                # what Partner Center says now (another change may have come in between)
+                fresh = licence_rules.plan_subscription(current)
+                decision = quantity_rules.check_quantity_change(
+                    fresh.get("quantity", old), new_quantity,
+                    quantity_rules.windows_from(fresh.get("refundable_details") or "[]"),
+                    now, status=fresh.get("status", self.status),
+                )  # fmt: skip
+                if not decision.allowed:
+                    raise UserError(decision.reason)
+                answer = client.patch_subscription(
+                    customer, self.microsoft_id, quantity_rules.patch_body(current, new_quantity)
+                )
+            except errors.MicrosoftError as exc:
+                if exc.status != 409:
+                    raise  # explained as it is
                 raise UserError(
                     self.env._(
                         "Partner Center is busy with this subscription (a renewal or another "
@@ -308,9 +309,6 @@ class CspSubscription(models.Model):
                         details=exc.user_message(),
                     )
                 ) from None
-            raise UserError(exc.user_message()) from None
-        finally:
-            recorder.flush()
         if not answer.applied:  # accepted (202): a later read confirms it
             return self._csp_quantity_pending(old, new_quantity)
         values = licence_rules.plan_subscription(answer.subscription)

@@ -193,18 +193,13 @@ class CspConnection(models.Model):
 
     # -- registration (buttons) ------------------------------------------------------------
 
-    def _csp_webhook_client(self):
+    def _csp_webhook_call(self, call):
+        """``call(client)`` with this connection's Partner Center client, for a manager."""
         self.ensure_one()
         if not self.env.user.has_group("csp_connector.group_csp_manager"):
             raise AccessError(self.env._("Only a Microsoft CSP manager may manage webhooks."))
-        recorder = self.env["csp.request.log"]._csp_recorder(self, immediate=True)
-        return self._csp_partner_center(self._csp_http(recorder))
-
-    def _csp_webhook_call(self, call):
-        try:
-            return call(self._csp_webhook_client())
-        except errors.MicrosoftError as exc:
-            raise UserError(exc.user_message()) from None
+        with self._csp_call_microsoft() as http:
+            return call(self._csp_partner_center(http))
 
     def action_webhook_register(self):
         """Register (or update) this connection's URL and events with Partner Center."""
@@ -557,9 +552,8 @@ class CspWebhookEvent(models.Model):
         for tenant in pending.csp_tenant_id:
             events = pending.filtered(lambda e, t=tenant: e.csp_tenant_id == t)
             connection = tenant.connection_id
-            recorder = self.env["csp.request.log"]._csp_recorder(connection)
             try:
-                with self.env.cr.savepoint():
+                with connection._csp_call_microsoft(explain=False) as http, self.env.cr.savepoint():
                     ids = {e.subscription_ref or "*" for e in events}
                     tenant._csp_note_changed_subscriptions(ids)
                     # the re-read's changes are the events': dated and named by them
@@ -568,9 +562,7 @@ class CspWebhookEvent(models.Model):
                                                      str(e.id))
                         for e in events.sorted("id") if e.subscription_ref
                     })  # fmt: skip
-                    tenant.with_context(**{SOURCE_KEY: sources})._csp_sync_subscriptions(
-                        connection._csp_http(recorder)
-                    )
+                    tenant.with_context(**{SOURCE_KEY: sources})._csp_sync_subscriptions(http)
                     code_env(events).write({"state": "done", "message": False})
             except Exception as exc:  # one customer's failure never stops the others
                 _logger.warning(
@@ -578,8 +570,6 @@ class CspWebhookEvent(models.Model):
                 )
                 message = exc.user_message() if isinstance(exc, errors.MicrosoftError) else str(exc)
                 code_env(events).write({"state": "error", "message": message})
-            finally:
-                recorder.flush()
             if not testing:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         code_env(self.search([("state", "=", "pending"), ("csp_tenant_id", "=", False)])).write(

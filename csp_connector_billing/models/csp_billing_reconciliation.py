@@ -281,12 +281,9 @@ class CspBillingReconciliation(models.Model):
     def _csp_read_items(self, connection, currency, period):
         """Partner Center's unbilled line items of `connection` (all its customers) for
         `period`, in `currency`; every request in the connection's request log."""
-        recorder = self.env["csp.request.log"]._csp_recorder(connection)
-        try:
-            client = connection._csp_partner_center(connection._csp_http(recorder))
+        with connection._csp_call_microsoft(explain=False) as http:
+            client = connection._csp_partner_center(http)
             return list(line_items.unbilled_line_items(client, currency.name, period))
-        finally:
-            recorder.flush()
 
     def _csp_reconcile_one(self, items):
         """_csp_reconcile for the job: one customer's unexpected failure is stored on its
