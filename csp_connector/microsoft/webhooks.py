@@ -157,15 +157,6 @@ def certificate_url(url, allowed_hosts):
     return f"https://{netloc}{path}" + (f"?{query}" if query else "")
 
 
-def host_allowed(url, allowed_hosts):
-    """True when :func:`certificate_url` accepts `url`."""
-    try:
-        certificate_url(url, allowed_hosts)
-    except WebhookRefused:
-        return False
-    return True
-
-
 def load_certificates(data):
     """Certificates in PEM (one or several) or DER bytes; [] when it is neither."""
     if not data:

@@ -265,7 +265,8 @@ def test_a_host_entry_with_a_port_allows_that_port_only():
         "https://127.0.0.1:8553/c.cer"
     )
     for url in ("https://127.0.0.1/c.cer", "https://127.0.0.1:8554/c.cer"):
-        assert not webhooks.host_allowed(url, allowed)
+        with pytest.raises(webhooks.WebhookRefused):
+            webhooks.certificate_url(url, allowed)
 
 
 def test_an_old_event_is_refused_before_any_download(root, signer):
