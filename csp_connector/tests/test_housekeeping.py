@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.modules.neutralize import get_neutralization_queries
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tests.common import TransactionCase
 
 
@@ -23,6 +23,21 @@ class TestHousekeeping(TransactionCase):
             }
         )
         cls.connection.sudo().state = "authorized"
+
+    def test_whole_number_settings_are_clamped_to_their_range(self):
+        """System parameters a CSP user's actions read (through sudo: they cannot)."""
+        user = new_test_user(self.env, login="csp_reader", groups="csp_connector.group_csp_user")
+        connection = self.connection.with_user(user)
+        params = self.env["ir.config_parameter"].sudo()
+        for value, page_size in (("5000", 999), ("0", 1), ("250", 250), ("-3", 500),
+                                 ("many", 500), (False, 500)):  # fmt: skip
+            with self.subTest(page_size=value):
+                params.set_param("csp_connector.page_size", value)
+                self.assertEqual(connection._csp_page_size(), page_size)
+        for value, timeout in (("0", 1), ("600", 600), ("1.5", 30)):  # no upper bound
+            with self.subTest(http_timeout=value):
+                params.set_param("csp_connector.http_timeout", value)
+                self.assertEqual(connection._csp_http_timeout(), timeout)
 
     def test_neutralised_copies_hold_no_secret_and_never_sync(self):
         self.connection.sudo().webhook_registration = "https://odoo.example.com/csp/webhook/k"
