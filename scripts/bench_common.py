@@ -13,6 +13,7 @@ import logging
 import os
 import pstats
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,13 +61,43 @@ def peak_rss_mb():
 
 
 def rows_written(env, since, tables):
-    """Rows of `tables` created or changed since `since` (committed work), by table."""
+    """Rows of `tables` created or changed since `since`, by table (read in the run's
+    own transaction, after its commits)."""
     written = {}
-    with env.registry.cursor() as cr:
-        for table in tables:
-            cr.execute(f"SELECT count(*) FROM {table} WHERE write_date >= %s", [since])
-            written[table] = cr.fetchone()[0]
+    for table in tables:
+        env.cr.execute(f"SELECT count(*) FROM {table} WHERE write_date >= %s", [since])
+        written[table] = env.cr.fetchone()[0]
     return written
+
+
+def pairs():
+    """How many baseline/measured pairs a benchmark runs (CSP_BENCH_PAIRS, at least 2)."""
+    return max(2, int(os.environ.get("CSP_BENCH_PAIRS", "2")))
+
+
+def ratio_figures(baseline_seconds, measured_seconds):
+    """The measured run against its baseline, pair by pair (each pair run back to back
+    from the same database state, so that a loaded machine weighs on both alike): the
+    median ratio and its spread (min, max), with the times they come from."""
+    ratios = [m / b for b, m in zip(baseline_seconds, measured_seconds, strict=True)]
+    return {
+        "ratio_median": round(statistics.median(ratios), 3),
+        "ratio_min": round(min(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
+        "ratios": [round(r, 3) for r in ratios],
+        "baseline_seconds": [round(s, 2) for s in baseline_seconds],
+        "measured_seconds": [round(s, 2) for s in measured_seconds],
+        "_median": statistics.median(ratios),  # unrounded, for the targets
+    }
+
+
+def print_ratio(name, figures):
+    print(
+        f"  {name}: median {figures['ratio_median']}x "
+        f"(spread {figures['ratio_min']}-{figures['ratio_max']}x over "
+        f"{len(figures['ratios'])} pairs)",
+        flush=True,
+    )
 
 
 def request_count(env):
@@ -196,11 +227,27 @@ def map_office_sites(env, connection, tenants, customers):
 
 
 def write_result(result, out_path, hidden=()):
-    """Writes the result as JSON to `out_path` and prints it (without `hidden` keys)."""
+    """Writes the result as JSON to `out_path` and prints it (without `hidden` keys),
+    then stops the benchmark with exit status 1 when one of its targets (the "targets"
+    key) is false: a target a benchmark measures never fails silently."""
+    result = _public(result)
     os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
     with open(out_path, "w") as handle:
         json.dump(result, handle, indent=2)
     print(json.dumps({k: v for k, v in result.items() if k not in hidden}, indent=2))
+    failed = [name for name, held in result.get("targets", {}).items() if not held]
+    if failed:
+        print(f"FAILED targets: {'; '.join(failed)} (written to {out_path})", flush=True)
+        raise SystemExit(1)
+
+
+def _public(value):
+    """`value` without the keys starting with "_" (unrounded figures kept for targets)."""
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value
 
 
 def in_fresh_shell(env, script, settings):
