@@ -297,8 +297,15 @@ class UserImporter(BindingImporter, PagedRead):
         )
 
     def _new_target(self, plan):
-        """A new contact: named from the user when no mapping gives a name."""
-        return {"name": user_rules.built_name(self.page_users[plan.microsoft_id]), **plan.target}
+        """A new contact: named from the user when no mapping gives a name, in its
+        parent's language (what res.partner.create would copy from the parent with one
+        write per contact, given here with the values: the same language, no write)."""
+        values = {"name": user_rules.built_name(self.page_users[plan.microsoft_id]), **plan.target}
+        if values.get("parent_id") and "lang" not in values:
+            env = self.targets.env
+            parent = self.targets.browse(values["parent_id"])
+            values["lang"] = parent.lang or env.context.get("default_lang") or env.lang
+        return values
 
 
 def select_for(env, tenant):
