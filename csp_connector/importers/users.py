@@ -315,8 +315,7 @@ def select_for(env, tenant):
 
 def _users_page_size(env):
     """Users per page of a full read (system parameter, Graph's maximum 999 by default)."""
-    value = env["ir.config_parameter"].sudo().get_param("csp_connector.users_page_size")
-    return max(1, min(int(value), 999)) if value and value.isdigit() else 999
+    return env["ir.config_parameter"]._csp_int("csp_connector.users_page_size", 999, high=999)
 
 
 def _graph_json(user):

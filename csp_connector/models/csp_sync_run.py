@@ -1,7 +1,6 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
-import threading
 import time
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ from ..microsoft import errors
 from ..microsoft.safe_text import one_line
 from ..sync.budget import cron_time_limit, out_of_time
 from ..sync.run_lock import CONCURRENCY_ERRORS, is_concurrency_error, try_lock
+from .testing import under_test
 
 _logger = logging.getLogger(__name__)
 
@@ -24,10 +24,6 @@ MAX_CONCURRENCY_TRIES = 3  # a step refused by PostgreSQL for a concurrent chang
 STEP_CODES_KEY = "csp_connector.step_codes"  # the installed steps, as the run lines last saw
 # the GDAP relationship is over: Graph refuses every step (Partner Center's too: no customer)
 ENDED_RELATIONSHIP = ("terminating", "terminated", "expired")
-
-
-def _testing():
-    return getattr(threading.current_thread(), "testing", False)
 
 
 class CspSyncRun(models.Model):
@@ -206,7 +202,7 @@ class CspSyncRun(models.Model):
                     ),
                 }
             )
-        if not _testing():
+        if not under_test():
             self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _csp_take_over(self):
@@ -381,7 +377,7 @@ class CspSyncRun(models.Model):
             try:
                 return self._csp_step_once(step, tenant, http, commit, attempt)
             except CONCURRENCY_ERRORS as exc:
-                if not commit or _testing():
+                if not commit or under_test():
                     raise
                 _logger.info("CSP: %s refused by PostgreSQL (%s): again", step.code, exc.pgcode)
                 if not self._csp_restart_transaction(attempt):
@@ -433,7 +429,7 @@ class CspSyncRun(models.Model):
             line_values.update(state="paused", out_of_time=True, message=message)
             ok = self._csp_give_up_if_stuck(line_values, step, tenant)
         except Exception as exc:  # every failure is recorded, then the run goes on
-            retry = is_concurrency_error(exc) and commit and not _testing()
+            retry = is_concurrency_error(exc) and commit and not under_test()
             if retry and attempt < MAX_CONCURRENCY_TRIES:
                 raise  # _csp_step runs it again in a new transaction
             message = self._csp_error_message(step, target, exc)
@@ -517,7 +513,7 @@ class CspSyncRun(models.Model):
                 self.env.invalidate_all()
                 if attempt >= MAX_CONCURRENCY_TRIES:
                     raise
-                if commit and not _testing():
+                if commit and not under_test():
                     raise  # _csp_step: a new transaction, a new snapshot
                 attempt += 1
 
@@ -579,7 +575,7 @@ class CspSyncRun(models.Model):
     def _csp_commit(self):
         """Commit the work so far; the lock ends with the transaction and is taken
         again (False: another worker got it in between and goes on)."""
-        if _testing():
+        if under_test():
             return True
         self.env.cr.commit()  # pylint: disable=invalid-commit
         return try_lock(self.env.cr, self.connection_id.id)

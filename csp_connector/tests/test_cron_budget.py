@@ -221,7 +221,7 @@ class TestCronBudget(CspSandboxCase):
                 return {"updated": 1}
 
             with (
-                patch.object(csp_sync_run, "_testing", return_value=False),
+                patch.object(csp_sync_run, "under_test", return_value=False),
                 patch.object(Tenant, "_csp_sync_access", step),
                 patch.object(type(connection), "_csp_sync_tenants", return_value={}),
             ):
