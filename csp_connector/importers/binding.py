@@ -12,8 +12,8 @@ plain rules (sync/) and hands each page of planned records to a BindingImporter:
     return importer.counters
 
 Users, groups, SKUs, subscriptions, tenants (importers/tenants.py) and the feature
-add-ons' bindings (Intune devices among them) all go through it. What a feature needs beyond that is a
-subclass overriding the hooks below (the user import, importers/users.py: contacts
+add-ons' bindings (Intune devices among them) all go through it. What a feature needs
+beyond that is a subclass overriding the hooks below (the user import, importers/users.py: contacts
 matched by e-mail, created with a built name, archives held by the safety valve until
 the round ends; the device import: values computed against the equipment as it is).
 """

@@ -548,18 +548,14 @@ class CspTenant(models.Model):
         expiring = self.filtered("gdap_expiring")
         if not expiring:
             return
-        activity_type = self.env.ref("mail.mail_activity_data_todo")
         managers = self.env.ref("csp_connector.group_csp_manager").users.filtered(
             lambda u: not u.share and u.active
         )
         user = managers[:1] or self.env.user
         summary = self.env._("GDAP relationship ends soon")
         for tenant in expiring:
-            if tenant.activity_ids.filtered(lambda a: a.summary == summary):
-                continue
-            tenant.activity_schedule(
-                activity_type_id=activity_type.id,
-                summary=summary,
+            tenant._csp_activity_once(
+                summary,
                 # an HTML field: the text (with Microsoft's tenant name) is escaped
                 note=Markup("<p>%s</p>")
                 % self.env._(
@@ -570,6 +566,6 @@ class CspTenant(models.Model):
                     name=tenant.name,
                     date=tenant.gdap_end,
                 ),
+                user=user,
                 date_deadline=tenant.gdap_end,
-                user_id=user.id,
             )

@@ -167,8 +167,6 @@ class CspTenant(models.Model):
 
     def action_open_users(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "csp_connector.csp_user_binding_action"
+        return self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector.csp_user_binding_action", domain=[("csp_tenant_id", "=", self.id)]
         )
-        action["domain"] = [("csp_tenant_id", "=", self.id)]
-        return action

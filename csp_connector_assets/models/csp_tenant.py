@@ -45,10 +45,9 @@ class CspTenant(models.Model):
 
     def action_open_devices(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("maintenance.hr_equipment_action")
-        action["domain"] = [("csp_tenant_id", "=", self.id)]
-        action["context"] = {}
-        return action
+        return self.env["ir.actions.act_window"]._csp_action(
+            "maintenance.hr_equipment_action", domain=[("csp_tenant_id", "=", self.id)], context={}
+        )
 
     @api.model
     def _csp_assets_run_site(self):
