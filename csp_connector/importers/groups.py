@@ -40,7 +40,7 @@ class GroupsRead(BindingImporter, PagedRead):
 
     # -- the paged read's hooks -----------------------------------------------------------
 
-    def restore(self, state):
+    def resume(self, state):
         self.full = state["full"] if state else not self.link
         self.met = set(state.get("seen") or ())
         self.seen = set(self.met)

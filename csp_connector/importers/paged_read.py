@@ -26,7 +26,7 @@ class PagedRead:
 
     The importer names its round (``kind``), the collection (``what``, for the
     proof's message) and gives the hooks: ``start(graph, link)`` -> (ReadCheck, pages)
-    of a read from its first page; ``restore(state)`` its own part of a kept round
+    of a read from its first page; ``resume(state)`` its own part of a kept round
     (``{}`` when the read starts), ``state()`` that part to keep; ``apply_page(items)``
     one page's items; ``complete(graph)`` what a proven-complete read may decide
     (archives). ``new_link`` holds the delta link the round ends with.
@@ -41,7 +41,7 @@ class PagedRead:
     def start(self, graph, link):
         raise NotImplementedError
 
-    def restore(self, state):
+    def resume(self, state):
         """The importer's part of a kept round (``{}``: a new read)."""
 
     def state(self):
@@ -62,7 +62,7 @@ class PagedRead:
         tenant = self.tenant
         self.link = link
         resume = tenant._csp_round_get(self.kind)
-        self.restore(resume)
+        self.resume(resume)
         if resume:
             check = ReadCheck(**resume["check"])
             self.new_link = resume.get("delta_link")

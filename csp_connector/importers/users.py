@@ -106,7 +106,7 @@ class UserImporter(BindingImporter, PagedRead):
             self.tenant._csp_round_drop("users")
             return self.read_round(graph, link)
 
-    def restore(self, state):
+    def resume(self, state):
         context = self.context
         if state:
             context.sign_in = state["sign_in"]

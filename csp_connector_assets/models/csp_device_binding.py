@@ -119,7 +119,7 @@ class _DeviceRead(PagedRead):
         self.env, self.tenant = run.env, run.tenant
         self.what = f"the managed devices of {run.tenant.name}"
 
-    def restore(self, state):
+    def resume(self, state):
         self.run.seen = set(state.get("seen") or ())
 
     def state(self):
