@@ -5,6 +5,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 MAX_BODY = 64 * 1024
+# longer than any token or secret a body carries (a JWT is a few kB)
+MARGIN = 16 * 1024
 
 # Keys whose values never leave the process (compared case-insensitively).
 SENSITIVE_KEYS = frozenset(
@@ -47,10 +49,10 @@ def redact_text(text, limit=MAX_BODY):
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     total = len(text)
-    if limit and total > 2 * limit:
+    if limit and total > limit + MARGIN:
         # only what is kept is searched (a page of 999 users is ~1 MB); the margin
         # keeps whole any secret that starts before the limit, so it is still masked
-        text = text[: 2 * limit]
+        text = text[: limit + MARGIN]
     text = _JSON_PAIR.sub(rf'\1"{MASK}"', text)
     text = _FORM_PAIR.sub(rf"\1{MASK}", text)
     text = _BEARER.sub(rf"\1 {MASK}", text)
