@@ -385,13 +385,8 @@ class CspTenant(models.Model):
         """Get an app-only token in this tenant and read its organisation."""
         self.ensure_one()
         self._csp_check_can_sync()  # before any request (and request log)
-        recorder = self.env["csp.request.log"]._csp_recorder(self.connection_id)
-        try:
-            self._csp_code()._csp_check_access(self.connection_id._csp_http(recorder))
-        except errors.MicrosoftError as exc:
-            raise UserError(exc.user_message()) from None
-        finally:
-            recorder.flush()
+        with self.connection_id._csp_call_microsoft() as http:
+            self._csp_code()._csp_check_access(http)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

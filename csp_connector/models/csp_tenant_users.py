@@ -12,9 +12,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
-
-from ..microsoft import errors
+from odoo.exceptions import ValidationError
 
 
 class CspTenant(models.Model):
@@ -147,11 +145,10 @@ class CspTenant(models.Model):
     def action_latest_users(self):
         """Skip the changes made until now: the next run only sees later ones."""
         self._csp_check_can_sync()
-        recorder = self.env["csp.request.log"]._csp_recorder(self.connection_id[:1])
-        try:
-            for tenant in self._csp_code():
-                connection = tenant.connection_id
-                graph = connection._csp_graph(connection._csp_http(recorder), tenant.tenant_id)
+        for tenant in self._csp_code():
+            connection = tenant.connection_id
+            with connection._csp_call_microsoft() as http:
+                graph = connection._csp_graph(http, tenant.tenant_id)
                 context_select = self.env["csp.user.binding"]._csp_select_for(tenant)
                 tenant.write(
                     {
@@ -159,10 +156,6 @@ class CspTenant(models.Model):
                         "users_delta_date": fields.Datetime.now(),
                     }
                 )
-        except errors.MicrosoftError as exc:
-            raise UserError(exc.user_message()) from None
-        finally:
-            recorder.flush()
         return True
 
     def action_open_users(self):
