@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
-from . import errors, identity, tokens, unbilled
+from . import errors, identity, invoices, tokens, unbilled
 from .clock import Clock
 from .faults import BEFORE_KEY, FaultSet, aadsts_error, reshape_body, service_error
 from .tls import LocalTLS
@@ -27,6 +27,7 @@ from .tls import LocalTLS
 # Partner Center's unbilled line items are the sandbox's own ledger of subscription
 # changes (unbilled.py): its routes join Partner Center's and the control API's here.
 unbilled.register()
+invoices.register()
 
 # first path segment -> (service name, module serving it)
 PREFIXES = {

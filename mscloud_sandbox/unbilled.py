@@ -355,6 +355,13 @@ def line_item(sb, tenant, sub, line, currency, position=0):
 def period_line_items(sb, currency, period="current"):
     """Every unbilled line item of the period in ``currency`` (upper case), all customers."""
     start, end = _period_bounds(period, sb.clock.now())
+    return window_line_items(sb, currency, start, end)
+
+
+def window_line_items(sb, currency, start, end):
+    """Every line item in ``currency`` of a change made from ``start`` to before ``end``
+    (aware datetimes), all customers: a period's unbilled items, or a billed invoice's
+    (``invoices.py``)."""
     rule = ledger(sb)["rounding"]
     items = []
     with sb.world.lock:

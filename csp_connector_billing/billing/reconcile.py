@@ -93,6 +93,10 @@ class Cause(enum.StrEnum):
     UNREADABLE = "unreadable"
     NOT_BILLED_YET = "not_billed_yet"
     INCOMPLETE = "incomplete"  # an adjustment made by hand without its dates (the model's)
+    # Microsoft's invoice against the customers' invoices (reconcile_billed)
+    SEATS = "seats"
+    NOT_INVOICED = "not_invoiced"
+    BELOW_COST = "below_cost"
 
 
 CAUSE_WORDS = {
@@ -106,6 +110,9 @@ CAUSE_WORDS = {
     Cause.UNREADABLE: "Unreadable line item",
     Cause.NOT_BILLED_YET: "Not billed yet",
     Cause.INCOMPLETE: "Adjustment without dates",
+    Cause.SEATS: "Seats invoiced differ",
+    Cause.NOT_INVOICED: "Not invoiced to the customer",
+    Cause.BELOW_COST: "Sold below cost",
 }
 
 
@@ -265,10 +272,15 @@ class Difference:
     cause: str  # the explanation, a sentence
     kind: Cause = Cause.AMOUNT
     state: LineState = LineState.DIFFERS
+    value: Decimal | None = None  # the amount at stake, when not the sides' (billed)
 
     @property
     def amount(self):
-        """Microsoft's amount minus ours (what the partner pays that we did not record)."""
+        """Microsoft's amount minus ours (what the partner pays that we did not record);
+        on Microsoft's invoice (:func:`reconcile_billed`) the amount at stake: what the
+        customers' invoices miss (positive) or hold beyond Microsoft's (negative)."""
+        if self.value is not None:
+            return self.value
         theirs = self.microsoft.amount if self.microsoft else Decimal(0)
         ours = self.odoo.amount if self.odoo else Decimal(0)
         return theirs - ours
@@ -637,3 +649,289 @@ def reconcile(customer_id, month, lines, items, rounding=RoundingRule.RECONCILIA
         tuple(d for d in stated if d.state not in (LineState.DIFFERS, LineState.NOT_COMPARED)),
         billed,
     )  # fmt: skip
+
+
+# -- Microsoft's invoice against the customers' invoices ---------------------------------
+#
+# Once Microsoft has invoiced a month, its invoice's reconciliation line items say what
+# each customer cost the partner; the customers' posted invoices of the same month say
+# what the partner sold them. :func:`reconcile_billed` sets both side by side per
+# customer and subscription (licences) or per customer (Azure consumption): Microsoft's
+# cost, Odoo's sale, the margin, and each difference with its likely cause in the same
+# :class:`Difference` and :class:`Cause` as the unbilled comparison above.
+
+AZURE = "azure"  # the key of a customer's Azure consumption (one per customer and month)
+AZURE_PLAN_PRODUCT = "DZH318Z0BCXX"  # Microsoft's product id of the Azure plan
+AZURE_WORDS = "Azure consumption"
+LICENCE, AZURE_KIND = "licence", "azure"
+CHANGE_TYPES = ("addQuantity", "removeQuantity", "cancelImmediate")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sale:
+    """One line of a customer's posted invoice attributed to a Microsoft subscription
+    (``key``: its id) or to the customer's Azure consumption (:data:`AZURE`) for a
+    month. ``recurring``: the period's line of the subscription (its seats); otherwise a
+    change's line (pro-rata, an Azure period...). ``amount`` signed (a credit note's is
+    negative), untaxed."""
+
+    key: str
+    amount: Decimal
+    quantity: Decimal = Decimal(0)
+    recurring: bool = True
+    unit_price: Decimal | None = None
+    label: str = ""
+
+
+def sale(key, amount, quantity=0, recurring=True, unit_price=None, label=""):
+    """A :class:`Sale` given field by field (floats taken to the cent)."""
+    return Sale(
+        key=AZURE if key == AZURE else str(key).lower(),
+        amount=Decimal(str(amount)).quantize(CENT),
+        quantity=Decimal(str(quantity or 0)),
+        recurring=bool(recurring),
+        unit_price=None if unit_price is None else Decimal(str(unit_price)),
+        label=str(label or ""),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One subscription (or the customer's Azure consumption) of a billed month."""
+
+    key: str
+    kind: str  # LICENCE or AZURE_KIND
+    label: str
+    cost: Decimal  # Microsoft's
+    sale: Decimal  # Odoo's
+    microsoft_seats: int | None = None
+    odoo_seats: int | None = None
+    unit_price: Decimal | None = None  # Microsoft's, per seat
+    differences: tuple = ()
+
+    @property
+    def margin(self):
+        return self.sale - self.cost
+
+
+@dataclasses.dataclass(frozen=True)
+class BilledReport:
+    customer_id: str
+    month: dt.date
+    invoice_ids: tuple
+    rows: tuple
+
+    @property
+    def differences(self):
+        return tuple(d for row in self.rows for d in row.differences
+                     if d.state in (LineState.DIFFERS, LineState.NOT_COMPARED))  # fmt: skip
+
+    @property
+    def cost(self):
+        return sum((row.cost for row in self.rows), Decimal(0))
+
+    @property
+    def sale(self):
+        return sum((row.sale for row in self.rows), Decimal(0))
+
+    @property
+    def margin(self):
+        return self.sale - self.cost
+
+    @property
+    def total_difference(self):
+        return sum((d.amount for d in self.differences), Decimal(0))
+
+    @property
+    def state(self):
+        return report_state([d.state for row in self.rows for d in row.differences]
+                            or [LineState.MATCHES])  # fmt: skip
+
+
+def is_azure(item):
+    """Whether a reconciliation line item is Azure consumption (the Azure plan's product,
+    or a line with a meter), not a licence."""
+    fields = _fields(item)
+    product = str(fields.get("productid") or "").strip().upper()
+    return product == AZURE_PLAN_PRODUCT or bool(fields.get("meterid") or fields.get("metername"))
+
+
+def _label(fields):
+    return str(fields.get("productname") or fields.get("skuname") or
+               fields.get("subscriptiondescription") or "").strip()  # fmt: skip
+
+
+def _seats(value):
+    return int(value) if value is not None else None
+
+
+def _differ(key, kind, text, value, billed=True):
+    value = Decimal(value).quantize(CENT)
+    return Difference(key, "", None, None, text, kind, line_state(kind, value, billed), value)
+
+
+def _licence_row(key, charges, label, sales):
+    """The :class:`Row` of one subscription: Microsoft's ``charges`` (:class:`Charge`,
+    maybe none) against the customer's ``sales`` of it (maybe none)."""
+    cost = sum((c.amount for c in charges), Decimal(0))
+    sold = sum((s.amount for s in sales), Decimal(0))
+    openings = [c for c in charges if c.charge_type in OPENING_TYPES and c.amount >= 0]
+    changes = sorted((c for c in charges if c.charge_type in CHANGE_TYPES),
+                     key=lambda c: (c.at, c.sign))  # fmt: skip
+    opened = openings[-1].quantity if openings else None
+    ended = opened
+    for change in changes:  # a credit of the old seats, then a charge of the new ones
+        if change.charge_type == "cancelImmediate":
+            ended = 0
+        elif change.sign > 0:
+            ended = change.quantity
+    unit = openings[-1].unit_price if openings else None
+    recurring = [s for s in sales if s.recurring]
+    seats = int(sum(s.quantity for s in recurring)) if recurring else None
+    odoo_unit = next((s.unit_price for s in recurring if s.unit_price), None)
+    name = label or next((s.label for s in sales if s.label), "") or key
+    differences = []
+    if charges and not sales:
+        if cost:
+            differences.append(_differ(key, Cause.NOT_INVOICED, (
+                f"Microsoft billed {cost} for {name} this month and no posted invoice of the "
+                "customer holds it. Put the subscription on the customer's contract (or "
+                "invoice it), then reconcile again."
+            ), cost))  # fmt: skip
+    elif sales and not charges:
+        if sold:
+            differences.append(_differ(key, Cause.ODOO_ONLY, (
+                f"The customer was invoiced {sold} for {name} and Microsoft's invoice has no "
+                "charge for it this month: check that the subscription is still active in "
+                "Partner Center, or whether Microsoft billed it in another month."
+            ), -sold))  # fmt: skip
+    else:
+        expected = {ended} if ended is not None else set()
+        if changes and any(not s.recurring for s in sales):
+            expected.add(opened)  # invoiced at the opening's seats, the change on its own line
+        if opened is not None and seats is None:
+            value = sum((c.amount for c in openings), Decimal(0))
+            differences.append(_differ(key, Cause.NOT_INVOICED, (
+                f"Microsoft billed {opened} seats of {name} for the period and the customer's "
+                "invoices of the month hold no line for the period, only changes. Check the "
+                "contract line's dates and invoice the period."
+            ), value))  # fmt: skip
+        elif seats is not None and expected and seats not in expected:
+            price = odoo_unit if odoo_unit is not None else (unit or Decimal(0))
+            missing = (ended or 0) - seats
+            if changes and seats == opened:
+                value = sum((c.amount for c in changes), Decimal(0))
+                differences.append(_differ(key, Cause.NOT_INVOICED, (
+                    f"Microsoft billed a seat change of {name} this month ({opened} to "
+                    f"{ended} seats) and the customer was invoiced {seats} seats with no line "
+                    "for the change. Run the billing step so the change's pro-rata line is "
+                    "invoiced."
+                ), value))  # fmt: skip
+            else:
+                differences.append(_differ(key, Cause.SEATS, (
+                    f"Microsoft billed {ended} seats of {name} and the customer was invoiced "
+                    f"{seats}. Correct the contract line's quantity (the billing step keeps it "
+                    "at Partner Center's) and invoice the difference."
+                ), missing * price))  # fmt: skip
+        if not differences and sold < cost:
+            differences.append(_differ(key, Cause.BELOW_COST, (
+                f"The customer was invoiced {sold} for {name} and Microsoft billed {cost}: "
+                "sold below cost. Check the contract line's unit price against the "
+                "subscription's Microsoft cost."
+            ), cost - sold))  # fmt: skip
+    return Row(key, LICENCE, name, cost, sold, ended, seats, unit, tuple(differences))
+
+
+def _azure_row(items, sales):
+    cost = sum((_number(_fields(i), "subtotal").quantize(CENT) for i in items), Decimal(0))
+    sold = sum((s.amount for s in sales), Decimal(0))
+    differences = []
+    if cost and not sales:
+        differences.append(_differ(AZURE, Cause.NOT_INVOICED, (
+            f"Microsoft billed {cost} of Azure consumption this month and no posted invoice "
+            "of the customer holds Azure consumption of the month. Import and invoice the "
+            "month's Azure consumption."
+        ), cost))  # fmt: skip
+    elif sold and not items:
+        differences.append(_differ(AZURE, Cause.ODOO_ONLY, (
+            f"The customer was invoiced {sold} of Azure consumption and Microsoft's invoice "
+            "has no Azure charge for it this month."
+        ), -sold))  # fmt: skip
+    elif sold < cost:
+        differences.append(_differ(AZURE, Cause.BELOW_COST, (
+            f"The customer was invoiced {sold} of Azure consumption and Microsoft billed "
+            f"{cost}: sold below cost. Check the markup of the customer's Azure rules."
+        ), cost - sold))  # fmt: skip
+    return Row(AZURE, AZURE_KIND, AZURE_WORDS, cost, sold, differences=tuple(differences))
+
+
+def reconcile_billed(customer_id, month, items, sales, invoice_ids=()):
+    """Compare Microsoft's invoice of the month holding ``month`` (its reconciliation line
+    ``items``, licences and Azure, every customer's: those of ``customer_id`` are kept)
+    with ``sales`` (:class:`Sale`, the customer's posted invoice lines of the month
+    attributed to a subscription or to Azure). Returns a :class:`BilledReport`: a
+    :class:`Row` per subscription either side names, and one for Azure when either side
+    has some. Only call it with items read whole: a side read in part would show
+    charges as not invoiced."""
+    customer = customer_key(customer_id)
+    charges, labels, azure, unreadable = {}, {}, [], []
+    for item in items:
+        fields = _fields(item)
+        if customer_key(fields.get("customerid")) != customer:
+            continue
+        try:
+            if is_azure(item):
+                _number(fields, "subtotal")
+                azure.append(item)
+                continue
+            line = from_item(item)
+        except UnreadableItem as exc:
+            unreadable.append(Difference(
+                str(fields.get("subscriptionid") or "").lower(),
+                charge_type(fields.get("chargetype")), None, None, str(exc), Cause.UNREADABLE,
+                LineState.NOT_COMPARED, Decimal(0),
+            ))  # fmt: skip
+            continue
+        charges.setdefault(line.subscription_id, []).append(line)
+        labels.setdefault(line.subscription_id, _label(fields))
+    by_key = {}
+    for entry in sales:
+        by_key.setdefault(entry.key, []).append(entry)
+    keys = sorted((set(charges) | set(by_key)) - {AZURE})
+    rows = [_licence_row(k, charges.get(k, []), labels.get(k, ""), by_key.get(k, []))
+            for k in keys]  # fmt: skip
+    if azure or by_key.get(AZURE):
+        rows.append(_azure_row(azure, by_key.get(AZURE, [])))
+    if unreadable:
+        rows.append(Row("", LICENCE, "", Decimal(0), Decimal(0), differences=tuple(unreadable)))
+    return BilledReport(customer, first_of_month(month), tuple(invoice_ids), tuple(rows))
+
+
+def invoice_month(invoice):
+    """The month (first day) Microsoft's invoice (``GET /v1/invoices`` item) bills: its
+    billing period's start, else its invoice date's previous month; None when neither
+    is readable."""
+    fields = _fields(invoice)
+    start = parse_datetime(fields.get("billingperiodstartdate"))
+    if start is not None:
+        return start.astimezone(dt.UTC).date().replace(day=1)
+    issued = parse_datetime(fields.get("invoicedate"))
+    if issued is None:
+        return None
+    return first_of_month(first_of_month(issued.astimezone(dt.UTC).date()) - dt.timedelta(days=1))
+
+
+def month_invoices(invoices, month, currency=None):
+    """The ids of Microsoft's invoices billing the month holding ``month`` (in
+    ``currency`` when given): its recurring and one-time (new commerce, "G...") ones."""
+    first = first_of_month(month)
+    found = []
+    for invoice in invoices:
+        fields = _fields(invoice)
+        if invoice_month(invoice) != first or not fields.get("id"):
+            continue
+        code = str(fields.get("currencycode") or "").upper()
+        if currency and code and code != currency.upper():
+            continue
+        found.append(str(fields["id"]))
+    return found

@@ -36,3 +36,43 @@ def unbilled_line_items(partner_center, currency, period="current", page_size=PA
         raise
     except errors.MicrosoftError as exc:
         raise BillingReadError.wrapping(exc) from exc
+
+
+INVOICES = "v1/invoices"
+INVOICE_PAGE_SIZE = 200
+# a billed invoice's reconciliation line items: licence-based (new commerce) and its
+# Azure plan charges are the one-time provider's billing line items
+INVOICE_LINE_ITEMS = "v1/invoices/{invoice_id}/lineitems"
+
+
+def invoices(partner_center, page_size=INVOICE_PAGE_SIZE):
+    """The partner's invoices (``GET /v1/invoices``), every page proven whole; each item
+    as Partner Center sent it (billing/reconcile.py ``month_invoices`` reads the billing
+    period). Failures raise :class:`BillingReadError`."""
+    try:
+        yield from partner_center.items(INVOICES, {"size": page_size})
+    except BillingReadError:
+        raise
+    except errors.MicrosoftError as exc:
+        raise BillingReadError.wrapping(exc) from exc
+
+
+def invoice_line_items(partner_center, invoice_id, page_size=PAGE_SIZE):
+    """The reconciliation line items of Microsoft's billed invoice ``invoice_id``:
+    ``GET /v1/invoices/{id}/lineitems?provider=onetime&invoicelineitemtype=billinglineitems``
+    (licences bought in new commerce and the Azure plan's charges), across all pages
+    (``links.next`` with ``MS-ContinuationToken``), each page proven whole. Items are
+    yielded as sent; failures raise :class:`BillingReadError`, as for the unbilled
+    items (a cut page, or a later page that failed, is never "no charges")."""
+    params = {
+        "provider": "onetime",
+        "invoicelineitemtype": "billinglineitems",
+        "size": page_size,
+    }
+    path = INVOICE_LINE_ITEMS.format(invoice_id=invoice_id.strip())
+    try:
+        yield from partner_center.items(path, params)
+    except BillingReadError:
+        raise
+    except errors.MicrosoftError as exc:
+        raise BillingReadError.wrapping(exc) from exc
