@@ -15,6 +15,7 @@
         "security/ir.model.access.csv",
         "views/billing_views.xml",
         "views/reconciliation_views.xml",
+        "views/reconciliation_report.xml",
         "views/create_contracts_views.xml",
         "views/account_move_views.xml",
         "views/menus.xml",

@@ -97,6 +97,7 @@ class Cause(enum.StrEnum):
     SEATS = "seats"
     NOT_INVOICED = "not_invoiced"
     BELOW_COST = "below_cost"
+    OTHER_MONTH = "other_month"
 
 
 CAUSE_WORDS = {
@@ -113,6 +114,7 @@ CAUSE_WORDS = {
     Cause.SEATS: "Seats invoiced differ",
     Cause.NOT_INVOICED: "Not invoiced to the customer",
     Cause.BELOW_COST: "Sold below cost",
+    Cause.OTHER_MONTH: "Billed yearly by Microsoft",
 }
 
 
@@ -770,9 +772,10 @@ def _differ(key, kind, text, value, billed=True):
     return Difference(key, "", None, None, text, kind, line_state(kind, value, billed), value)
 
 
-def _licence_row(key, charges, label, sales):
+def _licence_row(key, charges, label, sales, yearly=False):
     """The :class:`Row` of one subscription: Microsoft's ``charges`` (:class:`Charge`,
-    maybe none) against the customer's ``sales`` of it (maybe none)."""
+    maybe none) against the customer's ``sales`` of it (maybe none); ``yearly``: Microsoft
+    bills it once a year (a month's sale and Microsoft's charge need not meet)."""
     cost = sum((c.amount for c in charges), Decimal(0))
     sold = sum((s.amount for s in sales), Decimal(0))
     openings = [c for c in charges if c.charge_type in OPENING_TYPES and c.amount >= 0]
@@ -798,6 +801,11 @@ def _licence_row(key, charges, label, sales):
                 "customer holds it. Put the subscription on the customer's contract (or "
                 "invoice it), then reconcile again."
             ), cost))  # fmt: skip
+    elif sales and not charges and yearly:
+        differences.append(_differ(key, Cause.OTHER_MONTH, (
+            f"Microsoft bills {name} once a year, on its anniversary, and not this month: the "
+            f"customer's {sold} this month is set against the cost of another month."
+        ), 0))  # fmt: skip
     elif sales and not charges:
         if sold:
             differences.append(_differ(key, Cause.ODOO_ONLY, (
@@ -833,7 +841,7 @@ def _licence_row(key, charges, label, sales):
                     f"{seats}. Correct the contract line's quantity (the billing step keeps it "
                     "at Partner Center's) and invoice the difference."
                 ), missing * price))  # fmt: skip
-        if not differences and sold < cost:
+        if not differences and sold < cost and not yearly:
             differences.append(_differ(key, Cause.BELOW_COST, (
                 f"The customer was invoiced {sold} for {name} and Microsoft billed {cost}: "
                 "sold below cost. Check the contract line's unit price against the "
@@ -865,14 +873,16 @@ def _azure_row(items, sales):
     return Row(AZURE, AZURE_KIND, AZURE_WORDS, cost, sold, differences=tuple(differences))
 
 
-def reconcile_billed(customer_id, month, items, sales, invoice_ids=()):
+def reconcile_billed(customer_id, month, items, sales, invoice_ids=(), yearly=()):
     """Compare Microsoft's invoice of the month holding ``month`` (its reconciliation line
     ``items``, licences and Azure, every customer's: those of ``customer_id`` are kept)
     with ``sales`` (:class:`Sale`, the customer's posted invoice lines of the month
     attributed to a subscription or to Azure). Returns a :class:`BilledReport`: a
     :class:`Row` per subscription either side names, and one for Azure when either side
-    has some. Only call it with items read whole: a side read in part would show
-    charges as not invoiced."""
+    has some. ``yearly``: the ids of subscriptions Microsoft bills once a year. Only
+    call it with items read whole: a side read in part would show charges as not
+    invoiced."""
+    yearly = {str(key).lower() for key in yearly}
     customer = customer_key(customer_id)
     charges, labels, azure, unreadable = {}, {}, [], []
     for item in items:
@@ -898,8 +908,8 @@ def reconcile_billed(customer_id, month, items, sales, invoice_ids=()):
     for entry in sales:
         by_key.setdefault(entry.key, []).append(entry)
     keys = sorted((set(charges) | set(by_key)) - {AZURE})
-    rows = [_licence_row(k, charges.get(k, []), labels.get(k, ""), by_key.get(k, []))
-            for k in keys]  # fmt: skip
+    rows = [_licence_row(k, charges.get(k, []), labels.get(k, ""), by_key.get(k, []),
+                         k in yearly) for k in keys]  # fmt: skip
     if azure or by_key.get(AZURE):
         rows.append(_azure_row(azure, by_key.get(AZURE, [])))
     if unreadable:

@@ -13,6 +13,17 @@ class AccountMoveLine(models.Model):
         help="Why this Microsoft line should be checked before the invoice is posted: "
         "no sales price, a Microsoft cost of 0, or a change recorded late.",
     )  # fmt: skip
+    csp_period_start = fields.Date(
+        string="Microsoft Period", readonly=True, copy=False,
+        help="The first day of the period this Microsoft subscription line sells: the "
+        "month the reconciliation with Microsoft's invoice compares it in.",
+    )  # fmt: skip
+    csp_reconcile_key = fields.Char(
+        string="Microsoft Charge", readonly=True, copy=False,
+        help="What of Microsoft's invoice this line sells, for lines not from a "
+        "subscription's contract line: \"azure\" for the customer's Azure consumption of "
+        "the month of its Microsoft Period, or a subscription id.",
+    )  # fmt: skip
 
 
 class AccountMove(models.Model):

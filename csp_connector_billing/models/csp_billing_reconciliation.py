@@ -1,8 +1,11 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""The reconciliation report: per customer and month, Partner Center's unbilled
+"""The reconciliation report: per customer and month, either Partner Center's unbilled
 reconciliation line items against the cost lines Odoo computed (pro-rata adjustments and
-the recurring cost of each charge cycle), each difference with its likely cause.
+the recurring cost of each charge cycle), or, once Microsoft has invoiced the month, its
+invoice's reconciliation line items (licences and Azure) against what Odoo invoiced the
+customer (Microsoft's cost, Odoo's sale, the margin); each difference with its likely
+cause, in one model of differences and causes (billing/reconcile.py's).
 
 The comparison is billing/reconcile.py's; this model reads both sides and stores the
 outcome. Only code writes it: the buttons under sudo, after the caller's right to contact
@@ -34,6 +37,8 @@ _logger = logging.getLogger(__name__)
 CAUSES = [(cause.value, words) for cause, words in reconcile.CAUSE_WORDS.items()]
 LINE_STATES = [(state.value, words) for state, words in reconcile.LINE_STATE_WORDS.items()]
 REPORT_STATES = [(state.value, words) for state, words in reconcile.REPORT_STATE_WORDS.items()]
+KINDS = [("unbilled", "Costs (before Microsoft's invoice)"), ("billed", "Microsoft's invoice")]
+LINE_KINDS = [(reconcile.LICENCE, "Licence"), (reconcile.AZURE_KIND, "Azure consumption")]
 CHARGE_TYPES = [
     *reconcile.CHARGE_WORDS.items(),
     (reconcile.OTHER_CHARGE, reconcile.OTHER_CHARGE_WORDS),
@@ -88,6 +93,26 @@ class CspBillingReconciliation(models.Model):
     )
     company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
     month = fields.Date(required=True, readonly=True, help="The month's first day.")
+    kind = fields.Selection(
+        KINDS, string="Compared With", default="unbilled", required=True, readonly=True,
+        index=True,
+        help="Costs: Partner Center's unbilled line items against the costs Odoo recorded. "
+        "Microsoft's invoice: the invoice's line items against what Odoo invoiced the "
+        "customer for the month.",
+    )  # fmt: skip
+    invoice_numbers = fields.Char(
+        string="Microsoft Invoice", readonly=True,
+        help="Microsoft's invoice(s) of the month compared (billed reconciliation).",
+    )  # fmt: skip
+    microsoft_cost = fields.Monetary(
+        readonly=True, help="What Microsoft's invoice charges for this customer's month."
+    )
+    odoo_sale = fields.Monetary(
+        string="Odoo Sale", readonly=True,
+        help="What the customer's posted invoices sell of the same subscriptions and Azure "
+        "consumption for the month (untaxed).",
+    )  # fmt: skip
+    margin = fields.Monetary(readonly=True, help="Odoo's sale minus Microsoft's cost.")
     currency_id = fields.Many2one("res.currency", readonly=True)
     state = fields.Selection(
         REPORT_STATES, default=reconcile.ReportState.QUEUED.value, required=True,
@@ -120,8 +145,8 @@ class CspBillingReconciliation(models.Model):
     line_ids = fields.One2many("csp.billing.reconciliation.line", "reconciliation_id")
 
     _sql_constraints = [
-        ("tenant_month_unique", "unique(csp_tenant_id, month)",
-         "One reconciliation per customer tenant and month."),
+        ("tenant_month_unique", "unique(csp_tenant_id, month, kind)",
+         "One reconciliation per customer tenant, month and comparison."),
     ]  # fmt: skip
 
     @api.depends("csp_tenant_id", "month")
@@ -130,6 +155,8 @@ class CspBillingReconciliation(models.Model):
             who = record.partner_id.display_name or record.csp_tenant_id.name or ""
             when = record.month.strftime("%B %Y") if record.month else ""
             record.name = f"{who} \N{EN DASH} {when}"
+            if record.kind == "billed":
+                record.name += " (" + self.env._("Microsoft's invoice") + ")"
 
     @api.depends("month", "billed", "state")
     def _compute_billing_note(self):
@@ -138,6 +165,7 @@ class CspBillingReconciliation(models.Model):
             record.billing_note = (
                 reconcile.not_billed_note(record.month)
                 if record.month and not record.billed and not unread
+                and record.kind == "unbilled"
                 else False
             )
 
@@ -149,23 +177,47 @@ class CspBillingReconciliation(models.Model):
         return fields.Datetime.now().date()
 
     @api.model
-    def _csp_for(self, tenants, month):
-        """The (sudo) reports of ``tenants`` for ``month``, created when missing."""
+    def _csp_for(self, tenants, month, kind="unbilled"):
+        """The (sudo) reports of ``tenants`` for ``month`` and ``kind``, created when
+        missing."""
         Report = self.sudo()
-        found = Report.search([("csp_tenant_id", "in", tenants.ids), ("month", "=", month)])
+        found = Report.search([("csp_tenant_id", "in", tenants.ids), ("month", "=", month),
+                               ("kind", "=", kind)])  # fmt: skip
         missing = tenants - found.csp_tenant_id
         created = Report.create(
-            [{"csp_tenant_id": t.id, "connection_id": t.connection_id.id, "month": month}
-             for t in missing]
+            [{"csp_tenant_id": t.id, "connection_id": t.connection_id.id, "month": month,
+              "kind": kind} for t in missing]
         )  # fmt: skip
         return found | created
+
+    @api.model
+    def _csp_last_invoiced_month(self):
+        """The latest month Microsoft has invoiced (its invoice: the 6th to 8th of the next)."""
+        today = self._csp_today()
+        previous = first_of_month(first_of_month(today) - dt.timedelta(days=1))
+        if reconcile.is_billed(previous, today):
+            return previous
+        return first_of_month(previous - dt.timedelta(days=1))
 
     def action_reconcile_again(self):
         """Read this report's month again, now (one customer: a short request)."""
         self.csp_tenant_id._csp_check_can_sync()
         for record in self:
-            record.sudo()._csp_reconcile()
+            record.sudo()._csp_run()
         return True
+
+    def action_print(self):
+        """The printable report (PDF) of these reconciliations."""
+        self.check_access("read")
+        return self.env.ref("csp_connector_billing.action_report_csp_reconciliation").report_action(
+            self
+        )
+
+    def _csp_run(self, items=None):
+        """Fill this report (sudo) the way its kind compares."""
+        if self.kind == "billed":
+            return self._csp_reconcile_billed(items)
+        return self._csp_reconcile(items)
 
     # -- the work -----------------------------------------------------------------------
 
@@ -205,9 +257,14 @@ class CspBillingReconciliation(models.Model):
         ]
         incomplete = self._csp_incomplete_adjustments(subscriptions, self.month)
         lines += [self._csp_incomplete_values(adjustment, billed) for adjustment in incomplete]
+        return self._csp_store(lines, billed, currency)
+
+    def _csp_store(self, lines, billed, currency, **extra):
+        """Replace the report's lines with ``lines`` (values) and write its counts."""
         to_check = [values for values in lines if values["status"] in TO_CHECK]
         self.line_ids.unlink()
         self.write({
+            **extra,
             "state": reconcile.report_state([values["status"] for values in lines], billed).value,
             "billed": billed,
             "message": False,
@@ -216,10 +273,7 @@ class CspBillingReconciliation(models.Model):
             "matched_count": sum(values["status"] == "matched" for values in lines),
             "expected_count": sum(values["status"] == "expected" for values in lines),
             "difference_count": len(to_check),
-            "total_difference": sum(
-                values.get("microsoft_amount", 0.0) - values.get("odoo_amount", 0.0)
-                for values in to_check
-            ),
+            "total_difference": sum(values["difference"] for values in to_check),
             "line_ids": [fields.Command.create(values) for values in lines],
         })  # fmt: skip
         return True
@@ -267,6 +321,7 @@ class CspBillingReconciliation(models.Model):
             "odoo_end": adjustment.period_end,
             "odoo_quantity": adjustment.quantity,
             "odoo_amount": adjustment.cost_amount,
+            "difference": -adjustment.cost_amount,
             "explanation": self.env._(
                 'The pro-rata adjustment "%(name)s" has no %(missing)s, so it cannot be '
                 "compared with Microsoft's line items (the billing step always fills them: "
@@ -290,7 +345,7 @@ class CspBillingReconciliation(models.Model):
         report (and logged), and the others are still filled."""
         try:
             with self.env.cr.savepoint():
-                return self._csp_reconcile(items)
+                return self._csp_run(items)
         except Exception as exc:  # one customer's failure never stops the others
             _logger.exception("CSP: reconciliation of report %s failed", self.id)
             return self._csp_failed(self.env._(
@@ -336,6 +391,10 @@ class CspBillingReconciliation(models.Model):
                 f"{prefix}_unit_price": float(line.unit_price or 0),
                 f"{prefix}_amount": float(line.amount),
             })  # fmt: skip
+        expected = values["status"] == reconcile.LineState.EXPECTED
+        values["difference"] = 0.0 if expected else (
+            values.get("microsoft_amount", 0.0) - values.get("odoo_amount", 0.0)
+        )  # fmt: skip
         return values
 
     @api.model
@@ -422,6 +481,209 @@ class CspBillingReconciliation(models.Model):
             currency_digits=digits,
         )  # fmt: skip
 
+    # -- Microsoft's invoice against the customer's invoices ----------------------------
+
+    @api.model
+    def _csp_read_invoice(self, connection, currency, month):
+        """(invoice ids, line items) of Microsoft's invoice(s) of ``month`` in
+        ``currency``, every customer's, every page proven whole; ((), []) when Microsoft
+        has not issued it. Raises BillingReadError."""
+        with connection._csp_call_microsoft(explain=False) as http:
+            client = connection._csp_partner_center(http)
+            ids = reconcile.month_invoices(line_items.invoices(client), month, currency.name)
+            items = [item for invoice in ids
+                     for item in line_items.invoice_line_items(client, invoice)]  # fmt: skip
+        return tuple(ids), items
+
+    def _csp_reconcile_billed(self, read=None):
+        """Fill this billed report (sudo) from ``read`` ((invoice ids, items); read here
+        when None). A read that failed, or was not proven whole, writes no line: it is
+        stored, explained and logged, and never raises."""
+        self.ensure_one()
+        connection = self.connection_id
+        currency = connection.billing_currency_id or connection.company_id.currency_id
+        if read is None:
+            try:
+                read = self._csp_read_invoice(connection, currency, self.month)
+            except errors.MicrosoftError as exc:
+                return self._csp_failed(exc.user_message())
+        invoice_ids, items = read
+        if not invoice_ids:
+            self.line_ids.unlink()
+            self.write({
+                "state": reconcile.ReportState.NOT_BILLED.value, "billed": False,
+                "currency_id": currency.id, "read_date": fields.Datetime.now(),
+                "invoice_numbers": False, "matched_count": 0, "expected_count": 0,
+                "difference_count": 0, "total_difference": 0.0, "microsoft_cost": 0.0,
+                "odoo_sale": 0.0, "margin": 0.0,
+                "message": self.env._(
+                    "Microsoft has not issued its invoice for %(month)s in %(currency)s yet "
+                    "(it does between the 6th and 8th of the next month). Reconcile again "
+                    "once it is in Partner Center.",
+                    month=self.month.strftime("%B %Y"), currency=currency.name,
+                ),
+            })  # fmt: skip
+            return True
+        tenant = self.csp_tenant_id
+        sales = self._csp_reconcile_sales(tenant, self.month, currency)
+        subscriptions = (
+            self.env["csp.subscription"].with_context(active_test=False)
+            .search([("csp_tenant_id", "=", tenant.id)])
+        )  # fmt: skip
+        yearly = [s.microsoft_id for s in subscriptions
+                  if s.microsoft_id and (s.billing_cycle or "").lower() == "annual"]  # fmt: skip
+        report = reconcile.reconcile_billed(
+            tenant.tenant_id, self.month, items, sales, invoice_ids, yearly
+        )
+        by_id = {s.microsoft_id.lower(): s for s in subscriptions if s.microsoft_id}
+        lines = [values for row in report.rows for values in self._csp_row_values(row, by_id)]
+        return self._csp_store(
+            lines, True, currency, invoice_numbers=", ".join(invoice_ids),
+            microsoft_cost=float(report.cost), odoo_sale=float(report.sale),
+            margin=float(report.margin),
+        )  # fmt: skip
+
+    @api.model
+    def _csp_row_values(self, row, by_id):
+        """The lines of one :class:`reconcile.Row`: the row with its first difference,
+        then one line per further difference (no amounts: the sums stay the row's)."""
+        subscription = by_id.get(row.key)
+        base = {
+            "line_kind": row.kind,
+            "product_label": row.label or (subscription.display_name if subscription else ""),
+            "subscription_id": subscription.id if subscription else False,
+            "microsoft_subscription_id": row.key if row.kind == reconcile.LICENCE else False,
+        }
+        differences = list(row.differences) or [None]
+        result = []
+        for position, difference in enumerate(differences):
+            values = dict(base)
+            values.update({
+                "status": (difference.state if difference else reconcile.LineState.MATCHES).value,
+                "cause": difference.kind.value if difference else False,
+                "explanation": difference.cause if difference else False,
+                "difference": float(difference.amount) if difference else 0.0,
+            })  # fmt: skip
+            if position == 0:
+                values.update({
+                    "microsoft_amount": float(row.cost),
+                    "sale_amount": float(row.sale),
+                    "microsoft_quantity": row.microsoft_seats or 0,
+                    "odoo_quantity": row.odoo_seats or 0,
+                    "microsoft_unit_price": float(row.unit_price or 0),
+                })  # fmt: skip
+            result.append(values)
+        return result
+
+    @api.model
+    def _csp_reconcile_sales(self, tenant, month, currency):
+        """The customer's sales of ``month`` (billing/reconcile.py ``Sale``): each line of
+        its posted customer invoices and credit notes (in the connection's company) that
+        :meth:`_csp_reconcile_sale_key` attributes to a subscription of ``tenant`` or to
+        its Azure consumption in that month, in ``currency`` (untaxed, a credit note's
+        negative). Add-ons add their own sales by extending this method or that one."""
+        partner = tenant.partner_id.commercial_partner_id
+        if not partner:
+            return []
+        following = reconcile.next_month(month)
+        # a period sold is invoiced at its start (pre-paid) or after it (post-paid), and a
+        # change with a later invoice: every posted invoice from the month on is read
+        # read as code: the job's user (the integrator) has no accounting rights; the
+        # lines read are the connection's company's, and only their sums are stored
+        moves = self.env["account.move"].sudo().search([
+            ("move_type", "in", ("out_invoice", "out_refund")), ("state", "=", "posted"),
+            ("commercial_partner_id", "=", partner.id),
+            ("company_id", "=", tenant.connection_id.company_id.id),
+            ("invoice_date", ">=", month - dt.timedelta(days=31)),
+        ])  # fmt: skip
+        context = self._csp_sale_context(tenant)
+        sales = []
+        for line in moves.invoice_line_ids.filtered(lambda l: l.display_type == "product"):
+            found = self._csp_reconcile_sale_key(line, context)
+            if not found:
+                continue
+            key, recurring, day = found
+            if not day or not month <= day < following:
+                continue
+            sign = -1 if line.move_id.move_type == "out_refund" else 1
+            amount = line.currency_id._convert(
+                line.price_subtotal, currency, line.company_id,
+                line.move_id.invoice_date or fields.Date.today(),
+            )  # fmt: skip
+            sales.append(reconcile.sale(
+                key, sign * amount, sign * line.quantity, recurring,
+                amount / line.quantity if line.quantity else None, line.name,
+            ))  # fmt: skip
+        return sales
+
+    @api.model
+    def _csp_sale_context(self, tenant):
+        """What :meth:`_csp_reconcile_sale_key` needs about ``tenant``: its subscriptions
+        by id and by product, its adjustments by contract line."""
+        subscriptions = (
+            self.env["csp.subscription"].with_context(active_test=False)
+            .search([("csp_tenant_id", "=", tenant.id)])
+        )  # fmt: skip
+        by_product = {}
+        for subscription in subscriptions.filtered("product_id"):
+            by_product.setdefault(subscription.product_id.id, []).append(subscription)
+        adjustments = self.env["csp.billing.adjustment"].search(
+            [("subscription_id", "in", subscriptions.ids), ("contract_line_id", "!=", False)]
+        )
+        by_line = {}
+        for adjustment in adjustments:
+            by_line.setdefault(adjustment.contract_line_id.id, adjustment)
+        return {"subscriptions": subscriptions, "by_product": by_product, "by_line": by_line}
+
+    @api.model
+    def _csp_reconcile_sale_key(self, line, context):
+        """(key, recurring, day) of a posted invoice ``line``, or None when it sells
+        nothing of Microsoft's: ``key`` a subscription's Microsoft id (or
+        billing/reconcile.py's ``AZURE``), ``recurring`` whether it sells the
+        subscription's period (its seats) rather than a change, ``day`` a day of the
+        month it sells. The seam for other Microsoft lines (Azure consumption): write
+        the invoice line's ``csp_reconcile_key`` (``reconcile.AZURE``) and
+        ``csp_period_start`` (a day of the usage's month), or extend this method.
+
+        A contract line of a subscription sells the period it invoiced; a change's
+        one-shot line (a pro-rata adjustment) the month of the change; any other line of
+        a product only one subscription of the customer has, that subscription's period
+        of the invoice's date."""
+        if line.csp_reconcile_key:
+            key = line.csp_reconcile_key.strip()
+            day = line.csp_period_start or line.move_id.invoice_date
+            return key, False, day
+        subscriptions = context["subscriptions"]
+        contract_line = line.contract_line_id
+        subscription = contract_line.csp_subscription_id
+        if subscription and subscription in subscriptions:
+            day = line.csp_period_start or line.move_id.invoice_date
+            return subscription.microsoft_id, True, day
+        adjustment = context["by_line"].get(contract_line.id) if contract_line else None
+        if adjustment:
+            when = adjustment.changed_at or adjustment.period_start
+            return adjustment.subscription_id.microsoft_id, False, fields.Date.to_date(when)
+        matches = context["by_product"].get(line.product_id.id, [])
+        if len(matches) == 1 and not contract_line:
+            day = line.csp_period_start or line.move_id.invoice_date
+            return matches[0].microsoft_id, True, day
+        return None
+
+    @api.model
+    def _csp_cron_billed(self, connection, currency, month, records, testing):
+        """The job's billed reports of one connection and month: Microsoft's invoice read
+        once, each customer's report filled and committed."""
+        try:
+            read = self._csp_read_invoice(connection, currency, month)
+        except errors.MicrosoftError as exc:
+            for record in records:
+                record._csp_failed(exc.user_message())
+            return
+        for record in records:
+            record._csp_reconcile_one(read)
+            if not testing:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+
     # -- every customer, in the background ---------------------------------------------
 
     @api.model
@@ -434,10 +696,14 @@ class CspBillingReconciliation(models.Model):
         testing = under_test()
         groups = {}
         for record in queued:
-            groups.setdefault((record.connection_id, record.month), self.browse())
-            groups[(record.connection_id, record.month)] |= record
-        for (connection, month), records in groups.items():
+            key = (record.connection_id, record.month, record.kind)
+            groups.setdefault(key, self.browse())
+            groups[key] |= record
+        for (connection, month, kind), records in groups.items():
             currency = connection.billing_currency_id or connection.company_id.currency_id
+            if kind == "billed":
+                self._csp_cron_billed(connection, currency, month, records, testing)
+                continue
             period = period_of(month, self._csp_today())
             items = None  # a month Partner Center no longer keeps: each report says so
             if period is not None:
@@ -490,16 +756,28 @@ class CspBillingReconciliationLine(models.Model):
     microsoft_unit_price = fields.Float(digits="Product Price", readonly=True)
     microsoft_amount = fields.Monetary(string="Microsoft Charge", readonly=True)
     difference = fields.Monetary(
-        compute="_compute_difference", store=True,
-        help="Microsoft's charge minus Odoo's cost; none on an expected line (Microsoft has "
-        "not billed it yet).",
+        readonly=True,
+        help="Costs: Microsoft's charge minus Odoo's cost; none on an expected line "
+        "(Microsoft has not billed it yet). Microsoft's invoice: the amount at stake, what "
+        "the customer's invoices miss (positive) or hold that Microsoft did not bill "
+        "(negative).",
     )  # fmt: skip
+    kind = fields.Selection(related="reconciliation_id.kind", store=True, string="Compared With")
+    line_kind = fields.Selection(LINE_KINDS, string="Type", readonly=True)
+    product_label = fields.Char(string="Product", readonly=True)
+    sale_amount = fields.Monetary(
+        string="Odoo Sale", readonly=True,
+        help="What the customer's posted invoices of the month sell of it (untaxed).",
+    )  # fmt: skip
+    margin = fields.Monetary(
+        compute="_compute_margin", store=True, help="Odoo's sale minus Microsoft's cost."
+    )
 
-    @api.depends("odoo_amount", "microsoft_amount", "status")
-    def _compute_difference(self):
+    @api.depends("sale_amount", "microsoft_amount", "kind")
+    def _compute_margin(self):
         for line in self:
-            expected = line.status == reconcile.LineState.EXPECTED
-            line.difference = 0.0 if expected else line.microsoft_amount - line.odoo_amount
+            billed = line.kind == "billed"
+            line.margin = line.sale_amount - line.microsoft_amount if billed else 0.0
 
 
 class CspConnection(models.Model):
@@ -534,8 +812,40 @@ class CspConnection(models.Model):
         )
 
 
+    def action_billing_reconcile_invoice(self):
+        """Queue the reports of the last month Microsoft has invoiced (its invoice against
+        the customers' invoices) of every mapped customer, and wake the job."""
+        self.ensure_one()
+        self._csp_check_can_sync()
+        tenants = self.tenant_ids.filtered("partner_id")
+        if not tenants:
+            raise UserError(self.env._("No tenant of this connection is mapped to a customer."))
+        Report = self.env["csp.billing.reconciliation"]
+        reports = Report._csp_for(tenants, Report._csp_last_invoiced_month(), "billed")
+        reports.write({"state": "queued", "message": False})
+        self.env.ref("csp_connector_billing.ir_cron_csp_billing_reconcile").sudo()._trigger()
+        return self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector_billing.csp_billing_reconciliation_action",
+            domain=[("id", "in", reports.ids)],
+        )
+
+
 class CspTenant(models.Model):
     _inherit = "csp.tenant"
+
+    def action_billing_reconcile_invoice(self):
+        """This customer's last month Microsoft has invoiced: its invoice against the
+        customer's invoices, read now."""
+        self.ensure_one()
+        self._csp_check_can_sync()
+        if not self.partner_id:
+            raise UserError(self.env._("Map this tenant to a customer first."))
+        Report = self.env["csp.billing.reconciliation"]
+        report = Report._csp_for(self, Report._csp_last_invoiced_month(), "billed")
+        report._csp_reconcile_billed()
+        return self.env["ir.actions.act_window"]._csp_window(
+            "csp.billing.reconciliation", res_id=report.id
+        )
 
     def action_billing_reconcile(self):
         """This customer's report of this month, read now (one customer's items)."""

@@ -9,3 +9,4 @@ from . import test_billing_lines
 from . import test_billing_rights
 from . import test_menus
 from . import test_reconciliation
+from . import test_reconciliation_billed
