@@ -763,13 +763,94 @@ def _label(fields):
                fields.get("subscriptiondescription") or "").strip()  # fmt: skip
 
 
-def _seats(value):
-    return int(value) if value is not None else None
-
-
 def _differ(key, kind, text, value, billed=True):
     value = Decimal(value).quantize(CENT)
     return Difference(key, "", None, None, text, kind, line_state(kind, value, billed), value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Seats:
+    """Microsoft's seats of a subscription in a month against the customer's."""
+
+    opened: int | None  # Microsoft's, at the period's opening charge
+    ended: int | None  # Microsoft's, after the month's changes
+    invoiced: int | None  # the customer's period lines
+    changes: tuple  # Microsoft's change charges
+    openings: tuple  # Microsoft's opening charges
+    change_lines: bool  # the customer's invoices hold a change's line
+    price: Decimal  # the customer's seat price (else Microsoft's)
+
+
+def _seats(charges, sales):
+    openings = tuple(c for c in charges if c.charge_type in OPENING_TYPES and c.amount >= 0)
+    changes = tuple(sorted((c for c in charges if c.charge_type in CHANGE_TYPES),
+                           key=lambda c: (c.at, c.sign)))  # fmt: skip
+    opened = openings[-1].quantity if openings else None
+    ended = opened
+    for change in changes:  # a credit of the old seats, then a charge of the new ones
+        if change.charge_type == "cancelImmediate":
+            ended = 0
+        elif change.sign > 0:
+            ended = change.quantity
+    recurring = [s for s in sales if s.recurring]
+    odoo_unit = next((s.unit_price for s in recurring if s.unit_price), None)
+    unit = openings[-1].unit_price if openings else None
+    return _Seats(
+        opened, ended, int(sum(s.quantity for s in recurring)) if recurring else None,
+        changes, openings, any(not s.recurring for s in sales),
+        odoo_unit if odoo_unit is not None else (unit or Decimal(0)),
+    )  # fmt: skip
+
+
+def _seat_difference(key, name, seats):
+    """The :class:`Difference` of a subscription both sides hold, on its seats; None."""
+    expected = {seats.ended} if seats.ended is not None else set()
+    if seats.changes and seats.change_lines:
+        expected.add(seats.opened)  # invoiced at the opening's seats, the change on its line
+    if seats.opened is not None and seats.invoiced is None:
+        return _differ(key, Cause.NOT_INVOICED, (
+            f"Microsoft billed {seats.opened} seats of {name} for the period and the "
+            "customer's invoices of the month hold no line for the period, only changes. "
+            "Check the contract line's dates and invoice the period."
+        ), sum((c.amount for c in seats.openings), Decimal(0)))  # fmt: skip
+    if seats.invoiced is None or not expected or seats.invoiced in expected:
+        return None
+    if seats.changes and seats.invoiced == seats.opened:
+        return _differ(key, Cause.NOT_INVOICED, (
+            f"Microsoft billed a seat change of {name} this month ({seats.opened} to "
+            f"{seats.ended} seats) and the customer was invoiced {seats.invoiced} seats with "
+            "no line for the change. Run the billing step so the change's pro-rata line is "
+            "invoiced."
+        ), sum((c.amount for c in seats.changes), Decimal(0)))  # fmt: skip
+    return _differ(key, Cause.SEATS, (
+        f"Microsoft billed {seats.ended} seats of {name} and the customer was invoiced "
+        f"{seats.invoiced}. Correct the contract line's quantity (the billing step keeps it "
+        "at Partner Center's) and invoice the difference."
+    ), ((seats.ended or 0) - seats.invoiced) * seats.price)  # fmt: skip
+
+
+def _one_side_difference(key, name, cost, sold, charges, yearly):
+    """The :class:`Difference` of a subscription only one side holds; None."""
+    if charges:
+        if not cost:
+            return None
+        return _differ(key, Cause.NOT_INVOICED, (
+            f"Microsoft billed {cost} for {name} this month and no posted invoice of the "
+            "customer holds it. Put the subscription on the customer's contract (or "
+            "invoice it), then reconcile again."
+        ), cost)  # fmt: skip
+    if yearly:
+        return _differ(key, Cause.OTHER_MONTH, (
+            f"Microsoft bills {name} once a year, on its anniversary, and not this month: the "
+            f"customer's {sold} this month is set against the cost of another month."
+        ), 0)  # fmt: skip
+    if not sold:
+        return None
+    return _differ(key, Cause.ODOO_ONLY, (
+        f"The customer was invoiced {sold} for {name} and Microsoft's invoice has no "
+        "charge for it this month: check that the subscription is still active in "
+        "Partner Center, or whether Microsoft billed it in another month."
+    ), -sold)  # fmt: skip
 
 
 def _licence_row(key, charges, label, sales, yearly=False):
@@ -778,76 +859,21 @@ def _licence_row(key, charges, label, sales, yearly=False):
     bills it once a year (a month's sale and Microsoft's charge need not meet)."""
     cost = sum((c.amount for c in charges), Decimal(0))
     sold = sum((s.amount for s in sales), Decimal(0))
-    openings = [c for c in charges if c.charge_type in OPENING_TYPES and c.amount >= 0]
-    changes = sorted((c for c in charges if c.charge_type in CHANGE_TYPES),
-                     key=lambda c: (c.at, c.sign))  # fmt: skip
-    opened = openings[-1].quantity if openings else None
-    ended = opened
-    for change in changes:  # a credit of the old seats, then a charge of the new ones
-        if change.charge_type == "cancelImmediate":
-            ended = 0
-        elif change.sign > 0:
-            ended = change.quantity
-    unit = openings[-1].unit_price if openings else None
-    recurring = [s for s in sales if s.recurring]
-    seats = int(sum(s.quantity for s in recurring)) if recurring else None
-    odoo_unit = next((s.unit_price for s in recurring if s.unit_price), None)
+    seats = _seats(charges, sales)
+    unit = seats.openings[-1].unit_price if seats.openings else None
     name = label or next((s.label for s in sales if s.label), "") or key
-    differences = []
-    if charges and not sales:
-        if cost:
-            differences.append(_differ(key, Cause.NOT_INVOICED, (
-                f"Microsoft billed {cost} for {name} this month and no posted invoice of the "
-                "customer holds it. Put the subscription on the customer's contract (or "
-                "invoice it), then reconcile again."
-            ), cost))  # fmt: skip
-    elif sales and not charges and yearly:
-        differences.append(_differ(key, Cause.OTHER_MONTH, (
-            f"Microsoft bills {name} once a year, on its anniversary, and not this month: the "
-            f"customer's {sold} this month is set against the cost of another month."
-        ), 0))  # fmt: skip
-    elif sales and not charges:
-        if sold:
-            differences.append(_differ(key, Cause.ODOO_ONLY, (
-                f"The customer was invoiced {sold} for {name} and Microsoft's invoice has no "
-                "charge for it this month: check that the subscription is still active in "
-                "Partner Center, or whether Microsoft billed it in another month."
-            ), -sold))  # fmt: skip
+    if not (charges and sales):
+        difference = _one_side_difference(key, name, cost, sold, charges, yearly)
     else:
-        expected = {ended} if ended is not None else set()
-        if changes and any(not s.recurring for s in sales):
-            expected.add(opened)  # invoiced at the opening's seats, the change on its own line
-        if opened is not None and seats is None:
-            value = sum((c.amount for c in openings), Decimal(0))
-            differences.append(_differ(key, Cause.NOT_INVOICED, (
-                f"Microsoft billed {opened} seats of {name} for the period and the customer's "
-                "invoices of the month hold no line for the period, only changes. Check the "
-                "contract line's dates and invoice the period."
-            ), value))  # fmt: skip
-        elif seats is not None and expected and seats not in expected:
-            price = odoo_unit if odoo_unit is not None else (unit or Decimal(0))
-            missing = (ended or 0) - seats
-            if changes and seats == opened:
-                value = sum((c.amount for c in changes), Decimal(0))
-                differences.append(_differ(key, Cause.NOT_INVOICED, (
-                    f"Microsoft billed a seat change of {name} this month ({opened} to "
-                    f"{ended} seats) and the customer was invoiced {seats} seats with no line "
-                    "for the change. Run the billing step so the change's pro-rata line is "
-                    "invoiced."
-                ), value))  # fmt: skip
-            else:
-                differences.append(_differ(key, Cause.SEATS, (
-                    f"Microsoft billed {ended} seats of {name} and the customer was invoiced "
-                    f"{seats}. Correct the contract line's quantity (the billing step keeps it "
-                    "at Partner Center's) and invoice the difference."
-                ), missing * price))  # fmt: skip
-        if not differences and sold < cost and not yearly:
-            differences.append(_differ(key, Cause.BELOW_COST, (
+        difference = _seat_difference(key, name, seats)
+        if difference is None and sold < cost and not yearly:
+            difference = _differ(key, Cause.BELOW_COST, (
                 f"The customer was invoiced {sold} for {name} and Microsoft billed {cost}: "
                 "sold below cost. Check the contract line's unit price against the "
                 "subscription's Microsoft cost."
-            ), cost - sold))  # fmt: skip
-    return Row(key, LICENCE, name, cost, sold, ended, seats, unit, tuple(differences))
+            ), cost - sold)  # fmt: skip
+    differences = (difference,) if difference else ()
+    return Row(key, LICENCE, name, cost, sold, seats.ended, seats.invoiced, unit, differences)
 
 
 def _azure_row(items, sales):

@@ -67,7 +67,9 @@ class ContractLine(models.Model):
             values["csp_check_reason"] = reason
         if self.csp_subscription_id:
             # the period the line sells (the billed reconciliation's month of the sale)
-            start = self._get_period_to_invoice(self.last_date_invoiced, self.recurring_next_date)[0]
+            start = self._get_period_to_invoice(self.last_date_invoiced, self.recurring_next_date)[
+                0
+            ]
             values["csp_period_start"] = start
         return values
 

@@ -108,7 +108,7 @@ class CspBillingReconciliation(models.Model):
         readonly=True, help="What Microsoft's invoice charges for this customer's month."
     )
     odoo_sale = fields.Monetary(
-        string="Odoo Sale", readonly=True,
+        readonly=True,
         help="What the customer's posted invoices sell of the same subscriptions and Azure "
         "consumption for the month (untaxed).",
     )  # fmt: skip
@@ -164,8 +164,7 @@ class CspBillingReconciliation(models.Model):
             unread = record.state in ("queued", "failed")
             record.billing_note = (
                 reconcile.not_billed_note(record.month)
-                if record.month and not record.billed and not unread
-                and record.kind == "unbilled"
+                if record.month and not record.billed and not unread and record.kind == "unbilled"
                 else False
             )
 
@@ -598,7 +597,7 @@ class CspBillingReconciliation(models.Model):
         ])  # fmt: skip
         context = self._csp_sale_context(tenant)
         sales = []
-        for line in moves.invoice_line_ids.filtered(lambda l: l.display_type == "product"):
+        for line in moves.invoice_line_ids.filtered(lambda item: item.display_type == "product"):
             found = self._csp_reconcile_sale_key(line, context)
             if not found:
                 continue
@@ -810,7 +809,6 @@ class CspConnection(models.Model):
             "csp_connector_billing.csp_billing_reconciliation_action",
             domain=[("id", "in", reports.ids)],
         )
-
 
     def action_billing_reconcile_invoice(self):
         """Queue the reports of the last month Microsoft has invoiced (its invoice against

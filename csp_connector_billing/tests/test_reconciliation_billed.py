@@ -46,7 +46,9 @@ class TestBilledReconciliation(BillingSandboxCase):
         super().setUp()
         self.sync()
         prices = self.sandbox.control("GET", f"billing?tenant={ASHFORD}")["prices"]
-        subscriptions = self.env["csp.subscription"].search([("csp_tenant_id", "=", self.tenant.id)])
+        subscriptions = self.env["csp.subscription"].search(
+            [("csp_tenant_id", "=", self.tenant.id)]
+        )
         for subscription in subscriptions:
             subscription.cost_price = float(prices[subscription.microsoft_id])
         lines = self.env["contract.line"].search(
@@ -85,7 +87,9 @@ class TestBilledReconciliation(BillingSandboxCase):
     def invoice_azure(self, amount):
         """The customer's Azure consumption of the month invoiced and posted, as an Azure
         add-on writes its lines (the seam: csp_reconcile_key and csp_period_start)."""
-        product = self.env["product.product"].create({"name": "Azure consumption", "type": "service"})
+        product = self.env["product.product"].create(
+            {"name": "Azure consumption", "type": "service"}
+        )
         move = self.env["account.move"].create({
             "move_type": "out_invoice", "partner_id": self.customer.id,
             "journal_id": self.journal.id, "invoice_date": reconcile.next_month(self.month),
@@ -161,9 +165,12 @@ class TestBilledReconciliation(BillingSandboxCase):
         self.assertEqual(planted.sale_amount, 0)
 
         # the printable report, as a CSP user (read rights only)
-        html = self.env["ir.actions.report"].with_user(self.reader)._render_qweb_html(
-            "csp_connector_billing.report_csp_reconciliation", report.ids
-        )[0].decode()
+        html = (
+            self.env["ir.actions.report"]
+            .with_user(self.reader)
+            ._render_qweb_html("csp_connector_billing.report_csp_reconciliation", report.ids)[0]
+            .decode()
+        )
         self.assertIn("Not invoiced to the customer", html)
         self.assertIn("Margin", html)
         self.assertEqual(report.with_user(self.reader).action_print()["report_type"], "qweb-pdf")
@@ -188,7 +195,9 @@ class TestBilledReconciliation(BillingSandboxCase):
         with freeze_time(self.billed_day):
             action = self.connection.with_user(self.manager).action_billing_reconcile_invoice()
         report = self.env["csp.billing.reconciliation"].browse(action["domain"][0][2])
-        self.assertEqual((report.state, report.kind, report.month), ("queued", "billed", self.month))
+        self.assertEqual(
+            (report.state, report.kind, report.month), ("queued", "billed", self.month)
+        )
         cron = self.env.ref("csp_connector_billing.ir_cron_csp_billing_reconcile")
         with freeze_time(self.billed_day):
             cron.with_user(cron.user_id)._callback(cron.cron_name, cron.ir_actions_server_id.id)

@@ -36,9 +36,7 @@ def _client(sb):
 def month(sandbox):
     """November in the sandbox: a customer buys 4 seats on the 3rd, goes from 2 to 5 seats
     of another on the 16th; read on 9 December (Microsoft has invoiced November)."""
-    tenant = next(
-        t for t in sandbox.world.tenants.values() if t.reseller and t.country in MARKETS
-    )
+    tenant = next(t for t in sandbox.world.tenants.values() if t.reseller and t.country in MARKETS)
     currency = MARKETS[tenant.country][0]
     sandbox_control(sandbox, "POST", "/clock", {"set": "2026-11-03T08:00:00Z"})
     plain, __ = buy_subscription(sandbox, tenant, "2026-11-03T08:00:00Z", 4)
@@ -67,8 +65,10 @@ def _correct_sales(items, tenant, margin=Decimal("1.15")):
         if reconcile.is_azure(item):
             sales.append(reconcile.sale(AZURE, amount, recurring=False))
         elif item["chargeType"] in reconcile.OPENING_TYPES:
-            sales.append(reconcile.sale(item["subscriptionId"], amount, item["quantity"],
-                                        unit_price=Decimal(str(item["unitPrice"])) * margin))  # fmt: skip
+            price = Decimal(str(item["unitPrice"])) * margin
+            sales.append(
+                reconcile.sale(item["subscriptionId"], amount, item["quantity"], unit_price=price)
+            )
         else:
             sales.append(reconcile.sale(item["subscriptionId"], amount, recurring=False))
     return sales

@@ -36,9 +36,7 @@ def _get_all(sb, path, params):
 
 
 def test_a_month_is_invoiced_from_the_9th_of_the_next_with_its_line_items(sandbox):
-    tenant = next(
-        t for t in sandbox.world.tenants.values() if t.reseller and t.country in MARKETS
-    )
+    tenant = next(t for t in sandbox.world.tenants.values() if t.reseller and t.country in MARKETS)
     currency = MARKETS[tenant.country][0]
     sandbox_control(sandbox, "POST", "/clock", {"set": "2026-11-20T10:00:00Z"})
     sub_id, __ = buy_subscription(sandbox, tenant, "2026-11-14T09:00:00Z", 4)
@@ -72,7 +70,9 @@ def test_a_month_is_invoiced_from_the_9th_of_the_next_with_its_line_items(sandbo
     assert bought["invoiceNumber"] == november["id"]
     assert {i["invoiceNumber"] for i in items} == {november["id"]}
     month = datetime(2026, 11, 1, tzinfo=UTC)
-    expected = unbilled.window_line_items(sandbox, currency, month, datetime(2026, 12, 1, tzinfo=UTC))
+    expected = unbilled.window_line_items(
+        sandbox, currency, month, datetime(2026, 12, 1, tzinfo=UTC)
+    )
     assert len(licences) == len(expected)
     # the invoice's total is its lines' total
     total = sum(Decimal(str(i["subtotal"])) for i in items)
@@ -91,8 +91,10 @@ def test_an_unknown_invoice_is_a_404_and_a_wrong_provider_a_400(sandbox):
     token = partner_center_token(sandbox)
     headers = {"Authorization": f"Bearer {token}"}
     base = sandbox.urls["partner_center"] + "/v1/invoices/"
-    answer = requests.get(base + "G999912001/lineitems", headers=headers, verify=sandbox.ca_path,
-                          params={"provider": "onetime", "invoicelineitemtype": "billinglineitems"})  # fmt: skip
+    query = {"provider": "onetime", "invoicelineitemtype": "billinglineitems"}
+    answer = requests.get(
+        base + "G999912001/lineitems", headers=headers, verify=sandbox.ca_path, params=query
+    )
     assert answer.status_code == 404
     listed, __ = _get_all(sandbox, "/v1/invoices", {"size": 50})
     answer = requests.get(base + listed[0]["id"] + "/lineitems", headers=headers,
