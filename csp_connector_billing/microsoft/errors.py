@@ -40,7 +40,7 @@ _BILLING = {
 }
 _BILLING_CUT = Explanation(
     "Partner Center's line items came back cut short, so nothing was compared.",
-    "A page of the unbilled line items was empty, had no list of items or held fewer "
+    "A page of the line items was empty, had no list of items or held fewer "
     "items than it announced (a proxy cut the answer, or Partner Center had a transient "
     "fault); compared as it was, it would show charges Microsoft did make as missing.",
     "Reconcile again in a few minutes: the line items are read again from the first "
@@ -73,3 +73,41 @@ def explain_billing_read(error):
 
 
 errors.register(BillingReadError, explain_billing_read)
+
+
+class InvoiceReadError(BillingReadError):
+    """Reading Microsoft's billed invoices or an invoice's reconciliation line items
+    failed: explained as billing's, but a refusal of the request is about the invoice."""
+
+
+_INVOICE = {
+    **_BILLING,
+    400: Explanation(
+        "Partner Center did not accept the request for the invoice's line items.",
+        "The invoice is not one of the partner's one-time (new commerce) invoices, or "
+        "Partner Center no longer serves its line items this way.",
+        "Compare the month with the invoice's reconciliation file in Partner Center "
+        "(Billing -> Invoices), and tell your Odoo partner which invoice it was.",
+    ),
+    404: Explanation(
+        "Partner Center does not find Microsoft's invoice or its line items.",
+        "The invoice was listed, then not found (Microsoft replaced it, or its line items "
+        "are not published yet: they come with the invoice, between the 6th and 8th).",
+        "Reconcile again in a day; if it repeats, open the invoice in Partner Center.",
+    ),
+}
+
+
+def explain_invoice_read(error):
+    """A failed read of Microsoft's invoices, explained by the page that failed."""
+    if error.page and error.page > 1:
+        return _billing_part_way(error.page)
+    original = error.original
+    if isinstance(original, errors.IncompleteReadError):
+        return _BILLING_CUT
+    if error.status in _INVOICE:
+        return _INVOICE[error.status]
+    return errors.explain(original) if original is not None else errors.GENERIC
+
+
+errors.register(InvoiceReadError, explain_invoice_read)

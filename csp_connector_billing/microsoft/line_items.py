@@ -5,7 +5,7 @@ items, read with the core client's paged read (each page proven whole)."""
 
 from odoo.addons.csp_connector.microsoft import errors
 
-from .errors import BillingReadError
+from .errors import BillingReadError, InvoiceReadError
 
 LINE_ITEMS = "v1/invoices/unbilled/lineitems"
 PAGE_SIZE = 2000  # Partner Center's maximum for reconciliation line items
@@ -48,13 +48,13 @@ INVOICE_LINE_ITEMS = "v1/invoices/{invoice_id}/lineitems"
 def invoices(partner_center, page_size=INVOICE_PAGE_SIZE):
     """The partner's invoices (``GET /v1/invoices``), every page proven whole; each item
     as Partner Center sent it (billing/reconcile.py ``month_invoices`` reads the billing
-    period). Failures raise :class:`BillingReadError`."""
+    period). Failures raise :class:`InvoiceReadError`."""
     try:
         yield from partner_center.items(INVOICES, {"size": page_size})
-    except BillingReadError:
+    except InvoiceReadError:
         raise
     except errors.MicrosoftError as exc:
-        raise BillingReadError.wrapping(exc) from exc
+        raise InvoiceReadError.wrapping(exc) from exc
 
 
 def invoice_line_items(partner_center, invoice_id, page_size=PAGE_SIZE):
@@ -62,7 +62,7 @@ def invoice_line_items(partner_center, invoice_id, page_size=PAGE_SIZE):
     ``GET /v1/invoices/{id}/lineitems?provider=onetime&invoicelineitemtype=billinglineitems``
     (licences bought in new commerce and the Azure plan's charges), across all pages
     (``links.next`` with ``MS-ContinuationToken``), each page proven whole. Items are
-    yielded as sent; failures raise :class:`BillingReadError`, as for the unbilled
+    yielded as sent; failures raise :class:`InvoiceReadError`, as for the unbilled
     items (a cut page, or a later page that failed, is never "no charges")."""
     params = {
         "provider": "onetime",
@@ -72,7 +72,7 @@ def invoice_line_items(partner_center, invoice_id, page_size=PAGE_SIZE):
     path = INVOICE_LINE_ITEMS.format(invoice_id=invoice_id.strip())
     try:
         yield from partner_center.items(path, params)
-    except BillingReadError:
+    except InvoiceReadError:
         raise
     except errors.MicrosoftError as exc:
-        raise BillingReadError.wrapping(exc) from exc
+        raise InvoiceReadError.wrapping(exc) from exc

@@ -199,3 +199,15 @@ def test_a_cut_page_of_the_invoice_is_refused(month, sandbox):
 def test_the_month_an_invoice_bills(invoice, month):
     assert reconcile.invoice_month(invoice) == month
     assert reconcile.month_invoices([invoice], NOVEMBER) == ([invoice["id"]] if month else [])
+
+
+def test_an_invoice_partner_center_does_not_find_is_explained_as_such(month, sandbox):
+    __, currency, __, __ = month
+    client = _client(sandbox)
+    (invoice,) = reconcile.month_invoices(list(line_items.invoices(client)), NOVEMBER, currency)
+    sandbox.faults.add(service="partnercenter", path="/v1/invoices/G", status=404, times=1)
+    with pytest.raises(BillingReadError) as caught:
+        list(line_items.invoice_line_items(client, invoice))
+    message = caught.value.user_message()
+    assert "does not find Microsoft's invoice" in message
+    assert "unbilled" not in message
