@@ -119,7 +119,7 @@ class TestBilledReconciliation(BillingSandboxCase):
         self.assertEqual(azure.product_label, "Azure consumption")
         self.assertGreater(azure.microsoft_amount, 0)
         self.assertAlmostEqual(azure.difference, azure.microsoft_amount, 2)
-        self.invoice_azure(round(azure.microsoft_amount * MARGIN, 2))
+        azure_invoice = self.invoice_azure(round(azure.microsoft_amount * MARGIN, 2))
         self.again(report)
         different = report.line_ids.filtered(lambda line: line.status != "matched")
         self.assertFalse(different, different.mapped("explanation"))
@@ -154,6 +154,18 @@ class TestBilledReconciliation(BillingSandboxCase):
         words = dict(planted._fields["cause"]._description_selection(self.env))
         self.assertEqual(words[planted.cause], "Seats invoiced differ")
 
+        # planted: the seats right, the price under Microsoft's cost
+        move.button_draft()
+        invoice_line.write({"quantity": invoice_line.quantity + 1,
+                            "price_unit": round(subscription.cost_price * 0.5, 2)})  # fmt: skip
+        move.action_post()
+        self.again(report)
+        (planted,) = report.line_ids.filtered(lambda line: line.status == "different")
+        self.assertEqual((planted.cause, planted.subscription_id), ("below_cost", subscription))
+        self.assertLess(planted.margin, 0)
+        self.assertAlmostEqual(planted.difference, -planted.margin, 2)
+        self.assertIn("sold below cost", planted.explanation)
+
         # planted: the subscription not invoiced at all (its line taken off the invoice)
         move.button_draft()
         move.write({"invoice_line_ids": [(2, invoice_line.id)]})
@@ -163,6 +175,17 @@ class TestBilledReconciliation(BillingSandboxCase):
         self.assertEqual((planted.cause, planted.subscription_id), ("not_invoiced", subscription))
         self.assertAlmostEqual(planted.difference, planted.microsoft_amount, 2)
         self.assertEqual(planted.sale_amount, 0)
+
+        # planted: the customer not invoiced at all (its invoices cancelled)
+        (self.invoices | azure_invoice).button_draft()
+        (self.invoices | azure_invoice).button_cancel()
+        self.again(report)
+        self.assertEqual(report.odoo_sale, 0)
+        different = report.line_ids.filtered(lambda line: line.status == "different")
+        self.assertEqual(set(different.mapped("cause")), {"not_invoiced"})
+        self.assertEqual(len(different), len(report.line_ids.filtered("microsoft_amount")))
+        self.assertAlmostEqual(report.total_difference, report.microsoft_cost, 2)
+        self.assertAlmostEqual(report.margin, -report.microsoft_cost, 2)
 
         # the printable report, as a CSP user (read rights only)
         html = (
