@@ -110,6 +110,24 @@ class TestBilledReconciliation(BillingSandboxCase):
         )
 
     def test_a_month_invoiced_correctly_then_planted_differences(self):
+        report, azure_invoice, billed = self.check_a_month_invoiced_correctly()
+        line = billed.filtered(lambda line: line.subscription_id.billing_cycle == "monthly")[:1]
+        invoice_line = self.plant_seats_and_price(report, line.subscription_id)
+        self.plant_not_invoiced(report, invoice_line, azure_invoice)
+
+        # the printable report, as a CSP user (read rights only)
+        html = (
+            self.env["ir.actions.report"]
+            .with_user(self.reader)
+            ._render_qweb_html("csp_connector_billing.report_csp_reconciliation", report.ids)[0]
+            .decode()
+        )
+        self.assertIn("Not invoiced to the customer", html)
+        self.assertIn("Margin", html)
+        self.assertEqual(report.with_user(self.reader).action_print()["report_type"], "qweb-pdf")
+
+    def check_a_month_invoiced_correctly(self):
+        """(report, the Azure invoice, the lines both sides hold) of the correct month."""
         report = self.reconcile()
         self.assertEqual((report.kind, report.month), ("billed", self.month))
         self.assertTrue(report.invoice_numbers.startswith("G"), report.message)
@@ -136,10 +154,11 @@ class TestBilledReconciliation(BillingSandboxCase):
         for line in billed.filtered(lambda line: line.subscription_id.billing_cycle == "monthly"):
             self.assertEqual(line.microsoft_quantity, line.odoo_quantity, line.product_label)
             self.assertEqual(line.microsoft_quantity, line.subscription_id.quantity)
+        return report, azure_invoice, billed
 
-        # planted: one subscription invoiced with a seat fewer than Microsoft billed
-        line = billed.filtered(lambda line: line.subscription_id.billing_cycle == "monthly")[:1]
-        subscription = line.subscription_id
+    def plant_seats_and_price(self, report, subscription):
+        """A seat fewer invoiced than Microsoft billed; then the seats right, the price
+        under Microsoft's cost. Returns the subscription's invoice line."""
         invoice_line = self.invoice_line(subscription)
         move = invoice_line.move_id
         move.button_draft()
@@ -165,8 +184,12 @@ class TestBilledReconciliation(BillingSandboxCase):
         self.assertLess(planted.margin, 0)
         self.assertAlmostEqual(planted.difference, -planted.margin, 2)
         self.assertIn("sold below cost", planted.explanation)
+        return invoice_line
 
-        # planted: the subscription not invoiced at all (its line taken off the invoice)
+    def plant_not_invoiced(self, report, invoice_line, azure_invoice):
+        """The subscription's line taken off its invoice; then every invoice cancelled."""
+        subscription = invoice_line.contract_line_id.csp_subscription_id
+        move = invoice_line.move_id
         move.button_draft()
         move.write({"invoice_line_ids": [(2, invoice_line.id)]})
         move.action_post()
@@ -186,17 +209,6 @@ class TestBilledReconciliation(BillingSandboxCase):
         self.assertEqual(len(different), len(report.line_ids.filtered("microsoft_amount")))
         self.assertAlmostEqual(report.total_difference, report.microsoft_cost, 2)
         self.assertAlmostEqual(report.margin, -report.microsoft_cost, 2)
-
-        # the printable report, as a CSP user (read rights only)
-        html = (
-            self.env["ir.actions.report"]
-            .with_user(self.reader)
-            ._render_qweb_html("csp_connector_billing.report_csp_reconciliation", report.ids)[0]
-            .decode()
-        )
-        self.assertIn("Not invoiced to the customer", html)
-        self.assertIn("Margin", html)
-        self.assertEqual(report.with_user(self.reader).action_print()["report_type"], "qweb-pdf")
 
     def test_a_read_not_proven_whole_writes_no_difference(self):
         # the invoice's line items come back emptied: nothing compared, nothing missing
