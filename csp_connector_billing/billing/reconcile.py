@@ -773,6 +773,7 @@ class _Seats:
     """Microsoft's seats of a subscription in a month against the customer's."""
 
     opened: int | None  # Microsoft's, at the period's opening charge
+    before: int | None  # Microsoft's, before the month's first change (else opened)
     ended: int | None  # Microsoft's, after the month's changes
     invoiced: int | None  # the customer's period lines
     changes: tuple  # Microsoft's change charges
@@ -786,6 +787,8 @@ def _seats(charges, sales):
     changes = tuple(sorted((c for c in charges if c.charge_type in CHANGE_TYPES),
                            key=lambda c: (c.at, c.sign)))  # fmt: skip
     opened = openings[-1].quantity if openings else None
+    credits = [c.quantity for c in changes if c.sign < 0]
+    before = credits[0] if credits else opened
     ended = opened
     for change in changes:  # a credit of the old seats, then a charge of the new ones
         if change.charge_type == "cancelImmediate":
@@ -796,7 +799,7 @@ def _seats(charges, sales):
     odoo_unit = next((s.unit_price for s in recurring if s.unit_price), None)
     unit = openings[-1].unit_price if openings else None
     return _Seats(
-        opened, ended, int(sum(s.quantity for s in recurring)) if recurring else None,
+        opened, before, ended, int(sum(s.quantity for s in recurring)) if recurring else None,
         changes, openings, any(not s.recurring for s in sales),
         odoo_unit if odoo_unit is not None else (unit or Decimal(0)),
     )  # fmt: skip
@@ -806,7 +809,7 @@ def _seat_difference(key, name, seats):
     """The :class:`Difference` of a subscription both sides hold, on its seats; None."""
     expected = {seats.ended} if seats.ended is not None else set()
     if seats.changes and seats.change_lines:
-        expected.add(seats.opened)  # invoiced at the opening's seats, the change on its line
+        expected.add(seats.before)  # invoiced at the seats before, the change on its line
     if seats.opened is not None and seats.invoiced is None:
         return _differ(key, Cause.NOT_INVOICED, (
             f"Microsoft billed {seats.opened} seats of {name} for the period and the "
@@ -815,9 +818,9 @@ def _seat_difference(key, name, seats):
         ), sum((c.amount for c in seats.openings), Decimal(0)))  # fmt: skip
     if seats.invoiced is None or not expected or seats.invoiced in expected:
         return None
-    if seats.changes and seats.invoiced == seats.opened:
+    if seats.changes and seats.invoiced == seats.before:
         return _differ(key, Cause.NOT_INVOICED, (
-            f"Microsoft billed a seat change of {name} this month ({seats.opened} to "
+            f"Microsoft billed a seat change of {name} this month ({seats.before} to "
             f"{seats.ended} seats) and the customer was invoiced {seats.invoiced} seats with "
             "no line for the change. Run the billing step so the change's pro-rata line is "
             "invoiced."

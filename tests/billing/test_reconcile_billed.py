@@ -35,9 +35,15 @@ def _client(sb):
 @pytest.fixture
 def month(sandbox):
     """November in the sandbox: a customer buys 4 seats on the 3rd, goes from 2 to 5 seats
-    of another on the 16th; read on 9 December (Microsoft has invoiced November)."""
+    of another on the 16th, and from 3 to 6 seats on the 5th of one bought on 20 October
+    (its cycle opens on the 20th, after the change); read on 9 December (Microsoft has
+    invoiced November)."""
     tenant = next(t for t in sandbox.world.tenants.values() if t.reseller and t.country in MARKETS)
     currency = MARKETS[tenant.country][0]
+    sandbox_control(sandbox, "POST", "/clock", {"set": "2026-10-20T08:00:00Z"})
+    early, __ = buy_subscription(sandbox, tenant, "2026-10-20T08:00:00Z", 3)
+    sandbox_control(sandbox, "POST", "/clock", {"set": "2026-11-05T08:00:00Z"})
+    patch_subscription(sandbox, tenant, early, {"quantity": 6})
     sandbox_control(sandbox, "POST", "/clock", {"set": "2026-11-03T08:00:00Z"})
     plain, __ = buy_subscription(sandbox, tenant, "2026-11-03T08:00:00Z", 4)
     changed, __ = buy_subscription(sandbox, tenant, "2026-11-03T08:00:00Z", 2)
@@ -49,18 +55,27 @@ def month(sandbox):
     ids = reconcile.month_invoices(listed, NOVEMBER, currency)
     assert len(ids) == 1, listed
     items = [i for invoice in ids for i in line_items.invoice_line_items(client, invoice, 3)]
-    return tenant, currency, items, {"plain": plain.lower(), "changed": changed.lower()}
+    subs = {"plain": plain.lower(), "changed": changed.lower(), "early": early.lower()}
+    return tenant, currency, items, subs
 
 
 def _mine(items, tenant):
     return [i for i in items if i["customerId"] == tenant.id]
 
 
-def _correct_sales(items, tenant, margin=Decimal("1.15")):
+def _correct_sales(items, tenant, margin=Decimal("1.15"), invoiced_first=()):
     """What a correct invoicing sells: each subscription's period at its opening seats
-    at the cost plus 15 %, each change on a line of its own, Azure with 15 %."""
+    at the cost plus 15 %, each change on a line of its own, Azure with 15 %;
+    ``invoiced_first``: subscriptions whose period was invoiced on the 1st, before their
+    change (at the seats before it)."""
     sales = []
-    for item in _mine(items, tenant):
+    for found in _mine(items, tenant):
+        item = found
+        if (
+            found["subscriptionId"].lower() in invoiced_first
+            and found["chargeType"] == "cycleCharge"
+        ):
+            item = dict(found, quantity=3)
         amount = Decimal(str(item["subtotal"])) * margin
         if reconcile.is_azure(item):
             sales.append(reconcile.sale(AZURE, amount, recurring=False))
@@ -76,7 +91,7 @@ def _correct_sales(items, tenant, margin=Decimal("1.15")):
 
 def test_a_month_invoiced_correctly_has_no_difference(month):
     tenant, __, items, subs = month
-    sales = _correct_sales(items, tenant)
+    sales = _correct_sales(items, tenant, invoiced_first={subs["early"]})
     report = reconcile.reconcile_billed(tenant.id, NOVEMBER, items, sales)
     assert report.differences == ()
     assert report.state == reconcile.ReportState.MATCHES
@@ -88,6 +103,10 @@ def test_a_month_invoiced_correctly_has_no_difference(month):
     assert report.margin == report.sale - report.cost > 0
     changed = next(row for row in report.rows if row.key == subs["changed"])
     assert (changed.microsoft_seats, changed.odoo_seats) == (5, 2)  # the change on its line
+    # the change before the cycle's opening: invoiced on the 1st at 3 seats, the change
+    # on its own line
+    early = next(row for row in report.rows if row.key == subs["early"])
+    assert (early.microsoft_seats, early.odoo_seats) == (6, 3)
     # invoiced at the new seats for the whole period (the change before the invoice)
     resold = [s for s in sales if s.key != subs["changed"]] + [
         reconcile.sale(subs["changed"], changed.cost * 2, 5)
