@@ -210,6 +210,50 @@ class TestBilledReconciliation(BillingSandboxCase):
         self.assertAlmostEqual(report.total_difference, report.microsoft_cost, 2)
         self.assertAlmostEqual(report.margin, -report.microsoft_cost, 2)
 
+    def test_a_seat_change_invoiced_with_the_next_invoice(self):
+        """Seats added mid-month after the month was invoiced: the change's pro-rata line
+        is on next month's invoice, and counts for the month of the change."""
+        line = self.env["contract.line"].search(
+            [("contract_id", "=", self.contract.id), ("csp_subscription_id", "!=", False),
+             ("csp_subscription_id.billing_cycle", "=", "monthly")], limit=1,
+        )  # fmt: skip
+        subscription = line.csp_subscription_id
+        before = subscription.quantity
+        changed = self.now + dt.timedelta(minutes=1)
+        self.sandbox.control("POST", "clock", {"set": changed.isoformat() + "Z"})
+        self.sandbox.control(
+            "PATCH", f"tenants/{ASHFORD}/subscriptions/{subscription.microsoft_id}",
+            {"quantity": before + 2},
+        )  # fmt: skip
+        with freeze_time(changed + dt.timedelta(minutes=1)):
+            self.sync()
+        self.assertEqual(subscription.quantity, before + 2)
+        following = reconcile.next_month(self.month)
+        with freeze_time(dt.datetime.combine(following, dt.time(9))):
+            self.env["contract.contract"]._cron_recurring_create(date_ref=following)
+        drafts = self.env["account.move"].search(
+            [("partner_id", "=", self.customer.id), ("state", "=", "draft")]
+        )
+        change_lines = drafts.invoice_line_ids.filtered(
+            lambda item: (
+                not item.contract_line_id.csp_subscription_id
+                and item.contract_line_id.contract_id == self.contract
+            )
+        )
+        self.assertTrue(change_lines, "the change is on next month's invoice")
+        drafts.action_post()
+        self.sandbox.control("POST", "clock", {"set": self.billed_day.isoformat() + "Z"})
+        report = self.reconcile()
+        (row,) = report.line_ids.filtered(lambda item: item.subscription_id == subscription)
+        self.assertEqual((row.status, row.cause), ("matched", False), row.explanation)
+        self.assertEqual((row.microsoft_quantity, row.odoo_quantity), (before + 2, before))
+        self.assertGreater(row.margin, 0)
+        # the month's only difference is still the Azure consumption Odoo did not invoice
+        self.assertEqual(
+            report.line_ids.filtered(lambda item: item.status != "matched").mapped("line_kind"),
+            ["azure"],
+        )
+
     def test_a_read_not_proven_whole_writes_no_difference(self):
         # the invoice's line items come back emptied: nothing compared, nothing missing
         self.sandbox.fault(service="partner_center", path="/v1/invoices/G", body="emptied")
