@@ -149,7 +149,7 @@ class CspBillingReconciliation(models.Model):
          "One reconciliation per customer tenant, month and comparison."),
     ]  # fmt: skip
 
-    @api.depends("csp_tenant_id", "month")
+    @api.depends("csp_tenant_id", "month", "kind")
     def _compute_name(self):
         for record in self:
             who = record.partner_id.display_name or record.csp_tenant_id.name or ""
