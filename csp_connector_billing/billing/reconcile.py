@@ -946,6 +946,15 @@ def reconcile_billed(customer_id, month, items, sales, invoice_ids=(), yearly=()
     return BilledReport(customer, first_of_month(month), tuple(invoice_ids), tuple(rows))
 
 
+def items_by_customer(items):
+    """{customer id (:func:`customer_key`): its items} of every customer's ``items``, so
+    each customer's comparison reads its own only."""
+    grouped = {}
+    for item in items:
+        grouped.setdefault(customer_key(_fields(item).get("customerid")), []).append(item)
+    return grouped
+
+
 def invoice_month(invoice):
     """The month (first day) Microsoft's invoice (``GET /v1/invoices`` item) bills: its
     billing period's start, else its invoice date's previous month; None when neither

@@ -678,8 +678,11 @@ class CspBillingReconciliation(models.Model):
             for record in records:
                 record._csp_failed(exc.user_message())
             return
+        invoice_ids, items = read
+        grouped = reconcile.items_by_customer(items)
         for record in records:
-            record._csp_reconcile_one(read)
+            mine = grouped.get(reconcile.customer_key(record.csp_tenant_id.tenant_id), [])
+            record._csp_reconcile_one((invoice_ids, mine))
             if not testing:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 

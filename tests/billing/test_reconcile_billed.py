@@ -230,3 +230,13 @@ def test_an_invoice_partner_center_does_not_find_is_explained_as_such(month, san
     message = caught.value.user_message()
     assert "does not find Microsoft's invoice" in message
     assert "unbilled" not in message
+
+
+def test_items_grouped_per_customer_compare_as_the_whole_list(month):
+    tenant, __, items, __ = month
+    grouped = reconcile.items_by_customer(items)
+    assert sum(len(mine) for mine in grouped.values()) == len(items)
+    sales = _correct_sales(items, tenant)
+    whole = reconcile.reconcile_billed(tenant.id.upper(), NOVEMBER, items, sales)
+    mine = reconcile.reconcile_billed(tenant.id, NOVEMBER, grouped[tenant.id.lower()], sales)
+    assert (whole.rows, whole.cost) == (mine.rows, mine.cost)
