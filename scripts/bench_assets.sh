@@ -5,5 +5,5 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 DEVICES=${CSP_BENCH_DEVICES:-500}
-run_benchmark assets csp_connector_assets ": ${CSP_BENCH_TENANTS:-100} tenants x $DEVICES devices" \
+run_alternating_benchmark assets csp_connector_assets ": ${CSP_BENCH_TENANTS:-100} tenants x $DEVICES devices" \
     --users "${CSP_BENCH_USERS:-50}" --devices "$DEVICES"

@@ -1,13 +1,29 @@
 """What the benchmarks (scripts/bench_<name>.py) share: the sandbox's control API, one
-timed scheduled run with its figures, the customers' set-up and the result's output.
+timed scheduled run with its figures, the customers' set-up, the alternation's phases and
+files, records exported and created again for a baseline, and the result's output.
 
-Imported by those scripts inside `odoo shell`: scripts/bench_<name>.sh (run_benchmark in
-scripts/lib.sh) puts scripts/ on PYTHONPATH. The shell's `env` is passed in explicitly
-(the scripts switch it to the benchmark's user).
+Imported by those scripts inside `odoo shell`: scripts/bench_<name>.sh (run_benchmark or
+run_alternating_benchmark in scripts/lib.sh) puts scripts/ on PYTHONPATH. The shell's
+`env` is passed in explicitly (the scripts switch it to the benchmark's user).
+
+The alternating benchmarks (users, assets, licences) run their script once per phase,
+each in its own `odoo shell` process (CSP_BENCH_PHASE):
+
+* "setup" on the set-up database (committed; saves what the runs need with save_json);
+* "measured" and "baseline", alternately (measured, baseline, measured, baseline...:
+  CSP_BENCH_PAIRS pairs, default 3, at least 2), each on a fresh copy of the set-up
+  database (CREATE DATABASE ... TEMPLATE, dropped after the run): the same database state
+  for every run, its own peak RSS, cold caches as a real run; each writes its figures
+  with write_run. The first measured run exports the records it made (save_json) for the
+  baselines; the last one (CSP_BENCH_LAST=1) then runs the delta runs, which change the
+  sandbox;
+* "report" gathers the runs (gathered_runs), judges the median ratio and writes the result.
 """
 
 # pylint: disable=print-used
 import cProfile
+import datetime as dt
+import glob
 import json
 import logging
 import os
@@ -71,8 +87,102 @@ def rows_written(env, since, tables):
 
 
 def pairs():
-    """How many baseline/measured pairs a benchmark runs (CSP_BENCH_PAIRS, at least 2)."""
-    return max(2, int(os.environ.get("CSP_BENCH_PAIRS", "2")))
+    """How many baseline/measured pairs a benchmark runs (CSP_BENCH_PAIRS, default 3, at
+    least 2)."""
+    return max(2, int(os.environ.get("CSP_BENCH_PAIRS", "3")))
+
+
+# the alternating benchmarks' phases (scripts/lib.sh run_alternating_benchmark)
+PHASE = os.environ.get("CSP_BENCH_PHASE", "")
+RUN = int(os.environ.get("CSP_BENCH_RUN", "0"))  # the pair's number, from 1
+LAST = os.environ.get("CSP_BENCH_LAST") == "1"  # the last measured run: the delta runs too
+
+
+def _json_path(name):
+    return os.path.join(os.environ["CSP_BENCH_DIR"], f"{name}.json")
+
+
+def _jsonable(value):
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{value!r} is not JSON serializable")
+
+
+def save_json(name, data):
+    """Keeps `data` for the later phases (set-up facts, exported records, run figures)."""
+    with open(_json_path(name), "w") as handle:
+        json.dump(data, handle, default=_jsonable)
+
+
+def load_json(name):
+    with open(_json_path(name)) as handle:
+        return json.load(handle)
+
+
+def has_json(name):
+    return os.path.exists(_json_path(name))
+
+
+def write_run(figures):
+    """This run's figures (phase "measured" or "baseline", pair RUN), for the report."""
+    save_json(f"{PHASE}-{RUN}", figures)
+    shown = {k: v for k, v in figures.items() if not isinstance(v, dict | list)}  # printed
+    print(f"  run {RUN}, {PHASE}: {json.dumps(shown)}", flush=True)
+
+
+def median(numbers):
+    return round(statistics.median(numbers), 2)
+
+
+def gathered_runs():
+    """{"measured": [figures...], "baseline": [figures...]}, each in the pairs' order."""
+    found = {}
+    for kind in ("measured", "baseline"):
+        paths = glob.glob(os.path.join(os.environ["CSP_BENCH_DIR"], f"{kind}-*.json"))
+        numbers = sorted(int(os.path.basename(p)[len(kind) + 1 : -5]) for p in paths)
+        found[kind] = [load_json(f"{kind}-{n}") for n in numbers]
+    if not found["measured"] or len(found["measured"]) != len(found["baseline"]):
+        raise SystemExit(
+            f"The benchmark's runs are incomplete: {len(found['measured'])} measured, "
+            f"{len(found['baseline'])} baseline (in {os.environ['CSP_BENCH_DIR']})."
+        )
+    return found
+
+
+_NOT_EXPORTED = {"id", "create_uid", "create_date", "write_uid", "write_date"}
+
+
+def export_rows(records, names=None):
+    """`records`' values as a baseline creates them again: `names`, else every stored
+    field that is not computed, related or x2many (many2one as ids)."""
+    if names is None:
+        names = [
+            name for name, field in records._fields.items()
+            if field.store and not field.compute and name not in _NOT_EXPORTED
+            and field.type not in ("one2many", "many2many", "binary")
+        ]  # fmt: skip
+    rows = records.with_context(active_test=False).read(names, load=None)
+    return [{k: v for k, v in row.items() if k != "id"} | {"_id": row["id"]} for row in rows]
+
+
+def remapped(rows, **made):
+    """`rows` ready to create: their "_id" dropped, each many2one named in `made` mapped
+    from the exported record's id to the one the baseline made ({old id: new id})."""
+    result = []
+    for row in rows:
+        values = {k: v for k, v in row.items() if k != "_id"}
+        for name, ids in made.items():
+            if values.get(name):
+                values[name] = ids.get(values[name], values[name])
+        result.append(values)
+    return result
+
+
+def created_ids(rows, records):
+    """{exported id: id made by the baseline}, `records` created from `rows` in order."""
+    return {row["_id"]: record_id for row, record_id in zip(rows, records.ids, strict=True)}
 
 
 def ratio_figures(baseline_seconds, measured_seconds):

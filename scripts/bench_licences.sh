@@ -7,5 +7,5 @@ set -euo pipefail
 # about 85 % of the sandbox's tenants are resellers with consent: ~200 customers
 export CSP_BENCH_TENANTS=${CSP_BENCH_TENANTS:-236}
 USERS=${CSP_BENCH_USERS:-60}
-run_benchmark licences csp_connector " licences: $CSP_BENCH_TENANTS tenants x $USERS users" \
+run_alternating_benchmark licences csp_connector " licences: $CSP_BENCH_TENANTS tenants x $USERS users" \
     --users "$USERS"

@@ -7,5 +7,5 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 NAME=${CSP_BENCH_NAME:-users}
 USERS=${CSP_BENCH_USERS:-500}
-run_benchmark "$NAME" csp_connector " $NAME: ${CSP_BENCH_TENANTS:-100} tenants x $USERS users" \
+run_alternating_benchmark "$NAME" csp_connector " $NAME: ${CSP_BENCH_TENANTS:-100} tenants x $USERS users" \
     --users "$USERS"

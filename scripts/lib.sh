@@ -117,22 +117,21 @@ http_port = $2
 CONF
 }
 
-# The benchmarks' wrapper (scripts/bench_<name>.sh): a sandbox, a fresh database with $2
-# installed, then scripts/bench_$1.py inside `odoo shell` (scripts/ on its path, for
-# bench_common), writing bench-results/$1.json.
-# $1: name, $2: add-on to install, $3: the headline's end (e.g. ' users: 100 tenants x 500 users'),
-# the rest: sandbox options besides --tenants (CSP_BENCH_TENANTS, default 100).
-run_benchmark() {
+# The benchmarks' set-up (scripts/bench_<name>.sh): a sandbox, a fresh database $DB with $2
+# installed, an Odoo configuration file. $1: name, $2: add-on to install, the rest: sandbox
+# options besides --tenants (CSP_BENCH_TENANTS, default 100).
+start_benchmark() {
     cd "$ROOT"
     BENCH_NAME=$1
-    local addon=$2 what=$3
-    shift 3
+    local addon=$2
+    shift 2
     local tenants=${CSP_BENCH_TENANTS:-100}
     check_postgres "make bench-$BENCH_NAME"
     prepare_python "make bench-$BENCH_NAME"
 
     WORK=$(mktemp -d)
     DB="csp_bench_${BENCH_NAME}_$$"
+    BENCH_COPY=""
     SANDBOX_PID=""
     trap benchmark_cleanup EXIT
 
@@ -150,18 +149,97 @@ run_benchmark() {
     write_odoo_conf "$WORK/odoo.conf" "$(free_port)"
     echo "== Installing $addon in a fresh database"
     "$PY" -m odoo -c "$WORK/odoo.conf" -d "$DB" -i "$addon" --stop-after-init --log-level=warn
-    echo "== Benchmark$what"
-    CSP_SANDBOX_STATE="$WORK/sandbox.json" CSP_BENCH_OUT="$ROOT/bench-results/$BENCH_NAME.json" \
+}
+
+# scripts/bench_$BENCH_NAME.py inside `odoo shell` on database $1 (scripts/ on its path,
+# for bench_common); the other arguments: VAR=value settings for it.
+bench_shell() {
+    local db=$1
+    shift
+    env "$@" CSP_SANDBOX_STATE="$WORK/sandbox.json" \
+        CSP_BENCH_OUT="$ROOT/bench-results/$BENCH_NAME.json" CSP_BENCH_DIR="$WORK/runs" \
         PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" \
-        "$PY" -m odoo shell -c "$WORK/odoo.conf" -d "$DB" --no-http --log-level="${CSP_BENCH_LOG_LEVEL:-warn}" \
-        <"$ROOT/scripts/bench_$BENCH_NAME.py"
+        "$PY" -m odoo shell -c "$WORK/odoo.conf" -d "$db" --no-http \
+        --log-level="${CSP_BENCH_LOG_LEVEL:-warn}" <"$ROOT/scripts/bench_$BENCH_NAME.py"
+}
+
+# The benchmark in one `odoo shell` (bench-billing, which repeats its runs itself).
+# $1: name, $2: add-on to install, $3: the headline's end (e.g. ' billing: 500 customers'),
+# the rest: sandbox options besides --tenants.
+run_benchmark() {
+    local what=$3
+    start_benchmark "$1" "$2" "${@:4}"
+    mkdir -p "$WORK/runs"
+    echo "== Benchmark$what"
+    bench_shell "$DB"
+    echo "Written to bench-results/$BENCH_NAME.json"
+}
+
+# Database $2, a copy of $1 (which no one may be connected to) with its filestore.
+copy_database() {
+    local tries=0
+    until "${PG_SUPER[@]}" -c "CREATE DATABASE \"$2\" TEMPLATE \"$1\" OWNER \"$DB_USER\"" \
+        >/dev/null 2>&1; do
+        tries=$((tries + 1))
+        if [ "$tries" -ge 5 ]; then  # say why, once
+            "${PG_SUPER[@]}" -c "CREATE DATABASE \"$2\" TEMPLATE \"$1\" OWNER \"$DB_USER\""
+            return 1
+        fi
+        sleep 2  # the set-up's or the previous run's connections closing
+    done
+    if [ -d "$WORK/data/filestore/$1" ]; then
+        mkdir -p "$WORK/data/filestore"
+        # attachments' files never change once written: hard links are a copy
+        cp -al "$WORK/data/filestore/$1" "$WORK/data/filestore/$2" 2>/dev/null \
+            || cp -a "$WORK/data/filestore/$1" "$WORK/data/filestore/$2"
+    fi
+}
+
+drop_database() {
+    "${PG_SUPER[@]}" -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null
+    rm -rf "${WORK:?}/data/filestore/$1"
+}
+
+# The alternating benchmarks (bench-users, bench-assets, bench-licences): the script's
+# "setup" phase on the set-up database, then its "measured" and "baseline" phases
+# alternately (CSP_BENCH_PAIRS pairs, default 3, at least 2), each in its own `odoo shell`
+# on a fresh copy of the set-up database, dropped after it; then its "report" phase
+# (median and spread of the ratio, targets; exit status 1 when one is false), which writes
+# bench-results/$1.json. Arguments as run_benchmark's.
+run_alternating_benchmark() {
+    local what=$3
+    start_benchmark "$1" "$2" "${@:4}"
+    mkdir -p "$WORK/runs"
+    local pairs=${CSP_BENCH_PAIRS:-3}
+    [ "$pairs" -ge 2 ] || pairs=2
+    echo "== Set-up of the benchmark$what (not timed)"
+    bench_shell "$DB" CSP_BENCH_PHASE=setup
+    echo "== $pairs pairs of runs, measured then baseline, each on a fresh copy of the set-up"
+    local number kind last
+    for number in $(seq 1 "$pairs"); do
+        for kind in measured baseline; do
+            BENCH_COPY="${DB}_run"
+            copy_database "$DB" "$BENCH_COPY"
+            last=0
+            [ "$number" = "$pairs" ] && [ "$kind" = measured ] && last=1
+            bench_shell "$BENCH_COPY" CSP_BENCH_PHASE="$kind" CSP_BENCH_RUN="$number" \
+                CSP_BENCH_LAST="$last"
+            drop_database "$BENCH_COPY"
+            BENCH_COPY=""
+        done
+    done
+    echo "== Result"
+    bench_shell "$DB" CSP_BENCH_PHASE=report
     echo "Written to bench-results/$BENCH_NAME.json"
 }
 
 benchmark_cleanup() {
     set +e
     [ -n "$SANDBOX_PID" ] && kill "$SANDBOX_PID" 2>/dev/null
-    [ -n "${PG_SUPER:-}" ] && "${PG_SUPER[@]}" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1
+    if [ -n "${PG_SUPER:-}" ]; then
+        [ -n "${BENCH_COPY:-}" ] && drop_database "$BENCH_COPY" 2>/dev/null
+        "${PG_SUPER[@]}" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1
+    fi
     stop_postgres
     rm -rf "$WORK"
 }
