@@ -100,8 +100,9 @@ def setup():
             "small": tenants[:10].ids,
             "rest": tenants[10:].ids,
             "users_run": users_run,
-            "last_category": max(env["maintenance.equipment.category"].sudo().search([]).ids,
-                                 default=0),
+            "last_category": max(
+                env["maintenance.equipment.category"].sudo().search([]).ids, default=0
+            ),
         },
     )
     print(f"Set-up: {len(tenants)} tenants mapped, the runs as {bench_user.login}", flush=True)

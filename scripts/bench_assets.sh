@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench-assets: 100 tenants x 500 Intune devices through the device import, against
-# a fresh database; prints the figures and writes bench-results/assets.json.
+# make bench-assets: 100 tenants x 500 Intune devices through the device import,
+# alternating with its baseline (run_alternating_benchmark in scripts/lib.sh: each run on a
+# fresh copy of the set-up database); prints the figures and writes bench-results/assets.json.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"

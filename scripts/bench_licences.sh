@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench-licences: 200 customers x 10 subscriptions through the licences step, on the
-# user benchmark's set-up (fresh database, sandbox); writes bench-results/licences.json.
+# make bench-licences: 200 customers x 10 subscriptions through the licences step,
+# alternating with its baseline (run_alternating_benchmark in scripts/lib.sh: each run on a
+# fresh copy of the set-up database); writes bench-results/licences.json.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
