@@ -9,7 +9,7 @@
     "author": "Microsoft CSP for Odoo contributors",
     "license": "LGPL-3",
     "development_status": "Alpha",
-    "depends": ["base", "mail", "contacts", "auth_oauth", "auth_oidc"],
+    "depends": ["base", "bus", "mail", "contacts", "auth_oauth", "auth_oidc"],
     "external_dependencies": {"python": ["msal", "requests", "PyJWT"]},
     "data": [
         "security/csp_security.xml",
@@ -29,5 +29,9 @@
         "views/csp_licence_views.xml",
         "views/csp_licence_form_views.xml",
     ],
+    "assets": {
+        "web.assets_backend": ["csp_connector/static/src/**/*"],
+        "web.assets_tests": ["csp_connector/static/tests/tours/**/*"],
+    },
     "application": True,
 }

@@ -26,3 +26,4 @@ from . import csp_subscription
 from . import csp_connection_licences
 from . import csp_webhook
 from . import res_partner_licences
+from . import csp_sync_run_live

@@ -7,6 +7,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..importers.binding import BindingImporter, Planned
 from ..sync import licences as licence_rules
+from . import feedback
 from .csp_guard import code_env
 
 
@@ -281,14 +282,26 @@ class CspLicenceAssignment(models.Model):
 
     def action_remove_licence(self):
         """Remove this licence from its user in Microsoft, then in Odoo."""
+        removed = []
         for assignment in self:
             sku, user = assignment.subscribed_sku_id, assignment.user_binding_id
             sku._csp_check_manage()
             self._csp_call_assign_license(sku, user, add=[], remove=[sku.sku_id])
             skus = set((user.sku_ids or "").split()) - {sku.sku_id}
             code_env(user).write({"sku_ids": " ".join(sorted(skus)) or False})
+            removed.append((sku.display_name, user.display_name))
             assignment.sudo().unlink()
-        return True
+        if len(removed) == 1:
+            message = self.env._(
+                "%(licence)s removed from %(user)s in Microsoft.",
+                licence=removed[0][0],
+                user=removed[0][1],
+            )
+        else:
+            message = self.env._("%s licences removed from their users in Microsoft.", len(removed))
+        return feedback.notify(
+            message, title=self.env._("Licence removed"), next_action=feedback.RELOAD
+        )
 
     @api.model
     def _csp_call_assign_license(self, sku, user, add, remove):

@@ -92,7 +92,7 @@ class CspSyncRun(models.Model):
         value = self.env["ir.config_parameter"].sudo().get_param("csp_connector.stale_seconds")
         return float(value) if value and value.isdigit() else cron_time_limit() + 60
 
-    @api.depends("state", "heartbeat", "current_step", "line_ids")
+    @api.depends("state", "heartbeat", "current_step", "line_ids", "error_count")
     def _compute_progress(self):
         now = fields.Datetime.now()
         stale_after = timedelta(seconds=self._csp_stale_after())
@@ -103,17 +103,8 @@ class CspSyncRun(models.Model):
             if run.state != "running":
                 run.progress = False
                 continue
-            lines = run.line_ids.filtered(lambda line: line.state != "paused")
-            done = len(set(lines.mapped("csp_tenant_id").ids))
-            total = self.env["csp.tenant"].search_count(
-                [("connection_id", "=", run.connection_id.id), ("do_not_import", "=", False)]
-            )
-            run.progress = self.env._(
-                "%(done)s of %(total)s tenants handled%(step)s",
-                done=done,
-                total=total,
-                step=f"; now: {run.current_step}" if run.current_step else "",
-            )
+            # the same words as the bus tells the open forms (csp_sync_run_live)
+            run.progress = run._csp_progress_text()
 
     @api.depends("connection_id", "started")
     def _compute_display_name(self):
@@ -145,6 +136,7 @@ class CspSyncRun(models.Model):
                 {"connection_id": connection.id, "trigger": "manual", "steps": ",".join(steps),
                  "csp_tenant_id": tenant.id if tenant else False, **(values or {})}
             )  # fmt: skip
+        run._csp_tell_starter()  # told when it ends, wherever they are in Odoo
         self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger()
         return run
 
@@ -202,6 +194,7 @@ class CspSyncRun(models.Model):
                     ),
                 }
             )
+            run._csp_push_ended()
         if not under_test():
             self.env.cr.commit()  # pylint: disable=invalid-commit
 
@@ -418,6 +411,7 @@ class CspSyncRun(models.Model):
                     "current_step": f"{tenant.id if tenant else ''}:{step.code}",
                 }
             )
+            self._csp_push_progress()  # the open forms say which step is under way
             if not self._csp_commit():
                 return False
         try:
@@ -452,6 +446,7 @@ class CspSyncRun(models.Model):
             if not line_values.get("out_of_time"):
                 self._csp_progress_made()
         self.write(values)
+        self._csp_push_progress()
         if commit and not self._csp_commit():
             return False
         return ok

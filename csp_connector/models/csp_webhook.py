@@ -28,6 +28,7 @@ from odoo.exceptions import AccessError, UserError
 from ..microsoft import errors, redact
 from ..microsoft import webhooks as webhook_rules
 from ..microsoft.safe_text import one_line
+from . import feedback
 from .csp_guard import code_env, is_code
 from .csp_subscription_change import SOURCE_KEY, Sources
 from .testing import under_test
@@ -100,6 +101,16 @@ class CspConnection(models.Model):
     webhook_test_id = fields.Char(string="Test Event", readonly=True, copy=False)
     webhook_test_requested = fields.Datetime(readonly=True, copy=False)
     webhook_test_status = fields.Char(readonly=True, copy=False)
+    webhook_test_user_id = fields.Many2one(
+        "res.users", string="Test Asked By", readonly=True, copy=False,
+        help="Told when the test event arrives.",
+    )  # fmt: skip
+    webhook_refused_ids = fields.Many2many(
+        "csp.request.log", string="Refused Deliveries", compute="_compute_webhook_refused",
+        help="The last deliveries to this connection's webhook URL that Odoo refused, with "
+        "why (a signature that did not verify, an event received twice...).",
+    )  # fmt: skip
+    webhook_refused_count = fields.Integer(compute="_compute_webhook_refused")
     webhook_test_state = fields.Char(string="Test Event Status", compute="_compute_webhook_seen")
     webhook_last_event = fields.Datetime(compute="_compute_webhook_seen")
     webhook_event_count = fields.Integer(compute="_compute_webhook_event_count")
@@ -122,6 +133,17 @@ class CspConnection(models.Model):
         for connection in self:
             key = connection.sudo().webhook_key
             connection.webhook_url = f"{base.rstrip('/')}/csp/webhook/{key}" if key else False
+
+    def _compute_webhook_refused(self):
+        Log = self.env["csp.request.log"]
+        for connection in self:
+            domain = connection._csp_refused_domain()
+            connection.webhook_refused_ids = Log.search(domain, limit=10)
+            connection.webhook_refused_count = Log.search_count(domain)
+
+    def _csp_refused_domain(self):
+        return [("connection_id", "=", self.id), ("direction", "=", "inbound"),
+                ("service", "=", "webhook"), ("error", "!=", False)]  # fmt: skip
 
     def _compute_webhook_event_count(self):
         counts = dict(
@@ -176,6 +198,7 @@ class CspConnection(models.Model):
         return super()._csp_code_only_fields() | {
             "webhook_key", "webhook_registration", "webhook_registration_differs",
             "webhook_test_id", "webhook_test_status", "webhook_test_requested",
+            "webhook_test_user_id",
         }  # fmt: skip
 
     def _csp_check_webhook_fields(self, vals, creating=False):
@@ -221,7 +244,20 @@ class CspConnection(models.Model):
             lambda client: client.register_webhook(self.webhook_url, events)
         )
         self._csp_show_registration(answer)
-        return True
+        if self.webhook_registration_differs:
+            return feedback.notify(
+                self.webhook_registration, title=self.env._("Webhook registered elsewhere"),
+                kind="warning", sticky=True, next_action=feedback.RELOAD,
+            )  # fmt: skip
+        return feedback.notify(
+            self.env._(
+                "Partner Center now sends its events (%(events)s) to %(url)s. 'Send test "
+                "event' checks that they arrive.",
+                events=", ".join(events), url=self.webhook_url,
+            ),
+            title=self.env._("Webhook registered"),
+            next_action=feedback.RELOAD,
+        )  # fmt: skip
 
     def action_webhook_refresh(self):
         """Show what Partner Center has registered (and the test event's progress)."""
@@ -236,13 +272,25 @@ class CspConnection(models.Model):
         self._csp_show_registration(registration)
         if test is not None:
             code_env(self).write({"webhook_test_status": _test_state(test)})
-        return True
+        lines = [self.webhook_registration or self.env._("Nothing is registered.")]
+        if self.webhook_test_state:
+            lines.append(self.env._("Test event: %s", self.webhook_test_state))
+        return feedback.notify(
+            "\n".join(lines),
+            title=self.env._("Partner Center's registration"),
+            kind="warning" if self.webhook_registration_differs else "info",
+            next_action=feedback.RELOAD,
+        )
 
     def action_webhook_unregister(self):
         self.ensure_one()
         self._csp_webhook_call(lambda client: client.delete_webhook())
         code_env(self).write({"webhook_registration": False})
-        return True
+        return feedback.notify(
+            self.env._("Partner Center no longer sends events to this Odoo."),
+            title=self.env._("Webhook unregistered"),
+            next_action=feedback.RELOAD,
+        )
 
     def action_webhook_test(self):
         """Ask Partner Center to send a test event; its arrival shows on the form."""
@@ -253,9 +301,21 @@ class CspConnection(models.Model):
                 "webhook_test_id": answer.get("correlationId") or False,
                 "webhook_test_requested": fields.Datetime.now(),
                 "webhook_test_status": False,
+                "webhook_test_user_id": self.env.uid,
             }
         )
-        return True
+        return feedback.notify(
+            self.env._(
+                "Partner Center is sending a test event to %s. You are told here when it "
+                "arrives; if it does not within a few minutes, 'Show registration' gives "
+                "Partner Center's view of the delivery and the Refused deliveries list why "
+                "Odoo refused one.",
+                self.webhook_url,
+            ),
+            title=self.env._("Test event asked"),
+            kind="info",
+            next_action=feedback.RELOAD,
+        )
 
     def _csp_show_registration(self, answer):
         """Show what Partner Center registered; a URL other than this connection's is
@@ -281,6 +341,33 @@ class CspConnection(models.Model):
                 )
         code_env(self).write(
             {"webhook_registration": text, "webhook_registration_differs": differs}
+        )
+
+    def action_open_webhook_refused(self):
+        """The request log's lines of the deliveries Odoo refused, with why."""
+        self.ensure_one()
+        return self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector.csp_request_log_action", domain=self._csp_refused_domain()
+        )
+
+    def _csp_tell_test_arrived(self, event_time):
+        """The test event arrived: whoever asked for it is told, wherever they are."""
+        user = self.sudo().webhook_test_user_id
+        if not user:
+            return
+        user.partner_id._bus_send(
+            "simple_notification",
+            {
+                "title": self.env._("Test event arrived"),
+                "message": self.env._(
+                    "Partner Center's test event reached %(connection)s on %(when)s (UTC): "
+                    "its webhook works.",
+                    connection=self.name,
+                    when=fields.Datetime.to_string(event_time),
+                ),
+                "type": "success",
+                "sticky": False,
+            },
         )
 
     def action_open_webhook_events(self):
@@ -515,6 +602,8 @@ class CspWebhookEvent(models.Model):
             )
         if useful:
             self.env.ref("csp_connector.ir_cron_csp_webhook_events").sudo()._trigger()
+        if event.name == "test-created" and connection.webhook_test_requested:
+            connection._csp_tell_test_arrived(fields.Datetime.now())
         return 200, "Received."
 
     @api.model

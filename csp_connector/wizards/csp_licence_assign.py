@@ -4,6 +4,8 @@
 
 from odoo import api, fields, models
 
+from ..models import feedback
+
 
 class CspLicenceAssign(models.TransientModel):
     _name = "csp.licence.assign"
@@ -28,4 +30,12 @@ class CspLicenceAssign(models.TransientModel):
     def action_assign(self):
         self.ensure_one()
         self.env["csp.licence.assignment"]._csp_assign(self.subscribed_sku_id, self.user_binding_id)
-        return {"type": "ir.actions.act_window_close"}
+        return feedback.notify(
+            self.env._(
+                "%(licence)s assigned to %(user)s in Microsoft.",
+                licence=self.subscribed_sku_id.display_name,
+                user=self.user_binding_id.display_name,
+            ),
+            title=self.env._("Licence assigned"),
+            next_action=feedback.CLOSE,
+        )

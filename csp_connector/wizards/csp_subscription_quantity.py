@@ -4,6 +4,8 @@
 
 from odoo import fields, models
 
+from ..models import feedback
+
 
 class CspSubscriptionQuantity(models.TransientModel):
     _name = "csp.subscription.quantity"
@@ -17,5 +19,26 @@ class CspSubscriptionQuantity(models.TransientModel):
 
     def action_apply(self):
         self.ensure_one()
-        self.subscription_id._csp_set_quantity(self.new_quantity)
-        return {"type": "ir.actions.act_window_close"}
+        subscription, asked = self.subscription_id, self.new_quantity
+        old = subscription.quantity
+        subscription._csp_set_quantity(asked)
+        values = {"name": subscription.display_name, "old": old, "new": asked}
+        if subscription.quantity != asked and subscription.pending_quantity == asked:
+            return feedback.notify(
+                self.env._(
+                    "Partner Center accepted the change of %(name)s from %(old)s to %(new)s "
+                    "seats and is still applying it: %(new)s shows as pending until Partner "
+                    "Center confirms it (the next licences sync reads it again).",
+                    **values,
+                ),
+                title=self.env._("Quantity change pending at Microsoft"),
+                kind="info",
+                next_action=feedback.CLOSE,
+            )
+        return feedback.notify(
+            self.env._(
+                "%(name)s now has %(new)s seats in Partner Center (it had %(old)s).", **values
+            ),
+            title=self.env._("Quantity changed"),
+            next_action=feedback.CLOSE,
+        )
