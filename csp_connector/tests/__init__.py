@@ -1,4 +1,5 @@
 from . import test_access
+from . import test_action_feedback
 from . import test_authorize
 from . import test_binding_base
 from . import test_company_walls
