@@ -194,7 +194,7 @@ class SyncWorker(threading.Thread):
                 raise AssertionError("no sync started and watched within 60 s")
             time.sleep(0.2)
         while not self.stop.is_set() and time.monotonic() < deadline:
-            time.sleep(1.5)  # the browser sees each tenant's progress
+            time.sleep(2.5)  # the browser sees each tenant's progress
             with registry.cursor() as cr:
                 env = self.env(cr)
                 connection = env["csp.connection"].browse(self.connection_id)

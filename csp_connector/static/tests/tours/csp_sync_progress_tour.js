@@ -3,8 +3,8 @@
 // License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 /**
  * 'Sync now' from the connection form: the run form follows the run by itself (tenants
- * handled of 3), and a notification says when it ends, with a link to the run; the page
- * is never reloaded (csp_connector/tests/test_live_progress.py runs the sync meanwhile).
+ * handled of 3), so does the connection's banner, and a notification says when it ends,
+ * with a link to the run; the page is never reloaded (csp_connector/tests/test_live_progress.py runs the sync meanwhile).
  */
 import { registry } from "@web/core/registry";
 
@@ -31,8 +31,22 @@ registry.category("web_tour.tours").add("csp_connector_sync_progress", {
             trigger: ".o_field_csp_sync_progress:contains('1 of 3 tenants handled')",
         },
         {
+            content: "Back to the connection",
+            trigger: ".o_breadcrumb .breadcrumb-item.o_back_button",
+            run: "click",
+        },
+        {
+            content: "Its banner says a sync is running, and where it is",
+            trigger:
+                ".o_field_csp_sync_progress .alert:not(.d-none):contains('A sync is running'):contains('of 3 tenants handled')",
+        },
+        {
             content: "The end is told, with the run's result",
             trigger: ".o_notification:contains('3 of 3 tenants handled')",
+        },
+        {
+            content: "The banner is gone by itself",
+            trigger: ".o_form_view .o_field_csp_sync_progress .alert.d-none:not(:visible)",
         },
         {
             content: "Open the run from the notification",
