@@ -149,6 +149,7 @@ class TestLiveProgressTour(LiveProgressCase):
                 f"/odoo/action-csp_connector.csp_connection_action/{self.connection.id}",
                 "csp_connector_sync_progress",
                 login=self.manager.login,
+                timeout=240,
             )
         finally:
             worker.stop.set()
@@ -182,7 +183,8 @@ class SyncWorker(threading.Thread):
     def _run(self):
         registry = self.case.registry
         channel = hashable((registry.db_name, "csp.connection", self.connection_id))
-        deadline = time.monotonic() + 60
+        # the first tour of a database waits for its assets to be built
+        deadline = time.monotonic() + 180
         while not self.stop.is_set():  # 'Sync now' pressed and the run form watching
             with registry.cursor() as cr:
                 running = self.env(cr)["csp.sync.run"].search_count(
@@ -191,8 +193,9 @@ class SyncWorker(threading.Thread):
             if running and dispatch._channels_to_ws.get(channel):
                 break
             if time.monotonic() > deadline:
-                raise AssertionError("no sync started and watched within 60 s")
+                raise AssertionError("no sync started and watched within 180 s")
             time.sleep(0.2)
+        deadline = time.monotonic() + 60
         while not self.stop.is_set() and time.monotonic() < deadline:
             time.sleep(2.5)  # the browser sees each tenant's progress
             with registry.cursor() as cr:
