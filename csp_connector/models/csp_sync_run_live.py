@@ -98,12 +98,22 @@ class CspSyncRun(models.Model):
         else:
             title = self.env._("Sync of %s failed", name)
             kind = "danger"
-        message = self.env._(
-            "%(done)s of %(total)s tenants handled: %(created)s created, %(updated)s updated, "
-            "%(deactivated)s archived, %(errors)s errors.",
-            done=done, total=total, created=self.created, updated=self.updated,
-            deactivated=self.deactivated, errors=self.error_count,
-        )  # fmt: skip
+        changes = [
+            text
+            for count, text in (
+                (self.created, self.env._("%s created", self.created)),
+                (self.updated, self.env._("%s updated", self.updated)),
+                (self.deactivated, self.env._("%s archived", self.deactivated)),
+            )
+            if count
+        ] or [self.env._("nothing to change")]
+        parts = [
+            self.env._("%(done)s of %(total)s tenants handled", done=done, total=total),
+            ", ".join(changes),
+        ]
+        if self.error_count:
+            parts.append(self.env._("%s errors (see the run)", self.error_count))
+        message = "; ".join(parts) + "."
         return title, message, kind
 
     def _csp_progress_payload(self):
