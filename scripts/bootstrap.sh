@@ -2,8 +2,10 @@
 # prepare_python LABEL sets PY to a Python that imports Odoo 18.0 and the project's requirements:
 #  - PYTHON set: that interpreter as it is (checked; the project's requirements installed into it);
 #  - else the project-local virtual environment .venv/: reused when its stamp (requirement files,
-#    this script, the base Python, ODOO_SOURCE, psycopg2 flavour) is current, built otherwise:
-#    Odoo 18.0 from ODOO_SOURCE unpacked under .venv/ and installed editable, then the requirements.
+#    this script, the base Python, the content of ODOO_SOURCE (a checksum of the archive, not its
+#    path), psycopg2 flavour) is current, built otherwise: Odoo 18.0 from ODOO_SOURCE unpacked
+#    under .venv/ and installed editable, then the requirements. A .venv/ that is a symbolic link
+#    (another clone's environment) is refused, never emptied or rebuilt through the link.
 # Every check that can fail runs before the heavy work, and says in one line what to do.
 # Expects ROOT to be set by the caller.
 
@@ -16,8 +18,31 @@ SETUP_NEW_VENV=""
 setup_fail() {
     echo "$SETUP_LABEL: $*" >&2
     [ -n "${SETUP_UNPACK:-}" ] && rm -rf "$SETUP_UNPACK"
-    [ -n "${SETUP_NEW_VENV:-}" ] && rm -rf "$VENV"  # made only for the lock: leave nothing behind
+    # made only for the lock: leave nothing behind (never through a link)
+    [ -n "${SETUP_NEW_VENV:-}" ] && [ ! -L "$VENV" ] && rm -rf "$VENV"
     exit 2
+}
+
+# .venv/ must be this clone's own directory: a symbolic link (to another clone's environment)
+# would be emptied and rebuilt through the link, under the other clone's feet.
+refuse_linked_venv() {
+    if [ -L "$VENV" ]; then
+        setup_fail "$VENV is a symbolic link (to $(readlink "$VENV")): nothing was changed. Each clone builds its own environment: remove the link (rm $VENV, which leaves its target alone) and rerun, or set PYTHON to an interpreter that already imports Odoo $ODOO_SERIES."
+    fi
+}
+
+# A checksum of a file's content (the same archive under another path or date is the same).
+content_checksum() {
+    "$BASE_PY" - "$1" <<'PYEOF'
+import hashlib
+import sys
+
+digest = hashlib.sha256()
+with open(sys.argv[1], "rb") as source:
+    for block in iter(lambda: source.read(1 << 20), b""):
+        digest.update(block)
+print(digest.hexdigest())
+PYEOF
 }
 
 # The interpreter the virtual environment is made from: python3 on PATH, 3.10 or newer, with venv.
@@ -56,7 +81,8 @@ stamp_text() {
     if [[ "$src" =~ ^[A-Za-z][A-Za-z0-9+.-]*:// ]]; then
         echo "source url $src"
     elif [ -f "$src" ]; then
-        echo "source file $(cd "$(dirname "$src")" && pwd)/$(basename "$src") $(stat -c '%s %Y' "$src" 2>/dev/null || stat -f '%z %m' "$src")"
+        # by content: the same archive copied elsewhere (or touched) needs no rebuild
+        echo "source file sha256 $(content_checksum "$src")"
     elif [ -d "$src" ]; then
         echo "source dir $(cd "$src" && pwd)"
         cat "$src/odoo/release.py" "$src/requirements.txt" 2>/dev/null | cksum
@@ -132,18 +158,33 @@ PYEOF
     fi
 }
 
+# What pip said went wrong, from one step's output ($1): its error lines (the package that
+# failed and why), else the end of the output.
+pip_failure() {
+    local found
+    found=$(grep -E '^(ERROR|error):|^ *(×|╰─>)|Failed to build|Could not (find|build|install)|No matching distribution|ModuleNotFoundError|fatal error' "$1" |
+        grep -v -E '^ERROR: (pip.s dependency resolver|Exception:)$' | awk '!seen[$0]++' | tail -n 12 || true)
+    if [ -n "$found" ]; then echo "$found"; else tail -n 15 "$1"; fi
+}
+
 pip_step() {
     # $1: what is being installed (for the failure line); then pip's arguments.
-    local what=$1
+    local what=$1 out first
     shift
-    if ! "$VENV/bin/python" -m pip --disable-pip-version-check install "$@" >>"$VENV/pip.log" 2>&1; then
-        tail -n 25 "$VENV/pip.log" >&2
-        setup_fail "installing $what into .venv/ failed (above; full log .venv/pip.log). Fix the cause, then rerun (rm -rf .venv to start over)."
+    out="$VENV/pip-step.log"
+    if ! "$VENV/bin/python" -m pip --disable-pip-version-check install "$@" >"$out" 2>&1; then
+        cat "$out" >>"$VENV/pip.log"
+        pip_failure "$out" >&2
+        first=$(pip_failure "$out" | grep -m 1 -E '^(ERROR|error):|Failed to build|No matching' | sed -E 's/^(ERROR|error): *//' || true)
+        setup_fail "installing $what into .venv/ failed${first:+: $first} (pip's errors above; full log .venv/pip.log). Fix the cause, then rerun (rm -rf .venv to start over)."
     fi
+    cat "$out" >>"$VENV/pip.log"
+    rm -f "$out"
 }
 
 build_venv() {
     local started unpack reqs constraints build=() name
+    refuse_linked_venv  # what follows empties .venv/
     started=$(clock_now)
     rm -rf "$VENV"/.unpack.*  # left by an interrupted run
     unpack=$(mktemp -d "$VENV/.unpack.XXXXXX")
@@ -161,7 +202,11 @@ build_venv() {
     fi
     rm -rf "$unpack"
     SETUP_UNPACK="" SETUP_NEW_VENV=""
-    "$BASE_PY" -m venv "$VENV" || setup_fail "$BASE_PY -m venv .venv failed (above): install your system's python3-venv package."
+    local said
+    if ! said=$("$BASE_PY" -m venv "$VENV" 2>&1); then
+        echo "$said" >&2
+        setup_fail "$BASE_PY -m venv .venv failed: $(echo "$said" | grep -v '^ *$' | tail -n 1) (a missing venv/ensurepip: install your system's python3-venv package)."
+    fi
     : >"$VENV/pip.log"
     "$VENV/bin/python" -m pip --disable-pip-version-check install -q --upgrade pip >>"$VENV/pip.log" 2>&1 ||
         echo "(pip could not be upgraded in .venv/; going on with $("$VENV/bin/python" -m pip --version))"
@@ -198,9 +243,10 @@ build_venv() {
     local project=()
     for name in "$ROOT"/requirements*.txt; do project+=(-r "$name"); done
     pip_step "the project's requirements" "${build[@]}" "${project[@]}"
-    if ! "$VENV/bin/python" -c 'import odoo, odoo.cli' >>"$VENV/pip.log" 2>&1; then
-        tail -n 5 "$VENV/pip.log" >&2
-        setup_fail "Odoo was installed into .venv/ but 'import odoo.cli' fails (above): rm -rf .venv and rerun."
+    if ! said=$("$VENV/bin/python" -c 'import odoo, odoo.cli' 2>&1); then
+        echo "$said" >>"$VENV/pip.log"
+        echo "$said" | tail -n 5 >&2
+        setup_fail "Odoo was installed into .venv/ but 'import odoo.cli' fails: $(echo "$said" | tail -n 1). Fix that (often a requirement missing from Odoo's requirements.txt), or rm -rf .venv and rerun."
     fi
     echo "$STAMP" >"$VENV/.csp-stamp"
     echo "== .venv/ built in $(seconds_since "$started") s"
@@ -227,6 +273,7 @@ prepare_python() {
         return
     fi
     ODOO_SOURCE=${ODOO_SOURCE:-$ODOO_SOURCE_DEFAULT}
+    refuse_linked_venv
     find_base_python
     psycopg2_flavour
     SETUP_NEW_VENV=""

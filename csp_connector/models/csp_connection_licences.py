@@ -157,6 +157,25 @@ class CspTenant(models.Model):
     )
     subscribed_sku_ids = fields.One2many("csp.subscribed.sku", "csp_tenant_id")
     subscription_ids = fields.One2many("csp.subscription", "csp_tenant_id")
+    licence_count = fields.Integer(compute="_compute_licence_counts")
+    subscription_count = fields.Integer(compute="_compute_licence_counts")
+
+    def _compute_licence_counts(self):
+        """Licences paid for (as the Licences list shows by default) and subscriptions
+        still in Microsoft, per tenant."""
+        counts = {}
+        for model, key, extra in (
+            ("csp.subscribed.sku", "licence_count", [("free_kind", "=", False)]),
+            ("csp.subscription", "subscription_count", []),
+        ):
+            groups = self.env[model]._read_group(
+                [("csp_tenant_id", "in", self.ids), ("removed", "=", False), *extra],
+                ["csp_tenant_id"], ["__count"],
+            )  # fmt: skip
+            counts[key] = {tenant.id: count for tenant, count in groups}
+        for tenant in self:
+            tenant.licence_count = counts["licence_count"].get(tenant.id, 0)
+            tenant.subscription_count = counts["subscription_count"].get(tenant.id, 0)
 
     @api.model
     def _csp_code_only_fields(self):
@@ -341,8 +360,16 @@ class CspTenant(models.Model):
 
     def action_open_licences(self):
         self.ensure_one()
+        self.env["csp.subscribed.sku"].check_access("read")
         return self.env["ir.actions.act_window"]._csp_action(
             "csp_connector.csp_subscribed_sku_action", domain=[("csp_tenant_id", "=", self.id)]
+        )
+
+    def action_open_subscriptions(self):
+        self.ensure_one()
+        self.env["csp.subscription"].check_access("read")
+        return self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector.csp_subscription_action", domain=[("csp_tenant_id", "=", self.id)]
         )
 
 

@@ -17,6 +17,13 @@ class CspConnection(models.Model):
         help="Users of any Microsoft tenant may sign in (they still need an Odoo user "
         "linked to their Microsoft account). Off: only the tenants of the SSO allow-list.",
     )
+    sso_hide_odoo_com = fields.Boolean(
+        string="SSO: Turn Off Odoo.com Sign-in",
+        tracking=True,
+        help="Setting up single sign-on also turns off Odoo's own login provider (Odoo.com "
+        "accounts), so that portal users see one way in, Microsoft's. Users who sign in "
+        "with an Odoo.com account then sign in with their password or Microsoft instead.",
+    )
     sso_provider_ids = fields.One2many(
         "auth.oauth.provider",
         "csp_connection_id",
@@ -126,6 +133,7 @@ class CspConnection(models.Model):
             )
         if not self.sso_any_tenant and self.partner_tenant_id:
             self._csp_allow_sso_tenants([self.partner_tenant_id])
+        odoo_com = self._csp_hide_odoo_com() if self.sso_hide_odoo_com else ""
         self.message_post(
             body=self.env._(
                 "Single sign-on with Microsoft set up (login provider %(name)s). Register "
@@ -133,6 +141,7 @@ class CspConnection(models.Model):
                 name=provider.name,
                 uri=self.sso_redirect_uri,
             )
+            + (f" {odoo_com}" if odoo_com else "")
         )
         return {
             "type": "ir.actions.client",
@@ -142,7 +151,31 @@ class CspConnection(models.Model):
                 "message": self.env._(
                     "Users can now sign in with Microsoft. Link each Odoo user to their "
                     "Microsoft account (OAuth provider and user id = the Entra object id)."
-                ),
+                )
+                + (f" {odoo_com}" if odoo_com else ""),
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
+
+    def _csp_hide_odoo_com(self):
+        """Turn off Odoo's own login provider (Odoo.com accounts): the login page then
+        offers portal users Microsoft's sign-in only. Returns what was done, in words."""
+        provider = self.env.ref("auth_oauth.provider_openerp", raise_if_not_found=False)
+        if not provider:
+            return ""
+        provider = provider.sudo()
+        users = self.env["res.users"].sudo().search_count([("oauth_provider_id", "=", provider.id)])
+        if not provider.enabled:
+            return self.env._("The Odoo.com sign-in was already off.")
+        provider.write({"enabled": False})
+        said = self.env._(
+            "The Odoo.com sign-in is now off: the login page offers Microsoft's sign-in (and "
+            "the password) only."
+        )
+        if users:
+            said += " " + self.env._(
+                "%s user(s) signed in with an Odoo.com account: they sign in with their "
+                "password or Microsoft from now on.",
+                users,
+            )
+        return said

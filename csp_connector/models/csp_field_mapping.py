@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
+from ..microsoft import words
 from .csp_site_mapping import AZURE_FIELDS, check_contact_field
 
 FIELD_TYPES = ("char", "text", "many2one", "selection")
@@ -45,6 +46,13 @@ class CspFieldMapping(models.Model):
             "Each contact field is filled by one Azure property only.",
         ),
     ]
+
+    @api.depends("azure_field", "field_id")
+    def _compute_display_name(self):
+        for mapping in self:
+            mapping.display_name = words.arrow(
+                mapping.azure_field, mapping.field_id.field_description
+            )
 
     @api.constrains("field_id")
     def _check_field(self):

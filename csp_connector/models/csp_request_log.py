@@ -1,12 +1,16 @@
 # Copyright 2026 Microsoft CSP for Odoo contributors
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import logging
+import re
 
 from odoo import SUPERUSER_ID, api, fields, models
 
 from .testing import under_test
 
 _logger = logging.getLogger(__name__)
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+SCANNED = 4000  # characters of a request body searched for the ids it names
 
 
 class CspRequestLog(models.Model):
@@ -20,6 +24,14 @@ class CspRequestLog(models.Model):
     connection_id = fields.Many2one("csp.connection", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="connection_id.company_id", store=True)
     tenant_id = fields.Char(string="Tenant ID", index=True)
+    csp_tenant_id = fields.Many2one(
+        "csp.tenant", string="Tenant", compute="_compute_named", search="_search_csp_tenant_id",
+        help="The customer tenant the exchange was about (by its Tenant ID).",
+    )  # fmt: skip
+    about = fields.Char(
+        compute="_compute_named",
+        help="The subscriptions and licences the exchange names, by their names.",
+    )
     direction = fields.Selection(
         [("outbound", "Outbound (to Microsoft)"), ("inbound", "Inbound (from Microsoft)")],
         required=True,
@@ -47,6 +59,54 @@ class CspRequestLog(models.Model):
         [("success", "Success"), ("retried", "Retried"), ("error", "Error")], index=True
     )
     error = fields.Text()
+
+    @api.depends("method", "url", "status", "service")
+    def _compute_display_name(self):
+        services = dict(self._fields["service"]._description_selection(self.env))
+        for log in self:
+            path = (log.url or "").split("?", 1)[0]
+            log.display_name = " ".join(
+                part
+                for part in (services.get(log.service), log.method, path,
+                             log.status and f"({log.status})")
+                if part
+            )  # fmt: skip
+
+    @api.depends("connection_id", "tenant_id", "url", "request_body")
+    def _compute_named(self):
+        """Tenants, subscriptions and licences by name instead of their GUIDs."""
+        ids = {guid.lower() for log in self for guid in log._csp_guids()}
+        tenants, subscriptions, skus = {}, {}, {}
+        if ids:
+            Tenant = self.env["csp.tenant"].with_context(active_test=False)
+            for tenant in Tenant.search([("tenant_id", "in", list(ids))]):
+                tenants[(tenant.connection_id.id, tenant.tenant_id)] = tenant
+            for sub in self.env["csp.subscription"].search([("microsoft_id", "in", list(ids))]):
+                subscriptions[(sub.connection_id.id, sub.microsoft_id)] = sub
+            for sku in self.env["csp.subscribed.sku"].search([("sku_id", "in", list(ids))]):
+                skus.setdefault((sku.connection_id.id, sku.sku_id), sku)
+        for log in self:
+            connection = log.connection_id.id
+            log.csp_tenant_id = tenants.get((connection, (log.tenant_id or "").lower()), False)
+            names = []
+            for guid in log._csp_guids():
+                key = (connection, guid.lower())
+                found = subscriptions.get(key) or skus.get(key)
+                if found and found.display_name not in names:
+                    names.append(found.display_name)
+            log.about = ", ".join(names) or False
+
+    def _csp_guids(self):
+        text = f"{self.url or ''} {(self.request_body or '')[:SCANNED]}"
+        return _GUID.findall(text)
+
+    @api.model
+    def _search_csp_tenant_id(self, operator, value):
+        field = "name" if isinstance(value, str) else "id"
+        tenants = self.env["csp.tenant"].with_context(active_test=False).search(
+            [(field, operator, value)]
+        )
+        return [("tenant_id", "in", [t for t in tenants.mapped("tenant_id") if t])]
 
     @api.model
     def _csp_recorder(self, connection, immediate=False):

@@ -99,6 +99,19 @@ class CspSiteMapping(models.Model):
     tag_ids = fields.Many2many("res.partner.category", string="Role (tags)")
     grant_portal = fields.Boolean(string="Grant Portal Access")
 
+    @api.depends("kind", "customer_id", "site_id", "azure_field", "site_field", "description")
+    def _compute_display_name(self):
+        site_fields = dict(SITE_FIELDS)
+        for mapping in self:
+            mapping.display_name = user_rules.mapping_title(
+                mapping.kind,
+                customer=mapping.customer_id.name or mapping.connection_id.name,
+                azure_field=mapping.azure_field,
+                site_field=site_fields.get(mapping.site_field, mapping.site_field),
+                site=mapping.site_id.display_name,
+                description=mapping.description,
+            )
+
     @api.constrains("kind", "customer_id", "site_id", "azure_field", "site_field")
     def _check_kind(self):
         for mapping in self:
@@ -220,6 +233,15 @@ class CspSiteMappingFilter(models.Model):
     )
     value = fields.Char()
 
+    @api.depends("azure_field", "operator", "value")
+    def _compute_display_name(self):
+        operators = dict(self._fields["operator"]._description_selection(self.env))
+        for rule in self:
+            shown = "" if rule.operator in ("is_set", "is_not_set") else f" {rule.value or ''}"
+            rule.display_name = (
+                f"{rule.azure_field or '?'} {operators.get(rule.operator, '')}{shown}".strip()
+            )
+
 
 class CspSiteMappingValue(models.Model):
     _name = "csp.site.mapping.value"
@@ -240,6 +262,14 @@ class CspSiteMappingValue(models.Model):
     group_id = fields.Many2one(
         "csp.azure.group", string="Only for Group", help="Empty: every user of the mapping."
     )
+
+    @api.depends("field_id", "value", "group_id")
+    def _compute_display_name(self):
+        for record in self:
+            shown = f"{record.field_id.field_description or '?'} = {record.value or ''}".strip()
+            if record.group_id:
+                shown += self.env._(" (members of %s)", record.group_id.name)
+            record.display_name = shown
 
     @api.constrains("field_id")
     def _check_field(self):

@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..importers.binding import BindingImporter, Planned
+from ..microsoft import words
 from ..sync import licences as licence_rules
 from . import feedback
 from .csp_guard import code_env
@@ -74,7 +75,15 @@ class CspSubscribedSku(models.Model):
         string="Unassigned", compute="_compute_unassigned_units", store=True,
         help="Seats paid for and not assigned to anyone.",
     )  # fmt: skip
-    capability_status = fields.Char(string="Status", readonly=True)
+    capability_status = fields.Char(string="Status (Microsoft)", readonly=True)
+    status_words = fields.Char(string="Status", compute="_compute_status_words")
+    free_kind = fields.Selection(
+        licence_rules.FREE_KINDS, string="Free / Trial", compute="_compute_free_kind",
+        store=True, index=True,
+        help="Microsoft's free, trial and self-service (viral) SKUs: seats nobody paid for "
+        "(often 10,000 of them). Left out of the licence totals and the unassigned seats "
+        "by default: the filter 'Free, trial and viral' shows them.",
+    )  # fmt: skip
     subscription_refs = fields.Char(
         string="Subscription Ids", readonly=True,
         help="The subscriptions Microsoft says provide this licence.",
@@ -96,6 +105,25 @@ class CspSubscribedSku(models.Model):
             "enabled_units", "suspended_units", "warning_units", "locked_out_units",
             "consumed_units", "capability_status", "subscription_refs",
         }  # fmt: skip
+
+    @api.depends("part_number", "product_name", "enabled_units")
+    def _compute_free_kind(self):
+        for record in self:
+            record.free_kind = licence_rules.free_kind(
+                record.part_number, record.product_name, record.enabled_units
+            )
+
+    @api.depends("capability_status")
+    def _compute_status_words(self):
+        for record in self:
+            record.status_words = words.capability_status(record.capability_status)
+
+    @api.depends("product_name", "partner_id", "csp_tenant_id")
+    def _compute_display_name(self):
+        for record in self:
+            owner = record.partner_id.name or record.csp_tenant_id.name
+            name = record.product_name or record.part_number or record.env._("Licence")
+            record.display_name = f"{name} ({owner})" if owner else name
 
     @api.depends("enabled_units", "consumed_units")
     def _compute_unassigned_units(self):
@@ -248,6 +276,12 @@ class CspLicenceAssignment(models.Model):
             "A user holds a licence once.",
         ),
     ]
+
+    @api.depends("product_name", "partner_id", "user_binding_id")
+    def _compute_display_name(self):
+        for assignment in self:
+            holder = assignment.partner_id.name or assignment.user_binding_id.upn or ""
+            assignment.display_name = f"{assignment.product_name or ''}: {holder}"
 
     @api.model
     def _csp_code_only_fields(self):

@@ -10,7 +10,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..importers.binding import BindingImporter, Planned
-from ..microsoft import errors
+from ..microsoft import errors, words
 from ..microsoft.dates import parse_datetime
 from ..sync import ledger
 from ..sync import licences as licence_rules
@@ -49,14 +49,26 @@ class CspSubscription(models.Model):
         readonly=True,
         tracking=True,
     )
-    billing_cycle = fields.Char(readonly=True)
-    term_duration = fields.Char(readonly=True, help="ISO 8601 duration, e.g. P1Y or P1M.")
+    billing_cycle = fields.Char(string="Billing Cycle (Microsoft)", readonly=True)
+    term_duration = fields.Char(
+        string="Term (Microsoft)", readonly=True, help="ISO 8601 duration, e.g. P1Y or P1M."
+    )
+    billing_cycle_words = fields.Char(string="Billing Cycle", compute="_compute_words")
+    term_words = fields.Char(string="Term", compute="_compute_words")
     unit_type = fields.Char(readonly=True)
     promotion_id = fields.Char(string="Promotion Id", readonly=True)
     product_type = fields.Char(readonly=True)
     creation_date = fields.Datetime(readonly=True)
     start_date = fields.Datetime(string="Effective Start", readonly=True)
     commitment_end_date = fields.Datetime(string="Commitment End", readonly=True)
+    # the days Microsoft means by those moments (its dates are UTC midnights): shown as
+    # days, never shifted into the viewer's time zone
+    creation_day = fields.Date(string="Created On", compute="_compute_days", store=True)
+    start_day = fields.Date(string="Term Start", compute="_compute_days", store=True)
+    renewal_day = fields.Date(
+        string="Renews On", compute="_compute_days", store=True,
+        help="The end of the commitment: the subscription renews (or ends) that day.",
+    )  # fmt: skip
     auto_renew = fields.Boolean(readonly=True, tracking=True)
     changed_at = fields.Datetime(
         string="Changed in Partner Center", readonly=True, tracking=True,
@@ -109,6 +121,26 @@ class CspSubscription(models.Model):
             "next_term_instructions", "refundable_details", "subscribed_sku_id",
             "changed_at", "pending_quantity", "pending_since", "date_problem",
         }  # fmt: skip
+
+    @api.depends("billing_cycle", "term_duration")
+    def _compute_words(self):
+        for record in self:
+            record.billing_cycle_words = words.billing_cycle(record.billing_cycle)
+            record.term_words = words.duration(record.term_duration)
+
+    @api.depends("creation_date", "start_date", "commitment_end_date")
+    def _compute_days(self):
+        for record in self:
+            record.creation_day = words.day(record.creation_date) or False
+            record.start_day = words.day(record.start_date) or False
+            record.renewal_day = words.day(record.commitment_end_date) or False
+
+    @api.depends("friendly_name", "offer_name", "partner_id", "csp_tenant_id")
+    def _compute_display_name(self):
+        for record in self:
+            name = record.friendly_name or record.offer_name or record.env._("Subscription")
+            owner = record.partner_id.name or record.csp_tenant_id.name
+            record.display_name = f"{name} ({owner})" if owner else name
 
     @api.depends("refundable_details")
     def _compute_refundable(self):
@@ -276,7 +308,8 @@ class CspSubscription(models.Model):
         old = self.quantity
         decision = quantity_rules.check_quantity_change(
             old, new_quantity, quantity_rules.windows_from(self.refundable_details),
-            now, status=self.status,
+            now, status=self.status, renewal=self.commitment_end_date,
+            added=self._csp_seats_added_at(),
         )  # fmt: skip
         if not decision.allowed:
             raise UserError(decision.reason)
@@ -291,6 +324,8 @@ class CspSubscription(models.Model):
                     fresh.get("quantity", old), new_quantity,
                     quantity_rules.windows_from(fresh.get("refundable_details") or "[]"),
                     now, status=fresh.get("status", self.status),
+                    renewal=fresh.get("commitment_end_date") or self.commitment_end_date,
+                    added=self._csp_seats_added_at(),
                 )  # fmt: skip
                 if not decision.allowed:
                     raise UserError(decision.reason)
@@ -326,6 +361,16 @@ class CspSubscription(models.Model):
             subtype_xmlid="mail.mt_note",
         )
         return self.quantity
+
+    def _csp_seats_added_at(self):
+        """When Odoo last saw seats added to this subscription (its change history: a
+        seat increase or its purchase), else its creation date, or None."""
+        for change in self.change_ids.sorted("changed_at", reverse=True):
+            if change.kind == ledger.PURCHASE or (
+                change.kind == ledger.QUANTITY and change.new_quantity > change.old_quantity
+            ):
+                return change.changed_at
+        return self.creation_date or None
 
     def _csp_no_pending(self):
         return {"pending_quantity": 0, "pending_since": False} if self.pending_quantity else {}

@@ -9,6 +9,7 @@ chatter."""
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
+from ..microsoft import words
 from ..sync import ledger
 from .csp_guard import is_code
 
@@ -78,12 +79,35 @@ class CspSubscriptionChange(models.Model):
     new_billing_cycle = fields.Char(string="Billing Cycle", readonly=True)
     old_term_duration = fields.Char(readonly=True)
     new_term_duration = fields.Char(string="Term", readonly=True)
+    kind_words = fields.Char(string="Change", compute="_compute_words")
+    new_billing_cycle_words = fields.Char(string="Billing Cycle ", compute="_compute_words")
+    new_term_words = fields.Char(string="Term ", compute="_compute_words")
 
     _sql_constraints = [
         ("key_unique", "unique(subscription_id, key)", "Each change is recorded once."),
         ("audit_unique", "unique(subscription_id, audit_ref)",
          "Each audit record is recorded once."),
     ]  # fmt: skip
+
+    @api.depends("kind", "old_quantity", "new_quantity", "new_billing_cycle", "new_term_duration")
+    def _compute_words(self):
+        labels = dict(self._fields["kind"]._description_selection(self.env))
+        for change in self:
+            seats = change.kind == ledger.QUANTITY and words.seat_change(
+                change.old_quantity, change.new_quantity
+            )
+            change.kind_words = seats or labels.get(change.kind) or False
+            change.new_billing_cycle_words = words.billing_cycle(change.new_billing_cycle)
+            change.new_term_words = words.duration(change.new_term_duration)
+
+    @api.depends("kind_words", "subscription_id", "changed_at")
+    def _compute_display_name(self):
+        for change in self:
+            change.display_name = "%s: %s, %s" % (
+                change.subscription_id.display_name,
+                change.kind_words or "",
+                words.day(change.changed_at),
+            )
 
     # -- nobody but the connector writes it -------------------------------------------
 

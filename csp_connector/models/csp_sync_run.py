@@ -9,7 +9,7 @@ from psycopg2 import errors as pg_errors
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..microsoft import errors
+from ..microsoft import errors, words
 from ..microsoft.safe_text import one_line
 from ..sync.budget import cron_time_limit, out_of_time
 from ..sync.run_lock import CONCURRENCY_ERRORS, is_concurrency_error, try_lock
@@ -110,6 +110,18 @@ class CspSyncRun(models.Model):
     def _compute_display_name(self):
         for run in self:
             run.display_name = f"{run.connection_id.name} - {run.started or ''}"
+
+    def action_open_lines(self):
+        """The run's lines in a list of their own, with the filter "Errors only" on
+        (search, group, filter by step or tenant)."""
+        self.ensure_one()
+        self.check_access("read")
+        return self.env["ir.actions.act_window"]._csp_action(
+            "csp_connector.csp_sync_run_line_action",
+            domain=[("run_id", "=", self.id)],
+            context={"search_default_errors": 1 if self.error_count else 0},
+            name=self.env._("Lines of %s", self.display_name),
+        )
 
     def _csp_open(self):
         self.ensure_one()
@@ -578,7 +590,10 @@ class CspSyncRun(models.Model):
     def _csp_finish(self, failed=False):
         error_lines = self.line_ids.filtered(lambda line: line.state == "error")
         state = "failed" if failed else ("partial" if error_lines else "done")
-        messages = error_lines[:20].mapped("message")
+        # each distinct error once, with the tenants it happened to
+        messages = words.distinct_messages(
+            (line.message, line.csp_tenant_id.name or "") for line in error_lines
+        )
         if self.resume_notes:
             messages.append(self.resume_notes)
         if self.held:
@@ -627,6 +642,16 @@ class CspSyncRunLine(models.Model):
     error_count = fields.Integer(string="Errors")
     held = fields.Integer(string="Archive Held")
     message = fields.Text()
+
+    @api.depends("step", "csp_tenant_id", "state", "run_id")
+    def _compute_display_name(self):
+        steps = dict(self._csp_step_selection())
+        states = dict(self._fields["state"]._description_selection(self.env))
+        for line in self:
+            where = line.csp_tenant_id.name or line.run_id.connection_id.name or ""
+            line.display_name = "%s: %s (%s)" % (
+                steps.get(line.step, line.step or ""), where, states.get(line.state, "")
+            )
 
     @api.model
     def _csp_step_selection(self):

@@ -45,6 +45,10 @@ class CspUserBinding(models.Model):
         "mailboxes) are left out of anything billed per user."
     )
     sku_ids = fields.Char(string="Licence SKUs", help="skuIds of the assigned licences.")
+    licence_names = fields.Char(
+        string="Licences", compute="_compute_licence_names",
+        help="The licences the user holds, by their product names.",
+    )  # fmt: skip
     last_sign_in = fields.Datetime()
     mapping_id = fields.Many2one("csp.site.mapping", ondelete="set null")
     portal_user_id = fields.Many2one(
@@ -60,6 +64,25 @@ class CspUserBinding(models.Model):
         help="The user's properties as last read from Microsoft (JSON). A delta entry "
         "carries only what changed: it is merged into these before anything is decided.",
     )
+
+    @api.depends("sku_ids", "csp_tenant_id")
+    def _compute_licence_names(self):
+        """The tenant's licence names (its subscribed SKUs), else the SKU name list, else
+        the part number or id: never a bare GUID where a name is known."""
+        wanted = {sku for binding in self for sku in (binding.sku_ids or "").lower().split()}
+        names = self.env["csp.sku.name"]._csp_names() if wanted else None
+        by_tenant = {}
+        if wanted:
+            for sku in self.env["csp.subscribed.sku"].search(
+                [("csp_tenant_id", "in", self.csp_tenant_id.ids), ("sku_id", "in", list(wanted))]
+            ):
+                by_tenant[(sku.csp_tenant_id.id, sku.sku_id)] = sku.product_name
+        for binding in self:
+            found = []
+            for sku in (binding.sku_ids or "").lower().split():
+                name = by_tenant.get((binding.csp_tenant_id.id, sku)) or names.resolve(sku, None)[0]
+                found.append(name)
+            binding.licence_names = ", ".join(sorted(found)) or False
 
     # -- the sync (importers/users.py) ------------------------------------
 

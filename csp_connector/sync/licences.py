@@ -119,6 +119,31 @@ def plan_subscribed_sku(item, names):
     return values
 
 
+# Free, trial and viral SKUs: Microsoft gives a tenant 10,000 (or more) seats of them at
+# no cost (Power Automate Free, Teams Exploratory, Fabric Free...), or a trial's seats
+# for a month. They are no seats anyone paid for: left out of the totals by default.
+FREE_SEATS = 10000
+FREE_KINDS = (("free", "Free"), ("trial", "Trial"), ("viral", "Viral (self-service sign-up)"))
+_FREE_WORDS = re.compile(r"(^|[^A-Z])(FREE|EXPLORATORY|STANDARDWOFFPACK_STUDENT|IW)([^A-Z]|$)")
+
+
+def free_kind(part_number, product_name=None, enabled_units=None, is_trial=False):
+    """"trial", "viral", "free" or None (a paid SKU), from the part number Graph sends
+    (VIRAL, TRIAL, FREE, EXPLORATORY...), the product name ("(Free)", "Trial") and the
+    seat count (Microsoft's 10,000-seat grants)."""
+    part = re.sub(r"\s+", "_", (part_number or "").strip()).upper()
+    name = (product_name or "").upper()
+    if is_trial or "TRIAL" in part or re.search(r"\bTRIAL\b", name):
+        return "trial"
+    if "VIRAL" in part:
+        return "viral"
+    if _FREE_WORDS.search(part) or re.search(r"\bFREE\b", name):
+        return "free"
+    if isinstance(enabled_units, int) and enabled_units >= FREE_SEATS:
+        return "free"
+    return None
+
+
 def unassigned_units(enabled, consumed):
     """Seats paid for and not assigned (never negative: Graph may report more consumed
     than enabled while seats are being removed)."""

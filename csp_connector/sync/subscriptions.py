@@ -9,7 +9,7 @@ closed. Nothing here reads or writes the database.
 
 import json
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 from ..microsoft.dates import parse_datetime
 
@@ -50,12 +50,27 @@ def windows_from(details):
     return windows
 
 
+REFUND_WINDOW = timedelta(hours=168)  # a batch of added seats may be removed this long
+
+
 def when(moment):
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def check_quantity_change(current, new, windows, now, status="active"):
-    """Whether `current` seats may become `new` at `now` (aware), and why not."""
+def day(moment):
+    """The day of an aware moment (UTC), or of a date: "2026-11-20"."""
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment
+        return moment.date().isoformat()
+    return moment.isoformat()
+
+
+def check_quantity_change(current, new, windows, now, status="active", renewal=None, added=None):
+    """Whether `current` seats may become `new` at `now` (aware), and why not.
+
+    A refused decrease says when the seats were added (their window's opening, else
+    ``added``: when Odoo last saw seats added), the last day they could be removed and,
+    with ``renewal`` (the commitment end), when a decrease is possible again."""
     if isinstance(new, bool) or not isinstance(new, int) or new < 1:
         return QuantityDecision(False, "The new quantity must be a whole number of at least 1.")
     if new == current:
@@ -84,12 +99,26 @@ def check_quantity_change(current, new, windows, now, status="active"):
     else:
         reason = f"No seat of this subscription may be removed now; you asked to remove {decrease}."
     if closed_at is not None:
-        reason += f" The window of the seats added before closed on {when(closed_at)}."
+        reason += (
+            f" The seats added on {day(closed_at - REFUND_WINDOW)} could be removed until "
+            f"{day(closed_at)} (their window closed on {when(closed_at)})."
+        )
+    elif added:
+        last = added + REFUND_WINDOW
+        reason += f" Seats were last added on {day(added)}: they could be removed until {day(last)}."
     reason += (
-        " Partner Center lets seats be removed only within 7 days (168 hours) of being "
-        "added. Lower the quantity at renewal instead (turn off auto-renew or schedule the "
-        "renewal quantity in Partner Center)."
+        " Partner Center lets seats be removed only within 7 days (168 hours) of being added."
     )
+    if renewal:
+        reason += (
+            f" The quantity can be lowered again at renewal, on {day(renewal)}: turn off "
+            "auto-renew or schedule the renewal quantity in Partner Center."
+        )
+    else:
+        reason += (
+            " Lower the quantity at renewal instead (turn off auto-renew or schedule the "
+            "renewal quantity in Partner Center)."
+        )
     return QuantityDecision(False, reason, refundable=refundable, closed_at=closed_at)
 
 

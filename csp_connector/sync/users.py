@@ -46,6 +46,22 @@ KIND_SKIP = "skip"  # do not import
 KIND_MATCH = "match"  # find the site whose field equals the user's field
 
 
+def mapping_title(kind, customer="", azure_field="", site_field="", site="", description=""):
+    """What a site mapping maps, in words: "Contoso: officeLocation → sites",
+    "Contoso: users → Paris", "Contoso: officeLocation → site City", "Do not import";
+    its description, when given, follows in brackets."""
+    who = customer or "?"
+    if kind == KIND_SKIP:
+        title = "Do not import"
+    elif kind == KIND_FIELD_SITES:
+        title = f"{who}: {azure_field or '?'} → sites"
+    elif kind == KIND_MATCH:
+        title = f"{who}: {azure_field or '?'} → site {site_field or '?'}"
+    else:
+        title = f"{who}: users → {site or who}"
+    return f"{title} ({description})" if description else title
+
+
 @dataclass(frozen=True)
 class ValueMapping:
     odoo_field: str

@@ -19,12 +19,34 @@ class CspLicenceAssign(models.TransientModel):
     allowed_user_ids = fields.Many2many(
         "csp.user.binding", compute="_compute_allowed_user_ids", string="Users of the tenant"
     )
+    allowed_sku_ids = fields.Many2many(
+        "csp.subscribed.sku", compute="_compute_allowed_sku_ids", string="Licences of the tenant"
+    )
 
     @api.depends("subscribed_sku_id")
     def _compute_allowed_user_ids(self):
         for wizard in self:
             wizard.allowed_user_ids = self.env["csp.user.binding"].search(
                 [("csp_tenant_id", "=", wizard.csp_tenant_id.id), ("removed", "=", False)]
+            )
+
+    @api.depends("user_binding_id")
+    def _compute_allowed_sku_ids(self):
+        """Opened from a contact: the licences of its user's tenant it does not hold."""
+        for wizard in self:
+            user = wizard.user_binding_id
+            held = set((user.sku_ids or "").lower().split())
+            wizard.allowed_sku_ids = self.env["csp.subscribed.sku"].search(
+                [("csp_tenant_id", "=", user.csp_tenant_id.id), ("removed", "=", False)]
+            ).filtered(lambda sku: sku.sku_id not in held)
+
+    @api.depends("subscribed_sku_id", "user_binding_id")
+    def _compute_display_name(self):
+        for wizard in self:
+            wizard.display_name = self.env._(
+                "Assign %(licence)s to %(user)s",
+                licence=wizard.subscribed_sku_id.product_name or "",
+                user=wizard.user_binding_id.upn or "…",
             )
 
     def action_assign(self):

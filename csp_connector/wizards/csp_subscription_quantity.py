@@ -2,7 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Adjust a subscription's quantity (see csp.subscription._csp_set_quantity)."""
 
-from odoo import fields, models
+from odoo import api, fields, models
 
 from ..models import feedback
 
@@ -15,7 +15,18 @@ class CspSubscriptionQuantity(models.TransientModel):
     current_quantity = fields.Integer(related="subscription_id.quantity")
     refundable_quantity = fields.Integer(related="subscription_id.refundable_quantity")
     refundable_until = fields.Datetime(related="subscription_id.refundable_until")
+    renewal_day = fields.Date(related="subscription_id.renewal_day")
     new_quantity = fields.Integer(required=True)
+
+    @api.depends("subscription_id", "new_quantity")
+    def _compute_display_name(self):
+        for wizard in self:
+            wizard.display_name = self.env._(
+                "%(subscription)s: %(old)s → %(new)s seats",
+                subscription=wizard.subscription_id.display_name,
+                old=wizard.current_quantity,
+                new=wizard.new_quantity,
+            )
 
     def action_apply(self):
         self.ensure_one()

@@ -7,3 +7,4 @@ from . import csp_connection
 from . import csp_tenant
 from . import csp_sync_run
 from . import res_partner
+from . import display_names

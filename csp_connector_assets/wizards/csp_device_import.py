@@ -23,6 +23,12 @@ class CspDeviceImport(models.TransientModel):
         help="Only the devices of this site (the tenant's customer or one of its sites).",
     )
 
+    @api.depends("connection_id", "tenant_id", "site_id")
+    def _compute_display_name(self):
+        for wizard in self:
+            where = wizard.site_id.name or wizard.tenant_id.name or wizard.connection_id.name
+            wizard.display_name = self.env._("Import devices now: %s", where or "")
+
     @api.model
     def _csp_open(self, connection, tenant=None):
         connection._csp_check_can_sync()

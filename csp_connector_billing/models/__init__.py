@@ -8,3 +8,4 @@ from . import csp_billing_adjustment
 from . import csp_subscription_change
 from . import csp_billing_reconciliation
 from . import account_move
+from . import display_names

@@ -192,6 +192,37 @@ class CspConnection(models.Model):
 class CspTenant(models.Model):
     _inherit = "csp.tenant"
 
+    contract_count = fields.Integer(compute="_compute_contract_count")
+
+    def _csp_contract_domain(self):
+        return [
+            ("contract_type", "=", "sale"),
+            ("partner_id", "child_of", self.partner_id.commercial_partner_id.ids),
+        ]
+
+    def _compute_contract_count(self):
+        Contract = self.env["contract.contract"]
+        allowed = Contract.has_access("read")
+        for tenant in self:
+            tenant.contract_count = (
+                Contract.search_count(tenant._csp_contract_domain())
+                if allowed and tenant.partner_id
+                else 0
+            )
+
+    def action_open_contracts(self):
+        """The customer's sale contracts (the button of the tenant form)."""
+        self.ensure_one()
+        self.env["contract.contract"].check_access("read")
+        return self.env["ir.actions.act_window"]._csp_action(
+            "contract.action_customer_contract",
+            domain=self._csp_contract_domain(),
+            context={
+                "default_partner_id": self.partner_id.commercial_partner_id.id,
+                "default_contract_type": "sale",
+            },
+        )
+
     def action_create_contracts(self):
         """The 'Create contracts' wizard for this tenant's customer."""
         self.ensure_one()

@@ -38,6 +38,14 @@ class CspCreateContracts(models.TransientModel):
         help="The contracts start on this date and are first invoiced then (pre-paid).",
     )
 
+    @api.depends("connection_id", "partner_id")
+    def _compute_display_name(self):
+        for wizard in self:
+            wizard.display_name = self.env._(
+                "Create contracts: %s",
+                wizard.partner_id.name or wizard.connection_id.name or "",
+            )
+
     @api.model
     def _csp_open(self, context):
         return self.env["ir.actions.act_window"]._csp_window(

@@ -210,3 +210,63 @@ def test_a_refused_source_leaves_the_existing_venv_as_it_was(project, tmp_path):
     assert (project / ".venv" / ".csp-stamp").read_text() == "an earlier build\n"
     assert (project / ".venv" / "bin" / "python").is_symlink()
     assert [path.name for path in (project / ".venv").glob(".unpack*")] == []
+
+
+def test_a_linked_venv_is_refused_and_its_target_left_alone(project, tmp_path):
+    """.venv/ as a link to another clone's environment: nothing deleted through it."""
+    other = tmp_path / "other-clone-venv"
+    (other / "bin").mkdir(parents=True)
+    (other / "bin" / "python").write_text("#!/bin/sh\nexit 1\n")
+    (other / ".csp-stamp").write_text("the other clone's build\n")
+    (project / ".venv").symlink_to(other)
+    tree = fake_odoo_tree(tmp_path / "odoo-18.0", (18, 0, 0, "final", 0, ""))
+    result = run(project, ODOO_SOURCE=str(tree))
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "symbolic link" in lines[0] and "rm " in lines[0], result.stderr
+    assert (project / ".venv").is_symlink()
+    assert (other / ".csp-stamp").read_text() == "the other clone's build\n"
+    assert (other / "bin" / "python").exists()
+
+
+def test_the_stamp_follows_the_archive_content_not_its_path(project, tmp_path):
+    tree = fake_odoo_tree(tmp_path / "odoo-18.0", (18, 0, 0, "final", 0, ""))
+    first = tmp_path / "a" / "odoo_18.0.tar.gz"
+    first.parent.mkdir()
+    with tarfile.open(first, "w:gz") as tar:
+        tar.add(tree, arcname="odoo-18.0")
+    copy = tmp_path / "b" / "odoo.tar.gz"
+    copy.parent.mkdir()
+    shutil.copy(first, copy)
+    os.utime(copy, (0, 0))  # another date too
+    stamp = "SETUP_LABEL=t; find_base_python; psycopg2_flavour; stamp_text"
+    assert bootstrap(project, stamp, ODOO_SOURCE=str(first)) == bootstrap(
+        project, stamp, ODOO_SOURCE=str(copy)
+    )
+    with copy.open("ab") as archive:
+        archive.write(b"\0")  # the same path, another content
+    assert bootstrap(project, stamp, ODOO_SOURCE=str(first)) != bootstrap(
+        project, stamp, ODOO_SOURCE=str(copy)
+    )
+
+
+def test_a_failed_pip_step_says_which_package_failed_and_why(project, tmp_path):
+    """The failure names pip's error (not the last lines of a long log)."""
+    output = tmp_path / "pip-output.txt"
+    output.write_text(
+        "Collecting cbor2==5.4.2\n  Downloading cbor2-5.4.2.tar.gz (85 kB)\n"
+        "  error: subprocess-exited-with-error\n"
+        "  × Getting requirements to build wheel did not run successfully.\n"
+        "  ╰─> [3 lines of output]\n"
+        "      ModuleNotFoundError: No module named 'pkg_resources'\n"
+        + "  noise\n" * 40
+        + "ERROR: Failed to build installable wheels for some pyproject.toml based "
+        "projects (cbor2)\n"
+    )
+    said = bootstrap(project, f'pip_failure "{output}"')
+    assert "No module named 'pkg_resources'" in said
+    assert "(cbor2)" in said
+    assert "noise" not in said
+    # a log without an error line: its end
+    output.write_text("line\n" * 30 + "Killed\n")
+    assert bootstrap(project, f'pip_failure "{output}"').strip().endswith("Killed")

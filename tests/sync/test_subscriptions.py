@@ -69,3 +69,22 @@ def test_patch_body_keeps_the_object_and_changes_the_quantity():
     body = rules.patch_body(current, 5)
     assert body == {"id": "s", "quantity": 5, "attributes": {"etag": "7"}}
     assert current["quantity"] == 3
+
+
+def test_refused_decrease_names_the_three_dates():
+    """When the seats were added, the last day they could be removed, and the renewal
+    when a decrease is possible again."""
+    windows = rules.windows_from('[{"quantity": 3, "until": "2026-11-20T08:30:00Z"}]')
+    renewal = datetime(2027, 11, 12, tzinfo=UTC)
+    decision = rules.check_quantity_change(5, 2, windows, NOW, renewal=renewal)
+    assert not decision.allowed
+    assert "added on 2026-11-13" in decision.reason
+    assert "could be removed until 2026-11-20" in decision.reason
+    assert "at renewal, on 2027-11-12" in decision.reason
+    # no window known: the last addition Odoo saw dates it (a naive UTC datetime)
+    decision = rules.check_quantity_change(
+        5, 2, [], NOW, renewal=datetime(2027, 1, 1), added=datetime(2026, 10, 1, 9, 0)
+    )
+    assert "last added on 2026-10-01" in decision.reason
+    assert "removed until 2026-10-08" in decision.reason
+    assert "on 2027-01-01" in decision.reason
