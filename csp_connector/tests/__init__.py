@@ -10,6 +10,7 @@ from . import test_licence_ledger
 from . import test_licence_webhooks
 from . import test_licences
 from . import test_live_progress
+from . import test_names_and_words
 from . import test_partner_center_answers
 from . import test_reliability
 from . import test_security
