@@ -103,8 +103,10 @@ class CspRequestLog(models.Model):
     @api.model
     def _search_csp_tenant_id(self, operator, value):
         field = "name" if isinstance(value, str) else "id"
-        tenants = self.env["csp.tenant"].with_context(active_test=False).search(
-            [(field, operator, value)]
+        tenants = (
+            self.env["csp.tenant"]
+            .with_context(active_test=False)
+            .search([(field, operator, value)])
         )
         return [("tenant_id", "in", [t for t in tenants.mapped("tenant_id") if t])]
 

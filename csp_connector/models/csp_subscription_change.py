@@ -103,10 +103,9 @@ class CspSubscriptionChange(models.Model):
     @api.depends("kind_words", "subscription_id", "changed_at")
     def _compute_display_name(self):
         for change in self:
-            change.display_name = "%s: %s, %s" % (
-                change.subscription_id.display_name,
-                change.kind_words or "",
-                words.day(change.changed_at),
+            change.display_name = (
+                f"{change.subscription_id.display_name}: {change.kind_words or ''}, "
+                f"{words.day(change.changed_at)}"
             )
 
     # -- nobody but the connector writes it -------------------------------------------

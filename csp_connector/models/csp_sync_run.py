@@ -649,9 +649,8 @@ class CspSyncRunLine(models.Model):
         states = dict(self._fields["state"]._description_selection(self.env))
         for line in self:
             where = line.csp_tenant_id.name or line.run_id.connection_id.name or ""
-            line.display_name = "%s: %s (%s)" % (
-                steps.get(line.step, line.step or ""), where, states.get(line.state, "")
-            )
+            step = steps.get(line.step, line.step or "")
+            line.display_name = f"{step}: {where} ({states.get(line.state, '')})"
 
     @api.model
     def _csp_step_selection(self):

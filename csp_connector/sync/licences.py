@@ -128,7 +128,7 @@ _FREE_WORDS = re.compile(r"(^|[^A-Z])(FREE|EXPLORATORY|STANDARDWOFFPACK_STUDENT|
 
 
 def free_kind(part_number, product_name=None, enabled_units=None, is_trial=False):
-    """"trial", "viral", "free" or None (a paid SKU), from the part number Graph sends
+    """ "trial", "viral", "free" or None (a paid SKU), from the part number Graph sends
     (VIRAL, TRIAL, FREE, EXPLORATORY...), the product name ("(Free)", "Trial") and the
     seat count (Microsoft's 10,000-seat grants)."""
     part = re.sub(r"\s+", "_", (part_number or "").strip()).upper()

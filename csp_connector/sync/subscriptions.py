@@ -105,10 +105,10 @@ def check_quantity_change(current, new, windows, now, status="active", renewal=N
         )
     elif added:
         last = added + REFUND_WINDOW
-        reason += f" Seats were last added on {day(added)}: they could be removed until {day(last)}."
-    reason += (
-        " Partner Center lets seats be removed only within 7 days (168 hours) of being added."
-    )
+        reason += (
+            f" Seats were last added on {day(added)}: they could be removed until {day(last)}."
+        )
+    reason += " Partner Center lets seats be removed only within 7 days (168 hours) of being added."
     if renewal:
         reason += (
             f" The quantity can be lowered again at renewal, on {day(renewal)}: turn off "

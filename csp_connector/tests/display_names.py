@@ -5,8 +5,6 @@ Odoo's fallback "csp.site.mapping,4" (the model's name and the record's id). Eac
 test makes a record of each of its models and calls :func:`assert_named`; a new model
 without a record in that test fails it, so its display name is checked too."""
 
-import re
-
 
 def csp_models(env, module):
     """The concrete csp.* models `module` defines (not those it only extends)."""

@@ -86,7 +86,8 @@ class TestLicences(CspSandboxCase):
             self.assertTrue(all(sku.assignment_ids.mapped("partner_id")))
         contact = held[0].assignment_ids[0].partner_id
         self.assertGreaterEqual(contact.csp_assignment_count, 1)
-        self.assertEqual(self.customer.csp_licence_count, len(skus))
+        paid = skus.filtered(lambda s: not s.free_kind)  # free, trial, viral: not counted
+        self.assertEqual(self.customer.csp_licence_count, len(paid))
         before = (self.stamps(skus), self.stamps(skus.assignment_ids))
         run = self.sync()
         after = (self.stamps(skus), self.stamps(self.skus().assignment_ids))
@@ -101,7 +102,8 @@ class TestLicences(CspSandboxCase):
         self.sync()
         skus = self.env["csp.subscribed.sku"].search([("partner_id", "=", self.customer.id)])
         self.assertEqual(skus.csp_tenant_id, self.tenant | second)
-        self.assertEqual(self.customer.csp_licence_count, len(skus))
+        paid = skus.filtered(lambda s: not s.free_kind)  # free, trial, viral: not counted
+        self.assertEqual(self.customer.csp_licence_count, len(paid))
         action = self.customer.action_csp_open_licences()
         self.assertEqual(self.env["csp.subscribed.sku"].search(action["domain"]), skus)
 

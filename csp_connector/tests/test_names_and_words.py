@@ -66,7 +66,9 @@ class TestNamesAndWords(CspSandboxCase):
         cls.connection._csp_sync(trigger="manual", modules=["users"])
         run = cls.connection._csp_sync(trigger="manual", modules=["licences"])
         assert run.state == "done", run.message
-        cls.user = new_test_user(cls.env, login="csp_user_nw", groups="csp_connector.group_csp_user")
+        cls.user = new_test_user(
+            cls.env, login="csp_user_nw", groups="csp_connector.group_csp_user"
+        )
         cls.skus = cls.env["csp.subscribed.sku"].search([("csp_tenant_id", "=", cls.tenant.id)])
         cls.subscriptions = cls.env["csp.subscription"].search(
             [("csp_tenant_id", "=", cls.tenant.id)]
@@ -105,7 +107,9 @@ class TestNamesAndWords(CspSandboxCase):
         })  # fmt: skip
         sku = self.skus.filtered(lambda s: not s.free_kind)[:1]
         user = self.env["csp.user.binding"].search([("csp_tenant_id", "=", tenant.id)], limit=1)
-        self.env["csp.licence.assign"].create({"subscribed_sku_id": sku.id, "user_binding_id": user.id})
+        self.env["csp.licence.assign"].create(
+            {"subscribed_sku_id": sku.id, "user_binding_id": user.id}
+        )
         subscription = self.subscriptions[:1]
         self.env["csp.subscription.quantity"].create(
             {"subscription_id": subscription.id, "new_quantity": subscription.quantity + 1}
@@ -115,7 +119,9 @@ class TestNamesAndWords(CspSandboxCase):
         self.assertEqual(mappings[0].display_name, "Ashford & Pike: officeLocation → sites")
         self.assertEqual(mappings[1].display_name, "Do not import (guests)")
         self.assertEqual(mappings[0].filter_ids.display_name, "department equals Sales")
-        self.assertEqual(mappings[0].value_ids.display_name, "Job Position = Seller (members of Sales)")
+        self.assertEqual(
+            mappings[0].value_ids.display_name, "Job Position = Seller (members of Sales)"
+        )
         email = connection.field_mapping_ids.filtered(lambda m: m.azure_field == "mail")
         self.assertEqual(email.display_name, "mail → Email")
         self.assertIn(f"{sku.product_name} (Ashford & Pike)", shown["csp.subscribed.sku"])
@@ -145,9 +151,7 @@ class TestNamesAndWords(CspSandboxCase):
             self.assertRegex(subscription.term_words, r"^\d+ (year|month|day)s?")
             self.assertNotEqual(subscription.billing_cycle_words, subscription.billing_cycle)
             if subscription.commitment_end_date:
-                self.assertEqual(
-                    subscription.renewal_day, subscription.commitment_end_date.date()
-                )
+                self.assertEqual(subscription.renewal_day, subscription.commitment_end_date.date())
         words = set(self.subscriptions.mapped("billing_cycle_words"))
         self.assertTrue(words & {"Monthly", "Yearly"}, words)
 
@@ -159,7 +163,10 @@ class TestNamesAndWords(CspSandboxCase):
         self.assertTrue(all(free.mapped("free_kind")), free.mapped("part_number"))
         Sku = self.env["csp.subscribed.sku"].with_user(self.user)
         mine = [("csp_tenant_id", "=", self.tenant.id)]
-        for action in ("csp_connector.csp_unused_seats_action", "csp_connector.csp_subscribed_sku_action"):
+        for action in (
+            "csp_connector.csp_unused_seats_action",
+            "csp_connector.csp_subscribed_sku_action",
+        ):
             domain = [*default_domain(self.env, action), *mine]
             shown = Sku.search(domain)
             self.assertFalse(shown & free, f"{action} lists free SKUs by default")
@@ -215,8 +222,10 @@ class TestNamesAndWords(CspSandboxCase):
         ):  # fmt: skip
             action = getattr(tenant, method)()
             model = action["res_model"]
-            listed = self.env[model].with_user(self.user).search(
-                [*action["domain"], *default_domain(self.env, xmlid)]
+            listed = (
+                self.env[model]
+                .with_user(self.user)
+                .search([*action["domain"], *default_domain(self.env, xmlid)])
             )
             self.assertEqual(len(listed), count, method)
             self.assertTrue(listed)
@@ -253,8 +262,10 @@ class TestNamesAndWords(CspSandboxCase):
             self.env["csp.sync.run.line"].get_views([(False, "search")])["views"]["search"]["arch"]
         )
         [errors_only] = arch.xpath("//filter[@name='errors']")
-        lines = self.env["csp.sync.run.line"].with_user(self.user).search(
-            [*domain, *safe_eval(errors_only.get("domain"))]
+        lines = (
+            self.env["csp.sync.run.line"]
+            .with_user(self.user)
+            .search([*domain, *safe_eval(errors_only.get("domain"))])
         )
         self.assertEqual(len(lines), 3)
         self.assertEqual(set(lines.mapped("state")), {"error"})
@@ -286,8 +297,10 @@ class TestNamesAndWords(CspSandboxCase):
         action = contact.action_csp_assign_licence()
         self.assertEqual(action["res_model"], "csp.licence.assign")
         self.assertEqual(action["context"]["default_user_binding_id"], binding.id)
-        wizard = self.env["csp.licence.assign"].with_user(self.manager).new(
-            {"user_binding_id": binding.id}
+        wizard = (
+            self.env["csp.licence.assign"]
+            .with_user(self.manager)
+            .new({"user_binding_id": binding.id})
         )
         choices = wizard.allowed_sku_ids.filtered(lambda s: s.unassigned_units and not s.free_kind)
         self.assertTrue(choices, "licences with a free seat to choose from")
@@ -296,7 +309,7 @@ class TestNamesAndWords(CspSandboxCase):
         graph = self.connection._csp_graph(self.connection._csp_http(), ASHFORD)
         self.addCleanup(graph.assign_license, binding.microsoft_id, remove=[sku.sku_id])
         wizard = (
-            self.env["csp.licence.assign"].with_user(self.manager).with_context(action["context"])
+            self.env["csp.licence.assign"].with_user(self.manager).with_context(**action["context"])
             .create({"subscribed_sku_id": sku.id})
         )  # fmt: skip
         wizard.action_assign()

@@ -36,9 +36,11 @@ class CspLicenceAssign(models.TransientModel):
         for wizard in self:
             user = wizard.user_binding_id
             held = set((user.sku_ids or "").lower().split())
-            wizard.allowed_sku_ids = self.env["csp.subscribed.sku"].search(
-                [("csp_tenant_id", "=", user.csp_tenant_id.id), ("removed", "=", False)]
-            ).filtered(lambda sku: sku.sku_id not in held)
+            wizard.allowed_sku_ids = (
+                self.env["csp.subscribed.sku"]
+                .search([("csp_tenant_id", "=", user.csp_tenant_id.id), ("removed", "=", False)])
+                .filtered(lambda sku, held=held: sku.sku_id not in held)
+            )
 
     @api.depends("subscribed_sku_id", "user_binding_id")
     def _compute_display_name(self):

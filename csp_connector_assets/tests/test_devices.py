@@ -15,6 +15,7 @@ from odoo.addons.csp_connector.tests.code_only import (
     models_guarded_by,
 )
 from odoo.addons.csp_connector.tests.common import CspSandboxCase
+from odoo.addons.csp_connector.tests.display_names import assert_named
 
 
 @tagged("post_install", "-at_install")
@@ -255,6 +256,28 @@ class TestDevices(CspSandboxCase):
         self.connection.asset_keep_category = False
         self.sync()
         self.assertEqual(self.equipment(phone).category_id, laptops)
+
+    def test_device_records_are_named_and_the_devices_button_sits_in_the_row(self):
+        self.add_device(deviceName="AP-LT-0100")
+        self.sync()
+        phones = self.Category.create({"name": "Phones"})
+        self.connection.write(
+            {"asset_rule_ids": [(0, 0, {"sequence": 1, "category_id": phones.id,
+                                        "condition_ids": [(0, 0, {
+                                            "field_name": "operatingSystem",
+                                            "operator": "equals", "value": "android"})]})]}
+        )  # fmt: skip
+        self.env["csp.device.import"].create(
+            {"connection_id": self.connection.id, "tenant_id": self.t1.id}
+        )
+        shown = assert_named(self, "csp_connector_assets")
+        self.assertIn(f"AP-LT-0100 ({self.t1.name})", shown["csp.device.binding"])
+        user = new_test_user(self.env, login="csp_user_dev", groups="csp_connector.group_csp_user")
+        tenant = self.t1.with_user(user)
+        arch = tenant.get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertEqual(arch.count("oe_button_box"), 1, "one row of smart buttons")
+        self.assertIn('name="action_open_devices"', arch)
+        self.assertEqual(tenant.device_count, 1)
 
     # -- sites --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from . import test_billing_customer_change
 from . import test_billing_ledger
 from . import test_billing_lifecycle
 from . import test_billing_lines
+from . import test_billing_names
 from . import test_billing_rights
 from . import test_menus
 from . import test_reconciliation

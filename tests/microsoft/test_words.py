@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 from odoo.addons.csp_connector.microsoft import words
-from odoo.addons.csp_connector.sync import licences
+from odoo.addons.csp_connector.sync import licences, users
 
 
 def test_iso_durations_in_words():
@@ -66,8 +66,6 @@ def test_free_trial_and_viral_skus_are_told_apart_from_paid_ones():
 
 
 def test_site_mappings_are_named_for_what_they_map():
-    from odoo.addons.csp_connector.sync import users
-
     assert (
         users.mapping_title(users.KIND_FIELD_SITES, "Contoso", "officeLocation")
         == "Contoso: officeLocation → sites"

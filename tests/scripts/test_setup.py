@@ -256,10 +256,11 @@ def test_a_failed_pip_step_says_which_package_failed_and_why(project, tmp_path):
     output.write_text(
         "Collecting cbor2==5.4.2\n  Downloading cbor2-5.4.2.tar.gz (85 kB)\n"
         "  error: subprocess-exited-with-error\n"
-        "  × Getting requirements to build wheel did not run successfully.\n"
+        "  \u00d7 Getting requirements to build wheel did not run successfully.\n"
         "  ╰─> [3 lines of output]\n"
         "      ModuleNotFoundError: No module named 'pkg_resources'\n"
-        + "  noise\n" * 40
+        + "  noise\n"
+        * 40
         + "ERROR: Failed to build installable wheels for some pyproject.toml based "
         "projects (cbor2)\n"
     )
