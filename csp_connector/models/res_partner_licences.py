@@ -2,7 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Smart buttons: a customer's licences and subscriptions, a contact's licences."""
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 
@@ -31,12 +31,14 @@ class ResPartner(models.Model):
              ("connection_id.manage_licences", "=", True)]
         )  # fmt: skip
 
+    @api.depends_context("uid")
     def _compute_csp_can_assign_licence(self):
         Binding = self.env["csp.user.binding"]
         users = self._csp_licence_users() if Binding.has_access("read") else Binding
         for partner in self:
             partner.csp_can_assign_licence = partner in users.partner_id
 
+    @api.depends_context("uid")
     def _compute_csp_licence_counts(self):
         def counts(model, field, extra=()):
             if not self.env[model].has_access("read"):

@@ -3,7 +3,7 @@
 """ "Create contracts": the sale contracts the billing step will put the mapped
 customers' subscriptions on (billing/contracts.py decides which)."""
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.csp_connector.models.csp_guard import is_code
@@ -200,6 +200,7 @@ class CspTenant(models.Model):
             ("partner_id", "child_of", self.partner_id.commercial_partner_id.ids),
         ]
 
+    @api.depends_context("uid")
     def _compute_contract_count(self):
         Contract = self.env["contract.contract"]
         allowed = Contract.has_access("read")

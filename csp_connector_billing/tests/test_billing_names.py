@@ -46,7 +46,7 @@ class TestBillingNames(BillingSandboxCase):
             "quantity": 1, "currency_id": self.env.company.currency_id.id, "cost_amount": 1.0,
             "amount": 1.0,
         })  # fmt: skip
-        self.env["csp.create.contracts"].with_user(self.accountant).create(
+        self.env["csp.create.contracts"].sudo().create(
             {"connection_id": self.connection.id, "tenant_id": self.tenant.id}
         )
         assert_named(self, "csp_connector_billing")
