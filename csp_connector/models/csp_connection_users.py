@@ -60,6 +60,10 @@ class CspConnection(models.Model):
         string="Licence SKU IDs",
         help="skuIds (GUIDs) separated by spaces, as Microsoft Graph lists them.",
     )
+    user_licence_names = fields.Char(
+        string="Licences Checked", compute="_compute_user_licence_names",
+        help="The licences of the SKU ids above, by their names.",
+    )  # fmt: skip
     user_delta_method = fields.Selection(
         [("mapped", "Only fields that are mapped"), ("all", "All changes")],
         string="Delta Method",
@@ -68,6 +72,15 @@ class CspConnection(models.Model):
         help="Only mapped fields: Graph is asked for (and reports changes of) the "
         "properties the mappings use. All changes: every user property.",
     )
+
+    @api.depends("user_licence_skus")
+    def _compute_user_licence_names(self):
+        names = self.env["csp.sku.name"]._csp_names()
+        for connection in self:
+            skus = (connection.user_licence_skus or "").lower().split()
+            connection.user_licence_names = (
+                ", ".join(names.resolve(sku, None)[0] for sku in skus) or False
+            )
 
     @api.model
     def _csp_sync_steps(self):

@@ -53,8 +53,8 @@ class CspSubscription(models.Model):
     term_duration = fields.Char(
         string="Term (Microsoft)", readonly=True, help="ISO 8601 duration, e.g. P1Y or P1M."
     )
-    billing_cycle_words = fields.Char(string="Billing Cycle", compute="_compute_words")
-    term_words = fields.Char(string="Term", compute="_compute_words")
+    billing_cycle_words = fields.Char(string="Billing Cycle", compute="_compute_words", store=True)
+    term_words = fields.Char(string="Term", compute="_compute_words", store=True)
     unit_type = fields.Char(readonly=True)
     promotion_id = fields.Char(string="Promotion Id", readonly=True)
     product_type = fields.Char(readonly=True)

@@ -134,6 +134,9 @@ class TestNamesAndWords(CspSandboxCase):
         self.assertTrue(held)
         self.assertEqual(user.licence_names, ", ".join(sorted(held.mapped("product_name"))))
         self.assertNotRegex(user.licence_names, GUID)
+        # the connection's licence check, typed as SKU ids, shown by name
+        self.connection.write({"user_licence_rule": "include", "user_licence_skus": held[0].sku_id})
+        self.assertEqual(self.connection.user_licence_names, held[0].product_name)
         log = self.env["csp.request.log"].search(
             [("connection_id", "=", self.connection.id), ("tenant_id", "=", ASHFORD),
              ("url", "ilike", "/subscriptions")], limit=1,

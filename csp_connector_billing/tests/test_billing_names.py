@@ -61,7 +61,9 @@ class TestBillingNames(BillingSandboxCase):
         self.assertIn("action_open_contracts", boxes[0].xpath(".//button/@name"))
         self.assertEqual(tenant.contract_count, 2)
         action = tenant.action_open_contracts()
-        contracts = self.env["contract.contract"].with_user(self.accountant).search(action["domain"])
+        contracts = (
+            self.env["contract.contract"].with_user(self.accountant).search(action["domain"])
+        )
         self.assertEqual(contracts, self.contract | self.yearly)
         # a CSP manager without accounting rights: no count, and the button refuses
         manager = self.tenant.with_user(self.manager)
