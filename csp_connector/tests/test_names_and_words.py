@@ -21,6 +21,7 @@ from .display_names import assert_named
 
 ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1: reseller, consent, subscriptions
 PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # 2 seats, every window closed
+ANNUAL = "d8f33418-f3d4-4711-9804-f92283868a29"  # 1 seat, no window
 GUID = re.compile(r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}", re.IGNORECASE)
 
 
@@ -157,6 +158,17 @@ class TestNamesAndWords(CspSandboxCase):
                 self.assertEqual(subscription.renewal_day, subscription.commitment_end_date.date())
         words = set(self.subscriptions.mapped("billing_cycle_words"))
         self.assertTrue(words & {"Monthly", "Yearly"}, words)
+
+    def test_a_change_of_seats_in_words(self):
+        subscription = self.subscriptions.filtered(lambda s: s.microsoft_id == ANNUAL)
+        before = subscription.quantity
+        subscription.with_user(self.manager)._csp_set_quantity(before + 1)
+        change = subscription.change_ids.sorted("id")[-1]
+        self.assertEqual(change.kind_words, "Seats added")
+        self.assertEqual(
+            change.display_name,
+            f"{subscription.display_name}: Seats added, {change.changed_at.date().isoformat()}",
+        )
 
     # -- free SKUs ----------------------------------------------------------------------
 
