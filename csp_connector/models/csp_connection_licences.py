@@ -161,12 +161,12 @@ class CspTenant(models.Model):
     subscription_count = fields.Integer(compute="_compute_licence_counts")
 
     def _compute_licence_counts(self):
-        """Licences paid for (as the Licences list shows by default) and subscriptions
-        still in Microsoft, per tenant."""
+        """Licences and subscriptions paid for and still in Microsoft (as their lists
+        show by default), per tenant."""
         counts = {}
         for model, key, extra in (
             ("csp.subscribed.sku", "licence_count", [("free_kind", "=", False)]),
-            ("csp.subscription", "subscription_count", []),
+            ("csp.subscription", "subscription_count", [("free_kind", "=", False)]),
         ):
             groups = self.env[model]._read_group(
                 [("csp_tenant_id", "in", self.ids), ("removed", "=", False), *extra],

@@ -53,6 +53,12 @@ class CspSubscription(models.Model):
     term_duration = fields.Char(
         string="Term (Microsoft)", readonly=True, help="ISO 8601 duration, e.g. P1Y or P1M."
     )
+    free_kind = fields.Selection(
+        licence_rules.FREE_KINDS, string="Free / Trial", compute="_compute_free_kind",
+        store=True, index=True,
+        help="A subscription of one of Microsoft's free, trial or self-service (viral) SKUs "
+        "(often 10,000 seats nobody paid for): left out of the lists' seat totals by default.",
+    )  # fmt: skip
     billing_cycle_words = fields.Char(string="Billing Cycle", compute="_compute_words", store=True)
     term_words = fields.Char(string="Term", compute="_compute_words", store=True)
     unit_type = fields.Char(readonly=True)
@@ -121,6 +127,16 @@ class CspSubscription(models.Model):
             "next_term_instructions", "refundable_details", "subscribed_sku_id",
             "changed_at", "pending_quantity", "pending_since", "date_problem",
         }  # fmt: skip
+
+    @api.depends(
+        "subscribed_sku_id.free_kind", "offer_name", "friendly_name", "quantity", "billing_cycle"
+    )
+    def _compute_free_kind(self):
+        for record in self:
+            record.free_kind = licence_rules.subscription_free_kind(
+                record.offer_name or record.friendly_name, record.quantity,
+                record.billing_cycle, record.subscribed_sku_id.free_kind,
+            )  # fmt: skip
 
     @api.depends("billing_cycle", "term_duration")
     def _compute_words(self):

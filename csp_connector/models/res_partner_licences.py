@@ -51,7 +51,9 @@ class ResPartner(models.Model):
         skus = counts(
             "csp.subscribed.sku", "partner_id", [("removed", "=", False), ("free_kind", "=", False)]
         )
-        subscriptions = counts("csp.subscription", "partner_id", [("removed", "=", False)])
+        subscriptions = counts(
+            "csp.subscription", "partner_id", [("removed", "=", False), ("free_kind", "=", False)]
+        )
         held = counts("csp.licence.assignment", "partner_id")
         for partner in self:
             partner.csp_licence_count = skus.get(partner.id, 0)

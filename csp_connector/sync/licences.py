@@ -144,6 +144,15 @@ def free_kind(part_number, product_name=None, enabled_units=None, is_trial=False
     return None
 
 
+def subscription_free_kind(name, quantity, billing_cycle, sku_kind=None):
+    """A Partner Center subscription's kind: its licence's (a free SKU), else from its
+    name, and Microsoft's 10,000-seat grants, which have no billing cycle."""
+    if sku_kind:
+        return sku_kind
+    unbilled = (billing_cycle or "none").strip().lower() in ("none", "")
+    return free_kind(None, name, quantity if unbilled else None)
+
+
 def unassigned_units(enabled, consumed):
     """Seats paid for and not assigned (never negative: Graph may report more consumed
     than enabled while seats are being removed)."""

@@ -194,6 +194,13 @@ class TestNamesAndWords(CspSandboxCase):
         self.assertTrue(Sku.search([*with_free, *mine]) & free)
         search = etree.fromstring(Sku.get_views([(False, "search")])["views"]["search"]["arch"])
         self.assertTrue(search.xpath("//filter[@name='free']"))
+        # their subscriptions too: the list's seat total leaves the free grants out
+        grants = self.subscriptions.filtered(lambda s: s.quantity >= 10000)
+        self.assertTrue(grants and all(grants.mapped("free_kind")))
+        Subscription = self.env["csp.subscription"].with_user(self.user)
+        domain = [*default_domain(self.env, "csp_connector.csp_subscription_action"), *mine]
+        self.assertFalse(Subscription.search(domain) & grants)
+        self.assertTrue(Subscription.search(domain))
         # the customer's "Licences" button counts paid licences only
         paid = self.skus.filtered(lambda s: not s.free_kind and not s.removed)
         self.assertEqual(self.customer.with_user(self.user).csp_licence_count, len(paid))

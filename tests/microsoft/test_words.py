@@ -100,3 +100,15 @@ def test_each_distinct_error_once_with_where_it_happened():
     many = [(f"error {n}", "") for n in range(25)]
     lines = words.distinct_messages(many, limit=20)
     assert len(lines) == 21 and lines[-1].startswith("… and 5 other errors")
+
+
+def test_free_subscriptions_are_told_apart():
+    # Microsoft's free grant: 10,000 seats, no billing cycle
+    assert licences.subscription_free_kind("Microsoft Fabric (Free)", 10000, "none") == "free"
+    assert licences.subscription_free_kind("Teams Exploratory", 10000, "none") == "free"
+    assert licences.subscription_free_kind("Something", 10000, None) == "free"
+    # its licence's kind wins
+    assert licences.subscription_free_kind("Power Apps", 25, "monthly", "viral") == "viral"
+    # a large paid subscription is billed: paid
+    assert licences.subscription_free_kind("Microsoft 365 E3", 12000, "monthly") is None
+    assert licences.subscription_free_kind("Microsoft 365 E3", 30, "annual") is None
