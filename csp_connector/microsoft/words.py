@@ -62,21 +62,6 @@ CAPABILITY_STATUSES = {
     "lockedout": "Locked out",
 }
 
-# Partner Center's unitType / productType ids
-UNIT_TYPES = {
-    "licenses": "Licences",
-    "licence": "Licences",
-    "license": "Licences",
-    "usage-based": "Usage-based",
-    "none": "None",
-}
-PRODUCT_TYPES = {
-    "onlineservices": "Online services",
-    "azure": "Azure",
-    "software": "Software",
-    "onlineservicesnce": "Online services (new commerce)",
-}
-
 
 def _key(text):
     return re.sub(r"[\s_-]+", "", text).lower()
@@ -106,14 +91,6 @@ def billing_cycle(text):
 
 def capability_status(text):
     return _words(CAPABILITY_STATUSES, text)
-
-
-def unit_type(text):
-    return _words(UNIT_TYPES, text)
-
-
-def product_type(text):
-    return _words(PRODUCT_TYPES, text)
 
 
 def seat_change(old, new):

@@ -29,8 +29,6 @@ def test_enums_in_words():
     assert words.billing_cycle("biMonthly") == "Bi monthly"
     assert words.capability_status("LockedOut") == "Locked out"
     assert words.capability_status("Enabled") == "Enabled"
-    assert words.unit_type("Licenses") == "Licences"
-    assert words.product_type("OnlineServicesNCE") == "Online services (new commerce)"
     assert words.billing_cycle(None) == ""
 
 
