@@ -82,6 +82,7 @@ PYTHON
 odoo_run() {  # $1: what (install or update), the rest: Odoo's options
     local what=$1 log="$WORK/$1.log"
     shift
+    : >"$log"  # Odoo appends to its log file: a former run's warnings are not this one's
     if ! "$PY" -m odoo -c "$CONF" -d "$DB" "$@" --stop-after-init --log-level=info --logfile="$log"; then
         tail -n 40 "$log" >&2
         echo "make test: the $what failed (log above)." >&2

@@ -40,7 +40,8 @@ class CspSyncRun(models.Model):
     trigger = fields.Selection(
         [("cron", "Scheduled"), ("manual", "Sync now")], required=True, readonly=True
     )
-    steps = fields.Char(readonly=True)  # CspStep codes, comma-separated
+    steps = fields.Char(string="Step Codes", readonly=True)  # CspStep codes, comma-separated
+    steps_words = fields.Char(string="Steps", compute="_compute_steps_words")
     csp_tenant_id = fields.Many2one(
         "csp.tenant",
         string="Only Tenant",
@@ -105,6 +106,14 @@ class CspSyncRun(models.Model):
                 continue
             # the same words as the bus tells the open forms (csp_sync_run_live)
             run.progress = run._csp_progress_text()
+
+    @api.depends("steps")
+    def _compute_steps_words(self):
+        """The run's steps by their labels ("Users, Licences"), not their codes."""
+        labels = dict(self.env["csp.sync.run.line"]._csp_step_selection())
+        for run in self:
+            codes = [code for code in (run.steps or "").split(",") if code]
+            run.steps_words = ", ".join(labels.get(code, code) for code in codes) or False
 
     @api.depends("connection_id", "started")
     def _compute_display_name(self):

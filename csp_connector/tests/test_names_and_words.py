@@ -259,8 +259,11 @@ class TestNamesAndWords(CspSandboxCase):
 
     def test_a_run_shows_each_distinct_error_once_and_its_error_lines(self):
         run = code_env(self.env["csp.sync.run"]).create(
-            {"connection_id": self.connection.id, "trigger": "manual"}
+            {"connection_id": self.connection.id, "trigger": "manual", "steps": "users,licences"}
         )
+        labels = dict(self.env["csp.sync.run.line"]._csp_step_selection())
+        self.assertEqual(run.steps_words, f"{labels['users']}, {labels['licences']}")
+        self.assertNotIn("users", run.steps_words)
         other = self.connection.tenant_ids.filtered(lambda t: t != self.tenant)[:2]
         consent = "The tenant has not granted admin consent."
         Line = code_env(self.env["csp.sync.run.line"])
