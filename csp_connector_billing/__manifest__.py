@@ -18,6 +18,7 @@
         "views/reconciliation_report.xml",
         "views/create_contracts_views.xml",
         "views/account_move_views.xml",
+        "views/price_views.xml",
         "views/menus.xml",
         "data/ir_cron.xml",
     ],

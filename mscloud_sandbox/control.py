@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
-from . import errors
+from . import errors, pricing
 from .clock import Clock
 from .faults import FaultRule
 from .generate import build_world
@@ -458,6 +458,7 @@ url_map = Map(
         Rule("/state", endpoint=state, methods=["GET"]),
         Rule("/clock", endpoint=clock, methods=["GET", "POST"]),
         Rule("/reset", endpoint=reset, methods=["POST"]),
+        Rule("/pricing", endpoint=pricing.control, methods=["GET", "PATCH"]),
         Rule("/faults", endpoint=faults, methods=["GET", "POST", "DELETE"]),
         Rule("/signing-keys/rotate", endpoint=rotate_signing_key, methods=["POST"]),
         Rule("/faults/<int:rule_id>", endpoint=fault, methods=["DELETE"]),

@@ -36,6 +36,7 @@ def connection_values(state, **extra):
         "login_endpoint": state["urls"]["login"],
         "partner_center_endpoint": state["urls"]["partner_center"],
         "graph_endpoint": state["urls"]["graph"],
+        "pricing_endpoint": state["urls"]["pricing"],
         "ca_bundle_path": state["ca_path"],
     }
     values.update(extra)

@@ -69,6 +69,8 @@ class Exchange:
     error: str | None = None
     _request_body: object = field(default=None, repr=False)
     _response: object = field(default=None, repr=False)
+    # a streamed answer's body is the caller's to read (a file of any size): not kept
+    streamed: bool = False
 
     def request_text(self):
         body = self._request_body
@@ -79,7 +81,11 @@ class Exchange:
         return redact.redact_text(body)
 
     def response_text(self):
-        return redact.redact_text(self._response.text) if self._response is not None else ""
+        if self._response is None:
+            return ""
+        if self.streamed and self._response.status_code < 400:
+            return "(streamed: the body is read by the caller, not kept)"
+        return redact.redact_text(self._response.text)
 
 
 class MicrosoftHttp:
@@ -151,12 +157,15 @@ class MicrosoftHttp:
         request_id=None,
         auth=None,
         reauth=None,
+        stream=False,
     ):
         """Send a request with retries; return the final ``requests.Response``.
 
         ``auth`` is a callable returning headers (a fresh bearer token) for each call.
         ``reauth`` (optional) returns headers with a newly acquired token: a 401 to a
         call made with a cached token is sent once more with it before it counts.
+        ``stream``: a successful answer's body is left unread for the caller to stream
+        (``response.raw``, ``iter_lines``; a file of any size), and not kept in the log.
         Raises :class:`errors.MicrosoftError` subclasses: TransportError when no answer
         came, ThrottledError when 429 outlasted ``max_wait``, and (when
         ``raise_for_status``) an error built from Microsoft's body for any 4xx/5xx.
@@ -177,14 +186,16 @@ class MicrosoftHttp:
 
         def report(**outcome):
             self._report(service, tenant, method, url, attempt, request_id, started,
-                         body=body, **outcome)  # fmt: skip
+                         body=body, streamed=stream, **outcome)  # fmt: skip
 
         while True:
             attempt += 1
             timeout = self._call_timeout(service, url)
             started = time.monotonic()
             try:
-                response = self._send(method, url, sent_headers, params, json, data, timeout)
+                response = self._send(
+                    method, url, sent_headers, params, json, data, timeout, stream
+                )
             except requests.RequestException as exc:
                 self._raise_if_cut(exc, timeout, service, url, report)
                 failures += 1
@@ -255,7 +266,7 @@ class MicrosoftHttp:
             raise self._out_of_time(service, url)
         return min(self.timeout, left)
 
-    def _send(self, method, url, headers, params, json, data, timeout):
+    def _send(self, method, url, headers, params, json, data, timeout, stream=False):
         started = time.monotonic()
         try:
             return self.session.request(
@@ -268,6 +279,7 @@ class MicrosoftHttp:
                 timeout=timeout,
                 verify=self.verify,
                 allow_redirects=False,
+                stream=stream,
             )
         finally:
             if self.clock is not None:  # the longest answer of the step so far
@@ -424,6 +436,7 @@ class MicrosoftHttp:
         response=None,
         error=None,
         body=None,
+        streamed=False,
     ):
         if self.on_exchange is None:
             return
@@ -441,6 +454,7 @@ class MicrosoftHttp:
                 error=error,
                 _request_body=body,
                 _response=response,
+                streamed=streamed,
             )
         )
 

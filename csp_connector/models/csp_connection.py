@@ -29,6 +29,7 @@ ENDPOINT_FIELDS = (
     "login_endpoint",
     "partner_center_endpoint",
     "graph_endpoint",
+    "pricing_endpoint",
     "ca_bundle_path",
 )
 
@@ -109,6 +110,11 @@ class CspConnection(models.Model):
         default="https://api.partnercenter.microsoft.com", required=True
     )
     graph_endpoint = fields.Char(default="https://graph.microsoft.com", required=True)
+    pricing_endpoint = fields.Char(
+        string="Pricing Endpoint",
+        default="https://api.partner.microsoft.com",
+        help="Partner Center's pricing API (price sheets).",
+    )
     can_edit_endpoints = fields.Boolean(compute="_compute_can_edit_endpoints")
     ca_bundle_path = fields.Char(
         string="CA Bundle",
@@ -357,6 +363,7 @@ class CspConnection(models.Model):
                 "login": self.login_endpoint,
                 "partnercenter": self.partner_center_endpoint,
                 "graph": self.graph_endpoint,
+                "pricing": self.pricing_endpoint,
             },
             ca_bundle=self.ca_bundle_path or None,
             on_exchange=recorder.add,
@@ -407,12 +414,19 @@ class CspConnection(models.Model):
 
     def _csp_partner_center(self, http):
         """A Partner Center client using the stored sign-in (refreshed silently)."""
+        token = self._csp_delegated_token(http)
+        return PartnerCenter(http, token, fresh_token=lambda: token(force_refresh=True))
+
+    def _csp_delegated_token(self, http, scopes=(auth.PARTNER_CENTER_SCOPE,)):
+        """``token(force_refresh=False)``: an access token of the stored Partner Center
+        sign-in (app+user) for ``scopes``, redeemed silently from its refresh token; any
+        API that takes the partner's signed-in user (Partner Center, its pricing API)."""
         cache = auth.load_cache(self.sudo().token_cache)
         app = self._csp_pc_app(http, cache)
 
         def token(force_refresh=False):
             try:
-                result = auth.silent_token(app, force_refresh=force_refresh)
+                result = auth.silent_token(app, scopes=scopes, force_refresh=force_refresh)
             except errors.AuthError as exc:
                 exc.signin = True  # the stored Partner Center sign-in no longer works
                 self._csp_authorization_lost(exc)
@@ -422,7 +436,7 @@ class CspConnection(models.Model):
                 cache.has_state_changed = False
             return result["access_token"]
 
-        return PartnerCenter(http, token, fresh_token=lambda: token(force_refresh=True))
+        return token
 
     def _csp_graph(self, http, tenant_id=None):
         """Graph with an app-only token of the GDAP app in `tenant_id` (default: partner)."""

@@ -9,3 +9,6 @@ from . import csp_subscription_change
 from . import csp_billing_reconciliation
 from . import account_move
 from . import display_names
+from . import csp_price
+from . import csp_price_change
+from . import csp_connection_prices

@@ -172,6 +172,8 @@ class CspTenant(models.Model):
         for subscription in subscriptions:
             if subscription._csp_link_product():
                 counters["updated"] += 1
+        # Microsoft's cost and list price from the stored price sheet (the prices step)
+        subscriptions._csp_apply_prices(fields.Date.context_today(self))
         if connection.billing_mode == "lines":
             self._csp_billing_lines(subscriptions, counters, messages)
         elif self.last_error_step == CONTRACT_ERROR:  # no line added: no contract used
