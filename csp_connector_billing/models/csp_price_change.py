@@ -79,7 +79,9 @@ class CspPriceChange(models.Model):
         invoice has reached its date (never a period already invoiced); the contract's
         chatter says old and new price and why. Returns the lines changed."""
         changed = self.env["contract.line"]
-        for change in self.filtered(lambda c: c.state == "waiting"):
+        waiting = self.filtered(lambda c: c.state == "waiting")
+        # oldest first: a later price wins over an earlier one on the same line
+        for change in waiting.sorted(lambda c: (c.effective_date, c.id)):
             line = change.subscription_id.contract_line_id
             if not line:
                 change.write({"state": "done", "reason": self.env._("No contract line.")})

@@ -11,3 +11,4 @@ from . import test_billing_rights
 from . import test_menus
 from . import test_reconciliation
 from . import test_reconciliation_billed
+from . import test_prices
