@@ -12,3 +12,4 @@ from . import test_menus
 from . import test_reconciliation
 from . import test_reconciliation_billed
 from . import test_prices
+from . import test_prices_rights
