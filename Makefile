@@ -4,7 +4,8 @@
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 ADDONS := csp_connector csp_connector_billing csp_connector_assets
 
-.PHONY: help demo test lint format bench-users bench-assets bench-licences bench-billing
+.PHONY: help demo test lint format bench-users bench-assets bench-licences bench-billing \
+	bench-prices
 
 help:
 	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
@@ -19,6 +20,7 @@ help:
 	@echo "make bench-licences   licences benchmark (200 customers x 10 subscriptions)"
 	@echo "make bench-billing    contract invoicing with pro-rata lines against without"
 	@echo "                      (500 customers x 10 subscriptions, 5% changed mid-cycle)"
+	@echo "make bench-prices     a 100,000-row price sheet imported, then again unchanged"
 
 demo:
 	@bash scripts/demo.sh
@@ -43,6 +45,9 @@ bench-licences:
 
 bench-billing:
 	@bash scripts/bench_billing.sh
+
+bench-prices:
+	@bash scripts/bench_prices.sh
 
 lint:
 	$(PYTHON) -m ruff check .

@@ -180,8 +180,10 @@ class CspConnection(models.Model):
         return counters
 
     def _csp_import_sheet(self, sheets, timeline, counters, messages):
+        # a benchmark follows the import batch by batch (its memory, see bench_prices)
+        progress = self.env.context.get("csp_price_progress")
         found, bad = self.env["csp.price"]._csp_import(
-            self, sheets.rows(self.price_market, timeline)
+            self, sheets.rows(self.price_market, timeline), progress=progress
         )
         for name in ("created", "updated", "deactivated"):
             counters[name] += found[name]
