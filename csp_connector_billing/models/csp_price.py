@@ -8,10 +8,17 @@ import datetime as dt
 from collections import namedtuple
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from ..billing import prices as price_rules
 
 BATCH = 1000
+# the columns _csp_values gives, in the order _csp_insert writes them
+INSERTED = (
+    "market", "currency_code", "product_code", "sku_code", "title", "term", "billing_plan",
+    "unit_price", "erp_price", "date_start", "date_end", "change_indicator", "fingerprint",
+    "removed", "removed_date",
+)  # fmt: skip
 Candidate = namedtuple("Candidate", "start end removed record")  # what in_force reads
 
 
@@ -118,11 +125,41 @@ class CspPrice(models.Model):
             Price.browse(rid).write(values)
             counters["updated"] += 1
         if new:
-            created = Price.create(new)
-            seen.update(created.ids)
+            self.env.flush_all()
+            created = self._csp_insert(connection, new)
+            seen.update(created)
             counters["created"] += len(created)
         self.env.flush_all()
         self.env.invalidate_all()  # a 100,000-row sheet must not fill the cache
+
+    @api.model
+    def _csp_insert(self, connection, values_list):
+        """New rows with one SQL ``INSERT`` per batch, as the ORM would write them (plain
+        rows: no computed field but the company, no default, no ``create()`` override;
+        the create and write stamps); returns their ids. The ORM's create of 100,000
+        rows costs several times the whole import otherwise."""
+        names = ["connection_id", "key", *INSERTED, "company_id"]
+        fields_ = [self._fields[name] for name in names]
+        company = connection.company_id.id
+        now, uid = self.env.cr.now(), self.env.uid
+        rows = [
+            SQL("(%s)", SQL(", ").join([
+                *(field.convert_to_column_insert(
+                    company if field.name == "company_id" else values[field.name], self, values)
+                  for field in fields_),
+                uid, now, uid, now,
+            ]))
+            for values in values_list
+        ]  # fmt: skip
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO csp_price (%s, create_uid, create_date, write_uid, write_date)"
+                " VALUES %s RETURNING id",
+                SQL(", ").join(SQL.identifier(name) for name in names),
+                SQL(", ").join(rows),
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
     def _csp_values(self, row):
