@@ -10,7 +10,8 @@ run is the prices step importing it into an empty price table, then the same ste
 with nothing changed. Figures: time, rows per second, peak RSS, the RSS growth from 10%
 to 100% of the file, rows written by the re-import, the median ratio of import to
 baseline and its spread. Targets: RSS growth under 100 MB, a re-import writing 0 rows,
-every row imported. JSON in CSP_BENCH_OUT.
+every row imported. JSON in CSP_BENCH_OUT. CSP_BENCH_PROFILE=<words> profiles the runs
+whose label holds them (e.g. "import 1").
 """
 
 # ruff: noqa: F821 - `env` is provided by `odoo shell`
@@ -77,7 +78,7 @@ def measured(connection, label, memory=None):
     env.cr.commit()
     figures = bench.timed_run(
         env, connection, label, ["prices"], ("csp_price", "csp_price_change"),
-        message="always",
+        message="always", profile_lines=(40, 30),
     )  # fmt: skip
     return figures
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from odoo.tests import tagged
 
+from odoo.addons.csp_connector.models.csp_guard import code_env
 from odoo.addons.csp_connector_billing.billing import prices as price_rules
 
 from .common import BillingInvoicingCase
@@ -237,6 +238,8 @@ class TestPrices(BillingInvoicingCase):
         invoiced = self.env["account.move.line"].search([("contract_line_id", "=", line.id)])
         self.assertTrue(invoiced)
         self.assertEqual(set(invoiced.mapped("price_unit")), {20.0})
+        # Microsoft's names are text: escaped on the chatter
+        code_env(e5).write({"friendly_name": "E5 <img src=x onerror=alert(1)>"})
         self.subscriptions._csp_apply_prices(start)
         self.assertEqual(change.state, "done")
         self.assertAlmostEqual(line.price_unit, change.new_list)
@@ -247,3 +250,5 @@ class TestPrices(BillingInvoicingCase):
         self.assertIn(f"20.00 → {change.old_cost:.2f}", notes[0].body)
         self.assertIn(f"{change.old_cost:.2f} → {change.new_list:.2f}", notes[-1].body)
         self.assertIn("follows Microsoft's list price", notes[-1].body)
+        self.assertIn("E5 &lt;img", notes[-1].body)
+        self.assertNotIn("<img", notes[-1].body)
