@@ -111,7 +111,6 @@ class CspConnection(models.Model):
     )
     graph_endpoint = fields.Char(default="https://graph.microsoft.com", required=True)
     pricing_endpoint = fields.Char(
-        string="Pricing Endpoint",
         default="https://api.partner.microsoft.com",
         help="Partner Center's pricing API (price sheets).",
     )

@@ -32,7 +32,6 @@ class CspConnection(models.Model):
         "Cost and list price from it.",
     )
     price_market = fields.Char(
-        string="Price Market",
         size=2,
         default="US",
         help="The two-letter market whose price sheet prices your subscriptions (GB, US, "
@@ -40,7 +39,6 @@ class CspConnection(models.Model):
     )
     price_currency_id = fields.Many2one(
         "res.currency",
-        string="Price Currency",
         compute="_compute_price_currency_id",
         store=True,
         readonly=False,
