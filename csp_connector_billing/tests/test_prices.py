@@ -160,6 +160,23 @@ class TestPrices(BillingInvoicingCase):
         self.assertFalse(any(self.prices(product_code=E5).mapped("removed")))
         self.assertTrue(self.prices(product_code=F3))
 
+    def test_a_refused_price_sheet_is_explained_and_changes_nothing(self):
+        self.import_prices()
+        costs = self.subscriptions.mapped("cost_price")
+        self.sandbox.fault(service="pricing", status=403, times=1)
+        try:
+            line = self.import_prices()
+        finally:
+            self.sandbox.control("DELETE", "/faults")
+        self.assertEqual(line.state, "error")
+        self.assertIn("refused to show the price sheet", line.message)
+        self.assertIn("Admin agent, Sales agent or Billing admin", line.message)
+        self.assertEqual(self.subscriptions.mapped("cost_price"), costs)
+        self.assertTrue(self.connection.price_import_requested, "asked again at the next run")
+        # the next run imports it
+        self.assertEqual(self.import_prices().state, "done")
+        self.assertFalse(self.connection.price_import_requested)
+
     # -- next month ----------------------------------------------------------------------
 
     def test_upcoming_changes_and_the_three_policies(self):
