@@ -173,6 +173,19 @@ class CspConnection(models.Model):
                     lines=lines,
                 )
             )
+        company_currency = self.company_id.currency_id
+        if self.price_currency_id and self.price_currency_id != company_currency:
+            messages.append(
+                self.env._(
+                    "The %(market)s price sheet is in %(sheet)s while %(company)s keeps its "
+                    "books in %(books)s: costs and list prices are taken as they are, not "
+                    "converted. Choose the market of your Partner Center billing profile.",
+                    market=self.price_market,
+                    sheet=self.price_currency_id.name,
+                    company=self.company_id.name,
+                    books=company_currency.name,
+                )
+            )
         if messages:
             counters["message"] = "\n".join(messages)
         return counters

@@ -107,11 +107,14 @@ class TestPrices(BillingInvoicingCase):
         self.assertAlmostEqual(bc.cost_price, self.row_price(bc).unit_price)
         self.assertEqual(self.row_price(bc).billing_plan, "Annual")
 
+        books = self.connection.company_id.currency_id.name
+        self.assertEqual("not converted" in line.message, books != "GBP", line.message)
         self.connection.write({"price_market": "us"})
         self.assertEqual(self.connection.price_market, "US")
         self.assertEqual(self.connection.price_currency_id.name, "USD")
         line = self.import_prices()
         self.assertEqual(line.state, "done", line.message)
+        self.assertEqual("not converted" in line.message, books != "USD", line.message)
         us_cost = self.row_price(e5, "US").unit_price
         self.assertEqual(set(self.prices("US").mapped("currency_code")), {"USD"})
         self.assertNotEqual(us_cost, gb_cost)
