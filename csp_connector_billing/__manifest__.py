@@ -19,6 +19,7 @@
         "views/create_contracts_views.xml",
         "views/account_move_views.xml",
         "views/price_views.xml",
+        "views/azure_views.xml",
         "views/menus.xml",
         "data/ir_cron.xml",
     ],

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
-from . import errors, identity, invoices, tokens, unbilled
+from . import errors, identity, invoices, tokens, unbilled, usage_exports
 from .clock import Clock
 from .faults import BEFORE_KEY, FaultSet, aadsts_error, reshape_body, service_error
 from .tls import LocalTLS
@@ -28,6 +28,8 @@ from .tls import LocalTLS
 # changes (unbilled.py): its routes join Partner Center's and the control API's here.
 unbilled.register()
 invoices.register()
+# the usage exports' control route (usage_exports.py)
+usage_exports.register()
 
 # first path segment -> (service name, module serving it)
 PREFIXES = {

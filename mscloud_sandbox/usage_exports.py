@@ -13,7 +13,9 @@ identifiers are sandbox values in Microsoft's formats, not real catalogue entrie
 """
 
 import base64
+import dataclasses
 import gzip
+import io
 import hashlib
 import hmac
 import json
@@ -22,7 +24,7 @@ import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from werkzeug.routing import Map, Rule
@@ -219,6 +221,23 @@ BASIC_ATTRIBUTES = (
 
 
 @dataclass
+class Behaviour:
+    """What the next exports do (the control API's ``/usage-exports``): how many polls
+    answer ``running`` and the Retry-After they give, and the failure states Microsoft
+    documents: a failed operation, a SAS token already expired, a blob cut short.
+    ``copies``: each metered resource repeated this many times (a Microsoft-sized file
+    for a benchmark); ``lines_per_blob``: records per blob."""
+
+    running_polls: int = POLLS_WHILE_RUNNING
+    retry_after: int = int(RETRY_AFTER_SECONDS)
+    fail: str = ""  # the failed operation's message (empty: exports succeed)
+    sas_expired: bool = False
+    cut_blob: int | None = None  # index of the blob served cut short
+    copies: int = 1
+    lines_per_blob: int = LINES_PER_BLOB
+
+
+@dataclass
 class Export:
     """One export operation and, once it has run, its manifest and blobs."""
 
@@ -231,12 +250,15 @@ class Export:
     attribute_set: str
     polls: int = 0
     manifest: dict | None = None
-    blobs: list = field(default_factory=list)  # gzip bytes, one per blob
+    # each blob's recipe: ((tenant id, day), ...) whose records it holds, made on demand
+    blobs: list = field(default_factory=list)
+    behaviour: Behaviour = field(default_factory=Behaviour)
 
 
 @dataclass
 class ExportState:
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    behaviour: Behaviour = field(default_factory=Behaviour)
     exports: dict = field(default_factory=dict)  # operation id -> Export
     manifests: dict = field(default_factory=dict)  # manifest id -> Export
     blobs: dict = field(default_factory=dict)  # blob path -> (Export, index)
@@ -295,8 +317,9 @@ class AzureResource:
     region: str
 
 
-def _customer_estate(world, tenant):
-    """The customer's Azure plan, Azure subscription and metered resources."""
+def _customer_estate(world, tenant, copies=1):
+    """The customer's Azure plan, Azure subscription and metered resources (each one
+    ``copies`` times, under its own name)."""
     rng = random.Random(f"{world.seed}:estate:{tenant.id}")
     plan_id, entitlement = _uuid(rng), _uuid(rng)
     region, location = REGIONS.get(tenant.country, REGIONS["US"])
@@ -309,6 +332,10 @@ def _customer_estate(world, tenant):
             f"{meter.provider}/{meter.resource_type}/{name}"
         )
         resources.append(AzureResource(meter, group, uri, location, region))
+        resources.extend(
+            AzureResource(meter, group, f"{uri}-{copy}", location, region)
+            for copy in range(1, max(copies, 1))
+        )
     return plan_id, entitlement, resources
 
 
@@ -404,26 +431,121 @@ def _record(world, tenant, export, estate, resource, day):
     }
 
 
-def usage_records(world, export):
-    """Every usage line of an export, in a stable order."""
+def _units(world, export):
+    """((tenant, day), number of records) of an export, in a stable order."""
     first, _, last_usage = export.period
-    records = []
     for tenant in azure_customers(world):
-        estate = _customer_estate(world, tenant)
+        count = len(_customer_estate(world, tenant, export.behaviour.copies)[2])
         for day in _days(first, last_usage):
-            for resource in estate[2]:
-                records.append(_record(world, tenant, export, estate, resource, day))
+            yield (tenant.id, day), count
+
+
+def _unit_records(world, export, unit):
+    tenant_id, day = unit
+    tenant = world.tenant(tenant_id)
+    estate = _customer_estate(world, tenant, export.behaviour.copies)
+    records = [_record(world, tenant, export, estate, resource, day) for resource in estate[2]]
     if export.attribute_set == "basic":
         records = [{k: r[k] for k in BASIC_ATTRIBUTES} for r in records]
     return records
 
 
-def _blobs(records):
-    chunks = [records[i : i + LINES_PER_BLOB] for i in range(0, len(records), LINES_PER_BLOB)]
-    return [
-        gzip.compress("".join(json.dumps(r) + "\n" for r in chunk).encode(), mtime=0)
-        for chunk in chunks
-    ]
+def usage_records(world, export):
+    """Every usage line of an export, in a stable order."""
+    return [r for unit, _ in _units(world, export) for r in _unit_records(world, export, unit)]
+
+
+def _blob_recipes(world, export):
+    """The export's blobs as recipes: about ``lines_per_blob`` records each, whole days
+    of a customer (the records are made when a blob is downloaded, never all at once)."""
+    recipes, current, lines = [], [], 0
+    for unit, count in _units(world, export):
+        current.append(unit)
+        lines += count
+        if lines >= export.behaviour.lines_per_blob:
+            recipes.append(tuple(current))
+            current, lines = [], 0
+    if current:
+        recipes.append(tuple(current))
+    return recipes
+
+
+def blob_bytes(world, export, index):
+    """The gzip-compressed JSON lines of one blob (the same bytes at every download)."""
+    stream = io.BytesIO()
+    with gzip.GzipFile(fileobj=stream, mode="wb", mtime=0) as gz:
+        for unit in export.blobs[index]:
+            gz.write("".join(json.dumps(r) + "\n" for r in _unit_records(world, export, unit)).encode())
+    return stream.getvalue()
+
+
+# -- Partner Center's invoices (the billed exports' ids) ---------------------------------
+
+INVOICE_MONTHS = 2  # the invoices of the last two months are issued
+
+
+def invoice_id(world, month):
+    """Microsoft's invoice number of the partner's Azure usage of ``month``."""
+    return f"G{(int(f'{month:%Y%m}') * 7919 + world.seed) % 10**9:09d}"
+
+
+def invoices(world, today):
+    """The partner's issued invoices, newest first: one a month, dated the 5th after
+    its billing period."""
+    found = []
+    month = _month_start(today)
+    for _ in range(INVOICE_MONTHS):
+        month = _month_start(month - timedelta(days=1))
+        issued = _month_end(month) + timedelta(days=5)
+        found.append(
+            {
+                "id": invoice_id(world, month),
+                "invoiceDate": f"{issued.isoformat()}T00:00:00Z",
+                "billingPeriodStartDate": f"{month.isoformat()}T00:00:00Z",
+                "billingPeriodEndDate": f"{_month_end(month).isoformat()}T00:00:00Z",
+                "documentType": "invoice",
+                "invoiceType": "Recurring",
+                "currencyCode": "USD",
+                "attributes": {"objectType": "Invoice"},
+            }
+        )
+    return found
+
+
+def list_invoices(sb, request):
+    """GET /v1/invoices (Partner Center): the partner's invoices."""
+    del request
+    items = invoices(sb.world, sb.clock.now().date())
+    body = {"totalCount": len(items), "items": items, "attributes": {"objectType": "Collection"}}
+    return json_response(body)
+
+
+def control_usage_exports(sb, request):
+    """``GET``/``PUT /_control/usage-exports``: what the next exports do (Behaviour's
+    fields; a PUT changes the ones it gives, ``{"reset": true}`` all of them)."""
+    state = _state(sb.world)
+    if request.method == "PUT":
+        try:
+            body = json.loads(request.get_data(as_text=True) or "{}")
+            if body.pop("reset", False):
+                state.behaviour = Behaviour()
+            state.behaviour = dataclasses.replace(state.behaviour, **body)
+        except (ValueError, TypeError) as exc:
+            return json_response({"error": str(exc)}, 400)
+    return json_response(dataclasses.asdict(state.behaviour))
+
+
+def register():
+    """Partner Center's invoice list and the control API's ``/usage-exports`` (called by
+    ``app.py``; a second call changes nothing)."""
+    from . import control, partner_center
+
+    if "/v1/invoices" not in {rule.rule for rule in partner_center.url_map.iter_rules()}:
+        partner_center.url_map.add(Rule("/v1/invoices", endpoint=list_invoices, methods=["GET"]))
+    if "/usage-exports" not in {rule.rule for rule in control.url_map.iter_rules()}:
+        control.url_map.add(
+            Rule("/usage-exports", endpoint=control_usage_exports, methods=["GET", "PUT"])
+        )
 
 
 # -- Graph side: export, operation, manifest -------------------------------------------
@@ -457,7 +579,12 @@ def _export_from_body(ctx, kind, body, now):
         if not invoice:
             raise ctx.fail(400, "BadRequest", "The invoiceId parameter is required.")
         currency = "USD"
-        period = billing_period(kind, None, now.date())
+        issued = {i["id"]: i for i in invoices(ctx.sb.world, now.date())}
+        if invoice in issued:  # its month; any other invoice id: last month's
+            first = date.fromisoformat(issued[invoice]["billingPeriodStartDate"][:10])
+            period = (first, _month_end(first), _month_end(first))
+        else:
+            period = billing_period(kind, None, now.date())
     else:
         invoice = ""
         name = body.get("billingPeriod")
@@ -474,9 +601,12 @@ def start_export(ctx, kind):
     """POST .../usage/{unbilled|billed}/export: 202 and the operation's Location."""
     now = ctx.sb.clock.now()
     export = _export_from_body(ctx, kind, _read_body(ctx), now)
-    _state(ctx.sb.world).exports[export.id] = export
+    state = _state(ctx.sb.world)
+    export.behaviour = dataclasses.replace(state.behaviour)
+    state.exports[export.id] = export
     location = f"{ctx.base()}/v1.0/reports/partners/billing/operations/{export.id}"
-    return Response(status=202, headers={"Location": location, "Retry-After": RETRY_AFTER_SECONDS})
+    retry = str(export.behaviour.retry_after)
+    return Response(status=202, headers={"Location": location, "Retry-After": retry})
 
 
 def _operation_base(ctx, export, odata_type, status):
@@ -497,9 +627,13 @@ def get_operation(ctx, operation_id):
     if export is None:
         raise ctx.fail(404, "NotFound", f"The operation '{operation_id}' was not found.")
     export.polls += 1
-    if export.polls <= POLLS_WHILE_RUNNING:
+    if export.polls <= export.behaviour.running_polls:
         body = _operation_base(ctx, export, "runningOperation", "running")
-        return json_response(body, headers={"Retry-After": RETRY_AFTER_SECONDS})
+        return json_response(body, headers={"Retry-After": str(export.behaviour.retry_after)})
+    if export.behaviour.fail:
+        body = _operation_base(ctx, export, "failedOperation", "failed")
+        body["error"] = {"message": export.behaviour.fail, "code": "5001"}
+        return json_response(body)
     if export.manifest is None:
         _run(ctx, state, export)
     if not export.blobs:
@@ -539,12 +673,12 @@ def _directory(world, export):
 def _run(ctx, state, export):
     """Produce the export's blobs and manifest (what Microsoft does in the background)."""
     world, now = ctx.sb.world, ctx.sb.clock.now()
-    export.blobs = _blobs(usage_records(world, export))
+    export.blobs = _blob_recipes(world, export)
     directory = _directory(world, export)
     names = [f"part-{i:05d}-{export.id}.c000.json.gz" for i in range(len(export.blobs))]
     for index, name in enumerate(names):
         state.blobs[f"{directory}/{name}"] = (export, index)
-    digest = hashlib.sha256(b"".join(export.blobs)).digest()
+    digest = hashlib.sha256(repr(export.blobs).encode()).digest()
     export.manifest = {
         "id": str(uuid.uuid4()),
         "schemaVersion": "2",
@@ -553,7 +687,9 @@ def _run(ctx, state, export):
         "eTag": base64.urlsafe_b64encode(digest[:12]).decode(),
         "partnerTenantId": world.partner_tenant_id,
         "rootDirectory": f"{ctx.sb.base_url}/blobs{directory}",
-        "sasToken": sas_token(state, directory, now),
+        "sasToken": sas_token(
+            state, directory, now - 2 * SAS_LIFETIME if export.behaviour.sas_expired else now
+        ),
         "partitionType": "Default",
         "blobCount": len(names),
         "blobs": [{"name": name, "partitionValue": "default"} for name in names],
@@ -649,7 +785,10 @@ def download_blob(sb, request, path):
             now,
             detail,
         )
-    data = export.blobs[index]
+    with sb.world.lock:
+        data = blob_bytes(sb.world, export, index)
+    if export.behaviour.cut_blob == index:
+        data = data[: len(data) // 2]  # the stream ends before gzip's end marker
     headers = {
         "ETag": f'"0x{hashlib.sha256(data).hexdigest()[:15].upper()}"',
         "x-ms-blob-type": "BlockBlob",

@@ -135,6 +135,23 @@ class Graph:
         )
         return response.json() if response.content else {}
 
+    def send(self, method, url_or_path, json=None, params=None):
+        """One request (retried as ``request``), returning the ``requests.Response``
+        itself: for answers whose headers matter (a 202's ``Location``, a long
+        operation's ``Retry-After``). A full URL must be on Graph's host (the
+        allow-list). Any 4xx/5xx raises ``errors.MicrosoftError``."""
+        url = url_or_path if url_or_path.startswith("https://") else self._url(url_or_path)
+        return self.http.request(
+            method,
+            url,
+            service="graph",
+            tenant=self.tenant,
+            params=params,
+            json=json,
+            auth=self._auth,
+            reauth=self._reauth,
+        )
+
     def iter_pages(self, url_or_path, params=None, headers=None):
         """Every page of a collection or of a delta round (a full URL is followed as is)."""
         url = url_or_path if url_or_path.startswith("https://") else self._url(url_or_path)

@@ -12,3 +12,6 @@ from . import display_names
 from . import csp_price
 from . import csp_price_change
 from . import csp_connection_prices
+from . import csp_meter_rule
+from . import csp_azure_usage
+from . import azure_connection
