@@ -522,7 +522,8 @@ def list_invoices(sb, request):
 
 def control_usage_exports(sb, request):
     """``GET``/``PUT /_control/usage-exports``: what the next exports do (Behaviour's
-    fields; a PUT changes the ones it gives, ``{"reset": true}`` all of them)."""
+    fields; a PUT changes the ones it gives, ``{"reset": true}`` all of them), and the
+    customers with an Azure plan (``customers``)."""
     state = _state(sb.world)
     if request.method == "PUT":
         try:
@@ -532,7 +533,9 @@ def control_usage_exports(sb, request):
             state.behaviour = dataclasses.replace(state.behaviour, **body)
         except (ValueError, TypeError) as exc:
             return json_response({"error": str(exc)}, 400)
-    return json_response(dataclasses.asdict(state.behaviour))
+    body = dataclasses.asdict(state.behaviour)
+    body["customers"] = [t.id for t in azure_customers(sb.world)]  # with an Azure plan
+    return json_response(body)
 
 
 def register():

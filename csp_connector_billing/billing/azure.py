@@ -208,10 +208,11 @@ class Line:
     units: set = field(default_factory=set)
     meters: int = 0
 
-    def price(self, currency_digits=2, price_digits=4):
-        """(quantity, unit price): the meters' quantity when they share one unit and a
-        unit price at ``price_digits`` gives the amount to the cent; else 1 x amount."""
-        quantity = round(self.quantity, 4)
+    def price(self, currency_digits=2, price_digits=4, quantity_digits=4):
+        """(quantity, unit price): the meters' quantity (at ``quantity_digits``) when they
+        share one unit and a unit price at ``price_digits`` gives the amount to the cent;
+        else 1 x amount."""
+        quantity = round(self.quantity, quantity_digits)
         if len(self.units) == 1 and quantity > 0:
             exp = Decimal(1).scaleb(-price_digits)
             unit_price = (self.amount / Decimal(str(quantity))).quantize(exp, ROUND_HALF_UP)

@@ -360,5 +360,6 @@ class AccountMoveLine(models.Model):
         ``period_start`` (for a reconciliation): posted or draft, not cancelled."""
         return self.search(
             [("csp_azure_partner_id", "=", partner.commercial_partner_id.id),
-             ("csp_azure_period", "=", period_start), ("parent_state", "!=", "cancel")]
+             ("csp_azure_period", "=", period_start), ("parent_state", "!=", "cancel"),
+             ("display_type", "=", "product")]
         )  # fmt: skip

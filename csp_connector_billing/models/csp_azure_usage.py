@@ -4,7 +4,6 @@
 billing/azure.py aggregated from Microsoft's usage export), and the customer lines it
 becomes: one per product and period on the customer's contract, or a draft invoice."""
 
-import datetime as dt
 import logging
 from decimal import Decimal
 
@@ -189,7 +188,6 @@ class CspAzureUsage(models.Model):
         markup_default = partner.csp_azure_markup
         creates = []
         done = {"created": 0, "updated": 0}
-        code = self._csp_code()
         for key, total in totals.items():
             rule = azure.match_rule(rules, key)
             markup = azure.markup_for(rule, markup_default)
@@ -226,14 +224,14 @@ class CspAzureUsage(models.Model):
                 continue
             changed = {name: value for name, value in values.items() if not _same(row, name, value)}
             if changed:
-                code(row).write(changed)
+                row._csp_code().write(changed)
                 done["updated"] += 1
         if creates:
-            code(self).create(creates)
+            self._csp_code().create(creates)
             done["created"] += len(creates)
         gone = self.browse([row.id for row in existing.values() if not row.removed])
         if gone:
-            code(gone).write({"removed": True})
+            gone._csp_code().write({"removed": True})
             done["updated"] += len(gone)
         return done
 
@@ -263,21 +261,23 @@ class CspAzureUsage(models.Model):
         adjustment line. Returns the number of lines written."""
         start, end = period
         contract_lines, move_lines = self._csp_existing_lines(partner, start)
+        currency = connection.company_id.currency_id
+        precision = self.env["decimal.precision"]
+        price_digits = precision.precision_get("Product Price")
+        qty_digits = precision.precision_get("Product Unit of Measure")
         existing = {}
-        records = {}
         for line in contract_lines:
             item = azure.Existing(
                 line.id, line.csp_azure_kind, _money(line.quantity * line.price_unit),
                 bool(line.last_date_invoiced), line.quantity,
-                _money(line.price_unit, 4), line.name or "",
+                _money(line.price_unit, price_digits), line.name or "",
             )  # fmt: skip
             existing.setdefault(line.product_id.id, []).append(item)
-            records[("contract", line.id)] = line
         for line in move_lines:
             item = azure.Existing(
                 -line.id, line.csp_azure_kind, _money(line.quantity * line.price_unit),
                 line.parent_state == "posted", line.quantity,
-                _money(line.price_unit, 4), line.name or "",
+                _money(line.price_unit, price_digits), line.name or "",
             )  # fmt: skip
             existing.setdefault(line.product_id.id, []).append(item)
         wanted_by_product = {line.product: line for line in wanted}
@@ -288,7 +288,7 @@ class CspAzureUsage(models.Model):
             product = self.env["product.product"].browse(product_id)
             line = wanted_by_product.get(product_id)
             if line is not None:
-                quantity, price = line.price()
+                quantity, price = line.price(currency.decimal_places, price_digits, qty_digits)
                 amount = line.amount
                 unit = next(iter(line.units)) if len(line.units) == 1 else ""
                 name = azure.line_name(product.display_name, period_text,
@@ -307,9 +307,9 @@ class CspAzureUsage(models.Model):
             target = plan.create or (plan.write[1] if plan.write else None)
             if target is not None and target.kind == azure.ADJUSTMENT:
                 cause = self.env._(
-                    "%(source)s gives %(amount)s for this period; %(invoiced)s was already "
+                    "%(origin)s gives %(amount)s for this period; %(invoiced)s was already "
                     "invoiced: the difference is invoiced on its own.",
-                    source=source, amount=amount, invoiced=target.invoiced_amount,
+                    origin=source, amount=amount, invoiced=target.invoiced_amount,
                 )  # fmt: skip
             for item in plan.cancel:
                 written += self._csp_cancel_line(item)
@@ -341,12 +341,15 @@ class CspAzureUsage(models.Model):
             move_line.move_id.write({"invoice_line_ids": [Command.update(move_line.id, values)]})
 
     def _csp_azure_contract(self, connection, partner):
-        """The customer's newest active monthly sale contract (else any sale contract)."""
+        """The customer's newest running monthly sale contract (else any sale contract).
+        OCA contract ends a contract whose lines all end: one that only had Azure lines
+        (one-shot) is still the customer's Azure contract."""
         today = fields.Date.context_today(self)
         contracts = self.env["contract.contract"].search(
             [("commercial_partner_id", "=", partner.id), ("contract_type", "=", "sale"),
              ("company_id", "=", connection.company_id.id), ("line_recurrence", "=", False),
-             "|", ("date_end", "=", False), ("date_end", ">=", today)],
+             "|", "|", ("date_end", "=", False), ("date_end", ">=", today),
+             ("contract_line_ids.csp_azure_partner_id", "!=", False)],
             order="date_start desc, id desc",
         )  # fmt: skip
         monthly = contracts.filtered(
@@ -367,9 +370,9 @@ class CspAzureUsage(models.Model):
                   "price_unit": float(target.price_unit), **marks}  # fmt: skip
         contract = self._csp_azure_contract(connection, partner)
         if contract:
-            # one-shot: invoiced once, with the contract's first invoice after the period
-            due = max(end + dt.timedelta(days=1),
-                      contract.recurring_next_date or contract.date_start)  # fmt: skip
+            # one-shot: invoiced once, with the contract's next invoice (a contract with
+            # one recurrence for all its lines: they share its next invoice date)
+            due = contract.recurring_next_date or contract.date_start
             self.env["contract.line"].create(
                 {
                     **values,

@@ -13,3 +13,4 @@ from . import test_reconciliation
 from . import test_reconciliation_billed
 from . import test_prices
 from . import test_prices_rights
+from . import test_azure_consumption
