@@ -14,3 +14,4 @@ from . import test_reconciliation_billed
 from . import test_prices
 from . import test_prices_rights
 from . import test_azure_consumption
+from . import test_azure_rights
