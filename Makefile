@@ -5,7 +5,7 @@ PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 ADDONS := csp_connector csp_connector_billing csp_connector_assets
 
 .PHONY: help demo test lint format bench-users bench-assets bench-licences bench-billing \
-	bench-prices
+	bench-prices bench-azure
 
 help:
 	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-assets  device import benchmark (100 tenants x 500 Intune devices)"
 	@echo "make bench-licences   licences benchmark (200 customers x 10 subscriptions)"
 	@echo "make bench-billing    contract invoicing with pro-rata lines against without"
+	@echo "make bench-azure      Azure usage import (1,000,000 records over 100 customers)"
 	@echo "                      (500 customers x 10 subscriptions, 5% changed mid-cycle)"
 	@echo "make bench-prices     a 100,000-row price sheet imported, then again unchanged"
 
@@ -48,6 +49,9 @@ bench-billing:
 
 bench-prices:
 	@bash scripts/bench_prices.sh
+
+bench-azure:
+	@bash scripts/bench_azure.sh
 
 lint:
 	$(PYTHON) -m ruff check .

@@ -15,9 +15,9 @@ identifiers are sandbox values in Microsoft's formats, not real catalogue entrie
 import base64
 import dataclasses
 import gzip
-import io
 import hashlib
 import hmac
+import io
 import json
 import random
 import secrets
@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
+from . import control, partner_center
 from .errors import json_response
 
 LINES_PER_BLOB = 250
@@ -475,7 +476,9 @@ def blob_bytes(world, export, index):
     stream = io.BytesIO()
     with gzip.GzipFile(fileobj=stream, mode="wb", mtime=0) as gz:
         for unit in export.blobs[index]:
-            gz.write("".join(json.dumps(r) + "\n" for r in _unit_records(world, export, unit)).encode())
+            gz.write(
+                "".join(json.dumps(r) + "\n" for r in _unit_records(world, export, unit)).encode()
+            )
     return stream.getvalue()
 
 
@@ -541,8 +544,6 @@ def control_usage_exports(sb, request):
 def register():
     """Partner Center's invoice list and the control API's ``/usage-exports`` (called by
     ``app.py``; a second call changes nothing)."""
-    from . import control, partner_center
-
     if "/v1/invoices" not in {rule.rule for rule in partner_center.url_map.iter_rules()}:
         partner_center.url_map.add(Rule("/v1/invoices", endpoint=list_invoices, methods=["GET"]))
     if "/usage-exports" not in {rule.rule for rule in control.url_map.iter_rules()}:

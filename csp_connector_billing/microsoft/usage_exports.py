@@ -256,7 +256,7 @@ def iter_records(http, url, name="the file"):
         number = 0
         try:
             with gzip.GzipFile(fileobj=response.raw) as stream:
-                for number, line in enumerate(stream, 1):  # noqa: B007
+                for number, line in enumerate(stream, 1):
                     if not line.strip():
                         continue
                     try:

@@ -35,7 +35,6 @@ class CspConnection(models.Model):
     )
     azure_fallback_product_id = fields.Many2one(
         "product.product",
-        string="Azure Fallback Product",
         help="The product of an Azure meter no meter rule maps. Without it, such a meter "
         "stops its customer's period from being invoiced until a rule maps it.",
     )
@@ -57,9 +56,7 @@ class CspConnection(models.Model):
     def _csp_sync_steps(self):
         return [
             *super()._csp_sync_steps(),
-            CspStep(
-                "azure", self.env._("Azure consumption"), "connection", 60, "_csp_sync_azure"
-            ),
+            CspStep("azure", self.env._("Azure consumption"), "connection", 60, "_csp_sync_azure"),
         ]
 
     def _csp_permissions(self):
@@ -107,8 +104,10 @@ class CspConnection(models.Model):
             invoices = []
         for invoice in sorted(invoices, key=lambda i: str(i.get("invoiceDate") or "")):
             number = str(invoice.get("id") or "")
-            if number and number not in state["billed"] and (
-                str(invoice.get("documentType") or "invoice").lower() == "invoice"
+            if (
+                number
+                and number not in state["billed"]
+                and (str(invoice.get("documentType") or "invoice").lower() == "invoice")
             ):
                 jobs.append(f"billed:{number}")
         for job in jobs:

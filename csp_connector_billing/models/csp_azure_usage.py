@@ -98,13 +98,15 @@ class CspAzureUsage(models.Model):
             by_customer.setdefault(key.customer, {})[key] = total
         tenants = {
             t.tenant_id.lower(): t
-            for t in self.env["csp.tenant"].with_context(active_test=False).search(
-                [("connection_id", "=", connection.id)]
-            )
+            for t in self.env["csp.tenant"]
+            .with_context(active_test=False)
+            .search([("connection_id", "=", connection.id)])
         }
-        rules = self.env["csp.meter.rule"].search(
-            [("company_id", "=", connection.company_id.id)]
-        )._csp_rules()
+        rules = (
+            self.env["csp.meter.rule"]
+            .search([("company_id", "=", connection.company_id.id)])
+            ._csp_rules()
+        )
         fallback = connection.azure_fallback_product_id.id
         for customer, customer_totals in sorted(by_customer.items()):
             tenant = tenants.get(customer)

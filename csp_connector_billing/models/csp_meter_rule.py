@@ -35,7 +35,7 @@ class CspMeterRule(models.Model):
     meter_name = fields.Char(help="Microsoft's meter name (D2s v5...); empty: any.")
     meter_region = fields.Char(help="Microsoft's meter region (UK South...); empty: any.")
     product_id = fields.Many2one(
-        "product.product", string="Product", required=True,
+        "product.product", required=True,
         help="The product the customer's invoice line of these meters carries.",
     )  # fmt: skip
     markup_mode = fields.Selection(
@@ -70,9 +70,14 @@ class CspMeterRule(models.Model):
         """These rules as billing/azure.py's plain rules, in sequence."""
         return [
             azure.Rule(
-                rule.id, rule.product_id.id, rule.meter_category or "",
-                rule.meter_subcategory or "", rule.meter_name or "", rule.meter_region or "",
-                rule.markup_mode, rule.markup,
-            )  # fmt: skip
+                rule.id,
+                rule.product_id.id,
+                rule.meter_category or "",
+                rule.meter_subcategory or "",
+                rule.meter_name or "",
+                rule.meter_region or "",
+                rule.markup_mode,
+                rule.markup,
+            )
             for rule in self.sorted(lambda r: (r.sequence, r.id))
         ]

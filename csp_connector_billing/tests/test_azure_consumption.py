@@ -48,9 +48,7 @@ class AzureCase(BillingSandboxCase):
             {"meter_category": "Virtual Machines", "product_id": cls.vm.id,
              "markup_mode": "rule", "markup": 20.0}
         )  # fmt: skip
-        cls.env["ir.config_parameter"].sudo().set_param(
-            "csp_connector_billing.azure_max_wait", "5"
-        )
+        cls.env["ir.config_parameter"].sudo().set_param("csp_connector_billing.azure_max_wait", "5")
 
     def setUp(self):
         super().setUp()

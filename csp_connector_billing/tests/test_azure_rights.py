@@ -58,9 +58,7 @@ class TestAzureRights(CspSandboxHttpCase):
         self.assertEqual(action["res_model"], "csp.azure.usage")
         rows = self.rpc("csp.azure.usage", "search_read", action["domain"], ["sale_amount"])
         self.assertEqual([r["sale_amount"] for r in rows], [12.5])
-        self.assertEqual(
-            len(self.rpc("csp.meter.rule", "search_read", [], ["product_id"])), 1
-        )
+        self.assertEqual(len(self.rpc("csp.meter.rule", "search_read", [], ["product_id"])), 1)
         self.assertRefused("csp.meter.rule", "create", [self.rule_values()])
         self.assertRefused("csp.meter.rule", "write", [self.rule.id], {"markup": 50})
         self.assertRefused("csp.azure.usage", "write", [self.usage.id], {"sale_amount": 0})
@@ -76,9 +74,7 @@ class TestAzureRights(CspSandboxHttpCase):
         )  # fmt: skip
         self.assertRefused("res.partner", "write", [self.customer.id], {"csp_azure_markup": 30})
         self.assertRefused("csp.azure.usage", "write", [self.usage.id], {"sale_amount": 0})
-        self.assertRefused(
-            "csp.connection", "write", [self.connection.id], {"azure_exports": "{}"}
-        )
+        self.assertRefused("csp.connection", "write", [self.connection.id], {"azure_exports": "{}"})
         self.authenticate("csp_mgr_acc", "csp_mgr_acc")
         rule = self.rpc("csp.meter.rule", "create", [self.rule_values()])
         self.rpc("csp.meter.rule", "write", rule, {"markup_mode": "rule", "markup": 15})

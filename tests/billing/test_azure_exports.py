@@ -10,6 +10,8 @@ from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp
 from odoo.addons.csp_connector_billing.billing import azure
 from odoo.addons.csp_connector_billing.microsoft import usage_exports
 
+from mscloud_sandbox import usage_exports as sandbox_exports
+
 
 @pytest.fixture
 def graph(sandbox):
@@ -67,14 +69,10 @@ def test_billed_export_per_invoice(sandbox, graph):
     )
     totals, _ = azure.aggregate(usage_exports.iter_export(client.http, operation.manifest))
     assert {t.invoice for t in totals.values()} == {invoice["id"]}
-    assert {k.period_start.isoformat() for k in totals} == {
-        invoice["billingPeriodStartDate"][:10]
-    }
+    assert {k.period_start.isoformat() for k in totals} == {invoice["billingPeriodStartDate"][:10]}
 
 
 def usage_exports_invoice(sandbox):
-    from mscloud_sandbox import usage_exports as sandbox_exports
-
     return sandbox_exports.invoices(sandbox.world, sandbox.clock.now().date())[0]
 
 
