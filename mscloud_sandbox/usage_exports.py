@@ -14,6 +14,7 @@ identifiers are sandbox values in Microsoft's formats, not real catalogue entrie
 
 import base64
 import dataclasses
+import functools
 import gzip
 import hashlib
 import hmac
@@ -358,6 +359,7 @@ def _days(first, last):
         day += timedelta(days=1)
 
 
+@functools.cache
 def _meter_id(meter):
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-meter:{meter.product_id}:{meter.name}"))
 
@@ -471,10 +473,26 @@ def _blob_recipes(world, export):
     return recipes
 
 
+BLOB_CACHE_BYTES = 512 * 1024 * 1024  # blobs kept once made (a big export read again)
+
+
 def blob_bytes(world, export, index):
-    """The gzip-compressed JSON lines of one blob (the same bytes at every download)."""
+    """The gzip-compressed JSON lines of one blob (the same bytes at every download; kept,
+    up to BLOB_CACHE_BYTES, for any export of the same records)."""
+    key = (export.kind, export.invoice, export.currency, export.attribute_set,
+           export.period, export.behaviour.copies, export.blobs[index])  # fmt: skip
+    cache = world.service_state.setdefault("usage_blobs", {})
+    if key in cache:
+        return cache[key]
+    data = _make_blob(world, export, index)
+    if sum(len(v) for v in cache.values()) + len(data) <= BLOB_CACHE_BYTES:
+        cache[key] = data
+    return data
+
+
+def _make_blob(world, export, index):
     stream = io.BytesIO()
-    with gzip.GzipFile(fileobj=stream, mode="wb", mtime=0) as gz:
+    with gzip.GzipFile(fileobj=stream, mode="wb", mtime=0, compresslevel=1) as gz:
         for unit in export.blobs[index]:
             gz.write(
                 "".join(json.dumps(r) + "\n" for r in _unit_records(world, export, unit)).encode()

@@ -118,11 +118,13 @@ original = usage_exports.iter_export
 
 def watched(http, manifest):
     expected = per_copy * copies
+    count = 0
     for count, record in enumerate(original(http, manifest), 1):
         if count == expected // 10:
             marks["rss_at_10_percent_mb"] = bench.peak_rss_mb()
         yield record
     marks["rss_at_100_percent_mb"] = bench.peak_rss_mb()
+    marks["records_read"] = count
 
 
 usage_exports.iter_export = watched
@@ -131,7 +133,8 @@ print(f"Set-up: {len(tenants)} customers, {per_copy * copies} records expected",
 first = bench.timed_run(env, integrator, "first import", ["azure"], TABLES, message="always")
 first_marks = dict(marks)
 records = env["csp.azure.usage"].search([("connection_id", "=", connection.id)])
-record_count = sum(records.mapped("records"))
+record_count = first_marks.pop("records_read", 0)
+odoo_records = sum(records.mapped("records"))
 lines = env["contract.line"].search_count([("csp_azure_partner_id", "!=", False)])
 
 baseline, measured, no_change_runs = [], [], []
@@ -150,6 +153,7 @@ growth = first_marks.get("rss_at_100_percent_mb", 0) - first_marks.get("rss_at_1
 result = {
     "customers": len(tenants),
     "records": record_count,
+    "records_of_customers_in_odoo": odoo_records,
     "usage_rows": len(records),
     "azure_lines": lines,
     "first_import_seconds": first["seconds"],
