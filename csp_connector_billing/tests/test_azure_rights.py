@@ -8,6 +8,10 @@ exports' state are the step's own."""
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 
+from odoo.addons.csp_connector.tests.code_only import (
+    assert_code_only_fields_refused,
+    models_guarded_by,
+)
 from odoo.addons.csp_connector.tests.common import CspSandboxHttpCase
 
 from .common import ASHFORD
@@ -80,3 +84,16 @@ class TestAzureRights(CspSandboxHttpCase):
         self.rpc("csp.meter.rule", "write", rule, {"markup_mode": "rule", "markup": 15})
         self.assertEqual(self.env["csp.meter.rule"].browse(rule).markup, 15)
         self.assertRefused("csp.azure.usage", "write", [self.usage.id], {"sale_amount": 0})
+
+    def test_the_usage_rows_are_the_steps_own(self):
+        """Every code-only field of the usage rows is refused over RPC, even to a user
+        holding the billing step's group (who may otherwise write them)."""
+        self.assertEqual(models_guarded_by(self.env, "csp_connector_billing"), {"csp.azure.usage"})
+        user = new_test_user(
+            self.env, login="csp_step",
+            groups="csp_connector.group_csp_manager,"
+            "csp_connector_billing.group_csp_billing_step",
+        )  # fmt: skip
+        self.authenticate("csp_step", "csp_step")
+        refused = assert_code_only_fields_refused(self, {"csp.azure.usage": self.usage}, user)
+        self.assertGreater(refused, 20)
