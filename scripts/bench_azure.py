@@ -12,7 +12,8 @@ this month, 28 days of usage.
 Measured, in this process (streamed: the records are never all in memory):
 
 * "first import": the step (as the integrator), its time, records per second and peak
-  RSS, and the peak RSS growth from 10 % to 100 % of the file (target: < 100 MB);
+  RSS, and the RSS growth from 10 % of the file to its highest up to 100 % (target:
+  < 100 MB);
 * then pairs (CSP_BENCH_PAIRS, default 2), alternating: the baseline, the same export
   only read and aggregated (download, gunzip, JSON, totals: no database), and the
   measured, a re-import with no change (target: 0 rows written); their median ratio
@@ -111,19 +112,31 @@ connection._csp_code().write(
 )
 admin.cr.commit()
 
-# RSS while the file is read: the peak at 10 % of its records and at its end
+# RSS while the file is read: at 10 % of its records, then its highest (sampled every
+# 10,000 records) up to the end: the growth a file read whole in memory would show
 marks = {}
 original = usage_exports.iter_export
 
 
+def rss_mb():
+    """This process's resident memory now (Linux's VmRSS), in MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def watched(http, manifest):
     expected = per_copy * copies
-    count = 0
+    count, highest = 0, 0.0
     for count, record in enumerate(original(http, manifest), 1):
         if count == expected // 10:
-            marks["rss_at_10_percent_mb"] = bench.peak_rss_mb()
+            marks["rss_at_10_percent_mb"] = highest = rss_mb()
+        elif count > expected // 10 and not count % 10000:
+            highest = max(highest, rss_mb())
         yield record
-    marks["rss_at_100_percent_mb"] = bench.peak_rss_mb()
+    marks["rss_at_100_percent_mb"] = max(highest, rss_mb())
     marks["records_read"] = count
 
 
@@ -168,7 +181,7 @@ result = {
 bench.print_ratio("no-change re-import against reading the file only", ratio)
 result["targets"] = {
     "the file was read whole": record_count >= per_copy * copies and first["state"] == "done",
-    "peak RSS growth from 10 % to 100 % of the file < 100 MB": 0 <= growth < 100,
+    "RSS growth from 10 % to 100 % of the file < 100 MB": growth < 100,
     "a no-change re-import writes 0 rows": all(r["rows_written"] == 0 for r in no_change_runs),
 }
 bench.write_result(result, out_path)
