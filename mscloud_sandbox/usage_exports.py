@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
-from . import control, partner_center
+from . import control, pricing
 from .errors import json_response
 
 LINES_PER_BLOB = 250
@@ -434,10 +434,36 @@ def _record(world, tenant, export, estate, resource, day):
     }
 
 
+def _currencies():
+    return sorted({market[0] for market in pricing.MARKETS.values()} | {"USD"})
+
+
+def invoice_month(invoice):
+    """(first day, currency) of an invoice id as invoices.py writes them
+    (``G<YYYYMM><currency's number>``), else None."""
+    text = (invoice or "").strip().upper()
+    if len(text) != 10 or not text.startswith("G") or not text[1:].isdigit():
+        return None
+    try:
+        return date(int(text[1:5]), int(text[5:7]), 1), _currencies()[int(text[7:]) - 1]
+    except (ValueError, IndexError):
+        return None
+
+
+def billed_in(tenant):
+    """The currency a customer is billed in (its market's)."""
+    market = tenant.country if tenant.country in pricing.MARKETS else "US"
+    return pricing.MARKETS[market][0]
+
+
 def _units(world, export):
-    """((tenant, day), number of records) of an export, in a stable order."""
+    """((tenant, day), number of records) of an export, in a stable order: a billed
+    export of an invoice of invoices.py has the customers billed in its currency."""
     first, _, last_usage = export.period
+    issued = invoice_month(export.invoice) if export.kind == "billed" else None
     for tenant in azure_customers(world):
+        if issued and billed_in(tenant) != issued[1]:
+            continue
         count = len(_customer_estate(world, tenant, export.behaviour.copies)[2])
         for day in _days(first, last_usage):
             yield (tenant.id, day), count
@@ -500,45 +526,7 @@ def _make_blob(world, export, index):
     return stream.getvalue()
 
 
-# -- Partner Center's invoices (the billed exports' ids) ---------------------------------
-
-INVOICE_MONTHS = 2  # the invoices of the last two months are issued
-
-
-def invoice_id(world, month):
-    """Microsoft's invoice number of the partner's Azure usage of ``month``."""
-    return f"G{(int(f'{month:%Y%m}') * 7919 + world.seed) % 10**9:09d}"
-
-
-def invoices(world, today):
-    """The partner's issued invoices, newest first: one a month, dated the 5th after
-    its billing period."""
-    found = []
-    month = _month_start(today)
-    for _ in range(INVOICE_MONTHS):
-        month = _month_start(month - timedelta(days=1))
-        issued = _month_end(month) + timedelta(days=5)
-        found.append(
-            {
-                "id": invoice_id(world, month),
-                "invoiceDate": f"{issued.isoformat()}T00:00:00Z",
-                "billingPeriodStartDate": f"{month.isoformat()}T00:00:00Z",
-                "billingPeriodEndDate": f"{_month_end(month).isoformat()}T00:00:00Z",
-                "documentType": "invoice",
-                "invoiceType": "Recurring",
-                "currencyCode": "USD",
-                "attributes": {"objectType": "Invoice"},
-            }
-        )
-    return found
-
-
-def list_invoices(sb, request):
-    """GET /v1/invoices (Partner Center): the partner's invoices."""
-    del request
-    items = invoices(sb.world, sb.clock.now().date())
-    body = {"totalCount": len(items), "items": items, "attributes": {"objectType": "Collection"}}
-    return json_response(body)
+# -- the control API ------------------------------------------------------------------
 
 
 def control_usage_exports(sb, request):
@@ -560,10 +548,8 @@ def control_usage_exports(sb, request):
 
 
 def register():
-    """Partner Center's invoice list and the control API's ``/usage-exports`` (called by
-    ``app.py``; a second call changes nothing)."""
-    if "/v1/invoices" not in {rule.rule for rule in partner_center.url_map.iter_rules()}:
-        partner_center.url_map.add(Rule("/v1/invoices", endpoint=list_invoices, methods=["GET"]))
+    """The control API's ``/usage-exports`` (called by ``app.py``; a second call changes
+    nothing)."""
     if "/usage-exports" not in {rule.rule for rule in control.url_map.iter_rules()}:
         control.url_map.add(
             Rule("/usage-exports", endpoint=control_usage_exports, methods=["GET", "PUT"])
@@ -601,11 +587,11 @@ def _export_from_body(ctx, kind, body, now):
         if not invoice:
             raise ctx.fail(400, "BadRequest", "The invoiceId parameter is required.")
         currency = "USD"
-        issued = {i["id"]: i for i in invoices(ctx.sb.world, now.date())}
-        if invoice in issued:  # its month; any other invoice id: last month's
-            first = date.fromisoformat(issued[invoice]["billingPeriodStartDate"][:10])
+        issued = invoice_month(invoice)
+        if issued:  # an invoice of invoices.py: its month and currency's customers
+            first, currency = issued
             period = (first, _month_end(first), _month_end(first))
-        else:
+        else:  # any other invoice id: last month's, every customer
             period = billing_period(kind, None, now.date())
     else:
         invoice = ""

@@ -178,6 +178,12 @@ def wait(graph, location, out_of_time, sleep=time.sleep, max_wait=None):
         waited += delay
 
 
+def no_data(operation):
+    """Whether a failed export only says there was no usage to export (an invoice or a
+    period without Azure consumption): nothing to read, not a failure."""
+    return operation.status == "failed" and "no data" in (operation.error or "").lower()
+
+
 def failed(operation):
     return ExportFailedError(
         f"The export operation failed: {operation.error}", service="graph", code="failed"

@@ -13,7 +13,7 @@ from odoo.addons.csp_connector.microsoft import errors
 from odoo.addons.csp_connector.models.csp_sync_step import CspStep
 from odoo.addons.csp_connector.sync import budget
 
-from ..billing import azure
+from ..billing import azure, reconcile
 from ..microsoft import usage_exports
 from .csp_connection import check_invoicing_rights
 
@@ -98,7 +98,7 @@ class CspConnection(models.Model):
         graph = self._csp_graph(http)
         jobs = ["unbilled"]
         try:
-            invoices = self._csp_partner_center(http).get("v1/invoices").get("items") or []
+            invoices = list(self._csp_partner_center(http).items("v1/invoices"))
         except errors.MicrosoftError as exc:
             failed.append(exc)
             invoices = []
@@ -159,6 +159,11 @@ class CspConnection(models.Model):
                     seconds=int(operation.retry_after),
                 )
             )
+            return
+        if usage_exports.no_data(operation):  # no Azure usage in it: read, nothing to do
+            state["pending"].pop(job, None)
+            if kind == "billed":
+                state["billed"].append(invoice)
             return
         if operation.status == "failed":
             raise usage_exports.failed(operation)
@@ -334,6 +339,9 @@ class ContractLine(models.Model):
         if self.csp_azure_partner_id:
             values.update(
                 {
+                    # the reconciliation's seam: Azure consumption of the period's month
+                    "csp_reconcile_key": reconcile.AZURE,
+                    "csp_period_start": self.csp_azure_period,
                     "csp_azure_partner_id": self.csp_azure_partner_id.id,
                     "csp_azure_period": self.csp_azure_period,
                     "csp_azure_period_end": self.csp_azure_period_end,

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from odoo import Command, fields, models
 
-from ..billing import azure, wording
+from ..billing import azure, reconcile, wording
 
 _logger = logging.getLogger(__name__)
 
@@ -371,6 +371,7 @@ class CspAzureUsage(models.Model):
         values = {"product_id": product.id, "name": target.name, "quantity": target.quantity,
                   "price_unit": float(target.price_unit), **marks}  # fmt: skip
         contract = self._csp_azure_contract(connection, partner)
+        invoice_marks = {"csp_reconcile_key": reconcile.AZURE, "csp_period_start": start}
         if contract:
             # one-shot: invoiced once, with the contract's next invoice (a contract with
             # one recurrence for all its lines: they share its next invoice date)
@@ -402,6 +403,7 @@ class CspAzureUsage(models.Model):
             )
             .move_id
         )  # fmt: skip
+        values.update(invoice_marks)
         if draft:
             draft.write({"invoice_line_ids": [Command.create(values)]})
         else:

@@ -10,7 +10,7 @@ from odoo.addons.csp_connector.microsoft.http import MicrosoftHttp
 from odoo.addons.csp_connector_billing.billing import azure
 from odoo.addons.csp_connector_billing.microsoft import usage_exports
 
-from mscloud_sandbox import usage_exports as sandbox_exports
+from mscloud_sandbox import invoices as sandbox_invoices
 
 
 @pytest.fixture
@@ -61,19 +61,24 @@ def test_out_of_time_keeps_the_operation_running(sandbox, graph):
 
 
 def test_billed_export_per_invoice(sandbox, graph):
+    """Each invoice Partner Center lists has its billed export: the usage of its month,
+    of the customers billed in its currency, carrying its number."""
     client, _rec = graph
     behave(sandbox, running_polls=0)
-    invoice = usage_exports_invoice(sandbox)
-    operation = usage_exports.wait(
-        client, usage_exports.start_billed(client, invoice["id"]), lambda: False
-    )
-    totals, _ = azure.aggregate(usage_exports.iter_export(client.http, operation.manifest))
-    assert {t.invoice for t in totals.values()} == {invoice["id"]}
-    assert {k.period_start.isoformat() for k in totals} == {invoice["billingPeriodStartDate"][:10]}
-
-
-def usage_exports_invoice(sandbox):
-    return sandbox_exports.invoices(sandbox.world, sandbox.clock.now().date())[0]
+    read = 0
+    for invoice in sandbox_invoices.all_invoices(sandbox):
+        location = usage_exports.start_billed(client, invoice["id"])
+        operation = usage_exports.wait(client, location, lambda: False)
+        if operation.status == "failed":  # no Azure customer billed in its currency
+            continue
+        totals, _ = azure.aggregate(usage_exports.iter_export(client.http, operation.manifest))
+        assert {t.invoice for t in totals.values()} == {invoice["id"]}
+        assert {t.currency for t in totals.values()} == {invoice["currencyCode"]}
+        assert {k.period_start.isoformat() for k in totals} == {
+            invoice["billingPeriodStartDate"][:10]
+        }
+        read += 1
+    assert read
 
 
 def test_failed_export(sandbox, graph):
@@ -108,3 +113,23 @@ def test_a_blob_host_is_allowed_only_when_it_is_azure_storage(sandbox, graph):
     assert "x1.blob.core.windows.net" in http.allowed_hosts
     with pytest.raises(Exception, match="Refused"):
         usage_exports.allow_blob_host(http, "https://evil.example.com/part-0.json.gz")
+
+
+def test_an_export_without_usage_is_no_failure(sandbox, graph):
+    """Microsoft answers an export with nothing in it as a failed operation saying "No
+    data available": an invoice without Azure usage, not a failure."""
+    client, _rec = graph
+    behave(sandbox, running_polls=0)
+    empty = next(
+        invoice
+        for invoice in sandbox_invoices.all_invoices(sandbox)
+        if usage_exports.wait(
+            client, usage_exports.start_billed(client, invoice["id"]), bool
+        ).status
+        == "failed"
+    )
+    operation = usage_exports.wait(client, usage_exports.start_billed(client, empty["id"]), bool)
+    assert usage_exports.no_data(operation)
+    behave(sandbox, fail="Internal error")
+    operation = usage_exports.wait(client, usage_exports.start_unbilled(client, "USD"), bool)
+    assert operation.status == "failed" and not usage_exports.no_data(operation)
