@@ -9,12 +9,13 @@
     "author": "Microsoft CSP for Odoo contributors",
     "license": "LGPL-3",
     "development_status": "Alpha",
-    "depends": ["base", "bus", "mail", "contacts", "auth_oauth", "auth_oidc"],
+    "depends": ["base", "bus", "mail", "contacts", "portal", "auth_oauth", "auth_oidc"],
     "external_dependencies": {"python": ["msal", "requests", "PyJWT"]},
     "data": [
         "security/csp_security.xml",
         "security/ir.model.access.csv",
         "security/csp_licence_security.xml",
+        "security/csp_portal_security.xml",
         "data/csp_integrator_user.xml",
         "data/ir_cron.xml",
         "data/csp.sku.name.csv",
@@ -28,6 +29,8 @@
         "views/menus.xml",
         "views/csp_licence_views.xml",
         "views/csp_licence_form_views.xml",
+        "views/csp_portal_views.xml",
+        "views/csp_portal_templates.xml",
     ],
     "assets": {
         "web.assets_backend": ["csp_connector/static/src/**/*"],

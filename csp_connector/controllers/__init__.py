@@ -1,3 +1,4 @@
 from . import main
 from . import sso
 from . import webhooks
+from . import portal

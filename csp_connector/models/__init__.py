@@ -27,3 +27,5 @@ from . import csp_connection_licences
 from . import csp_webhook
 from . import res_partner_licences
 from . import csp_sync_run_live
+from . import csp_portal
+from . import csp_portal_request

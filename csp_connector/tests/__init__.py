@@ -20,3 +20,4 @@ from . import test_sync
 from . import test_sync_steps
 from . import test_user_delta_entries
 from . import test_users
+from . import test_portal

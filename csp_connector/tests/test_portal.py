@@ -1,0 +1,231 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The customer portal (/my/microsoft) against the sandbox: what each portal user sees
+(pages and JSON-RPC), seat requests from the quote to Partner Center, and refusals."""
+
+import re
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import tagged
+from odoo.tests.common import JsonRpcException
+
+from .common import CspSandboxHttpCase
+
+ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1: reseller, consent, subscriptions
+AUSTRALIA = "5b569643-d037-4dff-bc24-0d4969d495dd"  # the same company's second tenant
+PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # 2 seats, every window closed
+ANNUAL = "d8f33418-f3d4-4711-9804-f92283868a29"  # 1 seat, no window
+
+
+def portal_user(env, partner, login, admin=False):
+    if admin:
+        partner.csp_licence_admin = True
+    return (
+        env["res.users"]
+        .with_context(no_reset_password=True)
+        .create(
+            {
+                "login": login,
+                "password": login * 2,
+                "partner_id": partner.id,
+                "groups_id": [(6, 0, env.ref("base.group_portal").ids)],
+            }
+        )
+    )
+
+
+@tagged("post_install", "-at_install")
+class TestPortal(CspSandboxHttpCase):
+    sandbox_tenants = 8
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_customer_tenant(ASHFORD)
+        cls.customer_b = cls.env["res.partner"].create({"name": "Brook & Vale", "is_company": True})
+        cls.tenant_b = cls.connection.tenant_ids.filtered(lambda t: t.tenant_id == AUSTRALIA)
+        cls.map_users_to(cls.tenant_b, cls.customer_b)
+        cls.connection.licence_import_type = "both"
+        cls.connection.adjust_quantities = True
+        cls.connection.portal_responsible_id = cls.manager
+        run = cls.connection._csp_sync(trigger="manual", modules=["users", "licences"])
+        assert run.state not in ("failed", "partial"), run.message
+        Binding = cls.env["csp.user.binding"]
+        licensed = Binding.search(
+            [("csp_tenant_id", "=", cls.tenant.id), ("sku_ids", "!=", False),
+             ("partner_id", "!=", False)], order="upn",
+        )  # fmt: skip
+        cls.admin_binding, cls.plain_binding = licensed[0], licensed[1]
+        cls.admin_a = portal_user(cls.env, cls.admin_binding.partner_id, "portal_admin_a", True)
+        cls.plain_a = portal_user(cls.env, cls.plain_binding.partner_id, "portal_plain_a")
+        cls.subs_a = cls.env["csp.subscription"].search([("csp_tenant_id", "=", cls.tenant.id)])
+        cls.subs_b = cls.env["csp.subscription"].search([("csp_tenant_id", "=", cls.tenant_b.id)])
+        cls.skus_b = cls.env["csp.subscribed.sku"].search([("csp_tenant_id", "=", cls.tenant_b.id)])
+
+    def login(self, user):
+        self.authenticate(user.login, user.login * 2)
+
+    def page(self, url):
+        response = self.url_open(url)
+        self.assertEqual(response.status_code, 200, url)
+        return response.text
+
+    def post(self, url, **data):
+        """A form's POST, with the CSRF token the page gives its scripts."""
+        token = re.search(r'csrf_token: "([^"]+)"', self.page("/my/microsoft")).group(1)
+        return self.url_open(url, data={**data, "csrf_token": token})
+
+    def rpc(self, model, method, *args, **kwargs):
+        return self.make_jsonrpc_request(
+            "/web/dataset/call_kw",
+            {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
+        )
+
+    def subscription(self, microsoft_id):
+        return self.subs_a.filtered(lambda s: s.microsoft_id == microsoft_id)
+
+    # -- who sees what ----------------------------------------------------------------------
+
+    def test_the_administrator_sees_their_customer_and_nothing_of_another(self):
+        self.assertTrue(self.subs_b or self.skus_b, "customer B has Microsoft records")
+        self.login(self.admin_a)
+        text = self.page("/my/microsoft/subscriptions")
+        for sub in self.subs_a.filtered(lambda s: not s.removed):
+            self.assertIn(sub.friendly_name, text)
+            self.assertNotIn(sub.microsoft_id, text, "no Microsoft id on the page")
+        for sub in self.subs_b:
+            self.assertNotIn(f"/my/microsoft/subscriptions/{sub.id}\"", text)
+        if self.subs_b:
+            response = self.url_open(f"/my/microsoft/subscriptions/{self.subs_b[0].id}")
+            self.assertEqual(response.status_code, 404, "another customer's subscription")
+        licences = self.page("/my/microsoft/licences")
+        users = self.page("/my/microsoft/users")
+        self.assertIn(self.plain_binding.upn, users, "the administrator sees every user")
+        b_users = self.env["csp.user.binding"].search([("csp_tenant_id", "=", self.tenant_b.id)])
+        for binding in b_users:
+            self.assertNotIn(binding.upn, users)
+        self.assertIn("Available", licences)
+        # over JSON-RPC: the same records, and no Microsoft id
+        found = self.rpc("csp.subscription", "search_read", [], fields=["partner_id", "quantity"])
+        self.assertEqual({row["id"] for row in found}, set(self.subs_a.filtered(
+            lambda s: not s.removed).ids))  # fmt: skip
+        skus = self.rpc("csp.subscribed.sku", "search_read", [], fields=["product_name"])
+        self.assertFalse({row["id"] for row in skus} & set(self.skus_b.ids))
+        self.assertTrue(skus)
+        rows = self.rpc("csp.subscription", "read", self.subs_a[:1].ids, ["microsoft_id"])
+        self.assertEqual(rows, [{"id": self.subs_a[0].id}], "no Microsoft id over RPC either")
+        rows = self.rpc("csp.user.binding", "read", [self.plain_binding.id], [])
+        self.assertNotIn("microsoft_id", rows[0])
+        self.assertNotIn("graph_values", rows[0])
+        if self.subs_b:
+            with self.assertRaises(JsonRpcException):
+                self.rpc("csp.subscription", "read", self.subs_b[:1].ids, ["quantity"])
+        with self.assertRaises(JsonRpcException):
+            self.rpc("csp.subscription", "write", self.subs_a[:1].ids, {"note": "x"})
+        with self.assertRaises(JsonRpcException):
+            self.rpc("csp.tenant", "search_read", [], fields=["name"])
+
+    def test_another_portal_user_sees_only_their_own_licences(self):
+        self.login(self.plain_a)
+        text = self.page("/my/microsoft")
+        held = self.env["csp.licence.assignment"].search(
+            [("user_binding_id", "=", self.plain_binding.id)]
+        )
+        self.assertTrue(held)
+        for name in held.mapped("product_name"):
+            self.assertIn(name, text)
+        self.assertNotIn("/my/microsoft/subscriptions\"", text, "no subscription link")
+        self.assertEqual(self.rpc("csp.subscription", "search_count", []), 0)
+        self.assertEqual(self.rpc("csp.subscribed.sku", "search_count", []), 0)
+        rows = self.rpc("csp.licence.assignment", "search_read", [], fields=["partner_id"])
+        self.assertEqual({row["partner_id"][0] for row in rows}, {self.plain_binding.partner_id.id})
+        users = self.rpc("csp.user.binding", "search_read", [], fields=["upn"])
+        self.assertEqual([row["upn"] for row in users], [self.plain_binding.upn])
+        sub = self.subs_a[:1]
+        response = self.url_open(f"/my/microsoft/subscriptions/{sub.id}")
+        self.assertEqual(response.status_code, 404)
+        with self.assertRaises(AccessError):
+            self.env["csp.portal.request"].with_user(self.plain_a)._csp_portal_send(
+                sub.with_user(self.plain_a), sub.quantity + 1
+            )
+
+    def test_only_a_csp_manager_makes_a_licence_administrator(self):
+        contact = self.plain_binding.partner_id
+        with self.assertRaises(AccessError):
+            contact.with_user(self.admin_a).write({"csp_licence_admin": True})
+        employee = self.env["res.users"].create(
+            {"login": "portal_employee", "name": "Employee",
+             "groups_id": [(6, 0, self.env.ref("base.group_partner_manager").ids +
+                            self.env.ref("base.group_user").ids)]}
+        )  # fmt: skip
+        with self.assertRaises(AccessError):
+            contact.with_user(employee).write({"csp_licence_admin": True})
+        contact.with_user(self.manager).write({"csp_licence_admin": True})
+        self.assertTrue(contact.csp_licence_admin)
+
+    # -- seat requests -------------------------------------------------------------------------
+
+    def test_a_seat_increase_is_quoted_requested_approved_and_carried_out(self):
+        sub = self.subscription(ANNUAL)
+        start = sub.quantity
+        self.login(self.admin_a)
+        text = self.page(f"/my/microsoft/subscriptions/{sub.id}?seats={start + 2}")
+        self.assertIn("csp_send_request", text, "the quote offers to send the request")
+        self.post(f"/my/microsoft/subscriptions/{sub.id}/request", seats=start + 2)
+        request = self.env["csp.portal.request"].search([("subscription_id", "=", sub.id)])
+        self.assertEqual((request.state, request.new_quantity), ("requested", start + 2))
+        self.assertEqual(request.requested_by_id, self.admin_a)
+        activity = request.activity_ids
+        self.assertEqual(activity.user_id, self.manager, "the CSP manager is asked to decide")
+        self.assertIn("Requested", self.page(f"/my/microsoft/subscriptions/{sub.id}"))
+        with self.assertRaises(UserError):  # one open request per subscription
+            self.env["csp.portal.request"].with_user(self.admin_a)._csp_portal_send(
+                sub.with_user(self.admin_a), start + 3
+            )
+        with self.assertRaises(AccessError):  # the customer cannot approve their request
+            request.with_user(self.admin_a).action_approve()
+        request.with_user(self.manager).action_approve()
+        self.assertEqual(request.state, "done")
+        self.assertEqual(request.decided_by_id, self.manager)
+        self.assertEqual(sub.quantity, start + 2)
+        self.assertFalse(request.activity_ids, "the to-do is done")
+        client = self.connection._csp_partner_center(self.connection._csp_http())
+        self.assertEqual(client.subscription(ASHFORD, ANNUAL)["quantity"], start + 2)
+        self.assertTrue(
+            any(f"by {self.manager.name}" in body for body in sub.message_ids.mapped("body")),
+            "carried out as the back office's Adjust quantity, by the approver",
+        )
+        mail = request.message_ids.filtered(lambda m: self.admin_a.partner_id in m.partner_ids)
+        self.assertIn("approved and is done", mail[:1].body)
+        text = self.page(f"/my/microsoft/subscriptions/{sub.id}")
+        self.assertIn("Done", text)
+        self.assertRegex(text, rf'csp_seats">\s*{start + 2}\b')
+
+    def test_a_decrease_outside_the_window_is_refused_with_the_date(self):
+        sub = self.subscription(PLAIN)
+        self.login(self.admin_a)
+        text = self.page(f"/my/microsoft/subscriptions/{sub.id}?seats=1")
+        self.assertIn("csp_quote_refused", text)
+        self.assertNotIn("csp_send_request", text)
+        if sub.commitment_end_date:
+            self.assertIn(f"{sub.commitment_end_date:%Y-%m-%d}", text)
+        response = self.post(f"/my/microsoft/subscriptions/{sub.id}/request", seats=1)
+        self.assertIn("csp_request_error", response.text)
+        self.assertFalse(self.env["csp.portal.request"].search([("subscription_id", "=", sub.id)]))
+
+    def test_a_refused_request_tells_the_customer_why(self):
+        sub = self.subscription(PLAIN)
+        request = self.env["csp.portal.request"].with_user(self.admin_a)._csp_portal_send(
+            sub.with_user(self.admin_a), sub.quantity + 1
+        )
+        request = request.with_user(self.manager)
+        with self.assertRaisesRegex(UserError, "reason"):
+            request.action_refuse()
+        request.refuse_reason = "Your contract ends this month."
+        request.action_refuse()
+        self.assertEqual(request.state, "refused")
+        self.assertEqual(sub.quantity, self.subscription(PLAIN).quantity)
+        self.login(self.admin_a)
+        text = self.page(f"/my/microsoft/subscriptions/{sub.id}")
+        self.assertIn("Your contract ends this month.", text)
+        self.assertIn("Refused", text)
