@@ -10,6 +10,7 @@ from . import test_billing_names
 from . import test_billing_rights
 from . import test_menus
 from . import test_reconciliation
+from . import test_billing_portal
 from . import test_reconciliation_billed
 from . import test_prices
 from . import test_prices_rights
