@@ -20,6 +20,7 @@
         "data/ir_cron.xml",
         "data/csp.sku.name.csv",
         "data/csp_licence_cron.xml",
+        "data/csp_portal_cron.xml",
         "views/csp_connection_views.xml",
         "views/csp_tenant_views.xml",
         "views/csp_sync_run_views.xml",
@@ -31,6 +32,7 @@
         "views/csp_licence_form_views.xml",
         "views/csp_portal_views.xml",
         "views/csp_portal_templates.xml",
+        "views/csp_portal_statement_report.xml",
     ],
     "assets": {
         "web.assets_backend": ["csp_connector/static/src/**/*"],

@@ -205,3 +205,33 @@ class CspCustomerPortal(CustomerPortal):
             search=search or "",
         )
         return request.render("csp_connector.portal_my_microsoft_users", values)
+
+    # -- monthly licence statements --------------------------------------------------------
+
+    @http.route(["/my/microsoft/statements"], type="http", auth="user", website=True)
+    def csp_portal_statements(self, **kw):
+        self._csp_check_portal()
+        statements = request.env["csp.licence.statement"].search([])
+        values = self._csp_values("csp_statements", statements=statements)
+        return request.render("csp_connector.portal_my_microsoft_statements", values)
+
+    @http.route(
+        ["/my/microsoft/statements/<int:statement_id>/pdf"], type="http", auth="user",
+    )  # fmt: skip
+    def csp_portal_statement_pdf(self, statement_id, **kw):
+        statement = request.env["csp.licence.statement"].browse(statement_id)
+        try:
+            statement.check_access("read")
+            statement.exists().ensure_one()
+        except (AccessError, MissingError, ValueError):
+            raise NotFound() from None
+        attachment = statement.sudo().attachment_id
+        if not attachment:
+            raise NotFound()
+        return request.make_response(
+            attachment.raw,
+            headers=[
+                ("Content-Type", "application/pdf"),
+                ("Content-Disposition", http.content_disposition(attachment.name)),
+            ],
+        )

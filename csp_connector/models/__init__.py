@@ -29,3 +29,4 @@ from . import res_partner_licences
 from . import csp_sync_run_live
 from . import csp_portal
 from . import csp_portal_request
+from . import csp_portal_statement

@@ -143,43 +143,42 @@ class ResPartner(models.Model):
         "portal users of the customer see only their own licences and devices.",
     )  # fmt: skip
 
-    def write(self, vals):
-        if "csp_licence_admin" in vals:
-            if not self.env.su and not self.env.user.has_group("csp_connector.group_csp_manager"):
-                raise AccessError(
-                    self.env._(
-                        "Only a Microsoft CSP manager may make a contact the customer's "
-                        "licence administrator."
-                    )
+    def _csp_check_licence_admin_right(self):
+        if not self.env.su and not self.env.user.has_group("csp_connector.group_csp_manager"):
+            raise AccessError(
+                self.env._(
+                    "Only a Microsoft CSP manager may make a contact the customer's "
+                    "licence administrator."
                 )
-            if set(vals) == {"csp_licence_admin"} and not self.env.su:
-                # a CSP setting: a CSP manager sets it without the right to edit contacts
-                self.check_access("read")
-                result = super(ResPartner, self.sudo()).write(vals)
-            else:
-                result = super().write(vals)
-            self.env.registry.clear_cache()  # the portal's record rules read the flag
-            return result
-        return super().write(vals)
+            )
+
+    def write(self, vals):
+        if "csp_licence_admin" not in vals:
+            return super().write(vals)
+        self._csp_check_licence_admin_right()
+        if set(vals) == {"csp_licence_admin"} and not self.env.su:
+            # a CSP setting: a CSP manager sets it without the right to edit contacts
+            self.check_access("read")
+            result = super(ResPartner, self.sudo()).write(vals)
+        else:
+            result = super().write(vals)
+        self.env.registry.clear_cache()  # the portal's record rules read the flag
+        return result
 
     @api.model_create_multi
     def create(self, vals_list):
         if any(vals.get("csp_licence_admin") for vals in vals_list):
-            if not self.env.su and not self.env.user.has_group("csp_connector.group_csp_manager"):
-                raise AccessError(
-                    self.env._(
-                        "Only a Microsoft CSP manager may make a contact the customer's "
-                        "licence administrator."
-                    )
-                )
+            self._csp_check_licence_admin_right()
         return super().create(vals_list)
 
     def _csp_portal_last_read(self):
         """When Microsoft was last read for this customer (its tenants' last good run).
         Only the date; the tenants themselves stay out of the portal's reach."""
         self.ensure_one()
-        tenants = self.env["csp.tenant"].sudo().search(
-            [("partner_id", "=", self.commercial_partner_id.id)]
+        tenants = (
+            self.env["csp.tenant"]
+            .sudo()
+            .search([("partner_id", "=", self.commercial_partner_id.id)])
         )
         dates = [tenant.last_sync for tenant in tenants if tenant.last_sync]
         return max(dates) if dates else False

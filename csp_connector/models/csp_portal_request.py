@@ -38,7 +38,7 @@ class CspPortalRequest(models.Model):
     )  # fmt: skip
     connection_id = fields.Many2one(related="subscription_id.connection_id", store=True)
     company_id = fields.Many2one(related="subscription_id.company_id", store=True, index=True)
-    requested_by_id = fields.Many2one("res.users", string="Requested By", readonly=True)
+    requested_by_id = fields.Many2one("res.users", readonly=True)
     old_quantity = fields.Integer(string="Seats Before", readonly=True)
     new_quantity = fields.Integer(string="Seats Asked", readonly=True)
     quoted_prorata = fields.Float(
@@ -46,7 +46,7 @@ class CspPortalRequest(models.Model):
         help="The pro-rata the customer was shown for this period (empty: no price known).",
     )  # fmt: skip
     quoted_recurring = fields.Float(
-        string="Quoted Recurring", readonly=True, digits="Product Price",
+        readonly=True, digits="Product Price",
         help="The new amount per period the customer was shown.",
     )  # fmt: skip
     state = fields.Selection(STATES, default="requested", required=True, readonly=True,
@@ -54,7 +54,7 @@ class CspPortalRequest(models.Model):
     refuse_reason = fields.Text(
         string="Reason", help="Why the request was refused: the customer reads it."
     )
-    decided_by_id = fields.Many2one("res.users", string="Decided By", readonly=True)
+    decided_by_id = fields.Many2one("res.users", readonly=True)
     decided_on = fields.Datetime(readonly=True)
 
     @api.model

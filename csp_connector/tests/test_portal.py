@@ -4,7 +4,9 @@
 (pages and JSON-RPC), seat requests from the quote to Partner Center, and refusals."""
 
 import re
+from datetime import timedelta
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tests.common import JsonRpcException
@@ -14,6 +16,7 @@ from .common import CspSandboxHttpCase
 ASHFORD = "7af027bc-08d6-4f57-9a71-144896c8da19"  # seed 1: reseller, consent, subscriptions
 AUSTRALIA = "5b569643-d037-4dff-bc24-0d4969d495dd"  # the same company's second tenant
 PLAIN = "fb695ffb-3a18-40c7-8092-b4d42b28fef0"  # 2 seats, every window closed
+REFUNDABLE = "3328ad08-8ded-4c96-91eb-79fa5d5f576c"  # 3 seats inside their 168 h window
 ANNUAL = "d8f33418-f3d4-4711-9804-f92283868a29"  # 1 seat, no window
 
 
@@ -94,7 +97,7 @@ class TestPortal(CspSandboxHttpCase):
             self.assertIn(sub.friendly_name, text)
             self.assertNotIn(sub.microsoft_id, text, "no Microsoft id on the page")
         for sub in self.subs_b:
-            self.assertNotIn(f"/my/microsoft/subscriptions/{sub.id}\"", text)
+            self.assertNotIn(f'/my/microsoft/subscriptions/{sub.id}"', text)
         if self.subs_b:
             response = self.url_open(f"/my/microsoft/subscriptions/{self.subs_b[0].id}")
             self.assertEqual(response.status_code, 404, "another customer's subscription")
@@ -134,7 +137,7 @@ class TestPortal(CspSandboxHttpCase):
         self.assertTrue(held)
         for name in held.mapped("product_name"):
             self.assertIn(name, text)
-        self.assertNotIn("/my/microsoft/subscriptions\"", text, "no subscription link")
+        self.assertNotIn('/my/microsoft/subscriptions"', text, "no subscription link")
         self.assertEqual(self.rpc("csp.subscription", "search_count", []), 0)
         self.assertEqual(self.rpc("csp.subscribed.sku", "search_count", []), 0)
         rows = self.rpc("csp.licence.assignment", "search_read", [], fields=["partner_id"])
@@ -215,8 +218,10 @@ class TestPortal(CspSandboxHttpCase):
 
     def test_a_refused_request_tells_the_customer_why(self):
         sub = self.subscription(PLAIN)
-        request = self.env["csp.portal.request"].with_user(self.admin_a)._csp_portal_send(
-            sub.with_user(self.admin_a), sub.quantity + 1
+        request = (
+            self.env["csp.portal.request"]
+            .with_user(self.admin_a)
+            ._csp_portal_send(sub.with_user(self.admin_a), sub.quantity + 1)
         )
         request = request.with_user(self.manager)
         with self.assertRaisesRegex(UserError, "reason"):
@@ -229,3 +234,78 @@ class TestPortal(CspSandboxHttpCase):
         text = self.page(f"/my/microsoft/subscriptions/{sub.id}")
         self.assertIn("Your contract ends this month.", text)
         self.assertIn("Refused", text)
+
+    # -- the monthly licence statement ---------------------------------------------------------
+
+    def test_the_monthly_statement_lists_the_right_counts_and_users(self):
+        sub = self.subscription(REFUNDABLE)
+        before = sub.quantity
+        sub.with_user(self.manager)._csp_set_quantity(sub.quantity + 1)
+        today = fields.Date.context_today(self.env["res.partner"])
+        Statement = self.env["csp.licence.statement"]
+        statement = Statement._csp_generate(self.customer, today)
+        skus = self.env["csp.subscribed.sku"].search(
+            [("csp_tenant_id", "=", self.tenant.id), ("removed", "=", False)]
+        )
+        licensed = (
+            self.env["csp.licence.assignment"]
+            .search([("csp_tenant_id", "=", self.tenant.id)])
+            .user_binding_id
+        )
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("csp_connector.action_report_csp_licence_statement", statement.ids)[
+                0
+            ]
+            .decode()
+        )
+        self.assertEqual(html.count('class="text-end csp_paid"'), len(skus))
+        self.assertIn(f'csp_total_paid">{sum(skus.mapped("enabled_units"))}<', html)
+        self.assertIn(f'csp_total_assigned">{sum(skus.mapped("consumed_units"))}<', html)
+        self.assertIn(f'csp_user_count">{len(licensed)}<', html)
+        self.assertEqual(html.count('csp_statement_user"'), len(licensed))
+        for user in licensed:
+            self.assertIn(user.upn, html)
+        self.assertIn(f"{before} → {before + 1}", html, "the month's seat change")
+        self.assertIn(str(today), html)
+        for sku in skus:
+            self.assertNotIn(sku.sku_id, html, "no Microsoft id")
+        self.assertTrue(statement.attachment_id, "its PDF is kept")
+        # again the same month: the same statement, made anew
+        self.assertEqual(Statement._csp_generate(self.customer, today), statement)
+
+        # on the portal: the administrator downloads it, nobody else reaches it
+        self.login(self.admin_a)
+        self.assertIn(f"/my/microsoft/statements/{statement.id}/pdf",
+                      self.page("/my/microsoft/statements"))  # fmt: skip
+        response = self.url_open(f"/my/microsoft/statements/{statement.id}/pdf")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.content, statement.attachment_id.raw)
+        self.login(self.plain_a)
+        response = self.url_open(f"/my/microsoft/statements/{statement.id}/pdf")
+        self.assertEqual(response.status_code, 404)
+        self.assertEqual(self.rpc("csp.licence.statement", "search_count", []), 0)
+
+    def test_the_statement_is_printed_from_the_customer_and_made_by_the_schedule(self):
+        action = self.customer.with_user(self.manager).action_csp_licence_statement()
+        self.assertEqual(action["report_name"], "csp_connector.report_csp_licence_statement")
+        employee = self.env["res.users"].create(
+            {"login": "portal_no_csp", "name": "No CSP",
+             "groups_id": [(6, 0, self.env.ref("base.group_user").ids)]}
+        )  # fmt: skip
+        with self.assertRaises(AccessError):
+            self.customer.with_user(employee).action_csp_licence_statement()
+        Statement = self.env["csp.licence.statement"]
+        today = fields.Date.context_today(Statement)
+        self.connection.statement_day = 0
+        Statement.search([]).unlink()
+        Statement._cron_csp_statements()
+        self.assertFalse(Statement.search([]), "no statement day: none made")
+        if today.day <= 28:
+            self.connection.statement_day = today.day
+            Statement._cron_csp_statements()
+            made = Statement.search([])
+            self.assertIn(self.customer, made.customer_id)
+            self.assertIn(self.customer_b, made.customer_id)
+            last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+            self.assertEqual(set(made.mapped("month")), {last_month})

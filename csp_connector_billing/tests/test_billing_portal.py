@@ -35,17 +35,21 @@ class TestBillingPortal(BillingInvoicingCase):
         self.invoice(this_month)
         self.env.cr.flush()
         self.connection._csp_sync(trigger="manual", modules=["users"])
-        contact = self.env["csp.user.binding"].search(
-            [("csp_tenant_id", "=", self.tenant.id), ("partner_id", "!=", False)], limit=1
-        ).partner_id
+        contact = (
+            self.env["csp.user.binding"]
+            .search([("csp_tenant_id", "=", self.tenant.id), ("partner_id", "!=", False)], limit=1)
+            .partner_id
+        )
         admin = portal_user(self.env, contact, "portal_billing_admin", admin=True)
 
         quote = subscription.with_user(admin)._csp_portal_quote(5)
         self.assertTrue(quote["allowed"], quote["reason"])
         self.assertEqual(quote["recurring"], 100.0, "5 seats at 20.00")
         self.assertGreater(quote["prorata"], 0.0)
-        request = self.env["csp.portal.request"].with_user(admin)._csp_portal_send(
-            subscription.with_user(admin), 5
+        request = (
+            self.env["csp.portal.request"]
+            .with_user(admin)
+            ._csp_portal_send(subscription.with_user(admin), 5)
         )
         self.assertEqual(request.quoted_prorata, quote["prorata"])
         request.with_user(self.manager).action_approve()
