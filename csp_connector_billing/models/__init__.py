@@ -16,3 +16,4 @@ from . import csp_meter_rule
 from . import csp_azure_usage
 from . import azure_connection
 from . import csp_subscription_portal
+from . import csp_statement_invoice

@@ -72,3 +72,23 @@ class TestBillingPortal(BillingInvoicingCase):
         self.assertTrue(quote["allowed"])
         self.assertIsNone(quote["prorata"])
         self.assertIn("not set a price", quote["price_note"])
+
+    def test_the_licence_statement_goes_with_the_invoice_email_when_turned_on(self):
+        today = dt.datetime.now(dt.UTC).date()
+        this_month = today.replace(day=1)
+        last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+        self.contract.date_start = last_month
+        with freeze_time(dt.datetime.combine(last_month, dt.time(8))):
+            self.sync()
+        self.subscription(PLAIN).contract_line_id.price_unit = 20.0
+        move = self.invoice(this_month)[-1]
+        Send = self.env["account.move.send"]
+        Statement = self.env["csp.licence.statement"]
+        self.assertFalse(Send._csp_statement_for(move), "off: no statement")
+        self.connection.statement_on_invoice = True
+        attachments = Send._get_invoice_extra_attachments(move)
+        statement = Statement.search([("customer_id", "=", self.customer.id)])
+        self.assertEqual(statement.month, last_month, "the month before the invoice")
+        self.assertIn(statement.attachment_id, attachments)
+        self.assertEqual(Send._get_invoice_extra_attachments(move), attachments, "made once")
+        self.assertEqual(Statement.search_count([("customer_id", "=", self.customer.id)]), 1)
