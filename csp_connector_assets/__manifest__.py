@@ -13,6 +13,7 @@
     "data": [
         "security/csp_assets_security.xml",
         "security/ir.model.access.csv",
+        "security/csp_assets_portal_security.xml",
         "data/csp_integrator_user.xml",
         "views/maintenance_equipment_views.xml",
         "views/res_partner_views.xml",
@@ -20,5 +21,6 @@
         "views/csp_tenant_views.xml",
         "views/csp_device_import_views.xml",
         "views/menus.xml",
+        "views/csp_portal_templates.xml",
     ],
 }

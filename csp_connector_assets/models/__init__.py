@@ -8,3 +8,4 @@ from . import csp_tenant
 from . import csp_sync_run
 from . import res_partner
 from . import display_names
+from . import csp_portal_devices
