@@ -309,3 +309,10 @@ class TestPortal(CspSandboxHttpCase):
             self.assertIn(self.customer_b, made.customer_id)
             last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
             self.assertEqual(set(made.mapped("month")), {last_month})
+
+    # -- the browser tour ---------------------------------------------------------------------
+
+    def test_the_portal_tour_as_the_customers_administrator(self):
+        """Skipped by Odoo's test runner when no Chrome or Chromium is installed."""
+        self.admin_a.password = self.admin_a.login  # the tour signs in with login = password
+        self.start_tour("/my/microsoft", "csp_portal_tour", login=self.admin_a.login)
