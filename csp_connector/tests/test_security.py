@@ -364,6 +364,9 @@ class TestSecurity(CspSandboxHttpCase):
         sku = Code["csp.subscribed.sku"].create(
             {**binding, "microsoft_id": "code-only-sku", "sku_id": "code-only"}
         )
+        subscription = Code["csp.subscription"].create(
+            {**binding, "microsoft_id": "code-only-subscription"}
+        )
         return {
             "csp.connection": self.connection,
             "csp.tenant": self.tenant,
@@ -374,8 +377,9 @@ class TestSecurity(CspSandboxHttpCase):
             "csp.licence.assignment": Code["csp.licence.assignment"].create(
                 {"subscribed_sku_id": sku.id, "user_binding_id": user.id}
             ),
-            "csp.subscription": Code["csp.subscription"].create(
-                {**binding, "microsoft_id": "code-only-subscription"}
+            "csp.subscription": subscription,
+            "csp.portal.request": Code["csp.portal.request"].create(
+                {"subscription_id": subscription.id, "new_quantity": 2}
             ),
         }
 
