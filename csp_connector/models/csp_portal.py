@@ -49,6 +49,14 @@ class CspSubscription(models.Model):
             "subscribed_sku_id", "write_date",
         }  # fmt: skip
 
+    @api.model
+    def _csp_settle_pending(self, tenant):
+        """A seat request Partner Center only accepted (202) is done once a read shows
+        the quantity, or refused when Partner Center dropped it."""
+        result = super()._csp_settle_pending(tenant)
+        self.env["csp.portal.request"]._csp_settle(tenant)
+        return result
+
     def _csp_portal_term(self):
         """The term and billing in the customer's words ("1 year, billed monthly")."""
         self.ensure_one()

@@ -189,6 +189,33 @@ class CspPortalRequest(models.Model):
             request._csp_tell_customer()
         return True
 
+    @api.model
+    def _csp_settle(self, tenant):
+        """Approved requests of ``tenant`` whose change Partner Center was still applying:
+        done once its subscription shows the quantity, refused (with the reason) when
+        Partner Center dropped the change; the customer is told either way."""
+        requests = self.sudo().search(
+            [("state", "=", "approved"), ("subscription_id.csp_tenant_id", "=", tenant.id)]
+        )
+        for request in requests:
+            subscription = request.subscription_id
+            if subscription.pending_quantity:
+                continue  # still applying
+            if subscription.quantity == request.new_quantity:
+                code_env(request).write({"state": "done"})
+            else:
+                code_env(request).write(
+                    {
+                        "state": "refused",
+                        "refuse_reason": self.env._(
+                            "Microsoft did not apply the change; the subscription still "
+                            "has %s seats. Your IT service provider has been told.",
+                            subscription.quantity,
+                        ),
+                    }
+                )
+            request._csp_tell_customer()
+
     def _csp_close_activity(self):
         self.activity_ids.sudo().action_feedback(
             feedback=self.env._("%s", dict(STATES)[self.state])

@@ -84,8 +84,17 @@ class TestPortal(CspSandboxHttpCase):
             {"model": model, "method": method, "args": list(args), "kwargs": kwargs},
         )
 
-    def subscription(self, microsoft_id):
+    def subscription(self, microsoft_id, fresh=False):
+        """(``fresh``: read again first; the sandbox keeps earlier tests' changes)"""
+        if fresh:
+            run = self.connection._csp_sync(trigger="manual", modules=["licences"])
+            self.assertEqual(run.state, "done", run.message)
         return self.subs_a.filtered(lambda s: s.microsoft_id == microsoft_id)
+
+    def last_mail(self, request):
+        """The last message sent to who asked."""
+        partner = request.requested_by_id.partner_id
+        return request.message_ids.filtered(lambda m: partner in m.partner_ids)[:1].body
 
     # -- who sees what ----------------------------------------------------------------------
 
@@ -204,6 +213,23 @@ class TestPortal(CspSandboxHttpCase):
         self.assertIn("Done", text)
         self.assertRegex(text, rf'csp_seats">\s*{start + 2}\b')
 
+    def test_a_change_partner_center_is_still_applying_is_done_once_read(self):
+        sub = self.subscription(REFUNDABLE, fresh=True)
+        request = (
+            self.env["csp.portal.request"]
+            .with_user(self.admin_a)
+            ._csp_portal_send(sub.with_user(self.admin_a), sub.quantity + 1)
+        )
+        self.sandbox.fault(service="partnercenter", method="PATCH", body="accepted", times=1)
+        request.with_user(self.manager).action_approve()
+        self.assertEqual(request.state, "approved", "Partner Center still applies it")
+        self.assertIn("still applying", self.last_mail(request))
+        run = self.connection._csp_sync(trigger="manual", modules=["licences"])
+        self.assertEqual(run.state, "done", run.message)
+        self.assertEqual(request.state, "done")
+        self.assertEqual(sub.quantity, request.new_quantity)
+        self.assertIn("approved and is done", self.last_mail(request))
+
     def test_a_decrease_outside_the_window_is_refused_with_the_date(self):
         sub = self.subscription(PLAIN)
         self.login(self.admin_a)
@@ -238,7 +264,7 @@ class TestPortal(CspSandboxHttpCase):
     # -- the monthly licence statement ---------------------------------------------------------
 
     def test_the_monthly_statement_lists_the_right_counts_and_users(self):
-        sub = self.subscription(REFUNDABLE)
+        sub = self.subscription(REFUNDABLE, fresh=True)
         before = sub.quantity
         sub.with_user(self.manager)._csp_set_quantity(sub.quantity + 1)
         today = fields.Date.context_today(self.env["res.partner"])
