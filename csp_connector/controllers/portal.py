@@ -149,9 +149,11 @@ class CspCustomerPortal(CustomerPortal):
         url = f"/my/microsoft/subscriptions/{subscription.id}"
         try:
             request.env["csp.portal.request"]._csp_portal_send(subscription, int(seats or 0))
-        except (UserError, AccessError, ValueError) as exc:
-            message = str(exc) if not isinstance(exc, ValueError) else "invalid"
+        except ValueError:
+            message = request.env._("Give the number of seats as a whole number.")
             return request.redirect(f"{url}?{http.url_encode({'error': message})}")
+        except (UserError, AccessError) as exc:
+            return request.redirect(f"{url}?{http.url_encode({'error': str(exc)})}")
         return request.redirect(f"{url}?sent=1")
 
     # -- licences and users ---------------------------------------------------------------
