@@ -2,7 +2,7 @@
 # `make test` and `make demo` build and use .venv/ (Odoo 18.0 from ODOO_SOURCE) unless PYTHON
 # is set to a Python that imports Odoo 18.0; `make lint` uses .venv/ once it exists.
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
-ADDONS := csp_connector csp_connector_billing csp_connector_assets
+ADDONS := csp_connector csp_connector_billing csp_connector_assets csp_connector_queue
 
 .PHONY: help demo test lint format bench-users bench-assets bench-licences bench-billing \
 	bench-prices bench-azure

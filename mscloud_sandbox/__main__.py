@@ -9,6 +9,7 @@ import threading
 
 from .app import Sandbox
 from .generate import build_world
+from .latency import Latency
 
 
 def _parser():
@@ -26,6 +27,11 @@ def _parser():
     )
     serve.add_argument("--ca-path", help="write the CA certificate (PEM) here")
     serve.add_argument("--state-file", help="write URLs and credentials here as JSON")
+    serve.add_argument(
+        "--latency-ms",
+        default=None,
+        help="delay before each Microsoft answer: a fixed 150, or a random range 100-500 (ms)",
+    )
     serve.add_argument("--verbose", action="store_true", help="log one line per request")
     return parser
 
@@ -82,7 +88,12 @@ def serve(args):
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with Sandbox(
-        world, host=args.host, port=args.port, ca_path=args.ca_path, verbose=args.verbose
+        world,
+        host=args.host,
+        port=args.port,
+        ca_path=args.ca_path,
+        verbose=args.verbose,
+        latency=Latency.parse(args.latency_ms, seed=args.seed) if args.latency_ms else None,
     ) as sb:
         info = summary(sb)
         _print_summary(info)

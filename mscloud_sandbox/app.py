@@ -82,8 +82,12 @@ class Sandbox:
         token_lifetime=3600,
         ca_path=None,
         verbose=False,
+        latency=None,
     ):
         self.world = world
+        # a delay before each Microsoft answer (not the control API), as Microsoft's
+        # 100-500 ms: latency.Latency, or None for none
+        self.latency = latency
         self.clock = clock or Clock()
         self.host = host
         self.port = port
@@ -173,6 +177,8 @@ class Sandbox:
         else:
             (service, module_name), path = LOGIN, request.path
         if service != "control":
+            if self.latency is not None:
+                self.latency.wait()
             fault_response = self._apply_faults(service, request, first, path)
             if isinstance(fault_response, str):  # a body fault: answer, then break it
                 answer = self._dispatch(service, module_name, request, path)

@@ -6,7 +6,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
-ADDONS=csp_connector,csp_connector_billing,csp_connector_assets
+ADDONS=csp_connector,csp_connector_billing,csp_connector_assets,csp_connector_queue
 
 started=$(date +%s)
 setup_started=$(clock_now)

@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
-ADDONS=csp_connector,csp_connector_billing,csp_connector_assets
+ADDONS=csp_connector,csp_connector_billing,csp_connector_assets,csp_connector_queue
 
 TARGETS=()
 for word in "$@"; do

@@ -674,7 +674,9 @@ class CspConnection(models.Model):
                 continue
             if not run:
                 continue  # another worker has it, or it waits for a stale heartbeat
-            if run.state == "running":
+            if run.state == "running" and run._csp_dispatched():
+                pass  # its steps run elsewhere (see csp.sync.run._csp_dispatch_steps)
+            elif run.state == "running":
                 remaining += 1
             else:
                 window["done"] += 1

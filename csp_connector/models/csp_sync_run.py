@@ -269,6 +269,8 @@ class CspSyncRun(models.Model):
         self = self.with_context(csp_run_memo={})  # noqa: PLW0642 - what steps share in a run
         connection = self.connection_id
         steps = connection._csp_steps_to_run((self.steps or "").split(","))
+        if self._csp_dispatch_steps(steps):
+            return self  # run elsewhere (see _csp_dispatch_steps)
         recorder = self.env["csp.request.log"]._csp_recorder(connection)
         http = connection._csp_http(recorder)
         # no retry starts after the deadline; every call ends before the clock's hard
@@ -310,6 +312,27 @@ class CspSyncRun(models.Model):
             return self._csp_finish()
         finally:
             recorder.flush()
+
+    def _csp_dispatch_steps(self, steps):
+        """How this run's steps (CspStep, ordered) are carried out: True when they were
+        handed elsewhere (an add-on's job queue: one job per tenant and step), which
+        then runs each through ``_csp_step(step, tenant, http, commit=False)`` and ends
+        the run with ``_csp_finish``; False (the core) runs them here, one tenant after
+        another, within the cron's budget. Called at each call of the run by the cron:
+        dispatching again must not run a step twice."""
+        return False
+
+    def _csp_dispatched(self):
+        """Whether this open run's steps are carried out elsewhere (see
+        _csp_dispatch_steps): the integrator cron then does not call itself again
+        for it. The core: False."""
+        return False
+
+    def _csp_count(self, values):
+        """Add a finished step's values to the run (`values`: the run's counters
+        plus the step's and the line's own, as _csp_step_once computes them). An
+        add-on whose steps run in parallel may sum the lines instead at the end."""
+        self.write(values)
 
     def _csp_pending(self, steps):
         """[(tenant id, [CspStep])] still to do in this run: a step is done once it has
@@ -373,7 +396,7 @@ class CspSyncRun(models.Model):
             {"run_id": self.id, "step": step.code, "csp_tenant_id": tenant.id,
              "state": "skipped", "skipped": 1, "message": reason}
         )  # fmt: skip
-        self.skipped += 1
+        self._csp_count({"skipped": self.skipped + 1})
         return not commit or self._csp_commit()
 
     def _csp_step(self, step, tenant, http, commit):
@@ -466,7 +489,7 @@ class CspSyncRun(models.Model):
             values.update(heartbeat=fields.Datetime.now(), current_step=False, step_restarts=0)
             if not line_values.get("out_of_time"):
                 self._csp_progress_made()
-        self.write(values)
+        self._csp_count(values)
         self._csp_push_progress()
         if commit and not self._csp_commit():
             return False

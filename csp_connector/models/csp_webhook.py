@@ -640,31 +640,47 @@ class CspWebhookEvent(models.Model):
         testing = under_test()
         for tenant in pending.csp_tenant_id:
             events = pending.filtered(lambda e, t=tenant: e.csp_tenant_id == t)
-            connection = tenant.connection_id
-            try:
-                with connection._csp_call_microsoft(explain=False) as http, self.env.cr.savepoint():
-                    ids = {e.subscription_ref or "*" for e in events}
-                    tenant._csp_note_changed_subscriptions(ids)
-                    # the re-read's changes are the events': dated and named by them
-                    sources = Sources({
-                        e.subscription_ref.lower(): (e.changed_at or fields.Datetime.now(),
-                                                     str(e.id))
-                        for e in events.sorted("id") if e.subscription_ref
-                    })  # fmt: skip
-                    tenant.with_context(**{SOURCE_KEY: sources})._csp_sync_subscriptions(http)
-                    code_env(events).write({"state": "done", "message": False})
-            except Exception as exc:  # one customer's failure never stops the others
-                _logger.warning(
-                    "CSP: applying webhook events of tenant %s failed: %s", tenant.id, exc
-                )
-                message = exc.user_message() if isinstance(exc, errors.MicrosoftError) else str(exc)
-                code_env(events).write({"state": "error", "message": message})
+            if self._csp_dispatch_events(tenant, events):
+                continue  # re-read elsewhere (an add-on's job)
+            self._csp_apply_events(tenant, events)
             if not testing:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         code_env(self.search([("state", "=", "pending"), ("csp_tenant_id", "=", False)])).write(
             {"state": "ignored"}
         )
         self._csp_purge()
+
+    @api.model
+    def _csp_dispatch_events(self, tenant, events):
+        """Hand the re-read of `tenant` for its pending `events` elsewhere (an add-on's
+        job queue); True when it was, and the add-on then calls `_csp_apply_events`
+        itself. The core re-reads here and now: False."""
+        return False
+
+    @api.model
+    def _csp_apply_events(self, tenant, events):
+        """Re-read the subscriptions of `tenant` named by `events` and mark them applied,
+        or failed with the explanation: one customer's failure never stops the others.
+        Returns the failure (an exception), None when the re-read succeeded."""
+        connection = tenant.connection_id
+        try:
+            with connection._csp_call_microsoft(explain=False) as http, self.env.cr.savepoint():
+                ids = {e.subscription_ref or "*" for e in events}
+                tenant._csp_note_changed_subscriptions(ids)
+                # the re-read's changes are the events': dated and named by them
+                sources = Sources({
+                    e.subscription_ref.lower(): (e.changed_at or fields.Datetime.now(),
+                                                 str(e.id))
+                    for e in events.sorted("id") if e.subscription_ref
+                })  # fmt: skip
+                tenant.with_context(**{SOURCE_KEY: sources})._csp_sync_subscriptions(http)
+                code_env(events).write({"state": "done", "message": False})
+        except Exception as exc:  # one customer's failure never stops the others
+            _logger.warning("CSP: applying webhook events of tenant %s failed: %s", tenant.id, exc)
+            message = exc.user_message() if isinstance(exc, errors.MicrosoftError) else str(exc)
+            code_env(events).write({"state": "error", "message": message})
+            return exc
+        return None
 
     @api.model
     def _csp_purge(self, days=None):

@@ -6,6 +6,8 @@ PostgreSQL says when another transaction changed the same rows (the step runs ag
 No ORM here: the lock is one SQL call on the run's cursor.
 """
 
+import zlib
+
 import psycopg2
 from psycopg2 import errors as pg_errors
 
@@ -14,11 +16,22 @@ LOCK_NAMESPACE = 0x0C5B  # advisory locks: (namespace, connection id)
 CONCURRENCY_ERRORS = (psycopg2.extensions.TransactionRollbackError, pg_errors.LockNotAvailable)
 
 
-def try_lock(cr, connection_id):
-    """The connection's sync lock, held until the transaction ends (commit, rollback
-    or a dead connection): it cannot outlive its transaction, whatever fails."""
-    cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, connection_id))
+def try_lock(cr, key, namespace=LOCK_NAMESPACE):
+    """The connection's sync lock (`key`: its id), held until the transaction ends
+    (commit, rollback or a dead connection): it cannot outlive its transaction,
+    whatever fails. Another `namespace` (a 32-bit int, see step_namespace) locks
+    something else the same way, e.g. one tenant's step (`key`: the tenant's id)."""
+    cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (namespace, key))
     return cr.fetchone()[0]
+
+
+def step_namespace(code):
+    """The lock namespace of a step's code (a signed 32-bit int, never the connection
+    lock's): ``try_lock(cr, tenant.id, step_namespace(code))`` is the lock of that
+    tenant's step, whatever worker or server holds it."""
+    value = zlib.crc32(f"csp-step:{code}".encode())
+    value = value - (1 << 32) if value >= 1 << 31 else value
+    return value if value != LOCK_NAMESPACE else value + 1
 
 
 def is_concurrency_error(exc):

@@ -5,7 +5,12 @@ import pathlib
 import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-TEST_DIRS = ("csp_connector/tests", "csp_connector_billing/tests", "csp_connector_assets/tests")
+TEST_DIRS = (
+    "csp_connector/tests",
+    "csp_connector_billing/tests",
+    "csp_connector_assets/tests",
+    "csp_connector_queue/tests",
+)
 
 
 def table_rows(readme):

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-ADDONS = ("csp_connector", "csp_connector_billing", "csp_connector_assets")
+ADDONS = ("csp_connector", "csp_connector_billing", "csp_connector_assets", "csp_connector_queue")
 
 
 def imported_modules(init):

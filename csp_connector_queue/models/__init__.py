@@ -1,0 +1,6 @@
+# Copyright 2026 Microsoft CSP for Odoo contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from . import csp_connection
+from . import csp_sync_run
+from . import csp_tenant
+from . import csp_webhook
