@@ -192,7 +192,8 @@ class CspSyncRun(models.Model):
             stale_at = run.heartbeat + timedelta(seconds=self._csp_stale_after() + 1)
             self.env.ref("csp_connector.ir_cron_csp_integrator").sudo()._trigger(stale_at)
             return self.browse()
-        run._csp_run(commit=commit, batch=batch)
+        if not run._csp_dispatch_steps(connection._csp_steps_to_run((run.steps or "").split(","))):
+            run._csp_run(commit=commit, batch=batch)
         return run
 
     @api.model
@@ -269,8 +270,6 @@ class CspSyncRun(models.Model):
         self = self.with_context(csp_run_memo={})  # noqa: PLW0642 - what steps share in a run
         connection = self.connection_id
         steps = connection._csp_steps_to_run((self.steps or "").split(","))
-        if self._csp_dispatch_steps(steps):
-            return self  # run elsewhere (see _csp_dispatch_steps)
         recorder = self.env["csp.request.log"]._csp_recorder(connection)
         http = connection._csp_http(recorder)
         # no retry starts after the deadline; every call ends before the clock's hard

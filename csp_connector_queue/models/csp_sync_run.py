@@ -282,8 +282,8 @@ class CspSyncRun(models.Model):
                     seconds = rules.retry_seconds(transient[0], tries)
                     _logger.info(
                         "CSP: %s of %s failed (%s): try %s of %s in %s s",
-                        step.code, tenant.id if tenant else "connection", type(transient[0]).__name__,
-                        tries + 1, max_tries, seconds,
+                        step.code, tenant.id if tenant else "connection",
+                        type(transient[0]).__name__, tries + 1, max_tries, seconds,
                     )  # fmt: skip
                     raise RetryableJobError(str(transient[0]), seconds=seconds)
         finally:
@@ -367,8 +367,8 @@ class CspSyncRun(models.Model):
             waiting = run._csp_jobs(WAITING_JOB_STATES)
             running = run._csp_jobs(("started",))
             waiting.button_cancelled()
-            run = code_env(run)
-            run._csp_finish()
+            closing = code_env(run)
+            closing._csp_finish()
             note = self.env._(
                 "Cancelled by %(user)s: %(waiting)s waiting jobs cancelled, %(running)s "
                 "running ones stop at their next page boundary. The next run goes on "
@@ -377,7 +377,10 @@ class CspSyncRun(models.Model):
                 waiting=len(waiting),
                 running=len(running),
             )
-            run.write(
-                {"state": "cancelled", "message": "\n\n".join(filter(None, [note, run.message]))}
+            closing.write(
+                {
+                    "state": "cancelled",
+                    "message": "\n\n".join(filter(None, [note, closing.message])),
+                }
             )
         return True

@@ -20,7 +20,7 @@ from odoo.addons.queue_job.job import Job
 
 from ..models import csp_sync_run as queue_run
 
-STEPS = ["tenants", "users"]
+STEPS = ("tenants", "users")
 
 
 class WorkerKilled(BaseException):
@@ -348,9 +348,13 @@ class TestQueue(CspSandboxCase):
         )  # fmt: skip
         Event._cron_apply_webhook_events()
         self.assertEqual(event.state, "queued", "handed to a job, not re-read in the cron")
-        job = self.env["queue.job"].search([("identity_key", "=", f"csp-events:{self.t1.id}:{event.id}")])
+        job = self.env["queue.job"].search(
+            [("identity_key", "=", f"csp-events:{self.t1.id}:{event.id}")]
+        )
         self.assertEqual(job.channel, f"root.csp.connection_{self.connection.id}")
         Event._cron_apply_webhook_events()
-        self.assertEqual(len(self.env["queue.job"].search([("identity_key", "=like", "csp-events:%")])), 1)
+        self.assertEqual(
+            len(self.env["queue.job"].search([("identity_key", "=like", "csp-events:%")])), 1
+        )
         self.runner.run()
         self.assertEqual(event.state, "done", event.message)
