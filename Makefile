@@ -5,7 +5,7 @@ PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 ADDONS := csp_connector csp_connector_billing csp_connector_assets csp_connector_queue
 
 .PHONY: help demo test lint format bench-users bench-assets bench-licences bench-billing \
-	bench-prices bench-azure
+	bench-prices bench-azure bench-scale
 
 help:
 	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
@@ -22,6 +22,8 @@ help:
 	@echo "make bench-azure      Azure usage import (1,000,000 records over 100 customers)"
 	@echo "                      (500 customers x 10 subscriptions, 5% changed mid-cycle)"
 	@echo "make bench-prices     a 100,000-row price sheet imported, then again unchanged"
+	@echo "make bench-scale      500 tenants x 50 users at 150 ms a request: serial against"
+	@echo "                      queue_job with 1 and 8 jobs over two Odoo processes"
 
 demo:
 	@bash scripts/demo.sh
@@ -52,6 +54,9 @@ bench-prices:
 
 bench-azure:
 	@bash scripts/bench_azure.sh
+
+bench-scale:
+	@bash scripts/bench_scale.sh
 
 lint:
 	$(PYTHON) -m ruff check .
