@@ -23,6 +23,8 @@ import time
 
 import bench_common as bench
 
+from sandbox_connection import connection_values
+
 PHASE = os.environ["CSP_BENCH_PHASE"]
 TARGET_SPEED_UP = 5.0
 POLL_SECONDS = 0.2
@@ -30,8 +32,6 @@ RUN_TIMEOUT = float(os.environ.get("CSP_BENCH_RUN_TIMEOUT", "7200"))
 
 
 def setup():
-    from sandbox_connection import connection_values
-
     state, _out, control = bench.sandbox()
     admin_env = env(user=env.ref("base.user_admin"), context={})
     connection = admin_env["csp.connection"].create(
