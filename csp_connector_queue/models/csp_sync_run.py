@@ -327,16 +327,19 @@ class CspSyncRun(models.Model):
         return try_lock(self.env.cr, key, namespace)
 
     def _csp_job_close(self):
-        """After a job's step: the run's sums from its lines and, when no step is left,
-        the run's end (done or partial). Under the run's row lock in a transaction of
-        its own that sees every job committed before: of two jobs ending at once, the
-        later one sees the other's line."""
+        """After a job's step: when no step of the run is left, the run's sums (from
+        its lines) and its end (done or partial). In a transaction of its own that sees
+        every job committed before, under the run's row lock (FOR NO KEY UPDATE: the
+        finishers wait for each other, never for a job writing its line): of two jobs
+        ending at once, the later one sees the other's line. The run row is written only
+        at the end: a write while other jobs add lines would make PostgreSQL refuse
+        their lines (their snapshot's run row changed)."""
         if not under_test():
             self.env.cr.commit()  # pylint: disable=invalid-commit
             self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             try:
                 self.env.cr.execute(
-                    "SELECT state FROM csp_sync_run WHERE id = %s FOR UPDATE", [self.id]
+                    "SELECT state FROM csp_sync_run WHERE id = %s FOR NO KEY UPDATE", [self.id]
                 )
             except pg_errors.SerializationFailure:
                 self.env.cr.rollback()
@@ -344,15 +347,16 @@ class CspSyncRun(models.Model):
             self.env.invalidate_all()
         if self.state != "running":
             return
+        tenant_steps = [step for step in self._csp_steps() if step.scope == "tenant"]
+        if self._csp_pending_connection_codes() or self._csp_pending(tenant_steps):
+            return
         names = self._csp_counter_names()
         groups = self.env["csp.sync.run.line"]._read_group(
             [("run_id", "=", self.id)], aggregates=[f"{name}:sum" for name in names]
         )
         values = dict(zip(names, groups[0], strict=True)) if groups else {}
         code_env(self).write({name: value or 0 for name, value in values.items()})
-        tenant_steps = [step for step in self._csp_steps() if step.scope == "tenant"]
-        if not self._csp_pending_connection_codes() and not self._csp_pending(tenant_steps):
-            self._csp_finish()
+        self._csp_finish()
 
     # -- cancel ----------------------------------------------------------------------
 
