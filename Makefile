@@ -4,8 +4,8 @@
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 ADDONS := csp_connector csp_connector_billing csp_connector_assets csp_connector_queue
 
-.PHONY: help demo test lint format bench-users bench-assets bench-licences bench-billing \
-	bench-prices bench-azure bench-scale
+.PHONY: help demo test lint format readme dist bench-users bench-assets bench-licences \
+	bench-billing bench-prices bench-azure bench-scale
 
 help:
 	@echo "make demo   start the Microsoft sandbox and an Odoo with the three add-ons"
@@ -14,7 +14,10 @@ help:
 	@echo "make test T=<test file, directory or add-on>"
 	@echo "            only those tests, without lint, against a database kept between runs"
 	@echo "            (updated when the add-ons changed); several: T=\"a b\""
-	@echo "make lint   ruff, ruff-format and pylint-odoo"
+	@echo "make lint   pre-commit: ruff, ruff-format, pylint-odoo, OCA module/XML checks,"
+	@echo "            README.rst current with readme/"
+	@echo "make readme regenerate each add-on's README.rst from its readme/ fragments"
+	@echo "make dist   one wheel per add-on (odoo-addon-<name>, whool) into dist/"
 	@echo "make bench-users   user import benchmark (100 tenants x 500 users)"
 	@echo "make bench-assets  device import benchmark (100 tenants x 500 Intune devices)"
 	@echo "make bench-licences   licences benchmark (200 customers x 10 subscriptions)"
@@ -58,10 +61,15 @@ bench-azure:
 bench-scale:
 	@bash scripts/bench_scale.sh
 
+# the hooks of .pre-commit-config.yaml run their tools with CSP_PYTHON
 lint:
-	$(PYTHON) -m ruff check .
-	$(PYTHON) -m ruff format --check .
-	$(PYTHON) -m pylint --rcfile=.pylintrc --score=n $(ADDONS)
+	CSP_PYTHON=$(PYTHON) $(PYTHON) -m pre_commit run --all-files --show-diff-on-failure --color=never
+
+readme:
+	$(PYTHON) scripts/gen_readme.py
+
+dist:
+	PYTHON=$(PYTHON) bash scripts/dist.sh
 
 format:
 	$(PYTHON) -m ruff check --fix .
