@@ -3,7 +3,7 @@
 {
     "name": "Microsoft CSP Connector",
     "summary": "Connect Odoo to Microsoft Partner Center and customer tenants (GDAP)",
-    "version": "18.0.3.0.0",
+    "version": "18.0.3.1.0",
     "category": "Services",
     "website": "https://github.com/odoo-microsoft-csp/microsoft-csp",
     "author": "Microsoft CSP for Odoo contributors",

@@ -3,7 +3,7 @@
 {
     "name": "Microsoft CSP Assets",
     "summary": "Import Intune managed devices as maintenance equipment",
-    "version": "18.0.2.0.0",
+    "version": "18.0.2.1.0",
     "category": "Services",
     "website": "https://github.com/odoo-microsoft-csp/microsoft-csp",
     "author": "Microsoft CSP for Odoo contributors",

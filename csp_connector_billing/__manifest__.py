@@ -3,7 +3,7 @@
 {
     "name": "Microsoft CSP Billing",
     "summary": "Recurring invoices with pro-rata from Microsoft CSP subscriptions",
-    "version": "18.0.1.9.0",
+    "version": "18.0.2.0.0",
     "category": "Accounting",
     "website": "https://github.com/odoo-microsoft-csp/microsoft-csp",
     "author": "Microsoft CSP for Odoo contributors",
