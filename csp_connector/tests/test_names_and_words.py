@@ -115,6 +115,17 @@ class TestNamesAndWords(CspSandboxCase):
         self.env["csp.subscription.quantity"].create(
             {"subscription_id": subscription.id, "new_quantity": subscription.quantity + 1}
         )
+        # the portal's seat request and licence statement (made by code only)
+        code = code_env(self.env["csp.portal.request"]).env
+        code["csp.portal.request"].create({
+            "subscription_id": subscription.id, "customer_id": self.customer.id,
+            "old_quantity": subscription.quantity, "new_quantity": subscription.quantity + 1,
+            "requested_by_id": self.env.uid,
+        })  # fmt: skip
+        code["csp.licence.statement"].create({
+            "customer_id": self.customer.id, "month": "2026-11-01",
+            "company_id": self.env.company.id,
+        })  # fmt: skip
         shown = assert_named(self, "csp_connector")
         # named for what they map
         self.assertEqual(mappings[0].display_name, "Ashford & Pike: officeLocation → sites")
