@@ -10,7 +10,11 @@ def csp_models(env, module):
     """The concrete csp.* models `module` defines (not those it only extends)."""
     data = env["ir.model.data"].sudo().search([("model", "=", "ir.model"), ("module", "=", module)])
     names = env["ir.model"].sudo().browse(data.mapped("res_id")).mapped("model")
-    return sorted(name for name in names if name.startswith("csp.") and not env[name]._abstract)
+    return sorted(
+        name for name in names
+        if name.startswith("csp.") and not env[name]._abstract
+        and env[name]._original_module == module
+    )  # fmt: skip
 
 
 def assert_named(case, module, per_model=20):

@@ -8,7 +8,6 @@ from . import csp_billing_adjustment
 from . import csp_subscription_change
 from . import csp_billing_reconciliation
 from . import account_move
-from . import display_names
 from . import csp_price
 from . import csp_price_change
 from . import csp_connection_prices
@@ -17,3 +16,4 @@ from . import csp_azure_usage
 from . import azure_connection
 from . import csp_subscription_portal
 from . import csp_statement_invoice
+from . import display_names

@@ -16,3 +16,30 @@ class CspBillingReconciliationLine(models.Model):
             what = line.subscription_id.display_name or line.microsoft_subscription_id or ""
             parts = [what, charges.get(line.charge_type), line.month and f"{line.month:%Y-%m}"]
             line.display_name = ", ".join(part for part in parts if part)
+
+
+class CspPriceChange(models.Model):
+    _inherit = "csp.price.change"
+
+    @api.depends("subscription_id", "effective_date")
+    def _compute_display_name(self):
+        for change in self:
+            change.display_name = self.env._(
+                "%(subscription)s: price from %(day)s",
+                subscription=change.subscription_id.display_name or "",
+                day=f"{change.effective_date:%d %b %Y}" if change.effective_date else "",
+            )
+
+
+class CspAzureUsage(models.Model):
+    _inherit = "csp.azure.usage"
+
+    @api.depends("meter_name", "meter_category", "subscription_name", "period_start")
+    def _compute_display_name(self):
+        for usage in self:
+            parts = [
+                usage.meter_name or usage.meter_category,
+                usage.subscription_name,
+                usage.period_start and f"{usage.period_start:%B %Y}",
+            ]
+            usage.display_name = ", ".join(part for part in parts if part)

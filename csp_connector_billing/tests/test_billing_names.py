@@ -10,6 +10,7 @@ from lxml import etree
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
+from odoo.addons.csp_connector.models.csp_guard import code_env
 from odoo.addons.csp_connector.tests.display_names import assert_named
 
 from .common import BillingSandboxCase
@@ -49,7 +50,28 @@ class TestBillingNames(BillingSandboxCase):
         self.env["csp.create.contracts"].sudo().create(
             {"connection_id": self.connection.id, "tenant_id": self.tenant.id}
         )
+        # prices and Azure usage (written by their steps only)
+        code = code_env(self.env["csp.price"]).env
+        code["csp.price"].create({
+            "connection_id": self.connection.id, "key": "names-price",
+            "title": "Microsoft 365 Business Basic", "market": "GB",
+        })  # fmt: skip
+        change = code["csp.price.change"].create({
+            "subscription_id": subscription.id, "effective_date": dt.date(2026, 12, 1),
+            "state": "upcoming",
+        })  # fmt: skip
+        product = self.env["product.product"].create({"name": "Azure compute"})
+        self.env["csp.meter.rule"].sudo().create(
+            {"meter_category": "Virtual Machines", "product_id": product.id}
+        )
+        usage = code["csp.azure.usage"].create({
+            "connection_id": self.connection.id, "key": "names-usage",
+            "meter_name": "D2s v5", "subscription_name": "Contoso Production",
+            "period_start": dt.date(2026, 11, 1),
+        })  # fmt: skip
         assert_named(self, "csp_connector_billing")
+        self.assertIn("1 Dec 2026", change.display_name)
+        self.assertEqual(usage.display_name, "D2s v5, Contoso Production, November 2026")
         self.assertIn(subscription.display_name, line.display_name)
         self.assertIn("2026-11", line.display_name)
 
