@@ -182,34 +182,24 @@ def baseline():
 
 
 def report():
-    facts = bench.load_json("setup")
-    runs = bench.gathered_runs()
-    ratio = bench.ratio_figures(
-        [r["seconds"] for r in runs["baseline"]], [r["seconds"] for r in runs["measured"]]
+    facts, runs, common = bench.alternated_report(
+        "device import / batched create",
+        "the device import, users already imported",
+        "the equipment the first measured run made, created in batches of one Graph page, "
+        "categories first",
     )
-    bench.print_ratio("device import / batched create", ratio)
+    ratio = common["ratio_pairs"]
     last = runs["measured"][-1]
     no_change = last["no_change_run"]
     devices, tenants = last["devices"], facts["tenants"]
-    full = bench.median([r["seconds"] for r in runs["measured"]])
+    full = common["full_import_seconds"]
     growth = max(r["peak_rss_growth_mb"] for r in runs["measured"])
     result = {
+        **common,
         "user": bench_user.login,
         "devices": devices,
         "tenants": tenants,
-        "method": (
-            "each run in its own odoo shell process on a fresh copy of the committed set-up "
-            "database (users imported); measured (the device import) and baseline (the "
-            "equipment the first measured run made, created in batches of one Graph page, "
-            "categories first) alternate; median and spread of the pairs' ratios"
-        ),
-        "full_import_seconds": full,
         "devices_per_second": round(devices / full, 1),
-        "baseline_create_seconds": bench.median([r["seconds"] for r in runs["baseline"]]),
-        "full_vs_baseline": ratio["ratio_median"],
-        "ratio_min": ratio["ratio_min"],
-        "ratio_max": ratio["ratio_max"],
-        "ratio_pairs": ratio,
         "sql_queries_per_device": last["sql_queries_per_device"],
         "devices_after_first_run": last["devices_after_first_run"],
         "peak_rss_mb_after_first_run": last["peak_rss_mb_after_first_run"],

@@ -201,6 +201,33 @@ def ratio_figures(baseline_seconds, measured_seconds):
     }
 
 
+def alternated_report(label, measured, baseline):
+    """What the alternating benchmarks (users, devices, licences) report alike: the set-up's
+    facts, the gathered runs, and the result's common part (method, median seconds of each
+    side, the pairs' ratio and spread), the ratio printed under LABEL. MEASURED and BASELINE
+    say in words what each side of a pair runs."""
+    facts = load_json("setup")
+    runs = gathered_runs()
+    ratio = ratio_figures(
+        [r["seconds"] for r in runs["baseline"]], [r["seconds"] for r in runs["measured"]]
+    )
+    print_ratio(label, ratio)
+    common = {
+        "method": (
+            "each run in its own odoo shell process on a fresh copy of the committed set-up "
+            f"database; measured ({measured}) and baseline ({baseline}) alternate; median "
+            "and spread of the pairs' ratios"
+        ),
+        "full_import_seconds": median([r["seconds"] for r in runs["measured"]]),
+        "baseline_create_seconds": median([r["seconds"] for r in runs["baseline"]]),
+        "full_vs_baseline": ratio["ratio_median"],
+        "ratio_min": ratio["ratio_min"],
+        "ratio_max": ratio["ratio_max"],
+        "ratio_pairs": ratio,
+    }
+    return facts, runs, common
+
+
 def print_ratio(name, figures):
     print(
         f"  {name}: median {figures['ratio_median']}x "

@@ -210,36 +210,24 @@ def baseline():
 
 
 def report():
-    facts = bench.load_json("setup")
-    runs = bench.gathered_runs()
-    ratio = bench.ratio_figures(
-        [r["seconds"] for r in runs["baseline"]], [r["seconds"] for r in runs["measured"]]
+    facts, runs, common = bench.alternated_report(
+        "licences full import / batched create",
+        "the licences step's full import, users already imported",
+        "the subscribed SKUs, subscriptions and licence assignments the first measured run "
+        "made, in batched ORM creates",
     )
-    bench.print_ratio("licences full import / batched create", ratio)
     last = runs["measured"][-1]
     count = facts["customers"]
     full = last["full"]
     skus = max(last["subscribed_skus"], 1)
     result = {
+        **common,
         "customers": count,
         "subscriptions": last["subscriptions"],
         "subscribed_skus": last["subscribed_skus"],
         "licence_assignments": last["licence_assignments"],
         "assignments_per_sku": round(last["licence_assignments"] / skus, 1),
         "users_import_seconds_untimed_setup": facts["users_seconds"],
-        "method": (
-            "each run in its own odoo shell process on a fresh copy of the committed set-up "
-            "database (users imported); measured (the licences step's full import) and "
-            "baseline (the subscribed SKUs, subscriptions and licence assignments the first "
-            "measured run made, in batched ORM creates) alternate; median and spread of the "
-            "pairs' ratios"
-        ),
-        "full_import_seconds": bench.median([r["seconds"] for r in runs["measured"]]),
-        "baseline_create_seconds": bench.median([r["seconds"] for r in runs["baseline"]]),
-        "full_vs_baseline": ratio["ratio_median"],
-        "ratio_min": ratio["ratio_min"],
-        "ratio_max": ratio["ratio_max"],
-        "ratio_pairs": ratio,
         "full_import_sql_per_subscription": round(
             full["sql_queries"] / max(last["subscriptions"], 1), 2
         ),

@@ -176,34 +176,24 @@ def baseline():
 
 
 def report():
-    facts = bench.load_json("setup")
-    runs = bench.gathered_runs()
-    ratio = bench.ratio_figures(
-        [r["seconds"] for r in runs["baseline"]], [r["seconds"] for r in runs["measured"]]
+    facts, runs, common = bench.alternated_report(
+        "full import / batched create",
+        "the full import",
+        "one batched res.partner.create of the contacts the first measured run made, "
+        "their sites first",
     )
-    bench.print_ratio("full import / batched create", ratio)
+    ratio = common["ratio_pairs"]
     last = runs["measured"][-1]
     found = last["deltas"]
     users, tenants = last["users"], facts["tenants"]
-    full = bench.median([r["seconds"] for r in runs["measured"]])
+    full = common["full_import_seconds"]
     growth = max(r["peak_rss_growth_mb"] for r in runs["measured"])
     result = {
+        **common,
         "user": bench_user.login,
         "users": users,
         "tenants": tenants,
-        "method": (
-            "each run in its own odoo shell process on a fresh copy of the committed set-up "
-            "database; measured (the full import) and baseline (one batched res.partner.create "
-            "of the contacts the first measured run made, their sites first) alternate; "
-            "median and spread of the pairs' ratios"
-        ),
-        "full_import_seconds": full,
         "users_per_second": round(users / full, 1),
-        "baseline_create_seconds": bench.median([r["seconds"] for r in runs["baseline"]]),
-        "full_vs_baseline": ratio["ratio_median"],
-        "ratio_min": ratio["ratio_min"],
-        "ratio_max": ratio["ratio_max"],
-        "ratio_pairs": ratio,
         "sql_queries_per_user": last["sql_queries_per_user"],
         "peak_rss_mb_after_5000": last["peak_rss_mb_after_first_10"],
         "peak_rss_mb_after_50000": last["peak_rss_mb_after_all"],

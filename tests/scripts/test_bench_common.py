@@ -67,3 +67,20 @@ def test_a_false_target_ends_with_exit_status_1(tmp_path, capsys):
         "ratio": 1.9,
         "targets": {"within 1.6x": False, "rows": True},
     }
+
+
+def test_the_alternating_reports_share_their_ratio_and_method(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CSP_BENCH_DIR", str(tmp_path))
+    (tmp_path / "setup.json").write_text(json.dumps({"tenants": 2}))
+    for n, (base, measured) in enumerate([(10.0, 15.0), (10.0, 30.0), (20.0, 30.0)], 1):
+        (tmp_path / f"baseline-{n}.json").write_text(json.dumps({"seconds": base}))
+        (tmp_path / f"measured-{n}.json").write_text(json.dumps({"seconds": measured}))
+    facts, runs, common = bench.alternated_report("import / create", "the import", "creates")
+    assert facts == {"tenants": 2}
+    assert [r["seconds"] for r in runs["measured"]] == [15.0, 30.0, 30.0]
+    assert common["full_vs_baseline"] == 1.5  # pairs 1.5, 3.0, 1.5
+    assert (common["ratio_min"], common["ratio_max"]) == (1.5, 3.0)
+    assert common["full_import_seconds"] == 30.0
+    assert common["baseline_create_seconds"] == 10.0
+    assert "measured (the import) and baseline (creates) alternate" in common["method"]
+    assert "import / create: median 1.5x" in capsys.readouterr().out
